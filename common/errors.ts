@@ -1,0 +1,55 @@
+// One error class per condition, with readonly context. `transient` marks errors worth retrying.
+
+export class BerthError extends Error {
+  readonly transient: boolean = false;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A conditional write lost against a newer version of the object. */
+export class ConflictError extends BerthError {
+  override readonly transient = true;
+  constructor(readonly key: string) {
+    super(`conflict: ${key} was modified concurrently; re-read and retry`);
+  }
+}
+
+export class NotFoundError extends BerthError {
+  constructor(
+    readonly kind: string,
+    readonly objectName: string,
+  ) {
+    super(`${kind} "${objectName}" not found`);
+  }
+}
+
+export class StoreUnavailableError extends BerthError {
+  override readonly transient = true;
+  constructor(readonly detail: string) {
+    super(`store unavailable: ${detail}`);
+  }
+}
+
+/** One problem in a manifest: where (file, document, field path) and why. */
+export interface FieldIssue {
+  /** Dotted field path, e.g. `spec.replicas` or `spec.ports[0].containerPort`. */
+  path: string;
+  reason: string;
+}
+
+export class ValidationError extends BerthError {
+  constructor(
+    readonly issues: FieldIssue[],
+    /** Where the object came from, e.g. `web.yaml[0]`; empty for API bodies. */
+    readonly source = '',
+  ) {
+    super(formatIssues(issues, source));
+  }
+}
+
+export function formatIssues(issues: FieldIssue[], source = ''): string {
+  const lead = source ? `${source} ` : '';
+  return issues.map((i) => `${lead}${i.path ? `${i.path}: ` : ''}${i.reason}`).join('\n');
+}

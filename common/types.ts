@@ -1,0 +1,213 @@
+// The objects of the Berth model, shared by the control plane, the agent and the CLI.
+// One word per idea: Service, Task, Node, Event. A spec belongs to the user and is never
+// changed by the system; status belongs to the system.
+
+export const API_VERSION = 'berth/v1';
+
+export interface ObjectMeta {
+  name: string;
+  labels?: Record<string, string>;
+  /** etcd mod_revision of the stored object; send it back to make an update conditional. */
+  version?: number;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+// ---------- Service ----------
+
+export const ServiceMode = { Replicated: 'replicated', Global: 'global' } as const;
+export type ServiceMode = (typeof ServiceMode)[keyof typeof ServiceMode];
+
+export interface PortSpec {
+  containerPort: number;
+  /** 0 (or absent) = any free host port chosen by the runtime. */
+  hostPort?: number;
+  protocol?: 'tcp' | 'udp';
+}
+
+export interface ResourceSpec {
+  /** CPU like `250m` or `0.5` or `2`. */
+  cpu?: string;
+  /** Memory like `64Mi`, `1G`, `512000`. */
+  memory?: string;
+}
+
+export interface HealthCheckSpec {
+  http?: { path?: string; port: number };
+  tcp?: { port: number };
+  exec?: { command: string[] };
+  intervalSeconds?: number;
+  timeoutSeconds?: number;
+  failureThreshold?: number;
+  startPeriodSeconds?: number;
+}
+
+export const RestartCondition = { Any: 'any', OnFailure: 'on-failure', None: 'none' } as const;
+export type RestartCondition = (typeof RestartCondition)[keyof typeof RestartCondition];
+
+export interface RestartPolicySpec {
+  condition?: RestartCondition;
+  delaySeconds?: number;
+  maxAttempts?: number;
+}
+
+export interface PlacementSpec {
+  constraints?: string[];
+  maxPerNode?: number;
+}
+
+export interface UpdateSpec {
+  parallelism?: number;
+  delaySeconds?: number;
+  monitorSeconds?: number;
+  maxFailureRatio?: number;
+  failureAction?: 'pause' | 'rollback' | 'continue';
+  order?: 'stop-first' | 'start-first';
+}
+
+export interface ServiceSpec {
+  mode?: ServiceMode;
+  replicas?: number;
+  image: string;
+  command?: string[];
+  args?: string[];
+  env?: Record<string, string>;
+  ports?: PortSpec[];
+  resources?: ResourceSpec;
+  healthCheck?: HealthCheckSpec;
+  restartPolicy?: RestartPolicySpec;
+  placement?: PlacementSpec;
+  update?: UpdateSpec;
+  stopGracePeriodSeconds?: number;
+  pullPolicy?: 'always' | 'if-not-present' | 'never';
+}
+
+export interface ServiceStatus {
+  /** Live tasks (desired running, not ended). */
+  tasks?: number;
+  running?: number;
+  message?: string;
+}
+
+export interface Service {
+  apiVersion: typeof API_VERSION;
+  kind: 'Service';
+  metadata: ObjectMeta;
+  spec: ServiceSpec;
+  status?: ServiceStatus;
+}
+
+// ---------- Task ----------
+
+/**
+ * Observed task state. It only moves forward, in this order (a lamport clock): a report of an
+ * earlier state than the stored one is ignored. A restart is a new task in the same slot.
+ */
+export const TaskState = {
+  New: 'new',
+  Pending: 'pending',
+  Assigned: 'assigned',
+  Accepted: 'accepted',
+  Preparing: 'preparing',
+  Starting: 'starting',
+  Running: 'running',
+  Complete: 'complete',
+  Failed: 'failed',
+  Shutdown: 'shutdown',
+  Rejected: 'rejected',
+  Orphaned: 'orphaned',
+} as const;
+export type TaskState = (typeof TaskState)[keyof typeof TaskState];
+
+export const TASK_STATE_ORDER: readonly TaskState[] = [
+  'new',
+  'pending',
+  'assigned',
+  'accepted',
+  'preparing',
+  'starting',
+  'running',
+  'complete',
+  'failed',
+  'shutdown',
+  'rejected',
+  'orphaned',
+];
+
+export function taskStateRank(s: TaskState): number {
+  return TASK_STATE_ORDER.indexOf(s);
+}
+
+/** True once a task has ended: nothing of it runs any more. */
+export function isTerminal(s: TaskState): boolean {
+  return taskStateRank(s) >= taskStateRank('complete');
+}
+
+export const DesiredState = { Running: 'running', Shutdown: 'shutdown', Remove: 'remove' } as const;
+export type DesiredState = (typeof DesiredState)[keyof typeof DesiredState];
+
+export interface TaskStatus {
+  state: TaskState;
+  /** When the state last changed (ISO time). */
+  timestamp: string;
+  /** Short machine-readable reason, e.g. `Unschedulable`, `ContainerExited`. */
+  reason?: string;
+  /** Human-readable detail: why a task is pending, what an exit looked like. */
+  message?: string;
+  containerId?: string;
+  /** containerPort/protocol -> host port actually bound. */
+  hostPorts?: { containerPort: number; hostPort: number; protocol: 'tcp' | 'udp' }[];
+  exitCode?: number;
+  /** Last lines of output when the container ended. */
+  lastOutput?: string;
+}
+
+export interface Task {
+  id: string;
+  /** `<service>.<slot>.<suffix>` for replicated services, `<service>.<node-id>.<suffix>` for global. */
+  name: string;
+  serviceName: string;
+  /** Replica slot (1-based) for replicated services; 0 for global tasks, which use nodeId. */
+  slot: number;
+  /** The service version (etcd mod_revision of the service) whose spec this task runs. */
+  serviceVersion: number;
+  /** Copy of the service spec this task runs: the agent needs nothing else. */
+  spec: ServiceSpec;
+  desiredState: DesiredState;
+  nodeId?: string;
+  status: TaskStatus;
+  createdAt: string;
+  version?: number;
+}
+
+// ---------- Node ----------
+
+export const NodeAvailability = { Active: 'active', Pause: 'pause', Drain: 'drain' } as const;
+export type NodeAvailability = (typeof NodeAvailability)[keyof typeof NodeAvailability];
+
+export const NodeState = { Ready: 'ready', Down: 'down', Unknown: 'unknown' } as const;
+export type NodeState = (typeof NodeState)[keyof typeof NodeState];
+
+export interface NodeResources {
+  /** CPU in millicores. */
+  cpu: number;
+  /** Memory in bytes. */
+  memory: number;
+}
+
+export interface Node {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  availability: NodeAvailability;
+  status: { state: NodeState; message?: string; timestamp: string; address?: string };
+  capacity: NodeResources;
+  allocatable: NodeResources;
+  runtime: string;
+  createdAt: string;
+  version?: number;
+}
+
+export function assertNever(x: never): never {
+  throw new Error(`unexpected value: ${JSON.stringify(x)}`);
+}

@@ -1,0 +1,147 @@
+// List-then-watch cache of one key prefix: the way every controller reads the store.
+// A cancelled or compacted watch is not logged and forgotten: the informer re-lists, replaces
+// its cache, reports the differences as events, and watches again from the new revision.
+import type { Logger } from 'pino';
+import type { Store, WatchEvent } from './store.js';
+
+export type InformerEvent<T> =
+  | { type: 'put'; key: string; value: T; previous?: T }
+  | { type: 'delete'; key: string; previous: T };
+
+export interface InformerOptions<T> {
+  store: Store;
+  prefix: string;
+  logger: Logger;
+  /** Called for every change after the initial list (and for differences found by a re-list). */
+  onEvent?: (ev: InformerEvent<T>) => void;
+  /** Delay before re-listing after a lost watch or a failed list. */
+  retryMs?: number;
+  /**
+   * Resume from a known snapshot instead of listing: watch from `revision + 1` with `items` as
+   * the cache. If that revision was compacted away, the informer falls back to a re-list.
+   */
+  resumeFrom?: { revision: number; items: Map<string, T> };
+}
+
+export class Informer<T> {
+  readonly cache = new Map<string, T>();
+  private revision = 0;
+  private closeWatch: (() => Promise<void>) | undefined;
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+  private syncedResolve!: () => void;
+  /** Resolves once the first list has filled the cache. */
+  readonly synced: Promise<void> = new Promise((r) => (this.syncedResolve = r));
+
+  constructor(private readonly opts: InformerOptions<T>) {
+    this.log = opts.logger.child({ informer: opts.prefix });
+  }
+
+  start(): void {
+    const resume = this.opts.resumeFrom;
+    if (resume) {
+      for (const [k, v] of resume.items) this.cache.set(k, v);
+      this.revision = resume.revision;
+      void this.watchFrom(resume.revision).catch(() => this.scheduleRelist());
+    } else {
+      void this.relist();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.closeWatch?.();
+  }
+
+  get lastRevision(): number {
+    return this.revision;
+  }
+
+  values(): T[] {
+    return [...this.cache.values()];
+  }
+
+  private async relist(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.closeWatch?.();
+      this.closeWatch = undefined;
+      const { items, keys, revision } = await this.opts.store.list<T>(this.opts.prefix);
+      const fresh = new Map<string, T>();
+      items.forEach((item, i) => fresh.set(keys[i]!, item));
+      if (this.revision !== 0) this.diff(fresh);
+      this.cache.clear();
+      for (const [k, v] of fresh) this.cache.set(k, v);
+      this.revision = revision;
+      await this.watchFrom(revision);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'list failed; retrying');
+      this.scheduleRelist();
+    }
+  }
+
+  private async watchFrom(revision: number): Promise<void> {
+    if (this.stopped) return;
+    this.closeWatch = await this.opts.store.watch<T>(
+      this.opts.prefix,
+      revision + 1,
+      (ev, rev) => this.apply(ev, rev),
+      () => this.scheduleRelist(),
+    );
+    if (this.stopped) await this.closeWatch();
+    this.syncedResolve();
+  }
+
+  private scheduleRelist(): void {
+    if (this.stopped) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.relist(), this.opts.retryMs ?? 500);
+  }
+
+  private apply(ev: WatchEvent<T>, rev: number): void {
+    if (rev <= this.revision && ev.type === 'put') {
+      // Already seen (a resumed watch can replay its last revision).
+      const cur = this.cache.get(ev.key) as { version?: number; metadata?: { version?: number } } | undefined;
+      const curVersion = cur?.metadata?.version ?? cur?.version ?? 0;
+      if (curVersion >= rev) return;
+    }
+    if (rev > this.revision) this.revision = rev;
+    if (ev.type === 'put') {
+      const previous = this.cache.get(ev.key);
+      this.cache.set(ev.key, ev.value);
+      this.emit({ type: 'put', key: ev.key, value: ev.value, ...(previous !== undefined ? { previous } : {}) });
+    } else {
+      const previous = this.cache.get(ev.key);
+      this.cache.delete(ev.key);
+      if (previous !== undefined) this.emit({ type: 'delete', key: ev.key, previous });
+    }
+  }
+
+  /** After a re-list: report what changed while the watch was lost. */
+  private diff(fresh: Map<string, T>): void {
+    for (const [k, prev] of this.cache) {
+      if (!fresh.has(k)) this.emit({ type: 'delete', key: k, previous: prev });
+    }
+    for (const [k, v] of fresh) {
+      const prev = this.cache.get(k);
+      if (prev === undefined || versionOf(prev) !== versionOf(v)) {
+        this.emit({ type: 'put', key: k, value: v, ...(prev !== undefined ? { previous: prev } : {}) });
+      }
+    }
+  }
+
+  private emit(ev: InformerEvent<T>): void {
+    try {
+      this.opts.onEvent?.(ev);
+    } catch (err) {
+      this.log.error({ err }, 'informer handler failed');
+    }
+  }
+}
+
+function versionOf(v: unknown): number | undefined {
+  const o = v as { version?: number; metadata?: { version?: number } };
+  return o.metadata?.version ?? o.version;
+}

@@ -1,0 +1,299 @@
+// The one module that talks to etcd (and the only importer of `etcd3`).
+//
+// Owns: key layout under a prefix, JSON encoding, optimistic concurrency (every conditional
+// write compares the key's mod_revision, which is the object's `version`), batched
+// transactions (etcd allows 128 operations per txn), list-then-watch with re-list on
+// cancellation or compaction, and leases.
+// Must not: know what a service or a task means. Controllers own meaning; this owns storage.
+import { Etcd3, type IKeyValue, type IRequestOp, type ICompare, type Watcher, type IOptions } from 'etcd3';
+import type { Logger } from 'pino';
+import { ConflictError, StoreUnavailableError } from '../../common/errors.js';
+
+/** etcd's default limit of operations in one transaction. */
+export const MAX_TXN_OPS = 128;
+
+export interface StoreOptions {
+  endpoints: string[];
+  /** Key prefix, default `/berth/`. */
+  prefix?: string;
+  logger: Logger;
+  /** Per-call deadline in ms (default 5000). */
+  timeoutMs?: number;
+}
+
+/** One write in a transaction. `version` makes it conditional on the key's mod_revision. */
+export type WriteOp =
+  | { type: 'create'; key: string; value: unknown; lease?: string }
+  | { type: 'put'; key: string; value: unknown; version?: number; lease?: string }
+  | { type: 'delete'; key: string; version?: number };
+
+export interface ListResult<T> {
+  items: T[];
+  /** Relative key of each item, in the same order. */
+  keys: string[];
+  revision: number;
+}
+
+export type WatchEvent<T> =
+  | { type: 'put'; key: string; value: T }
+  | { type: 'delete'; key: string; previous?: T };
+
+export class Store {
+  readonly prefix: string;
+  private readonly client: Etcd3;
+  private readonly log: Logger;
+  private closed = false;
+
+  constructor(opts: StoreOptions) {
+    this.prefix = normalisePrefix(opts.prefix ?? '/berth/');
+    this.log = opts.logger.child({ component: 'store' });
+    const etcdOpts: IOptions = {
+      hosts: opts.endpoints,
+      dialTimeout: 3000,
+      defaultCallOptions: (ctx) => ({ deadline: Date.now() + (ctx.isStream ? 365 * 24 * 3600_000 : (opts.timeoutMs ?? 5000)) }),
+    };
+    this.client = new Etcd3(etcdOpts);
+  }
+
+  /** Full etcd key of a key relative to the prefix. */
+  fullKey(key: string): string {
+    return this.prefix + key;
+  }
+
+  async get<T>(key: string): Promise<T | undefined> {
+    const res = await this.call(() => this.client.kv.range({ key: Buffer.from(this.fullKey(key)) }));
+    const kv = res.kvs[0];
+    return kv ? decode<T>(kv) : undefined;
+  }
+
+  /** All objects under a relative key prefix, with the store revision they were read at. */
+  async list<T>(keyPrefix: string): Promise<ListResult<T>> {
+    const start = this.fullKey(keyPrefix);
+    const res = await this.call(() =>
+      this.client.kv.range({ key: Buffer.from(start), range_end: rangeEnd(start) }),
+    );
+    return {
+      items: res.kvs.map((kv) => decode<T>(kv)),
+      keys: res.kvs.map((kv) => this.relKey(kv.key)),
+      revision: Number(res.header.revision),
+    };
+  }
+
+  async count(keyPrefix = ''): Promise<number> {
+    const start = this.fullKey(keyPrefix);
+    const res = await this.call(() =>
+      this.client.kv.range({ key: Buffer.from(start), range_end: rangeEnd(start), count_only: true }),
+    );
+    return Number(res.count);
+  }
+
+  /**
+   * Applies all ops atomically, or none. Conditions: `create` requires the key to be absent,
+   * `put`/`delete` with a version require that mod_revision. Throws ConflictError naming the
+   * first key whose condition failed. Returns the revision of the write.
+   */
+  async txn(ops: WriteOp[]): Promise<number> {
+    if (ops.length === 0) return 0;
+    if (ops.length > MAX_TXN_OPS) throw new Error(`txn of ${ops.length} ops exceeds ${MAX_TXN_OPS}`);
+    const compare: ICompare[] = [];
+    const success: IRequestOp[] = [];
+    for (const op of ops) {
+      const key = Buffer.from(this.fullKey(op.key));
+      if (op.type === 'create') {
+        compare.push({ key, target: 'Create', result: 'Equal', create_revision: 0 });
+      } else if (op.version !== undefined) {
+        compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: op.version });
+      }
+      if (op.type === 'delete') {
+        success.push({ request_delete_range: { key } });
+      } else {
+        success.push({ request_put: { key, value: encode(op.value), ...(op.lease ? { lease: op.lease } : {}) } });
+      }
+    }
+    const res = await this.call(() => this.client.kv.txn({ compare, success, failure: [] }));
+    if (!res.succeeded) {
+      const stale = await this.firstStale(ops);
+      throw new ConflictError(stale ?? ops[0]!.key);
+    }
+    return Number(res.header.revision);
+  }
+
+  /**
+   * Writes many independent ops in transactions of at most MAX_TXN_OPS. A chunk whose
+   * condition fails is retried op by op, so one stale object does not hold back the others.
+   * Returns the keys whose write was refused as a conflict.
+   */
+  async batch(ops: WriteOp[]): Promise<{ conflicts: string[] }> {
+    const conflicts: string[] = [];
+    for (let i = 0; i < ops.length; i += MAX_TXN_OPS) {
+      const chunk = ops.slice(i, i + MAX_TXN_OPS);
+      try {
+        await this.txn(chunk);
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        for (const op of chunk) {
+          try {
+            await this.txn([op]);
+          } catch (e) {
+            if (!(e instanceof ConflictError)) throw e;
+            conflicts.push(op.key);
+          }
+        }
+      }
+    }
+    return { conflicts };
+  }
+
+  async create(key: string, value: unknown): Promise<number> {
+    return this.txn([{ type: 'create', key, value }]);
+  }
+
+  async put(key: string, value: unknown, version?: number): Promise<number> {
+    return this.txn([{ type: 'put', key, value, ...(version !== undefined ? { version } : {}) }]);
+  }
+
+  async delete(key: string, version?: number): Promise<number> {
+    return this.txn([{ type: 'delete', key, ...(version !== undefined ? { version } : {}) }]);
+  }
+
+  /** Deletes every key under a relative prefix (unconditionally). */
+  async deletePrefix(keyPrefix: string): Promise<number> {
+    const start = this.fullKey(keyPrefix);
+    const res = await this.call(() =>
+      this.client.kv.deleteRange({ key: Buffer.from(start), range_end: rangeEnd(start) }),
+    );
+    return Number(res.deleted);
+  }
+
+  /** A lease of `ttlSeconds`; keys written with it vanish when it expires. Returns its id. */
+  async grantLease(ttlSeconds: number): Promise<string> {
+    const res = await this.call(() => this.client.leaseClient.leaseGrant({ TTL: ttlSeconds }));
+    return String(res.ID);
+  }
+
+  async keepAliveOnce(leaseId: string): Promise<void> {
+    await this.call(() => this.client.lease(Number(leaseId) as never, { autoKeepAlive: false }).keepaliveOnce());
+  }
+
+  /** Compacts the store's history up to `revision` (used by operators and tests). */
+  async compact(revision: number): Promise<void> {
+    await this.call(() => this.client.kv.compact({ revision, physical: true }));
+  }
+
+  async revision(): Promise<number> {
+    const res = await this.call(() => this.client.kv.range({ key: Buffer.from(this.fullKey('')), count_only: true }));
+    return Number(res.header.revision);
+  }
+
+  /**
+   * Watches a relative prefix from `fromRevision` (inclusive). Emits each event to `onEvent`;
+   * if etcd cancels the watch (compaction, for instance) `onLost` is called and the watch is
+   * closed: the caller must re-list. Returns a function that closes the watch.
+   */
+  async watch<T>(
+    keyPrefix: string,
+    fromRevision: number,
+    onEvent: (ev: WatchEvent<T>, revision: number) => void,
+    onLost: (err: Error) => void,
+  ): Promise<() => Promise<void>> {
+    const watcher: Watcher = await this.client
+      .watch()
+      .prefix(this.fullKey(keyPrefix))
+      .startRevision(String(fromRevision))
+      .withPreviousKV()
+      .create();
+    let lost = false;
+    watcher.on('put', (kv) => onEvent({ type: 'put', key: this.relKey(kv.key), value: decode<T>(kv) }, Number(kv.mod_revision)));
+    watcher.on('delete', (kv, previous) =>
+      onEvent(
+        { type: 'delete', key: this.relKey(kv.key), ...(previous ? { previous: decode<T>(previous) } : {}) },
+        Number(kv.mod_revision),
+      ),
+    );
+    watcher.on('disconnected', (err: Error) => this.log.warn({ err: err.message, keyPrefix }, 'watch disconnected; resuming'));
+    watcher.on('error', (err: Error) => {
+      if (lost) return;
+      lost = true;
+      this.log.warn({ err: err.message, keyPrefix }, 'watch cancelled; re-listing');
+      watcher.cancel().catch(() => undefined);
+      onLost(err);
+    });
+    return async () => {
+      lost = true;
+      await watcher.cancel().catch(() => undefined);
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.close();
+  }
+
+  private relKey(key: Buffer): string {
+    return key.toString().slice(this.prefix.length);
+  }
+
+  private async firstStale(ops: WriteOp[]): Promise<string | undefined> {
+    for (const op of ops) {
+      const res = await this.call(() => this.client.kv.range({ key: Buffer.from(this.fullKey(op.key)) }));
+      const kv = res.kvs[0];
+      if (op.type === 'create' && kv) return op.key;
+      if (op.type !== 'create' && op.version !== undefined && (!kv || Number(kv.mod_revision) !== op.version)) return op.key;
+    }
+    return undefined;
+  }
+
+  private async call<R>(fn: () => Promise<R>): Promise<R> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw new StoreUnavailableError((err as Error).message);
+    }
+  }
+}
+
+function normalisePrefix(p: string): string {
+  let out = p.startsWith('/') ? p : `/${p}`;
+  if (!out.endsWith('/')) out += '/';
+  return out;
+}
+
+/** The etcd range end that selects every key starting with `prefix`. */
+function rangeEnd(prefix: string): Buffer {
+  const buf = Buffer.from(prefix);
+  for (let i = buf.length - 1; i >= 0; i--) {
+    if (buf[i]! < 0xff) {
+      const end = Buffer.from(buf.subarray(0, i + 1));
+      end[i] = buf[i]! + 1;
+      return end;
+    }
+  }
+  return Buffer.from([0]);
+}
+
+/** The version is etcd's to give: it is never stored inside the value. */
+function encode(value: unknown): Buffer {
+  if (value && typeof value === 'object' && 'metadata' in value) {
+    const v = value as { metadata: Record<string, unknown> };
+    const { version: _v, ...meta } = v.metadata;
+    return Buffer.from(JSON.stringify({ ...v, metadata: meta }));
+  }
+  if (value && typeof value === 'object' && 'version' in value) {
+    const { version: _v, ...rest } = value as Record<string, unknown>;
+    return Buffer.from(JSON.stringify(rest));
+  }
+  return Buffer.from(JSON.stringify(value));
+}
+
+/** Objects carry their version either at top level (task, node) or in metadata (service). */
+function decode<T>(kv: IKeyValue): T {
+  const obj = JSON.parse(kv.value.toString()) as Record<string, unknown>;
+  const version = Number(kv.mod_revision);
+  if (obj.metadata && typeof obj.metadata === 'object') {
+    (obj.metadata as Record<string, unknown>).version = version;
+  } else {
+    obj.version = version;
+  }
+  return obj as T;
+}
