@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Builds the example images Berth's tests and examples run, offline (no registry is needed):
+#   berth/busybox:latest  a root filesystem of Debian's static busybox and its applets (docker import)
+#   berth/web:latest      FROM berth/busybox: busybox httpd on port 8080 serving a page with the
+#                         container's hostname (sources in deploy/images/web/)
+# Idempotent: an image that already exists is kept unless --force. Run as root.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+force=0
+for arg in "$@"; do
+  case "$arg" in
+    --force) force=1 ;;
+    -h|--help) echo "usage: $0 [--force]"; exit 0 ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+say() { echo "build-images: $*"; }
+
+image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+
+ensure_busybox_static() {
+  if dpkg -s busybox-static >/dev/null 2>&1 && [ -x /bin/busybox ]; then
+    return
+  fi
+  say "installing Debian's busybox-static"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq busybox-static >/dev/null
+}
+
+build_busybox() {
+  local image=berth/busybox:latest
+  if image_exists "$image" && [ "$force" = 0 ]; then
+    say "$image exists, kept (use --force to rebuild)"
+    return
+  fi
+  ensure_busybox_static
+  local root
+  root="$(mktemp -d)"
+  # shellcheck disable=SC2064
+  trap "rm -rf '$root'" RETURN
+  mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" "$root/etc" "$root/tmp" "$root/www" \
+    "$root/root" "$root/proc" "$root/sys" "$root/dev" "$root/var/www"
+  chmod 1777 "$root/tmp"
+  cp /bin/busybox "$root/bin/busybox"
+  # One symlink per applet (sh, httpd, sleep, nc, wget, cat, echo, ...), all in /bin.
+  local applet
+  for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+  done
+  cp "$here/images/busybox/passwd" "$root/etc/passwd"
+  cp "$here/images/busybox/group" "$root/etc/group"
+  tar -C "$root" -c . | docker import \
+    --change 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'CMD ["/bin/sh"]' \
+    - "$image" >/dev/null
+  say "built $image (docker import of busybox $(/bin/busybox | head -1 | awk '{print $2}'))"
+}
+
+build_web() {
+  local image=berth/web:latest
+  if image_exists "$image" && [ "$force" = 0 ]; then
+    say "$image exists, kept (use --force to rebuild)"
+    return
+  fi
+  # The classic builder needs no buildx plugin and no network.
+  DOCKER_BUILDKIT=0 docker build -q -t "$image" "$here/images/web" >/dev/null
+  say "built $image (docker build of deploy/images/web)"
+}
+
+build_busybox
+build_web
