@@ -37,6 +37,10 @@ export interface FieldIssue {
   /** Dotted field path, e.g. `spec.replicas` or `spec.ports[0].containerPort`. */
   path: string;
   reason: string;
+  /** Where the object came from, e.g. `web.yaml[0]` or `web.yaml:7` (CLI), absent for API bodies. */
+  source?: string;
+  /** Position of the object in an API request's `items`. */
+  index?: number;
 }
 
 export class ValidationError extends BerthError {
@@ -49,7 +53,12 @@ export class ValidationError extends BerthError {
   }
 }
 
+/** `web.yaml[0] spec.replicas: must be >= 0`, one line per issue. */
 export function formatIssues(issues: FieldIssue[], source = ''): string {
-  const lead = source ? `${source} ` : '';
-  return issues.map((i) => `${lead}${i.path ? `${i.path}: ` : ''}${i.reason}`).join('\n');
+  return issues
+    .map((i) => {
+      const where = [i.source ?? source, i.path].filter(Boolean).join(' ');
+      return where ? `${where}: ${i.reason}` : i.reason;
+    })
+    .join('\n');
 }

@@ -1,0 +1,142 @@
+// JSON Schema of a Service manifest: the one source of the field names, types and bounds.
+// The API serves it in its OpenAPI document and both the CLI and the API validate with it;
+// rules that a schema says badly (quantities, constraints, "exactly one probe") live in
+// validate.ts.
+
+const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
+const seconds = { type: 'number', minimum: 0 } as const;
+const stringMap = { type: 'object', additionalProperties: { type: 'string' } } as const;
+// A label value as Kubernetes allows: up to 63 characters, alphanumerics, `-`, `_`, `.`.
+const labelMap = {
+  type: 'object',
+  propertyNames: { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$' },
+  additionalProperties: { type: 'string', maxLength: 63 },
+} as const;
+
+export const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export const serviceSchema = {
+  $id: 'Service',
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  additionalProperties: false,
+  properties: {
+    apiVersion: { type: 'string', const: 'berth/v1' },
+    kind: { type: 'string', const: 'Service' },
+    metadata: {
+      type: 'object',
+      required: ['name'],
+      additionalProperties: false,
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 63, pattern: DNS_LABEL_RE.source },
+        labels: labelMap,
+        version: { type: 'integer', minimum: 1, description: 'Send back to make the update conditional.' },
+        createdAt: { type: 'string' },
+        updatedAt: { type: 'string' },
+      },
+    },
+    spec: {
+      type: 'object',
+      required: ['image'],
+      additionalProperties: false,
+      properties: {
+        mode: { type: 'string', enum: ['replicated', 'global'] },
+        replicas: { type: 'integer', minimum: 0, maximum: 100000 },
+        image: { type: 'string', minLength: 1, maxLength: 512, pattern: '^[^\\s]+$' },
+        command: { type: 'array', items: { type: 'string' } },
+        args: { type: 'array', items: { type: 'string' } },
+        env: {
+          type: 'object',
+          propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+          additionalProperties: { type: 'string' },
+        },
+        ports: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['containerPort'],
+            additionalProperties: false,
+            properties: {
+              containerPort: port,
+              hostPort: { type: 'integer', minimum: 0, maximum: 65535 },
+              protocol: { type: 'string', enum: ['tcp', 'udp'] },
+            },
+          },
+        },
+        resources: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { cpu: { type: ['string', 'number'] }, memory: { type: ['string', 'number'] } },
+        },
+        healthCheck: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            http: {
+              type: 'object',
+              required: ['port'],
+              additionalProperties: false,
+              properties: { path: { type: 'string', pattern: '^/' }, port },
+            },
+            tcp: { type: 'object', required: ['port'], additionalProperties: false, properties: { port } },
+            exec: {
+              type: 'object',
+              required: ['command'],
+              additionalProperties: false,
+              properties: { command: { type: 'array', minItems: 1, items: { type: 'string' } } },
+            },
+            intervalSeconds: { type: 'number', exclusiveMinimum: 0 },
+            timeoutSeconds: { type: 'number', exclusiveMinimum: 0 },
+            failureThreshold: { type: 'integer', minimum: 1 },
+            startPeriodSeconds: seconds,
+          },
+        },
+        restartPolicy: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            condition: { type: 'string', enum: ['any', 'on-failure', 'none'] },
+            delaySeconds: seconds,
+            maxAttempts: { type: 'integer', minimum: 0 },
+          },
+        },
+        placement: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            constraints: { type: 'array', items: { type: 'string' } },
+            maxPerNode: { type: 'integer', minimum: 0 },
+          },
+        },
+        update: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            parallelism: { type: 'integer', minimum: 0 },
+            delaySeconds: seconds,
+            monitorSeconds: seconds,
+            maxFailureRatio: { type: 'number', minimum: 0, maximum: 1 },
+            failureAction: { type: 'string', enum: ['pause', 'rollback', 'continue'] },
+            order: { type: 'string', enum: ['stop-first', 'start-first'] },
+          },
+        },
+        stopGracePeriodSeconds: seconds,
+        pullPolicy: { type: 'string', enum: ['always', 'if-not-present', 'never'] },
+      },
+    },
+    status: { type: 'object' },
+  },
+} as const;
+
+/** Defaults applied where a spec is consumed (the stored spec stays as the user wrote it). */
+export const SPEC_DEFAULTS = {
+  mode: 'replicated',
+  replicas: 1,
+  protocol: 'tcp',
+  healthCheck: { intervalSeconds: 10, timeoutSeconds: 5, failureThreshold: 3, startPeriodSeconds: 0, httpPath: '/' },
+  restartPolicy: { condition: 'any', delaySeconds: 0, maxAttempts: 0 },
+  placement: { maxPerNode: 0 },
+  update: { parallelism: 1, delaySeconds: 0, monitorSeconds: 5, maxFailureRatio: 0, failureAction: 'pause', order: 'stop-first' },
+  stopGracePeriodSeconds: 10,
+  pullPolicy: 'if-not-present',
+} as const;

@@ -1,0 +1,113 @@
+// Validation of Service manifests, shared by the CLI (before anything is sent) and the API
+// (before anything is written). Every problem is reported as a field path and a reason.
+import { Ajv, type ErrorObject } from 'ajv';
+import { parseConstraint } from '../constraints.js';
+import type { FieldIssue } from '../errors.js';
+import { parseCpu, parseMemory } from '../quantity.js';
+import type { Service } from '../types.js';
+import { serviceSchema } from './schema.js';
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const checkSchema = ajv.compile(serviceSchema);
+
+/** Every problem with one manifest object; empty when it is a valid Service. */
+export function validateService(obj: unknown): FieldIssue[] {
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) {
+    return [{ path: '', reason: 'must be a mapping with apiVersion, kind, metadata and spec' }];
+  }
+  const o = obj as Record<string, unknown>;
+  if (o.kind !== undefined && o.kind !== 'Service') {
+    return [{ path: 'kind', reason: `unknown kind ${JSON.stringify(o.kind)} (supported: Service)` }];
+  }
+  if (checkSchema(obj)) return semanticIssues(obj as unknown as Service);
+  return dedupe((checkSchema.errors ?? []).map(toIssue));
+}
+
+/** Rules beyond the schema: quantities, constraints, one probe kind, mode-specific fields. */
+function semanticIssues(svc: Service): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const spec = svc.spec;
+  const cpu = spec.resources?.cpu;
+  if (cpu !== undefined && parseCpu(cpu) === undefined) {
+    issues.push({ path: 'spec.resources.cpu', reason: `invalid CPU quantity ${JSON.stringify(cpu)} (use e.g. 250m, 0.5 or 2)` });
+  }
+  const mem = spec.resources?.memory;
+  if (mem !== undefined && parseMemory(mem) === undefined) {
+    issues.push({ path: 'spec.resources.memory', reason: `invalid memory quantity ${JSON.stringify(mem)} (use e.g. 64Mi, 1Gi or 500M)` });
+  }
+  const hc = spec.healthCheck;
+  if (hc) {
+    const kinds = (['http', 'tcp', 'exec'] as const).filter((k) => hc[k] !== undefined);
+    if (kinds.length !== 1) {
+      issues.push({ path: 'spec.healthCheck', reason: `must have exactly one of http, tcp, exec (found ${kinds.length ? kinds.join(', ') : 'none'})` });
+    }
+  }
+  (spec.placement?.constraints ?? []).forEach((c, i) => {
+    const parsed = parseConstraint(c);
+    if (typeof parsed === 'string') issues.push({ path: `spec.placement.constraints[${i}]`, reason: parsed });
+  });
+  if (spec.mode === 'global' && spec.replicas !== undefined) {
+    issues.push({ path: 'spec.replicas', reason: 'not allowed with mode global (one task runs on every eligible node)' });
+  }
+  const seen = new Map<string, number>();
+  (spec.ports ?? []).forEach((p, i) => {
+    const key = `${p.containerPort}/${p.protocol ?? 'tcp'}`;
+    if (seen.has(key)) issues.push({ path: `spec.ports[${i}].containerPort`, reason: `duplicate of spec.ports[${seen.get(key)}] (${key})` });
+    seen.set(key, i);
+  });
+  const hostSeen = new Map<string, number>();
+  (spec.ports ?? []).forEach((p, i) => {
+    if (!p.hostPort) return;
+    const key = `${p.hostPort}/${p.protocol ?? 'tcp'}`;
+    if (hostSeen.has(key)) issues.push({ path: `spec.ports[${i}].hostPort`, reason: `host port ${key} already used by spec.ports[${hostSeen.get(key)}]` });
+    hostSeen.set(key, i);
+  });
+  return issues;
+}
+
+function toIssue(e: ErrorObject): FieldIssue {
+  const base = pointerToPath(e.instancePath);
+  const join = (child: string) => (base ? `${base}.${child}` : child);
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return { path: join(String(e.params.additionalProperty)), reason: 'unknown field' };
+    case 'required':
+      return { path: join(String(e.params.missingProperty)), reason: 'required field is missing' };
+    case 'const':
+      return { path: base, reason: `must be ${JSON.stringify(e.params.allowedValue)}` };
+    case 'enum':
+      return { path: base, reason: `must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}` };
+    case 'propertyNames':
+      return { path: join(String(e.params.propertyName)), reason: 'invalid key' };
+    case 'pattern':
+      if (base === 'metadata.name') {
+        return { path: base, reason: 'must be a DNS label: lowercase letters, digits and "-", starting and ending with a letter or digit' };
+      }
+      return { path: base, reason: `must match ${String(e.params.pattern)}` };
+    default:
+      return { path: base, reason: e.message ?? 'invalid' };
+  }
+}
+
+/** `/spec/ports/0/containerPort` -> `spec.ports[0].containerPort` */
+export function pointerToPath(pointer: string): string {
+  let out = '';
+  for (const raw of pointer.split('/').slice(1)) {
+    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += /^\d+$/.test(part) ? `[${part}]` : out ? `.${part}` : part;
+  }
+  return out;
+}
+
+function dedupe(issues: FieldIssue[]): FieldIssue[] {
+  const seen = new Set<string>();
+  // propertyNames failures also produce a pattern error on the key itself: keep one.
+  return issues.filter((i) => {
+    const k = `${i.path}\u0000${i.reason}`;
+    if (seen.has(k) || (i.reason.startsWith('must match') && issues.some((j) => j.reason === 'invalid key' && j.path.startsWith(i.path)))) {
+      return false;
+    }
+    seen.add(k);
+    return true;
+  });
+}
