@@ -1,0 +1,287 @@
+// Protobuf <-> model conversions, used by both ends of the dispatcher protocol. Protobuf types
+// stop here: the dispatcher and the agent work with common/types.ts only.
+//
+// Conventions: an enum's UNSPECIFIED value means the field is absent; a proto3 `optional`
+// scalar is absent when unset; lists that must stay distinct from "absent" (command, args,
+// constraints) travel in a StringList wrapper, env in an EnvMap wrapper; other empty lists
+// (ports, host ports) mean the same as absent and come back absent.
+import { BerthError } from '../common/errors.js';
+import {
+  DesiredState,
+  RestartCondition,
+  ServiceMode,
+  TASK_STATE_ORDER,
+  type HealthCheckSpec,
+  type PlacementSpec,
+  type PortSpec,
+  type ResourceSpec,
+  type RestartPolicySpec,
+  type ServiceSpec,
+  type Task,
+  type TaskState,
+  type TaskStatus,
+  type UpdateSpec,
+} from '../common/types.js';
+import type { HealthCheckSpec as PbHealthCheckSpec, HealthCheckSpec__Output as PbHealthCheckSpecOut } from './generated/berth/v1/HealthCheckSpec.js';
+import type { PortSpec as PbPortSpec, PortSpec__Output as PbPortSpecOut } from './generated/berth/v1/PortSpec.js';
+import type { ServiceSpec as PbServiceSpec, ServiceSpec__Output as PbServiceSpecOut } from './generated/berth/v1/ServiceSpec.js';
+import type { Task as PbTask, Task__Output as PbTaskOut } from './generated/berth/v1/Task.js';
+import type { TaskStatus as PbTaskStatus, TaskStatus__Output as PbTaskStatusOut } from './generated/berth/v1/TaskStatus.js';
+import type { TaskStatusReport as PbReport, TaskStatusReport__Output as PbReportOut } from './generated/berth/v1/TaskStatusReport.js';
+import type { TaskStatusReport } from '../agent/worker/types.js';
+
+/** A message from the other end that cannot be turned into our model. */
+export class ProtocolError extends BerthError {
+  constructor(readonly field: string, readonly reason: string) {
+    super(`invalid message: ${field}: ${reason}`);
+  }
+}
+
+// ---------- enums: `on-failure` <-> `RESTART_CONDITION_ON_FAILURE` ----------
+
+const PREFIX = {
+  taskState: 'TASK_STATE',
+  desiredState: 'DESIRED_STATE',
+  protocol: 'PROTOCOL',
+  mode: 'SERVICE_MODE',
+  restart: 'RESTART_CONDITION',
+  failureAction: 'FAILURE_ACTION',
+  order: 'UPDATE_ORDER',
+  pullPolicy: 'PULL_POLICY',
+} as const;
+
+const PROTOCOLS = ['tcp', 'udp'] as const;
+const FAILURE_ACTIONS = ['pause', 'rollback', 'continue'] as const;
+const UPDATE_ORDERS = ['stop-first', 'start-first'] as const;
+const PULL_POLICIES = ['always', 'if-not-present', 'never'] as const;
+
+function toEnum<N extends string>(prefix: string, value: string | undefined): N {
+  const suffix = value === undefined ? 'UNSPECIFIED' : value.toUpperCase().replace(/-/g, '_');
+  return `${prefix}_${suffix}` as N;
+}
+
+/** Undefined for UNSPECIFIED; a ProtocolError for a value this side does not know. */
+function fromEnum<T extends string>(prefix: string, name: string | number, allowed: readonly T[], field: string): T | undefined {
+  const text = String(name);
+  if (text === `${prefix}_UNSPECIFIED` || text === '0') return undefined;
+  const value = text.slice(prefix.length + 1).toLowerCase().replace(/_/g, '-');
+  if (!text.startsWith(`${prefix}_`) || !(allowed as readonly string[]).includes(value)) {
+    throw new ProtocolError(field, `unknown value ${text}`);
+  }
+  return value as T;
+}
+
+/** Drops undefined-valued keys so a converted object equals the original. */
+function compact<T extends object>(obj: T): T {
+  for (const k of Object.keys(obj) as (keyof T)[]) if (obj[k] === undefined) delete obj[k];
+  return obj;
+}
+
+const nonEmpty = <T>(list: T[] | undefined): T[] | undefined => (list && list.length > 0 ? list : undefined);
+
+// ---------- task status ----------
+
+export function statusToProto(s: TaskStatus): PbTaskStatus {
+  return {
+    state: toEnum(PREFIX.taskState, s.state),
+    timestamp: s.timestamp,
+    reason: s.reason,
+    message: s.message,
+    containerId: s.containerId,
+    hostPorts: (s.hostPorts ?? []).map((h) => ({
+      containerPort: h.containerPort,
+      hostPort: h.hostPort,
+      protocol: toEnum(PREFIX.protocol, h.protocol),
+    })),
+    exitCode: s.exitCode,
+    lastOutput: s.lastOutput,
+  };
+}
+
+export function statusFromProto(p: PbTaskStatusOut | null, field = 'status'): TaskStatus {
+  if (!p) throw new ProtocolError(field, 'missing');
+  const state = fromEnum<TaskState>(PREFIX.taskState, p.state, TASK_STATE_ORDER, `${field}.state`);
+  if (!state) throw new ProtocolError(`${field}.state`, 'missing');
+  const hostPorts = nonEmpty(
+    p.hostPorts.map((h) => ({
+      containerPort: h.containerPort,
+      hostPort: h.hostPort,
+      protocol: fromEnum(PREFIX.protocol, h.protocol, PROTOCOLS, `${field}.hostPorts.protocol`) ?? 'tcp',
+    })),
+  );
+  return compact({
+    state,
+    timestamp: p.timestamp,
+    reason: p.reason,
+    message: p.message,
+    containerId: p.containerId,
+    hostPorts,
+    exitCode: p.exitCode,
+    lastOutput: p.lastOutput,
+  });
+}
+
+export function reportToProto(r: TaskStatusReport): PbReport {
+  return { taskId: r.taskId, status: statusToProto(r.status) };
+}
+
+export function reportFromProto(p: PbReportOut): TaskStatusReport {
+  if (!p.taskId) throw new ProtocolError('taskId', 'missing');
+  return { taskId: p.taskId, status: statusFromProto(p.status) };
+}
+
+// ---------- service spec ----------
+
+function portToProto(p: PortSpec): PbPortSpec {
+  return { containerPort: p.containerPort, hostPort: p.hostPort, protocol: toEnum(PREFIX.protocol, p.protocol) };
+}
+
+function portFromProto(p: PbPortSpecOut): PortSpec {
+  return compact({
+    containerPort: p.containerPort,
+    hostPort: p.hostPort,
+    protocol: fromEnum(PREFIX.protocol, p.protocol, PROTOCOLS, 'spec.ports.protocol'),
+  });
+}
+
+function healthToProto(h: HealthCheckSpec): PbHealthCheckSpec {
+  return {
+    http: h.http ? { path: h.http.path, port: h.http.port } : null,
+    tcp: h.tcp ? { port: h.tcp.port } : null,
+    exec: h.exec ? { command: h.exec.command } : null,
+    intervalSeconds: h.intervalSeconds,
+    timeoutSeconds: h.timeoutSeconds,
+    failureThreshold: h.failureThreshold,
+    startPeriodSeconds: h.startPeriodSeconds,
+  };
+}
+
+function healthFromProto(h: PbHealthCheckSpecOut): HealthCheckSpec {
+  return compact({
+    http: h.http ? compact({ path: h.http.path, port: h.http.port }) : undefined,
+    tcp: h.tcp ? { port: h.tcp.port } : undefined,
+    exec: h.exec ? { command: h.exec.command } : undefined,
+    intervalSeconds: h.intervalSeconds,
+    timeoutSeconds: h.timeoutSeconds,
+    failureThreshold: h.failureThreshold,
+    startPeriodSeconds: h.startPeriodSeconds,
+  });
+}
+
+export function specToProto(s: ServiceSpec): PbServiceSpec {
+  const r = s.restartPolicy;
+  const u = s.update;
+  return {
+    mode: toEnum(PREFIX.mode, s.mode),
+    replicas: s.replicas,
+    image: s.image,
+    command: s.command ? { values: s.command } : null,
+    args: s.args ? { values: s.args } : null,
+    env: s.env ? { values: s.env } : null,
+    ports: (s.ports ?? []).map(portToProto),
+    resources: s.resources ? { cpu: s.resources.cpu, memory: s.resources.memory } : null,
+    healthCheck: s.healthCheck ? healthToProto(s.healthCheck) : null,
+    restartPolicy: r
+      ? { condition: toEnum(PREFIX.restart, r.condition), delaySeconds: r.delaySeconds, maxAttempts: r.maxAttempts }
+      : null,
+    placement: s.placement
+      ? {
+          constraints: s.placement.constraints ? { values: s.placement.constraints } : null,
+          maxPerNode: s.placement.maxPerNode,
+        }
+      : null,
+    update: u
+      ? {
+          parallelism: u.parallelism,
+          delaySeconds: u.delaySeconds,
+          monitorSeconds: u.monitorSeconds,
+          maxFailureRatio: u.maxFailureRatio,
+          failureAction: toEnum(PREFIX.failureAction, u.failureAction),
+          order: toEnum(PREFIX.order, u.order),
+        }
+      : null,
+    stopGracePeriodSeconds: s.stopGracePeriodSeconds,
+    pullPolicy: toEnum(PREFIX.pullPolicy, s.pullPolicy),
+  };
+}
+
+export function specFromProto(p: PbServiceSpecOut | null): ServiceSpec {
+  if (!p) throw new ProtocolError('spec', 'missing');
+  if (!p.image) throw new ProtocolError('spec.image', 'missing');
+  const r = p.restartPolicy;
+  const u = p.update;
+  const restartPolicy: RestartPolicySpec | undefined = r
+    ? compact({
+        condition: fromEnum(PREFIX.restart, r.condition, Object.values(RestartCondition), 'spec.restartPolicy.condition'),
+        delaySeconds: r.delaySeconds,
+        maxAttempts: r.maxAttempts,
+      })
+    : undefined;
+  const placement: PlacementSpec | undefined = p.placement
+    ? compact({ constraints: p.placement.constraints?.values, maxPerNode: p.placement.maxPerNode })
+    : undefined;
+  const update: UpdateSpec | undefined = u
+    ? compact({
+        parallelism: u.parallelism,
+        delaySeconds: u.delaySeconds,
+        monitorSeconds: u.monitorSeconds,
+        maxFailureRatio: u.maxFailureRatio,
+        failureAction: fromEnum(PREFIX.failureAction, u.failureAction, FAILURE_ACTIONS, 'spec.update.failureAction'),
+        order: fromEnum(PREFIX.order, u.order, UPDATE_ORDERS, 'spec.update.order'),
+      })
+    : undefined;
+  const resources: ResourceSpec | undefined = p.resources ? compact({ cpu: p.resources.cpu, memory: p.resources.memory }) : undefined;
+  return compact({
+    mode: fromEnum(PREFIX.mode, p.mode, Object.values(ServiceMode), 'spec.mode'),
+    replicas: p.replicas,
+    image: p.image,
+    command: p.command?.values,
+    args: p.args?.values,
+    env: p.env ? { ...p.env.values } : undefined,
+    ports: nonEmpty(p.ports.map(portFromProto)),
+    resources,
+    healthCheck: p.healthCheck ? healthFromProto(p.healthCheck) : undefined,
+    restartPolicy,
+    placement,
+    update,
+    stopGracePeriodSeconds: p.stopGracePeriodSeconds,
+    pullPolicy: fromEnum(PREFIX.pullPolicy, p.pullPolicy, PULL_POLICIES, 'spec.pullPolicy'),
+  });
+}
+
+// ---------- task ----------
+
+export function taskToProto(t: Task): PbTask {
+  return {
+    id: t.id,
+    name: t.name,
+    serviceName: t.serviceName,
+    slot: t.slot,
+    serviceVersion: t.serviceVersion,
+    spec: specToProto(t.spec),
+    desiredState: toEnum(PREFIX.desiredState, t.desiredState),
+    nodeId: t.nodeId,
+    status: statusToProto(t.status),
+    createdAt: t.createdAt,
+    version: t.version,
+  };
+}
+
+export function taskFromProto(p: PbTaskOut): Task {
+  if (!p.id) throw new ProtocolError('task.id', 'missing');
+  const desiredState = fromEnum(PREFIX.desiredState, p.desiredState, Object.values(DesiredState), 'task.desiredState');
+  if (!desiredState) throw new ProtocolError('task.desiredState', 'missing');
+  return compact({
+    id: p.id,
+    name: p.name,
+    serviceName: p.serviceName,
+    slot: p.slot,
+    serviceVersion: p.serviceVersion,
+    spec: specFromProto(p.spec),
+    desiredState,
+    nodeId: p.nodeId,
+    status: statusFromProto(p.status, 'task.status'),
+    createdAt: p.createdAt,
+    version: p.version,
+  });
+}

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import type { Task } from '../../common/types.js';
+import { ProtocolError, reportFromProto, reportToProto, taskFromProto, taskToProto } from '../../proto/convert.js';
+import { loadBerthProto } from '../../proto/load.js';
+import type { ServerMessage__Output } from '../../proto/generated/berth/v1/ServerMessage.js';
+import type { AgentMessage__Output } from '../../proto/generated/berth/v1/AgentMessage.js';
+
+// Through the real wire encoding, with the options the dispatcher and the agent load the proto with.
+const session = loadBerthProto().Dispatcher.service.Session;
+const overTheWire = (tasks: Task[]): Task[] => {
+  const bytes = session.responseSerialize({ changes: { upserts: tasks.map(taskToProto), removedTaskIds: [] } });
+  const msg = session.responseDeserialize(bytes) as ServerMessage__Output;
+  assert.equal(msg.message, 'changes');
+  return msg.changes!.upserts.map(taskFromProto);
+};
+
+const fullTask: Task = {
+  id: 't-1',
+  name: 'web.1.abc',
+  serviceName: 'web',
+  slot: 1,
+  serviceVersion: 4242,
+  spec: {
+    mode: 'replicated',
+    replicas: 3,
+    image: 'nginx:1.27',
+    command: ['nginx'],
+    args: ['-g', 'daemon off;'],
+    env: { A: '1', EMPTY: '' },
+    ports: [{ containerPort: 80, hostPort: 8080, protocol: 'tcp' }, { containerPort: 53, protocol: 'udp' }, { containerPort: 9000 }],
+    resources: { cpu: '250m', memory: '64Mi' },
+    healthCheck: {
+      http: { path: '/healthz', port: 80 },
+      intervalSeconds: 0.5,
+      timeoutSeconds: 2,
+      failureThreshold: 3,
+      startPeriodSeconds: 0,
+    },
+    restartPolicy: { condition: 'on-failure', delaySeconds: 1.5, maxAttempts: 0 },
+    placement: { constraints: ['node.labels.zone == a'], maxPerNode: 1 },
+    update: { parallelism: 2, delaySeconds: 10, monitorSeconds: 5, maxFailureRatio: 0.25, failureAction: 'rollback', order: 'start-first' },
+    stopGracePeriodSeconds: 10,
+    pullPolicy: 'if-not-present',
+  },
+  desiredState: 'running',
+  nodeId: 'node-a',
+  status: {
+    state: 'running',
+    timestamp: '2026-01-02T03:04:05.000Z',
+    reason: 'Started',
+    message: 'started',
+    containerId: 'abc123',
+    hostPorts: [{ containerPort: 80, hostPort: 8080, protocol: 'tcp' }],
+    exitCode: 0,
+    lastOutput: 'line 1\nline 2',
+  },
+  createdAt: '2026-01-02T03:04:00.000Z',
+  version: 17,
+};
+
+const minimalTask: Task = {
+  id: 't-2',
+  name: 'batch.1.x',
+  serviceName: 'batch',
+  slot: 1,
+  serviceVersion: 1,
+  spec: { image: 'busybox' },
+  desiredState: 'shutdown',
+  status: { state: 'pending', timestamp: '2026-01-02T03:04:05.000Z' },
+  createdAt: '2026-01-02T03:04:00.000Z',
+};
+
+describe('proto conversions', () => {
+  it('round-trips a task using every spec field', () => {
+    assert.deepStrictEqual(overTheWire([fullTask]), [fullTask]);
+  });
+
+  it('keeps absent fields absent and empty-but-present lists present', () => {
+    const withEmpties: Task = {
+      ...minimalTask,
+      spec: {
+        image: 'busybox',
+        command: [],
+        env: {},
+        placement: { constraints: [] },
+        healthCheck: { exec: { command: ['true'] } },
+        resources: {},
+      },
+    };
+    assert.deepStrictEqual(overTheWire([minimalTask, withEmpties]), [minimalTask, withEmpties]);
+  });
+
+  it('round-trips a status report, and refuses one without a state', () => {
+    const report = { taskId: 't-1', status: fullTask.status };
+    const bytes = session.requestSerialize({ statuses: { reports: [reportToProto(report)] } });
+    const msg = session.requestDeserialize(bytes) as AgentMessage__Output;
+    assert.deepStrictEqual(msg.statuses!.reports.map(reportFromProto), [report]);
+
+    const bad = session.requestDeserialize(
+      session.requestSerialize({ statuses: { reports: [{ taskId: 't-1', status: { timestamp: 'now' } }] } }),
+    ) as AgentMessage__Output;
+    assert.throws(() => reportFromProto(bad.statuses!.reports[0]!), ProtocolError);
+  });
+});
