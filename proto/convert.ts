@@ -29,6 +29,14 @@ import type { Task as PbTask, Task__Output as PbTaskOut } from './generated/bert
 import type { TaskStatus as PbTaskStatus, TaskStatus__Output as PbTaskStatusOut } from './generated/berth/v1/TaskStatus.js';
 import type { TaskStatusReport as PbReport, TaskStatusReport__Output as PbReportOut } from './generated/berth/v1/TaskStatusReport.js';
 import type { TaskStatusReport } from '../agent/worker/types.js';
+import type { TaskState as PbTaskState } from './generated/berth/v1/TaskState.js';
+import type { DesiredState as PbDesiredState } from './generated/berth/v1/DesiredState.js';
+import type { Protocol as PbProtocol } from './generated/berth/v1/Protocol.js';
+import type { ServiceMode as PbServiceMode } from './generated/berth/v1/ServiceMode.js';
+import type { RestartCondition as PbRestartCondition } from './generated/berth/v1/RestartCondition.js';
+import type { FailureAction as PbFailureAction } from './generated/berth/v1/FailureAction.js';
+import type { UpdateOrder as PbUpdateOrder } from './generated/berth/v1/UpdateOrder.js';
+import type { PullPolicy as PbPullPolicy } from './generated/berth/v1/PullPolicy.js';
 
 /** A message from the other end that cannot be turned into our model. */
 export class ProtocolError extends BerthError {
@@ -55,7 +63,7 @@ const FAILURE_ACTIONS = ['pause', 'rollback', 'continue'] as const;
 const UPDATE_ORDERS = ['stop-first', 'start-first'] as const;
 const PULL_POLICIES = ['always', 'if-not-present', 'never'] as const;
 
-function toEnum<N extends string>(prefix: string, value: string | undefined): N {
+function toEnum<N extends string | number>(prefix: string, value: string | undefined): N {
   const suffix = value === undefined ? 'UNSPECIFIED' : value.toUpperCase().replace(/-/g, '_');
   return `${prefix}_${suffix}` as N;
 }
@@ -83,7 +91,7 @@ const nonEmpty = <T>(list: T[] | undefined): T[] | undefined => (list && list.le
 
 export function statusToProto(s: TaskStatus): PbTaskStatus {
   return {
-    state: toEnum(PREFIX.taskState, s.state),
+    state: toEnum<PbTaskState>(PREFIX.taskState, s.state),
     timestamp: s.timestamp,
     reason: s.reason,
     message: s.message,
@@ -91,7 +99,7 @@ export function statusToProto(s: TaskStatus): PbTaskStatus {
     hostPorts: (s.hostPorts ?? []).map((h) => ({
       containerPort: h.containerPort,
       hostPort: h.hostPort,
-      protocol: toEnum(PREFIX.protocol, h.protocol),
+      protocol: toEnum<PbProtocol>(PREFIX.protocol, h.protocol),
     })),
     exitCode: s.exitCode,
     lastOutput: s.lastOutput,
@@ -133,7 +141,7 @@ export function reportFromProto(p: PbReportOut): TaskStatusReport {
 // ---------- service spec ----------
 
 function portToProto(p: PortSpec): PbPortSpec {
-  return { containerPort: p.containerPort, hostPort: p.hostPort, protocol: toEnum(PREFIX.protocol, p.protocol) };
+  return { containerPort: p.containerPort, hostPort: p.hostPort, protocol: toEnum<PbProtocol>(PREFIX.protocol, p.protocol) };
 }
 
 function portFromProto(p: PbPortSpecOut): PortSpec {
@@ -172,7 +180,7 @@ export function specToProto(s: ServiceSpec): PbServiceSpec {
   const r = s.restartPolicy;
   const u = s.update;
   return {
-    mode: toEnum(PREFIX.mode, s.mode),
+    mode: toEnum<PbServiceMode>(PREFIX.mode, s.mode),
     replicas: s.replicas,
     image: s.image,
     command: s.command ? { values: s.command } : null,
@@ -182,7 +190,7 @@ export function specToProto(s: ServiceSpec): PbServiceSpec {
     resources: s.resources ? { cpu: s.resources.cpu, memory: s.resources.memory } : null,
     healthCheck: s.healthCheck ? healthToProto(s.healthCheck) : null,
     restartPolicy: r
-      ? { condition: toEnum(PREFIX.restart, r.condition), delaySeconds: r.delaySeconds, maxAttempts: r.maxAttempts }
+      ? { condition: toEnum<PbRestartCondition>(PREFIX.restart, r.condition), delaySeconds: r.delaySeconds, maxAttempts: r.maxAttempts }
       : null,
     placement: s.placement
       ? {
@@ -196,12 +204,12 @@ export function specToProto(s: ServiceSpec): PbServiceSpec {
           delaySeconds: u.delaySeconds,
           monitorSeconds: u.monitorSeconds,
           maxFailureRatio: u.maxFailureRatio,
-          failureAction: toEnum(PREFIX.failureAction, u.failureAction),
-          order: toEnum(PREFIX.order, u.order),
+          failureAction: toEnum<PbFailureAction>(PREFIX.failureAction, u.failureAction),
+          order: toEnum<PbUpdateOrder>(PREFIX.order, u.order),
         }
       : null,
     stopGracePeriodSeconds: s.stopGracePeriodSeconds,
-    pullPolicy: toEnum(PREFIX.pullPolicy, s.pullPolicy),
+    pullPolicy: toEnum<PbPullPolicy>(PREFIX.pullPolicy, s.pullPolicy),
   };
 }
 
@@ -259,7 +267,7 @@ export function taskToProto(t: Task): PbTask {
     slot: t.slot,
     serviceVersion: t.serviceVersion,
     spec: specToProto(t.spec),
-    desiredState: toEnum(PREFIX.desiredState, t.desiredState),
+    desiredState: toEnum<PbDesiredState>(PREFIX.desiredState, t.desiredState),
     nodeId: t.nodeId,
     status: statusToProto(t.status),
     createdAt: t.createdAt,

@@ -2,14 +2,12 @@ import assert from 'node:assert/strict';
 import type { Task } from '../../common/types.js';
 import { ProtocolError, reportFromProto, reportToProto, taskFromProto, taskToProto } from '../../proto/convert.js';
 import { loadBerthProto } from '../../proto/load.js';
-import type { ServerMessage__Output } from '../../proto/generated/berth/v1/ServerMessage.js';
-import type { AgentMessage__Output } from '../../proto/generated/berth/v1/AgentMessage.js';
 
 // Through the real wire encoding, with the options the dispatcher and the agent load the proto with.
 const session = loadBerthProto().Dispatcher.service.Session;
 const overTheWire = (tasks: Task[]): Task[] => {
   const bytes = session.responseSerialize({ changes: { upserts: tasks.map(taskToProto), removedTaskIds: [] } });
-  const msg = session.responseDeserialize(bytes) as ServerMessage__Output;
+  const msg = session.responseDeserialize(bytes);
   assert.equal(msg.message, 'changes');
   return msg.changes!.upserts.map(taskFromProto);
 };
@@ -93,12 +91,12 @@ describe('proto conversions', () => {
   it('round-trips a status report, and refuses one without a state', () => {
     const report = { taskId: 't-1', status: fullTask.status };
     const bytes = session.requestSerialize({ statuses: { reports: [reportToProto(report)] } });
-    const msg = session.requestDeserialize(bytes) as AgentMessage__Output;
+    const msg = session.requestDeserialize(bytes);
     assert.deepStrictEqual(msg.statuses!.reports.map(reportFromProto), [report]);
 
     const bad = session.requestDeserialize(
       session.requestSerialize({ statuses: { reports: [{ taskId: 't-1', status: { timestamp: 'now' } }] } }),
-    ) as AgentMessage__Output;
+    );
     assert.throws(() => reportFromProto(bad.statuses!.reports[0]!), ProtocolError);
   });
 });
