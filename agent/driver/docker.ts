@@ -1,0 +1,278 @@
+// The docker driver: runs each task as one container of the local Docker Engine. The container is
+// named after the task and labelled with its task, service, slot and this node's name, so a
+// restarted agent can list and adopt it. It never touches containers without its node label.
+import type { Logger } from '../../common/log.js';
+import { parseCpu, parseMemory } from '../../common/quantity.js';
+import type { Task } from '../../common/types.js';
+import { DockerApiError, DockerClient, DEFAULT_DOCKER_SOCKET, demuxLogs } from './docker-client.js';
+import {
+  DEFAULT_PULL_POLICY,
+  ImageNotPresentError,
+  ImagePullError,
+  InvalidSpecError,
+  LAST_OUTPUT_LINES,
+  Label,
+  PullPolicy,
+  RuntimeError,
+  labelsOf,
+  lastLines,
+  type Driver,
+  type ExitResult,
+  type HostPort,
+  type Instance,
+} from './driver.js';
+
+export interface DockerDriverOptions {
+  /** This agent's node name, written in the `berth.node` label of every container. */
+  nodeName: string;
+  logger: Logger;
+  socketPath?: string;
+}
+
+interface ContainerSummary {
+  Id: string;
+  Labels: Record<string, string> | null;
+  State: string;
+}
+
+interface ContainerInspect {
+  Id: string;
+  Name: string;
+  Config: { Labels: Record<string, string> | null };
+  State: { Status: string; Running: boolean; ExitCode: number; Error: string; OOMKilled: boolean; StartedAt: string };
+  NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null };
+}
+
+interface PullLine {
+  status?: string;
+  id?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+}
+
+/** Docker's "never started" time. */
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export class DockerDriver implements Driver {
+  readonly name = 'docker';
+  private readonly client: DockerClient;
+  private readonly nodeName: string;
+  private readonly log: Logger;
+
+  constructor(opts: DockerDriverOptions) {
+    this.client = new DockerClient(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
+    this.nodeName = opts.nodeName;
+    this.log = opts.logger.child({ driver: 'docker' });
+  }
+
+  async ensureImage(image: string, policy: PullPolicy = DEFAULT_PULL_POLICY): Promise<void> {
+    if (policy !== PullPolicy.Always) {
+      const present = await this.client.jsonOrUndefined('GET', `/images/${image}/json`);
+      if (present) return;
+      if (policy === PullPolicy.Never) throw new ImageNotPresentError(image);
+    }
+    await this.pull(image);
+  }
+
+  private async pull(image: string): Promise<void> {
+    const { fromImage, tag } = splitImageRef(image);
+    this.log.info({ image }, 'pulling image');
+    let failure: string | undefined;
+    let lastStatus = '';
+    try {
+      await this.client.jsonLines('POST', '/images/create', { query: { fromImage, tag } }, (raw) => {
+        const line = raw as PullLine;
+        if (line.error) {
+          failure = line.errorDetail?.message ?? line.error;
+          return;
+        }
+        // Per-layer progress is noisy: layer events go to debug, the rest (pulling from, digest,
+        // final status) to info.
+        const status = line.status ?? '';
+        if (line.id && status !== lastStatus && !/^(Pulling from|Digest|Status)/.test(status)) {
+          this.log.debug({ image, layer: line.id, status }, 'pull progress');
+        } else if (!line.id || /^Pulling from/.test(status)) {
+          this.log.info({ image, status }, 'pull progress');
+        }
+        lastStatus = status;
+      });
+    } catch (err) {
+      if (err instanceof DockerApiError) throw new ImagePullError(image, err.engineMessage);
+      throw err;
+    }
+    if (failure) throw new ImagePullError(image, failure);
+    this.log.info({ image }, 'image pulled');
+  }
+
+  async create(task: Task): Promise<string> {
+    const spec = task.spec;
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+    for (const p of spec.ports ?? []) {
+      const key = `${p.containerPort}/${p.protocol ?? 'tcp'}`;
+      exposed[key] = {};
+      // An empty host port lets the Engine pick a free one.
+      bindings[key] = [{ HostIp: '', HostPort: p.hostPort ? String(p.hostPort) : '' }];
+    }
+    const hostConfig: Record<string, unknown> = { PortBindings: bindings };
+    if (spec.resources?.cpu) {
+      const milli = parseCpu(spec.resources.cpu);
+      if (milli === undefined) throw new InvalidSpecError(`invalid cpu quantity "${spec.resources.cpu}"`);
+      hostConfig.NanoCpus = milli * 1_000_000;
+    }
+    if (spec.resources?.memory) {
+      const bytes = parseMemory(spec.resources.memory);
+      if (bytes === undefined) throw new InvalidSpecError(`invalid memory quantity "${spec.resources.memory}"`);
+      hostConfig.Memory = bytes;
+    }
+    const body: Record<string, unknown> = {
+      Image: spec.image,
+      Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      Labels: labelsOf(task, this.nodeName),
+      ExposedPorts: exposed,
+      HostConfig: hostConfig,
+    };
+    if (spec.command?.length) body.Entrypoint = spec.command;
+    if (spec.args?.length) body.Cmd = spec.args;
+    try {
+      const res = await this.client.json<{ Id: string; Warnings?: string[] }>('POST', '/containers/create', {
+        query: { name: task.name },
+        body,
+      });
+      for (const w of res.Warnings ?? []) if (w) this.log.warn({ task: task.name, warning: w }, 'docker create warning');
+      return res.Id;
+    } catch (err) {
+      if (err instanceof DockerApiError && err.statusCode === 409) {
+        // The name is taken: if it is this very task's container (created before an agent crash),
+        // use it rather than failing or starting a twin.
+        const existing = await this.inspectRaw(task.name);
+        if (existing?.Config.Labels?.[Label.Task] === task.id) return existing.Id;
+        throw new RuntimeError(`a container named "${task.name}" already exists and does not belong to task ${task.id}`, 409);
+      }
+      throw friendly(err, `creating container for task ${task.name}`);
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    try {
+      await this.client.json('POST', `/containers/${id}/start`);
+    } catch (err) {
+      // 304: already started.
+      if (err instanceof DockerApiError && err.statusCode === 304) return;
+      throw friendly(err, 'starting container');
+    }
+  }
+
+  async wait(id: string, signal?: AbortSignal): Promise<ExitResult> {
+    let res: { StatusCode: number; Error?: { Message?: string } | null };
+    try {
+      res = await this.client.json('POST', `/containers/${id}/wait`, { query: { condition: 'not-running' }, signal });
+    } catch (err) {
+      if (err instanceof DockerApiError && err.statusCode === 404) {
+        return { exitCode: -1, lastOutput: '', error: 'container was removed' };
+      }
+      throw err;
+    }
+    const info = await this.inspectRaw(id);
+    const lastOutput = await this.tail(id);
+    const error = res.Error?.Message || info?.State.Error || (info?.State.OOMKilled ? 'out of memory (OOM killed)' : '');
+    return { exitCode: res.StatusCode, lastOutput, ...(error ? { error } : {}) };
+  }
+
+  private async tail(id: string): Promise<string> {
+    try {
+      const res = await this.client.raw('GET', `/containers/${id}/logs`, {
+        query: { stdout: 1, stderr: 1, tail: LAST_OUTPUT_LINES },
+      });
+      if (res.status >= 400) return '';
+      return lastLines(demuxLogs(res.body));
+    } catch {
+      return '';
+    }
+  }
+
+  async stop(id: string, graceSeconds: number): Promise<void> {
+    try {
+      // The Engine sends the stop signal, waits t seconds, then SIGKILL; the call returns once
+      // the container has stopped.
+      await this.client.json('POST', `/containers/${id}/stop`, { query: { t: Math.max(0, Math.round(graceSeconds)) } });
+    } catch (err) {
+      if (err instanceof DockerApiError && (err.statusCode === 304 || err.statusCode === 404)) return;
+      throw friendly(err, 'stopping container');
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.client.json('DELETE', `/containers/${id}`, { query: { force: true, v: true } });
+    } catch (err) {
+      if (err instanceof DockerApiError && err.statusCode === 404) return;
+      // 409 "removal already in progress" means it is going anyway.
+      if (err instanceof DockerApiError && err.statusCode === 409 && /in progress/.test(err.engineMessage)) return;
+      throw friendly(err, 'removing container');
+    }
+  }
+
+  async list(): Promise<Instance[]> {
+    const filters = JSON.stringify({ label: [`${Label.Node}=${this.nodeName}`] });
+    const summaries = await this.client.json<ContainerSummary[]>('GET', '/containers/json', { query: { all: true, filters } });
+    const out: Instance[] = [];
+    for (const s of summaries) {
+      const inst = await this.inspect(s.Id);
+      if (inst) out.push(inst);
+    }
+    return out;
+  }
+
+  async inspect(id: string): Promise<Instance | undefined> {
+    const c = await this.inspectRaw(id);
+    if (!c) return undefined;
+    const labels = c.Config.Labels ?? {};
+    const started = c.State.StartedAt !== ZERO_TIME && c.State.Status !== 'created';
+    return {
+      id: c.Id,
+      taskId: labels[Label.Task] ?? '',
+      taskName: labels[Label.TaskName] ?? c.Name.replace(/^\//, ''),
+      serviceName: labels[Label.Service] ?? '',
+      slot: Number(labels[Label.Slot] ?? 0),
+      running: c.State.Running,
+      started,
+      ...(started && !c.State.Running ? { exitCode: c.State.ExitCode } : {}),
+      hostPorts: hostPortsOf(c.NetworkSettings.Ports),
+    };
+  }
+
+  private inspectRaw(idOrName: string): Promise<ContainerInspect | undefined> {
+    return this.client.jsonOrUndefined<ContainerInspect>('GET', `/containers/${idOrName}/json`);
+  }
+}
+
+/** `registry:5000/a/b:tag` -> fromImage `registry:5000/a/b`, tag `tag`; a digest stays whole. */
+export function splitImageRef(image: string): { fromImage: string; tag?: string } {
+  if (image.includes('@')) return { fromImage: image };
+  const slash = image.lastIndexOf('/');
+  const colon = image.lastIndexOf(':');
+  if (colon > slash) return { fromImage: image.slice(0, colon), tag: image.slice(colon + 1) };
+  return { fromImage: image, tag: 'latest' };
+}
+
+/** The Engine reports IPv4 and IPv6 bindings of one port separately: keep one per port. */
+export function hostPortsOf(ports: ContainerInspect['NetworkSettings']['Ports']): HostPort[] {
+  const out: HostPort[] = [];
+  for (const [key, bindings] of Object.entries(ports ?? {})) {
+    const [portText, proto] = key.split('/');
+    const binding = bindings?.find((b) => b.HostPort);
+    if (!binding) continue;
+    out.push({
+      containerPort: Number(portText),
+      hostPort: Number(binding.HostPort),
+      protocol: proto === 'udp' ? 'udp' : 'tcp',
+    });
+  }
+  return out.sort((a, b) => a.containerPort - b.containerPort);
+}
+
+function friendly(err: unknown, doing: string): Error {
+  if (err instanceof DockerApiError) return new RuntimeError(`${doing}: ${err.engineMessage}`, err.statusCode);
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,130 @@
+// The driver: the one seam between a task runner and a container runtime (Docker Engine, or plain
+// host processes). It owns creating, starting, waiting for, stopping and removing the runtime
+// instances of tasks on this node, and finding them again after an agent restart. It must not
+// decide anything about a task's lifecycle (that is the task runner's job) and must not touch
+// instances that are not labelled as belonging to its node.
+// Modelled on swarmkit's exec controller and Nomad's driver plugin (StartTask, WaitTask,
+// StopTask, DestroyTask, InspectTask, RecoverTask). Optional abilities (logs, exec) will be
+// separate small interfaces.
+import type { ServiceSpec, Task, TaskStatus } from '../../common/types.js';
+import { BerthError } from '../../common/errors.js';
+
+export const PullPolicy = { Always: 'always', IfNotPresent: 'if-not-present', Never: 'never' } as const;
+export type PullPolicy = (typeof PullPolicy)[keyof typeof PullPolicy];
+
+export const DEFAULT_PULL_POLICY: PullPolicy = PullPolicy.IfNotPresent;
+export const DEFAULT_STOP_GRACE_SECONDS = 10;
+/** How many lines of output an ended instance reports. */
+export const LAST_OUTPUT_LINES = 20;
+
+/** Labels every instance carries; `berth.node` is how a restarted agent finds its own. */
+export const Label = {
+  Task: 'berth.task',
+  TaskName: 'berth.task.name',
+  Service: 'berth.service',
+  Slot: 'berth.slot',
+  Node: 'berth.node',
+} as const;
+
+export type HostPort = NonNullable<TaskStatus['hostPorts']>[number];
+
+/** What the runtime knows of one instance (a container, or a host process). */
+export interface Instance {
+  /** Runtime id: the container id, or the task id for host processes. */
+  id: string;
+  taskId: string;
+  taskName: string;
+  serviceName: string;
+  slot: number;
+  running: boolean;
+  /** Set once the instance has run and ended. */
+  exitCode?: number;
+  /** True once `start` was called (an instance can exist created but never started). */
+  started: boolean;
+  hostPorts: HostPort[];
+}
+
+export interface ExitResult {
+  exitCode: number;
+  /** The last lines of the instance's output (stdout and stderr interleaved). */
+  lastOutput: string;
+  /** Runtime's own error for the exit (e.g. OOM killed), when it gives one. */
+  error?: string;
+}
+
+export interface Driver {
+  /** `docker` or `process`, reported as the node's runtime. */
+  readonly name: string;
+  /** Makes the image available locally according to the pull policy. */
+  ensureImage(image: string, policy?: PullPolicy): Promise<void>;
+  /**
+   * Creates the instance of a task (not started). Creating a task that already has an instance
+   * returns that instance's id rather than a twin.
+   */
+  create(task: Task): Promise<string>;
+  start(id: string): Promise<void>;
+  /** Resolves when the instance has ended (at once if it already has); rejects if `signal` aborts. */
+  wait(id: string, signal?: AbortSignal): Promise<ExitResult>;
+  /** SIGTERM (or the image's stop signal), then SIGKILL after `graceSeconds`. No-op if not running. */
+  stop(id: string, graceSeconds: number): Promise<void>;
+  /** Removes the instance (killing it if it still runs). No-op if it is gone. */
+  remove(id: string): Promise<void>;
+  /** Every instance of this node, running or not (for adoption after an agent restart). */
+  list(): Promise<Instance[]>;
+  /** undefined when the instance does not exist. */
+  inspect(id: string): Promise<Instance | undefined>;
+}
+
+export function pullPolicyOf(spec: ServiceSpec): PullPolicy {
+  return spec.pullPolicy ?? DEFAULT_PULL_POLICY;
+}
+
+export function stopGraceOf(spec: ServiceSpec): number {
+  return spec.stopGracePeriodSeconds ?? DEFAULT_STOP_GRACE_SECONDS;
+}
+
+export function labelsOf(task: Task, nodeName: string): Record<string, string> {
+  return {
+    [Label.Task]: task.id,
+    [Label.TaskName]: task.name,
+    [Label.Service]: task.serviceName,
+    [Label.Slot]: String(task.slot),
+    [Label.Node]: nodeName,
+  };
+}
+
+/** The image is absent and the pull policy forbids pulling it. */
+export class ImageNotPresentError extends BerthError {
+  constructor(readonly image: string) {
+    super(`image "${image}" not found locally and pull policy is never`);
+  }
+}
+
+export class ImagePullError extends BerthError {
+  override readonly transient = true;
+  constructor(
+    readonly image: string,
+    readonly detail: string,
+  ) {
+    super(`pulling image "${image}" failed: ${detail}`);
+  }
+}
+
+/** The spec cannot be run by this driver (e.g. no command for the process driver). */
+export class InvalidSpecError extends BerthError {}
+
+/** The runtime itself failed or refused (Docker Engine error, spawn failure). */
+export class RuntimeError extends BerthError {
+  constructor(
+    message: string,
+    readonly statusCode?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Keeps the last `max` lines of a text. */
+export function lastLines(text: string, max = LAST_OUTPUT_LINES): string {
+  const lines = text.replace(/\n+$/, '').split('\n');
+  return lines.slice(-max).join('\n');
+}

@@ -1,0 +1,302 @@
+// The process driver: runs a task's `command` + `args` as a plain host process, for machines
+// without Docker. The image is not used and there is no isolation: ports are bound directly on
+// the host (hostPort = containerPort) and resource limits are not enforced.
+//
+// Each task's process runs under a tiny detached shell wrapper (its own process group) that
+// appends the output to a log file and records the exit code in a file, so the process outlives
+// an agent restart and a restarted agent can still learn how it ended. A state file per task (pid,
+// its /proc start time, task id) lets the agent adopt the process again; the start time guards
+// against a recycled pid. This driver only touches files under its own directory.
+import { spawn } from 'node:child_process';
+import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../../common/log.js';
+import type { Task } from '../../common/types.js';
+import {
+  InvalidSpecError,
+  RuntimeError,
+  lastLines,
+  type Driver,
+  type ExitResult,
+  type HostPort,
+  type Instance,
+  type PullPolicy,
+} from './driver.js';
+
+export interface ProcessDriverOptions {
+  nodeName: string;
+  /** The agent's data dir; state, output and exit files live in `<dataDir>/processes/`. */
+  dataDir: string;
+  logger: Logger;
+  /** How often an adopted or stopping process is checked (ms). */
+  pollMs?: number;
+}
+
+interface ProcessState {
+  taskId: string;
+  taskName: string;
+  serviceName: string;
+  slot: number;
+  nodeName: string;
+  argv: string[];
+  env: Record<string, string>;
+  hostPorts: HostPort[];
+  pid?: number;
+  /** Field 22 of /proc/<pid>/stat: identifies the process even if its pid is later reused. */
+  procStartTime?: string;
+  startedAt?: string;
+  /** Set when the driver had to SIGKILL the process group (the wrapper cannot record a code then). */
+  killed?: boolean;
+}
+
+/** Exit code reported for a process killed by SIGKILL, as a shell would (128 + 9). */
+const SIGKILL_EXIT_CODE = 137;
+/** How much of the end of the output file is read to find the last lines. */
+const TAIL_BYTES = 64 * 1024;
+
+// $1 = exit file, $2 = log file, then the command. The wrapper forwards SIGTERM to the command
+// and waits again if a signal interrupted `wait`; it writes the exit code atomically.
+const WRAPPER = [
+  'exitfile=$1; logfile=$2; shift 2',
+  '"$@" >>"$logfile" 2>&1 </dev/null &',
+  'c=$!',
+  `trap 'kill -TERM "$c" 2>/dev/null' TERM`,
+  'while :; do wait "$c"; rc=$?; kill -0 "$c" 2>/dev/null || break; done',
+  'echo "$rc" > "$exitfile.tmp" && mv "$exitfile.tmp" "$exitfile"',
+].join('\n');
+
+export class ProcessDriver implements Driver {
+  readonly name = 'process';
+  private readonly dir: string;
+  private readonly nodeName: string;
+  private readonly log: Logger;
+  private readonly pollMs: number;
+
+  constructor(opts: ProcessDriverOptions) {
+    this.dir = path.join(opts.dataDir, 'processes');
+    this.nodeName = opts.nodeName;
+    this.log = opts.logger.child({ driver: 'process' });
+    this.pollMs = opts.pollMs ?? 200;
+  }
+
+  ensureImage(image: string, _policy?: PullPolicy): Promise<void> {
+    this.log.debug({ image }, 'process driver ignores images');
+    return Promise.resolve();
+  }
+
+  async create(task: Task): Promise<string> {
+    const id = task.id;
+    if (!/^[A-Za-z0-9._-]+$/.test(id)) throw new InvalidSpecError(`task id "${id}" cannot name a state file`);
+    if (!task.spec.command?.length) {
+      throw new InvalidSpecError(`the process driver needs spec.command (it runs a host process; the image "${task.spec.image}" is not used)`);
+    }
+    await mkdir(this.dir, { recursive: true });
+    if (await this.readState(id)) return id;
+    await this.writeState({
+      taskId: id,
+      taskName: task.name,
+      serviceName: task.serviceName,
+      slot: task.slot,
+      nodeName: this.nodeName,
+      argv: [...task.spec.command, ...(task.spec.args ?? [])],
+      env: task.spec.env ?? {},
+      hostPorts: (task.spec.ports ?? []).map((p) => ({
+        containerPort: p.containerPort,
+        hostPort: p.containerPort,
+        protocol: p.protocol ?? 'tcp',
+      })),
+    });
+    return id;
+  }
+
+  async start(id: string): Promise<void> {
+    const st = await this.mustState(id);
+    if (st.pid !== undefined) return;
+    await rm(this.file(id, 'exit'), { force: true });
+    const child = spawn('/bin/sh', ['-c', WRAPPER, 'berth-task', this.file(id, 'exit'), this.file(id, 'log'), ...st.argv], {
+      detached: true,
+      stdio: 'ignore',
+      // A container gets only its own environment; PATH is kept so commands resolve as on the host.
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...st.env },
+    });
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('error', (err) => reject(new RuntimeError(`starting process for task ${st.taskName}: ${err.message}`)));
+      child.once('spawn', () => resolve(child.pid!));
+    });
+    child.unref();
+    st.pid = pid;
+    st.procStartTime = procStartTime(pid);
+    st.startedAt = new Date().toISOString();
+    await this.writeState(st);
+    this.log.info({ task: st.taskName, pid }, 'process started');
+  }
+
+  async wait(id: string, signal?: AbortSignal): Promise<ExitResult> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const st = await this.readState(id);
+      if (!st) return { exitCode: -1, lastOutput: '', error: 'process state was removed' };
+      if (st.pid !== undefined && !isAlive(st)) return this.exitOf(st);
+      await sleep(this.pollMs, signal);
+    }
+  }
+
+  async stop(id: string, graceSeconds: number): Promise<void> {
+    const st = await this.readState(id);
+    if (!st?.pid || !isAlive(st)) return;
+    const pid = st.pid;
+    signalSafe(pid, 'SIGTERM');
+    const deadline = Date.now() + graceSeconds * 1000;
+    while (isAlive(st) && Date.now() < deadline) await sleep(this.pollMs);
+    if (isAlive(st)) {
+      this.log.info({ task: st.taskName, pid, graceSeconds }, 'process ignored SIGTERM for the grace period: killing it');
+      st.killed = true;
+      await this.writeState(st);
+      signalSafe(-pid, 'SIGKILL');
+      while (isAlive(st)) await sleep(this.pollMs);
+    }
+    // Children the command left behind in its process group go too.
+    signalSafe(-pid, 'SIGKILL');
+  }
+
+  async remove(id: string): Promise<void> {
+    const st = await this.readState(id);
+    if (st?.pid && isAlive(st)) {
+      signalSafe(-st.pid, 'SIGKILL');
+      while (isAlive(st)) await sleep(this.pollMs);
+    }
+    for (const ext of ['json', 'log', 'exit', 'exit.tmp']) await rm(this.file(id, ext), { force: true });
+  }
+
+  async list(): Promise<Instance[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const out: Instance[] = [];
+    for (const n of names) {
+      if (!n.endsWith('.json')) continue;
+      const inst = await this.inspect(n.slice(0, -'.json'.length));
+      if (inst) out.push(inst);
+    }
+    return out;
+  }
+
+  async inspect(id: string): Promise<Instance | undefined> {
+    const st = await this.readState(id);
+    if (!st || st.nodeName !== this.nodeName) return undefined;
+    const started = st.pid !== undefined;
+    const running = started && isAlive(st);
+    const inst: Instance = {
+      id,
+      taskId: st.taskId,
+      taskName: st.taskName,
+      serviceName: st.serviceName,
+      slot: st.slot,
+      running,
+      started,
+      hostPorts: st.hostPorts,
+    };
+    if (started && !running) inst.exitCode = (await this.exitOf(st)).exitCode;
+    return inst;
+  }
+
+  private async exitOf(st: ProcessState): Promise<ExitResult> {
+    const lastOutput = await this.tail(st.taskId);
+    const text = await readFile(this.file(st.taskId, 'exit'), 'utf8').catch(() => '');
+    const code = Number.parseInt(text.trim(), 10);
+    if (Number.isInteger(code)) return { exitCode: code, lastOutput };
+    if (st.killed) return { exitCode: SIGKILL_EXIT_CODE, lastOutput, error: 'killed (SIGKILL)' };
+    return { exitCode: -1, lastOutput, error: 'the process ended without recording its exit code' };
+  }
+
+  private async tail(id: string): Promise<string> {
+    try {
+      const fh = await open(this.file(id, 'log'), 'r');
+      try {
+        const { size } = await fh.stat();
+        const len = Math.min(size, TAIL_BYTES);
+        const buf = Buffer.alloc(len);
+        await fh.read(buf, 0, len, size - len);
+        return lastLines(buf.toString('utf8'));
+      } finally {
+        await fh.close();
+      }
+    } catch {
+      return '';
+    }
+  }
+
+  private file(id: string, ext: string): string {
+    return path.join(this.dir, `${id}.${ext}`);
+  }
+
+  private async readState(id: string): Promise<ProcessState | undefined> {
+    try {
+      return JSON.parse(await readFile(this.file(id, 'json'), 'utf8')) as ProcessState;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async mustState(id: string): Promise<ProcessState> {
+    const st = await this.readState(id);
+    if (!st) throw new RuntimeError(`no process instance "${id}"`, 404);
+    return st;
+  }
+
+  private async writeState(st: ProcessState): Promise<void> {
+    const tmp = this.file(st.taskId, 'json.tmp');
+    await writeFile(tmp, JSON.stringify(st, null, 2));
+    await rename(tmp, this.file(st.taskId, 'json'));
+  }
+}
+
+/** Process state letter and start time from /proc/<pid>/stat; undefined if there is no such pid. */
+function readProcStat(pid: number): { state: string; startTime: string } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: split after its last ')'.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '', startTime: fields[19] ?? '' };
+  } catch {
+    return undefined;
+  }
+}
+
+function procStartTime(pid: number): string | undefined {
+  return readProcStat(pid)?.startTime;
+}
+
+/** The recorded process still runs: same pid, same start time, not a zombie. */
+function isAlive(st: ProcessState): boolean {
+  if (st.pid === undefined) return false;
+  const s = readProcStat(st.pid);
+  if (!s || s.state === 'Z' || s.state === 'X') return false;
+  return st.procStartTime === undefined || s.startTime === st.procStartTime;
+}
+
+function signalSafe(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal?.reason as Error);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
