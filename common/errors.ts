@@ -11,8 +11,11 @@ export class BerthError extends Error {
 /** A conditional write lost against a newer version of the object. */
 export class ConflictError extends BerthError {
   override readonly transient = true;
-  constructor(readonly key: string) {
-    super(`conflict: ${key} was modified concurrently; re-read and retry`);
+  constructor(
+    readonly key: string,
+    message = `conflict: ${key} was modified concurrently; re-read and retry`,
+  ) {
+    super(message);
   }
 }
 

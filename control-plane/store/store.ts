@@ -121,19 +121,20 @@ export class Store {
   /**
    * Writes many independent ops in transactions of at most MAX_TXN_OPS. A chunk whose
    * condition fails is retried op by op, so one stale object does not hold back the others.
-   * Returns the keys whose write was refused as a conflict.
+   * Returns the keys whose write was refused as a conflict, and the revision of the last write.
    */
-  async batch(ops: WriteOp[]): Promise<{ conflicts: string[] }> {
+  async batch(ops: WriteOp[]): Promise<{ conflicts: string[]; revision: number }> {
     const conflicts: string[] = [];
+    let revision = 0;
     for (let i = 0; i < ops.length; i += MAX_TXN_OPS) {
       const chunk = ops.slice(i, i + MAX_TXN_OPS);
       try {
-        await this.txn(chunk);
+        revision = Math.max(revision, await this.txn(chunk));
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
         for (const op of chunk) {
           try {
-            await this.txn([op]);
+            revision = Math.max(revision, await this.txn([op]));
           } catch (e) {
             if (!(e instanceof ConflictError)) throw e;
             conflicts.push(op.key);
@@ -141,7 +142,7 @@ export class Store {
         }
       }
     }
-    return { conflicts };
+    return { conflicts, revision };
   }
 
   async create(key: string, value: unknown): Promise<number> {

@@ -1,0 +1,129 @@
+// /v1/apply and /v1/services: the user's desired state.
+import type { FastifyInstance } from 'fastify';
+import { NotFoundError } from '../../../common/errors.js';
+import { serviceSchema } from '../../../common/manifest/schema.js';
+import type { Service, Task } from '../../../common/types.js';
+import { keys } from '../../store/keys.js';
+import type { Store } from '../../store/store.js';
+import { applyServices } from '../apply.js';
+import { BadRequestError, errorBodySchema } from '../errors.js';
+import { serviceView } from '../views.js';
+
+const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } as const;
+const serviceOut = { type: 'object', additionalProperties: true } as const;
+const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
+
+export function serviceRoutes(app: FastifyInstance, store: Store): void {
+  app.post<{ Body: { items: unknown[]; dryRun?: boolean } }>(
+    '/v1/apply',
+    {
+      schema: {
+        summary: 'Create or update services, all or nothing',
+        tags: ['services'],
+        body: {
+          type: 'object',
+          required: ['items'],
+          additionalProperties: false,
+          properties: { items: { type: 'array', items: { $ref: 'Service#' } }, dryRun: { type: 'boolean' } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              items: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: { kind: { type: 'string' }, name: { type: 'string' }, action: { type: 'string' }, version: { type: 'integer' } },
+                },
+              },
+            },
+          },
+          ...errors,
+        },
+      },
+      // Validation of the items is ours (validateService), for precise per-item field paths.
+      validatorCompiler: () => (body) => ({ value: body }),
+    },
+    async (req) => {
+      if (!req.body || !Array.isArray(req.body.items)) throw new BadRequestError('body must be { items: [...] }');
+      return { items: await applyServices(store, req.body.items, { dryRun: req.body.dryRun ?? false }) };
+    },
+  );
+
+  app.put<{ Params: { name: string }; Body: Service }>(
+    '/v1/services/:name',
+    {
+      schema: { summary: 'Create or update one service', tags: ['services'], params: nameParams, body: { $ref: 'Service#' }, response: { 200: serviceOut, ...errors } },
+      validatorCompiler: () => (body) => ({ value: body }),
+    },
+    async (req) => {
+      if (req.body?.metadata?.name !== undefined && req.body.metadata.name !== req.params.name) {
+        throw new BadRequestError(`metadata.name "${req.body.metadata.name}" does not match the URL ("${req.params.name}")`);
+      }
+      await applyServices(store, [req.body]);
+      return getService(store, req.params.name);
+    },
+  );
+
+  app.get('/v1/services', { schema: { summary: 'List services', tags: ['services'], response: { 200: { type: 'object', properties: { items: { type: 'array', items: serviceOut } } }, 401: errorBodySchema } } }, async () => {
+    const [services, tasks] = await Promise.all([store.list<Service>(keys.services), store.list<Task>(keys.tasks)]);
+    return { items: services.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)).map((s) => serviceView(s, tasks.items)) };
+  });
+
+  app.get<{ Params: { name: string } }>('/v1/services/:name', { schema: { summary: 'Get a service', tags: ['services'], params: nameParams, response: { 200: serviceOut, ...errors } } }, async (req) =>
+    getService(store, req.params.name),
+  );
+
+  app.delete<{ Params: { name: string }; Querystring: { version?: number } }>(
+    '/v1/services/:name',
+    {
+      schema: {
+        summary: 'Delete a service; its tasks are stopped and removed',
+        tags: ['services'],
+        params: nameParams,
+        querystring: { type: 'object', properties: { version: { type: 'integer' } } },
+        response: { 200: { type: 'object', properties: { name: { type: 'string' }, deleted: { type: 'boolean' } } }, ...errors },
+      },
+    },
+    async (req) => {
+      const cur = await store.get<Service>(keys.service(req.params.name));
+      if (!cur) throw new NotFoundError('service', req.params.name);
+      await store.delete(keys.service(req.params.name), req.query.version ?? cur.metadata.version);
+      return { name: req.params.name, deleted: true };
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: { replicas: number } }>(
+    '/v1/services/:name/scale',
+    {
+      schema: {
+        summary: 'Set the replica count of a replicated service',
+        tags: ['services'],
+        params: nameParams,
+        body: { type: 'object', required: ['replicas'], additionalProperties: false, properties: { replicas: { type: 'integer', minimum: 0, maximum: 100000 } } },
+        response: { 200: serviceOut, ...errors },
+      },
+    },
+    async (req) => {
+      const cur = await store.get<Service>(keys.service(req.params.name));
+      if (!cur) throw new NotFoundError('service', req.params.name);
+      if (cur.spec.mode === 'global') throw new BadRequestError(`service "${req.params.name}" is global: it runs one task per eligible node and cannot be scaled`);
+      if (cur.spec.replicas !== req.body.replicas) {
+        const next: Service = { ...cur, metadata: { ...cur.metadata, updatedAt: new Date().toISOString() }, spec: { ...cur.spec, replicas: req.body.replicas } };
+        await store.put(keys.service(req.params.name), next, cur.metadata.version);
+      }
+      return getService(store, req.params.name);
+    },
+  );
+}
+
+export function registerSchemas(app: FastifyInstance): void {
+  app.addSchema(serviceSchema);
+}
+
+async function getService(store: Store, name: string): Promise<Service> {
+  const [svc, tasks] = await Promise.all([store.get<Service>(keys.service(name)), store.list<Task>(keys.tasksOf(name))]);
+  if (!svc) throw new NotFoundError('service', name);
+  return serviceView(svc, tasks.items);
+}

@@ -1,0 +1,75 @@
+// /v1/tasks and /v1/nodes: read-only views of what the system does.
+import type { FastifyInstance } from 'fastify';
+import { BerthError, NotFoundError } from '../../../common/errors.js';
+import type { Node, Task } from '../../../common/types.js';
+import { keys } from '../../store/keys.js';
+import type { Store } from '../../store/store.js';
+import { errorBodySchema } from '../errors.js';
+import { nodeView, sortTasks } from '../views.js';
+
+const refParams = { type: 'object', required: ['ref'], properties: { ref: { type: 'string' } } } as const;
+const anyObject = { type: 'object', additionalProperties: true } as const;
+const list = { type: 'object', properties: { items: { type: 'array', items: anyObject } } } as const;
+const errors = { 401: errorBodySchema, 404: errorBodySchema };
+
+export class AmbiguousError extends BerthError {}
+
+export function taskAndNodeRoutes(app: FastifyInstance, store: Store): void {
+  app.get<{ Querystring: { service?: string; node?: string } }>(
+    '/v1/tasks',
+    {
+      schema: {
+        summary: 'List tasks, optionally of one service or one node',
+        tags: ['tasks'],
+        querystring: { type: 'object', properties: { service: { type: 'string' }, node: { type: 'string' } } },
+        response: { 200: list, ...errors },
+      },
+    },
+    async (req) => {
+      const { service, node } = req.query;
+      let tasks = (await store.list<Task>(service ? keys.tasksOf(service) : keys.tasks)).items;
+      if (node) {
+        const n = await findNode(store, node);
+        tasks = tasks.filter((t) => t.nodeId === n.id);
+      }
+      return { items: sortTasks(tasks) };
+    },
+  );
+
+  app.get<{ Params: { ref: string } }>(
+    '/v1/tasks/:ref',
+    { schema: { summary: 'Get a task by name, id or unique id prefix', tags: ['tasks'], params: refParams, response: { 200: anyObject, ...errors } } },
+    async (req) => findTask(store, req.params.ref),
+  );
+
+  app.get('/v1/nodes', { schema: { summary: 'List nodes', tags: ['nodes'], response: { 200: list, ...errors } } }, async () => {
+    const [nodes, tasks] = await Promise.all([store.list<Node>(keys.nodes), store.list<Task>(keys.tasks)]);
+    return { items: nodes.items.sort((a, b) => a.name.localeCompare(b.name)).map((n) => nodeView(n, tasks.items)) };
+  });
+
+  app.get<{ Params: { ref: string } }>(
+    '/v1/nodes/:ref',
+    { schema: { summary: 'Get a node by name or id', tags: ['nodes'], params: refParams, response: { 200: anyObject, ...errors } } },
+    async (req) => {
+      const node = await findNode(store, req.params.ref);
+      const tasks = await store.list<Task>(keys.tasks);
+      return nodeView(node, tasks.items);
+    },
+  );
+}
+
+export async function findTask(store: Store, ref: string): Promise<Task> {
+  const { items } = await store.list<Task>(keys.tasks);
+  const exact = items.find((t) => t.name === ref || t.id === ref);
+  if (exact) return exact;
+  const byPrefix = items.filter((t) => t.id.startsWith(ref));
+  if (byPrefix.length === 1) return byPrefix[0]!;
+  throw new NotFoundError('task', ref);
+}
+
+export async function findNode(store: Store, ref: string): Promise<Node> {
+  const { items } = await store.list<Node>(keys.nodes);
+  const node = items.find((n) => n.name === ref) ?? items.find((n) => n.id === ref);
+  if (!node) throw new NotFoundError('node', ref);
+  return node;
+}

@@ -1,0 +1,45 @@
+// Start components in order, stop them in reverse: on SIGTERM/SIGINT, and when start-up fails
+// half-way (so a failed start never leaves an etcd child or a bound port behind).
+import type { Logger } from 'pino';
+
+export class Lifecycle {
+  private readonly stops: { name: string; stop: () => Promise<void> | void }[] = [];
+  private stopping: Promise<void> | undefined;
+  private resolveDone!: () => void;
+  /** Resolves once stop() has run every registered stop. */
+  readonly done: Promise<void> = new Promise((r) => (this.resolveDone = r));
+
+  constructor(private readonly log: Logger) {}
+
+  /** Registers how to undo a step that has just succeeded. */
+  onStop(name: string, stop: () => Promise<void> | void): void {
+    this.stops.push({ name, stop });
+  }
+
+  get isStopping(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  /** Runs every registered stop, newest first; errors are logged, the rest still run. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      while (this.stops.length) {
+        const { name, stop } = this.stops.pop()!;
+        try {
+          await stop();
+          this.log.debug({ component: name }, 'stopped');
+        } catch (err) {
+          this.log.error({ component: name, err: (err as Error).message }, 'stop failed');
+        }
+      }
+      this.resolveDone();
+    })();
+    return this.stopping;
+  }
+}
+
+export class StartAborted extends Error {
+  constructor() {
+    super('start-up interrupted by a signal');
+  }
+}

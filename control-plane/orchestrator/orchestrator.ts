@@ -1,0 +1,151 @@
+// Orchestrator: keeps each service's live tasks equal to what its spec asks for.
+//
+// Owns: creating tasks, telling tasks to stop (desiredState), deleting finished tasks.
+// Must not: choose nodes (the scheduler does), or write observed task state (agents report it
+// through the dispatcher). Decisions come from the pure planners (replicated.ts, global.ts);
+// this file only feeds them the informers' caches and writes their plans in batches.
+import type { Logger } from 'pino';
+import type { Node, Service, Task } from '../../common/types.js';
+import { Informer, type InformerEvent } from '../store/informer.js';
+import { keys } from '../store/keys.js';
+import type { Store, WriteOp } from '../store/store.js';
+import { planGlobal } from './global.js';
+import type { Plan } from './plan.js';
+import { planDeleted, planReplicated } from './replicated.js';
+
+export interface OrchestratorOptions {
+  store: Store;
+  logger: Logger;
+  /** Gather events this long before reconciling (a burst becomes one pass). */
+  debounceMs?: number;
+  /** Reconcile everything this often, as a safety net. */
+  resyncMs?: number;
+}
+
+export class Orchestrator {
+  private readonly services: Informer<Service>;
+  private readonly tasks: Informer<Task>;
+  private readonly nodes: Informer<Node>;
+  private readonly log: Logger;
+  private readonly dirty = new Set<string>();
+  /** Per service: the store revision of our last write; wait to see it before planning again. */
+  private readonly awaiting = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private started = false;
+  private stopped = false;
+
+  constructor(private readonly opts: OrchestratorOptions) {
+    this.log = opts.logger.child({ component: 'orchestrator' });
+    const base = { store: opts.store, logger: this.log };
+    this.services = new Informer<Service>({ ...base, prefix: keys.services, onEvent: (e) => this.onService(e) });
+    this.tasks = new Informer<Task>({ ...base, prefix: keys.tasks, onEvent: (e) => this.onTask(e) });
+    this.nodes = new Informer<Node>({ ...base, prefix: keys.nodes, onEvent: () => this.markGlobalServices() });
+  }
+
+  async start(): Promise<void> {
+    this.services.start();
+    this.tasks.start();
+    this.nodes.start();
+    await Promise.all([this.services.synced, this.tasks.synced, this.nodes.synced]);
+    this.started = true;
+    this.markAll();
+    this.resyncTimer = setInterval(() => this.markAll(), this.opts.resyncMs ?? 30_000);
+    this.log.info('orchestrator started');
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    await this.running;
+    await Promise.all([this.services.stop(), this.tasks.stop(), this.nodes.stop()]);
+  }
+
+  private onService(e: InformerEvent<Service>): void {
+    this.mark(e.key.slice(keys.services.length));
+  }
+
+  private onTask(e: InformerEvent<Task>): void {
+    const t = e.type === 'put' ? e.value : e.previous;
+    this.mark(t.serviceName);
+  }
+
+  private markGlobalServices(): void {
+    for (const s of this.services.values()) if (s.spec.mode === 'global') this.mark(s.metadata.name);
+  }
+
+  private markAll(): void {
+    for (const s of this.services.values()) this.mark(s.metadata.name);
+    for (const t of this.tasks.values()) this.mark(t.serviceName);
+  }
+
+  private mark(service: string): void {
+    this.dirty.add(service);
+    if (!this.started || this.stopped || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.reconcileDirty().finally(() => (this.running = undefined));
+    }, this.opts.debounceMs ?? 10);
+  }
+
+  private async reconcileDirty(): Promise<void> {
+    await this.running;
+    const names = [...this.dirty];
+    this.dirty.clear();
+    const tasksByService = new Map<string, Task[]>();
+    for (const t of this.tasks.values()) {
+      const list = tasksByService.get(t.serviceName) ?? [];
+      list.push(t);
+      tasksByService.set(t.serviceName, list);
+    }
+    const nodes = this.nodes.values();
+    const now = new Date().toISOString();
+    const ops: WriteOp[] = [];
+    const touched: string[] = [];
+    for (const name of names) {
+      const waitFor = this.awaiting.get(name);
+      if (waitFor !== undefined && this.tasks.lastRevision < waitFor) {
+        // Our last write is not in the cache yet: planning now could create twins.
+        this.retryLater(name);
+        continue;
+      }
+      this.awaiting.delete(name);
+      const svc = this.services.cache.get(keys.service(name));
+      const tasks = tasksByService.get(name) ?? [];
+      const plan = !svc ? planDeleted(tasks) : svc.spec.mode === 'global' ? planGlobal(svc, tasks, nodes, now) : planReplicated(svc, tasks, now);
+      const planOps = toOps(plan);
+      if (planOps.length) {
+        ops.push(...planOps);
+        touched.push(name);
+        this.log.info({ service: name, create: plan.create.length, shutdown: plan.shutdown.length, remove: plan.remove.length }, 'reconciling');
+      }
+    }
+    if (!ops.length) return;
+    try {
+      const { conflicts, revision } = await this.opts.store.batch(ops);
+      for (const name of touched) this.awaiting.set(name, revision);
+      for (const key of conflicts) this.retryLater(key.split('/')[1] ?? '');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'writing plan failed; will retry');
+      for (const name of touched) this.retryLater(name);
+    }
+  }
+
+  private retryLater(name: string): void {
+    setTimeout(() => this.mark(name), 100).unref();
+  }
+}
+
+function toOps(plan: Plan): WriteOp[] {
+  const ops: WriteOp[] = [];
+  for (const t of plan.create) ops.push({ type: 'create', key: keys.task(t.serviceName, t.id), value: t });
+  for (const { task, desiredState, reason } of plan.shutdown) {
+    const next: Task = { ...task, desiredState, status: { ...task.status, message: reason, timestamp: task.status.timestamp } };
+    ops.push({ type: 'put', key: keys.task(task.serviceName, task.id), value: next, version: task.version! });
+  }
+  for (const t of plan.remove) ops.push({ type: 'delete', key: keys.task(t.serviceName, t.id), version: t.version! });
+  return ops;
+}

@@ -1,0 +1,51 @@
+// What a reconcile decides, with no I/O: tasks to create, tasks to stop, tasks to forget.
+import { randomBytes } from 'node:crypto';
+import type { Service, Task } from '../../common/types.js';
+
+export interface Plan {
+  /** New tasks to write (state pending). */
+  create: Task[];
+  /** Live tasks whose desiredState becomes `shutdown` (or `remove` when the service is gone). */
+  shutdown: { task: Task; desiredState: 'shutdown' | 'remove'; reason: string }[];
+  /** Tasks to delete from the store: stopped for good, or never placed on a node. */
+  remove: Task[];
+}
+
+export const emptyPlan = (): Plan => ({ create: [], shutdown: [], remove: [] });
+
+/** Named reasons for the orchestrator's decisions, shown in task messages. */
+export const Reason = {
+  ScaledDown: 'scaled down',
+  ServiceDeleted: 'service deleted',
+  Superseded: 'replaced by a newer task in the same slot',
+  Updated: 'replaced by the service update',
+  NodeIneligible: 'node no longer eligible',
+} as const;
+
+const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+export function newTaskId(): string {
+  const bytes = randomBytes(20);
+  let id = '';
+  for (const b of bytes) id += ID_ALPHABET[b % ID_ALPHABET.length];
+  return id;
+}
+
+/** A new pending task of `svc`: in `slot` (replicated) or pinned to `nodeId` (global, slot 0). */
+export function newTask(svc: Service, place: { slot: number } | { nodeId: string }, now: string): Task {
+  const id = newTaskId();
+  const name = svc.metadata.name;
+  const middle = 'slot' in place ? String(place.slot) : place.nodeId.slice(0, 12);
+  return {
+    id,
+    name: `${name}.${middle}.${id.slice(0, 5)}`,
+    serviceName: name,
+    slot: 'slot' in place ? place.slot : 0,
+    serviceVersion: svc.metadata.version ?? 0,
+    spec: svc.spec,
+    desiredState: 'running',
+    ...('nodeId' in place ? { nodeId: place.nodeId } : {}),
+    status: { state: 'pending', timestamp: now, message: 'waiting to be scheduled' },
+    createdAt: now,
+  };
+}

@@ -1,0 +1,40 @@
+// Small shared rules of the reconcilers: liveness, restart policy, what counts as "outdated".
+import { isDeepStrictEqual } from 'node:util';
+import { isTerminal, type ServiceSpec, type Task } from '../../common/types.js';
+
+/** How many ended tasks to keep per slot so users can see why a slot restarted. */
+export const HISTORY_PER_SLOT = 3;
+
+/** Desired to run and not ended: this task holds (or will hold) its slot. */
+export function isLive(t: Task): boolean {
+  return t.desiredState === 'running' && !isTerminal(t.status.state);
+}
+
+/** Whether an ended task should be replaced in its slot, by the service's restart policy. */
+export function shouldRestart(spec: ServiceSpec, ended: Task, attemptsInSlot: number): boolean {
+  const policy = spec.restartPolicy ?? {};
+  const condition = policy.condition ?? 'any';
+  if (condition === 'none') return false;
+  if (condition === 'on-failure' && ended.status.state === 'complete') return false;
+  if (policy.maxAttempts && attemptsInSlot > policy.maxAttempts) return false;
+  return true;
+}
+
+/** The parts of a spec whose change needs a new container (not replicas, not update settings). */
+function runtimeSpec(spec: ServiceSpec): Omit<ServiceSpec, 'replicas' | 'update' | 'restartPolicy'> {
+  const { replicas: _r, update: _u, restartPolicy: _p, ...rest } = spec;
+  return rest;
+}
+
+export function isOutdated(task: Task, spec: ServiceSpec): boolean {
+  return !isDeepStrictEqual(runtimeSpec(task.spec), runtimeSpec(spec));
+}
+
+/** A stopped task may be deleted once nothing of it runs, or if it never reached a node. */
+export function isGone(t: Task): boolean {
+  return isTerminal(t.status.state) || !t.nodeId || t.status.state === 'pending';
+}
+
+export function newestFirst(a: Task, b: Task): number {
+  return b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id);
+}

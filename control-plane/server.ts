@@ -1,0 +1,116 @@
+// `berth server`: wires the control plane together. etcd (embedded or external) -> store ->
+// tokens -> orchestrator, scheduler, dispatcher -> API -> local agent. Each component has
+// start/stop; the Lifecycle stops them in reverse order.
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { ClusterTokens, JOIN_TOKEN_FILE } from './auth/tokens.js';
+import { buildApi, listenApi } from './api/server.js';
+import { Dispatcher } from './dispatcher/dispatcher.js';
+import { EmbeddedEtcd } from './etcd/embedded.js';
+import { Lifecycle, StartAborted } from './lifecycle.js';
+import { Orchestrator } from './orchestrator/orchestrator.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { Store } from './store/store.js';
+
+export interface ServerOptions {
+  dataDir: string;
+  /** API address, default 127.0.0.1:7070. */
+  listen: string;
+  /** gRPC address agents join, default 0.0.0.0:7071. */
+  agentListen: string;
+  /** External etcd endpoints; empty = run an embedded etcd. */
+  etcd: string[];
+  etcdPrefix: string;
+  /** Run a local agent in this process. */
+  agent: boolean;
+  nodeName: string;
+  nodeLabels: string;
+  heartbeatGraceMs: number;
+}
+
+export const SERVER_DEFAULTS: ServerOptions = {
+  dataDir: '/var/lib/berth',
+  listen: '127.0.0.1:7070',
+  agentListen: '0.0.0.0:7071',
+  etcd: [],
+  etcdPrefix: '/berth/',
+  agent: true,
+  nodeName: os.hostname(),
+  nodeLabels: '',
+  heartbeatGraceMs: 5000,
+};
+
+export interface RunningServer {
+  apiUrl: string;
+  agentPort: number;
+  stop(): Promise<void>;
+}
+
+export async function startServer(opts: ServerOptions, log: Logger, life = new Lifecycle(log)): Promise<RunningServer> {
+  const check = () => {
+    if (life.isStopping) throw new StartAborted();
+  };
+  try {
+    let endpoints = opts.etcd;
+    if (!endpoints.length) {
+      const etcd = await EmbeddedEtcd.start({ dataDir: opts.dataDir, logger: log });
+      life.onStop('embedded-etcd', () => etcd.stop());
+      endpoints = etcd.endpoints;
+      void etcd.exitedPromise.then(() => {
+        if (!life.isStopping) {
+          log.error('embedded etcd exited unexpectedly; shutting down');
+          void life.stop().then(() => process.exit(1));
+        }
+      });
+    }
+    check();
+    const store = new Store({ endpoints, prefix: opts.etcdPrefix, logger: log });
+    life.onStop('store', () => store.close());
+    const tokens = await ClusterTokens.ensure(store, opts.dataDir, log);
+    check();
+
+    const orchestrator = new Orchestrator({ store, logger: log });
+    life.onStop('orchestrator', () => orchestrator.stop());
+    await orchestrator.start();
+    const scheduler = new Scheduler({ store, logger: log });
+    life.onStop('scheduler', () => scheduler.stop());
+    await scheduler.start();
+    const dispatcher = new Dispatcher({
+      store,
+      logger: log,
+      listen: opts.agentListen,
+      verifyJoinToken: (t) => tokens.verifyJoin(t),
+      heartbeatGraceMs: opts.heartbeatGraceMs,
+    });
+    life.onStop('dispatcher', () => dispatcher.stop());
+    await dispatcher.start();
+    check();
+
+    const api = buildApi({ store, tokens, logger: log });
+    life.onStop('api', () => api.close());
+    const apiUrl = await listenApi(api, opts.listen);
+    const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl);
+    log.info({ apiUrl, agentPort: dispatcher.port, configFile }, 'control plane ready');
+    check();
+
+    if (opts.agent) {
+      const { startAgent } = await import('../agent/agent.js');
+      const agent = await startAgent(
+        {
+          server: `127.0.0.1:${dispatcher.port}`,
+          tokenFile: path.join(opts.dataDir, JOIN_TOKEN_FILE),
+          name: opts.nodeName,
+          labels: opts.nodeLabels,
+          dataDir: path.join(opts.dataDir, 'agent'),
+        },
+        log,
+      );
+      life.onStop('local-agent', () => agent.stop());
+    }
+    return { apiUrl, agentPort: dispatcher.port, stop: () => life.stop() };
+  } catch (err) {
+    await life.stop();
+    throw err;
+  }
+}
