@@ -1,0 +1,176 @@
+// The REST API as the CLI sees it: one typed method per endpoint, bearer-token auth, and every
+// failure turned into an error whose message is a line a user can act on.
+import { BerthError } from '../common/errors.js';
+import type { Node, Service, ServiceStatus, Task } from '../common/types.js';
+
+/** What GET /v1/services returns: a service with its live counts (desired = replicas or eligible nodes). */
+export type ServiceView = Service & { status?: ServiceStatus & { desired?: number } };
+export type NodeView = Node & { tasks?: number };
+
+export interface ApplyResult {
+  kind: 'Service';
+  name: string;
+  action: 'created' | 'configured' | 'unchanged';
+  version?: number;
+}
+
+export interface ApiIssue {
+  index?: number;
+  path?: string;
+  reason: string;
+}
+
+/** A non-2xx answer: `code` is the API's `error` field (ValidationError, NotFound, ...). */
+export class ApiError extends BerthError {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly issues: ApiIssue[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** The server could not be reached at all. */
+export class ConnectionError extends BerthError {}
+
+export interface ApiClientOptions {
+  server: string;
+  token?: string;
+  /** Where the token came from, to make a 401 actionable. */
+  configPath?: string;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export class ApiClient {
+  private readonly fetchFn: typeof fetch;
+
+  constructor(private readonly opts: ApiClientOptions) {
+    this.fetchFn = opts.fetch ?? fetch;
+  }
+
+  get server(): string {
+    return this.opts.server;
+  }
+
+  health(): Promise<{ status: string }> {
+    return this.request('GET', '/healthz');
+  }
+
+  apply(items: Service[]): Promise<{ items: ApplyResult[] }> {
+    return this.request('POST', '/v1/apply', { items });
+  }
+
+  async listServices(): Promise<ServiceView[]> {
+    return (await this.request<{ items: ServiceView[] }>('GET', '/v1/services')).items;
+  }
+
+  getService(name: string): Promise<ServiceView> {
+    return this.request('GET', `/v1/services/${enc(name)}`);
+  }
+
+  deleteService(name: string): Promise<{ name: string; deleted: boolean }> {
+    return this.request('DELETE', `/v1/services/${enc(name)}`);
+  }
+
+  scaleService(name: string, replicas: number): Promise<ServiceView> {
+    return this.request('POST', `/v1/services/${enc(name)}/scale`, { replicas });
+  }
+
+  async listTasks(filter: { service?: string; node?: string } = {}): Promise<Task[]> {
+    const q = new URLSearchParams();
+    if (filter.service) q.set('service', filter.service);
+    if (filter.node) q.set('node', filter.node);
+    const qs = q.toString() ? `?${q.toString()}` : '';
+    return (await this.request<{ items: Task[] }>('GET', `/v1/tasks${qs}`)).items;
+  }
+
+  getTask(ref: string): Promise<Task> {
+    return this.request('GET', `/v1/tasks/${enc(ref)}`);
+  }
+
+  async listNodes(): Promise<NodeView[]> {
+    return (await this.request<{ items: NodeView[] }>('GET', '/v1/nodes')).items;
+  }
+
+  getNode(ref: string): Promise<NodeView> {
+    return this.request('GET', `/v1/nodes/${enc(ref)}`);
+  }
+
+  /** Node id -> name for display; a failed lookup only costs the pretty names. */
+  async nodeNames(tasks: readonly Task[]): Promise<Map<string, string>> {
+    if (!tasks.some((t) => t.nodeId)) return new Map();
+    try {
+      return new Map((await this.listNodes()).map((n) => [n.id, n.name]));
+    } catch {
+      return new Map();
+    }
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.opts.token && path !== '/healthz') headers.authorization = `Bearer ${this.opts.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await this.fetchFn(`${this.opts.server}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
+      });
+    } catch (err) {
+      throw new ConnectionError(`cannot reach the server at ${this.opts.server}: ${networkReason(err)}`);
+    }
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!res.ok) throw this.toError(res, parsed, text);
+    if (parsed === undefined) {
+      throw new ConnectionError(`${method} ${path}: the server at ${this.opts.server} answered ${res.status} without JSON`);
+    }
+    return parsed as T;
+  }
+
+  private toError(res: Response, parsed: unknown, text: string): ApiError {
+    const body = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as {
+      error?: string;
+      message?: string;
+      issues?: ApiIssue[];
+    };
+    const code = body.error ?? res.statusText ?? String(res.status);
+    if (res.status === 401) {
+      const where = this.opts.token
+        ? `the token${this.opts.configPath ? ` from ${this.opts.configPath}` : ''} was rejected`
+        : 'no token was given';
+      return new ApiError(401, code, `unauthorized by ${this.opts.server}: ${where} (pass --token or fix the config file)`);
+    }
+    const message = body.message ?? (text.trim().split('\n')[0] || `HTTP ${res.status} ${res.statusText}`);
+    return new ApiError(res.status, code, message, Array.isArray(body.issues) ? body.issues : []);
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+/** fetch hides the real cause (ECONNREFUSED, ENOTFOUND, timeout) one or two levels down. */
+function networkReason(err: unknown): string {
+  let e: unknown = err;
+  for (let i = 0; i < 3 && e; i++) {
+    const x = e as { code?: string; name?: string; message?: string; cause?: unknown };
+    if (x.name === 'TimeoutError') return 'timed out';
+    if (x.code === 'ECONNREFUSED') return 'connection refused (is "berth server" running?)';
+    if (x.code === 'ENOTFOUND') return 'host not found';
+    if (x.code) return `${x.code}${x.message ? ` ${x.message}` : ''}`;
+    if (!x.cause) return x.message ?? 'unknown network error';
+    e = x.cause;
+  }
+  return err instanceof Error ? err.message : 'unknown network error';
+}

@@ -1,0 +1,45 @@
+// `berth apply -f`: validate every manifest locally, then send them all in one all-or-nothing
+// request, so a typo in one file never leaves the cluster half-updated.
+import { readManifests, type ManifestDoc } from '../../common/manifest/load.js';
+import { ApiError } from '../api-client.js';
+import { CliError, stringsOpt, UsageError, type ClientCommand } from '../command.js';
+
+export const applyCommand: ClientCommand = {
+  name: 'apply',
+  summary: 'Create or update services from manifest files',
+  usage: 'berth apply -f FILE|DIR|- [-f ...]',
+  description:
+    'Reads every document of every file (a directory: its *.yaml, *.yml and *.json files, sorted;\n' +
+    '"-": standard input). All documents are checked before anything is sent, and the server applies\n' +
+    'them all or none. Prints one line per object: service/NAME created|configured|unchanged.',
+  examples: ['berth apply -f web.yaml', 'berth apply -f services/ -f extra.yaml', 'cat web.yaml | berth apply -f -'],
+  options: {
+    filename: { type: 'string', short: 'f', multiple: true, valueName: 'PATH', description: 'manifest file, directory or - for stdin (repeatable)' },
+  },
+  async run(ctx, args) {
+    const files = stringsOpt(args.values, 'filename');
+    if (!files.length) throw new UsageError('apply needs at least one -f FILE', 'apply');
+    if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}": use -f FILE`, 'apply');
+    const docs = await readManifests(files);
+    if (!docs.length) throw new CliError(`no manifests found in ${files.join(', ')}`);
+    const client = ctx.client();
+    let result;
+    try {
+      result = await client.apply(docs.map((d) => d.object));
+    } catch (err) {
+      throw withSources(err, docs);
+    }
+    for (const r of result.items) ctx.out(`${r.kind.toLowerCase()}/${r.name} ${r.action}`);
+    return 0;
+  },
+};
+
+/** The server numbers the items it rejects; name them by file and document instead. */
+export function withSources(err: unknown, docs: readonly ManifestDoc[]): unknown {
+  if (!(err instanceof ApiError) || !err.issues.length) return err;
+  const lines = err.issues.map((i) => {
+    const source = i.index !== undefined ? (docs[i.index]?.source ?? `item ${i.index}`) : '';
+    return [source, i.path ? `${i.path}:` : '', i.reason].filter(Boolean).join(' ');
+  });
+  return new CliError(lines.join('\n'));
+}

@@ -1,0 +1,43 @@
+// `berth describe service|task|node NAME`: one object in detail, with the tasks around it.
+import { UsageError, type ClientCommand } from '../command.js';
+import { describeNode, describeService, describeTask } from '../output/describe.js';
+import { Kind, parseKindAndNames } from '../resources.js';
+
+export const describeCommand: ClientCommand = {
+  name: 'describe',
+  summary: 'Show one service, task or node in detail',
+  usage: 'berth describe service|task|node NAME',
+  description:
+    'A service shows its spec and its tasks; a task its states, node, container, ports, exit code and\n' +
+    'last output; a node its status, labels, capacity, what its tasks request, and its tasks.',
+  examples: ['berth describe service web', 'berth describe task web.1', 'berth describe node node-1'],
+  options: {},
+  async run(ctx, args) {
+    const { kind, names } = parseKindAndNames(args.positionals, 'describe');
+    const [name, ...extra] = names;
+    if (!name) throw new UsageError(`describe needs a ${kind} NAME`, 'describe');
+    if (extra.length) throw new UsageError('describe takes one NAME', 'describe');
+    const client = ctx.client();
+    // Events: when the API serves them, fetch the object's events here and pass them as the
+    // last argument of the describe* functions, which already render an Events section.
+    switch (kind) {
+      case Kind.Service: {
+        const svc = await client.getService(name);
+        const tasks = await client.listTasks({ service: svc.metadata.name });
+        ctx.out(describeService(svc, tasks, await client.nodeNames(tasks), ctx.now()));
+        return 0;
+      }
+      case Kind.Task: {
+        const task = await client.getTask(name);
+        ctx.out(describeTask(task, await client.nodeNames([task]), ctx.now()));
+        return 0;
+      }
+      case Kind.Node: {
+        const node = await client.getNode(name);
+        const tasks = await client.listTasks({ node: node.id });
+        ctx.out(describeNode(node, tasks, ctx.now()));
+        return 0;
+      }
+    }
+  },
+};

@@ -1,0 +1,144 @@
+// Where the client finds its cluster: `--config FILE`, else `$BERTH_CONFIG`, else
+// `~/.berth/config`; `--server` and `--token` override what the file says.
+//
+// The file today is the flat `{ server, token }` that `berth server` writes to
+// `<data-dir>/berth.yaml`. Internally every file is normalised to a set of named contexts, so a
+// later `contexts:` + `current-context:` section (several clusters) slots in without breaking
+// the flat format, which simply becomes the context named `default`.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { CliError } from './command.js';
+
+export const DEFAULT_CONFIG_RELATIVE = path.join('.berth', 'config');
+export const FLAT_CONTEXT = 'default';
+
+export interface ClusterConfig {
+  server: string;
+  token?: string;
+}
+
+export interface ConfigFile {
+  contexts: Record<string, ClusterConfig>;
+  currentContext?: string;
+}
+
+export interface ConfigInputs {
+  flags: { config?: string; server?: string; token?: string };
+  env: Record<string, string | undefined>;
+  homeDir: string;
+}
+
+export interface ResolvedConfig extends ClusterConfig {
+  /** The file the settings came from, or undefined when flags alone configured the client. */
+  path?: string;
+  context?: string;
+}
+
+/** Which config file applies, and whether the user named it (then it must exist). */
+export function configLocation(inputs: ConfigInputs): { path: string; explicit: boolean; origin: string } {
+  if (inputs.flags.config) return { path: inputs.flags.config, explicit: true, origin: '--config' };
+  const fromEnv = inputs.env.BERTH_CONFIG;
+  if (fromEnv) return { path: fromEnv, explicit: true, origin: '$BERTH_CONFIG' };
+  return { path: path.join(inputs.homeDir, DEFAULT_CONFIG_RELATIVE), explicit: false, origin: 'default' };
+}
+
+export function resolveConfig(inputs: ConfigInputs, read: (p: string) => string = readText): ResolvedConfig {
+  const loc = configLocation(inputs);
+  let text: string | undefined;
+  try {
+    text = read(loc.path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' || loc.explicit) {
+      const why = code === 'ENOENT' ? 'no such file' : (err as Error).message;
+      throw new CliError(`cannot read config file ${loc.path} (from ${loc.origin}): ${why}`);
+    }
+  }
+  let fromFile: ClusterConfig | undefined;
+  let context: string | undefined;
+  if (text !== undefined) {
+    const file = parseConfigFile(text, loc.path);
+    context = file.currentContext ?? (file.contexts[FLAT_CONTEXT] ? FLAT_CONTEXT : undefined);
+    fromFile = context ? file.contexts[context] : undefined;
+    if (context && !fromFile) throw new CliError(`${loc.path}: current-context "${context}" is not among contexts`);
+  }
+  const server = inputs.flags.server ?? fromFile?.server;
+  if (!server) {
+    throw new CliError(
+      `no server configured: pass --server URL and --token TOKEN, set $BERTH_CONFIG, or copy the ` +
+        `berth.yaml that "berth server" writes in its data dir to ${path.join(inputs.homeDir, DEFAULT_CONFIG_RELATIVE)}`,
+    );
+  }
+  checkServerUrl(server, inputs.flags.server ? '--server' : `${loc.path}: server`);
+  const token = inputs.flags.token ?? fromFile?.token;
+  return {
+    server: server.replace(/\/+$/, ''),
+    ...(token ? { token } : {}),
+    ...(text !== undefined ? { path: loc.path } : {}),
+    ...(context && context !== FLAT_CONTEXT ? { context } : {}),
+  };
+}
+
+/** Parses either the flat format or the contexts format; errors name the file and field. */
+export function parseConfigFile(text: string, file: string): ConfigFile {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new CliError(`${file}: not valid YAML: ${firstLine((err as Error).message)}`);
+  }
+  if (doc === null || doc === undefined) return { contexts: {} };
+  if (!isRecord(doc)) throw new CliError(`${file}: must be a mapping like "server: http://127.0.0.1:7070"`);
+  const contexts: Record<string, ClusterConfig> = {};
+  if (doc.server !== undefined || doc.token !== undefined) {
+    contexts[FLAT_CONTEXT] = cluster(doc, file, '');
+  }
+  if (doc.contexts !== undefined) {
+    if (!Array.isArray(doc.contexts)) throw new CliError(`${file}: contexts: must be a list`);
+    doc.contexts.forEach((c: unknown, i) => {
+      const where = `contexts[${i}].`;
+      if (!isRecord(c) || typeof c.name !== 'string' || !c.name) {
+        throw new CliError(`${file}: ${where}name: required`);
+      }
+      contexts[c.name] = cluster(c, file, where);
+    });
+  }
+  const current = doc['current-context'];
+  if (current !== undefined && typeof current !== 'string') {
+    throw new CliError(`${file}: current-context: must be a string`);
+  }
+  return { contexts, ...(current ? { currentContext: current } : {}) };
+}
+
+function cluster(obj: Record<string, unknown>, file: string, where: string): ClusterConfig {
+  if (typeof obj.server !== 'string' || !obj.server) throw new CliError(`${file}: ${where}server: required`);
+  if (obj.token !== undefined && typeof obj.token !== 'string') {
+    throw new CliError(`${file}: ${where}token: must be a string`);
+  }
+  return { server: obj.server, ...(typeof obj.token === 'string' ? { token: obj.token } : {}) };
+}
+
+function checkServerUrl(server: string, where: string): void {
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    throw new CliError(`${where}: "${server}" is not a URL like http://127.0.0.1:7070`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new CliError(`${where}: "${server}" must start with http:// or https://`);
+  }
+}
+
+function readText(p: string): string {
+  return readFileSync(p, 'utf8');
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}

@@ -1,0 +1,134 @@
+// The `berth` command line: the kubectl-like client over the REST API, plus the `server` and
+// `agent` daemons, which it only launches.
+//
+// Owns: argument parsing, client configuration, output formatting and exit codes (0 success,
+// 1 any failure, one `error: ...` line on stderr, never a stack trace). It must not reach into
+// the control plane or the agent: it talks to the API over HTTP like any other client, and the
+// daemons are imported only when their verb runs.
+import { homedir } from 'node:os';
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { BerthError, ValidationError } from '../common/errors.js';
+import { ApiClient } from './api-client.js';
+import { findCommand, parseCommandArgs, splitVerb } from './args.js';
+import { boolOpt, isDaemon, stringOpt, UsageError, type CommandContext } from './command.js';
+import { resolveConfig } from './config.js';
+import { commandHelp, rootHelp } from './help.js';
+import { COMMANDS } from './registry.js';
+
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: Record<string, string | undefined>;
+  homeDir: string;
+  now(): number;
+  fetch?: typeof fetch;
+}
+
+function defaultIo(): CliIo {
+  return {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    env: process.env,
+    homeDir: homedir(),
+    now: () => Date.now(),
+  };
+}
+
+/** Runs one command line and returns its exit code. */
+export async function main(argv: readonly string[], ioOverrides: Partial<CliIo> = {}): Promise<number> {
+  const io = { ...defaultIo(), ...ioOverrides };
+  const line = (write: (t: string) => void) => (text: string) => write(text.endsWith('\n') ? text : `${text}\n`);
+  const out = line(io.stdout);
+  const err = line(io.stderr);
+  try {
+    const split = splitVerb(argv);
+    if (!split.verb || split.verb === 'help') {
+      const target = split.verb === 'help' ? splitVerb(split.rest).verb : undefined;
+      const parsed = parseCommandArgs(split.rest.filter((a) => a !== target), {});
+      if (target) {
+        const cmd = findCommand(COMMANDS, target);
+        if (!cmd) throw new UsageError(`unknown command "${target}"`);
+        out(commandHelp(cmd));
+        return 0;
+      }
+      if (split.verb || boolOpt(parsed.values, 'help') || !argv.length) {
+        out(rootHelp(COMMANDS));
+        return 0;
+      }
+      throw new UsageError('missing command');
+    }
+    const cmd = findCommand(COMMANDS, split.verb);
+    if (!cmd) throw new UsageError(`unknown command "${split.verb}"`);
+    if (isDaemon(cmd)) return await cmd.daemon(split.afterVerb);
+    const args = parseCommandArgs(split.rest, cmd.options, cmd.name);
+    if (boolOpt(args.values, 'help')) {
+      out(commandHelp(cmd));
+      return 0;
+    }
+    let client: ApiClient | undefined;
+    const ctx: CommandContext = {
+      out,
+      err,
+      now: io.now,
+      client() {
+        if (!client) {
+          const cfg = resolveConfig({
+            flags: {
+              config: stringOpt(args.values, 'config'),
+              server: stringOpt(args.values, 'server'),
+              token: stringOpt(args.values, 'token'),
+            },
+            env: io.env,
+            homeDir: io.homeDir,
+          });
+          client = new ApiClient({
+            server: cfg.server,
+            ...(cfg.token ? { token: cfg.token } : {}),
+            ...(cfg.path ? { configPath: cfg.path } : {}),
+            ...(io.fetch ? { fetch: io.fetch } : {}),
+          });
+        }
+        return client;
+      },
+    };
+    return await cmd.run(ctx, args);
+  } catch (e) {
+    reportError(e, err, io.env.BERTH_DEBUG === '1');
+    return 1;
+  }
+}
+
+function reportError(e: unknown, err: (t: string) => void, debug: boolean): void {
+  for (const l of errorLines(e)) err(`error: ${l}`);
+  if (e instanceof UsageError) err(e.hint);
+  // Anything that is not one of our errors is a bug: the stack helps, but only on request.
+  if (debug && e instanceof Error && !(e instanceof BerthError) && e.stack) err(e.stack);
+}
+
+/** One line per problem; a manifest problem names its file and document (or line), field and reason. */
+export function errorLines(e: unknown): string[] {
+  if (e instanceof ValidationError && e.issues.length) {
+    return e.issues.map((i) => {
+      const source = (i as { source?: string }).source ?? e.source;
+      return [source, i.path ? `${i.path}:` : '', i.reason].filter(Boolean).join(' ');
+    });
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  return message.split('\n').filter((x) => x.trim());
+}
+
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  process.stdout.on('error', () => undefined); // `berth get tasks | head`: a closed pipe is not a failure
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,21 @@
+// Every verb `berth` knows, in the order `berth --help` lists them. A new verb is one file in
+// commands/ and one line here.
+import type { Command } from './command.js';
+import { applyCommand } from './commands/apply.js';
+import { agentCommand, serverCommand } from './commands/daemons.js';
+import { deleteCommand } from './commands/delete.js';
+import { describeCommand } from './commands/describe.js';
+import { getCommand } from './commands/get.js';
+import { scaleCommand } from './commands/scale.js';
+import { versionCommand } from './commands/version.js';
+
+export const COMMANDS: readonly Command[] = [
+  applyCommand,
+  getCommand,
+  describeCommand,
+  deleteCommand,
+  scaleCommand,
+  serverCommand,
+  agentCommand,
+  versionCommand,
+];
