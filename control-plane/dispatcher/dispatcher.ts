@@ -1,0 +1,257 @@
+// Dispatcher: the control plane's gRPC face towards the node agents.
+//
+// Owns: node registration (join token -> node id), one Session stream per agent (the full set of
+// its assigned tasks, then changes), task status reports written back to etcd (validated, forward
+// only, batched), node liveness from heartbeats (kept in memory; only the ready/down transitions
+// are written).
+// Must not: decide where tasks run or replace the tasks of a dead node (scheduler and
+// orchestrator do; onNodeDown is the hook), nor write a task's spec or desired state.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { NodeState, type Task } from '../../common/types.js';
+import type { RegisterRequest__Output } from '../../proto/generated/berth/v1/RegisterRequest.js';
+import type { RegisterResponse } from '../../proto/generated/berth/v1/RegisterResponse.js';
+import type { DispatcherHandlers } from '../../proto/generated/berth/v1/Dispatcher.js';
+import { KEEPALIVE_OPTIONS, loadBerthProto } from '../../proto/load.js';
+import type { Store } from '../store/store.js';
+import { NodeRegistry } from './node-registry.js';
+import { NodeSession, type SessionCall, type SessionHost } from './node-session.js';
+import { AssignmentChange, expiredNodes } from './rules.js';
+import { StatusWriter } from './status-writer.js';
+import { TaskIndex } from './task-index.js';
+
+export interface DispatcherOptions {
+  store: Store;
+  logger: Logger;
+  /** `HOST:PORT`; port 0 picks a free port (see `port`). */
+  listen: string;
+  verifyJoinToken: (token: string) => boolean | Promise<boolean>;
+  /** Interval the agents are told to send heartbeats at (default 1000 ms). */
+  heartbeatIntervalMs?: number;
+  /** Silence after which a node is marked down (default 5000 ms). */
+  heartbeatGraceMs?: number;
+  /** Called once per transition of a node to `down`. */
+  onNodeDown?: (nodeId: string) => void;
+}
+
+export const RUNTIMES = ['docker', 'process'] as const;
+
+/** Reasons written on a node's status. */
+export const NodeStatusMessage = {
+  HeartbeatMissed: 'no heartbeat within the grace period',
+} as const;
+
+export class Dispatcher {
+  private readonly log: Logger;
+  private readonly heartbeatIntervalMs: number;
+  private readonly graceMs: number;
+  private readonly registry: NodeRegistry;
+  private readonly index: TaskIndex;
+  private readonly writer: StatusWriter;
+  private readonly sessions = new Map<string, NodeSession>();
+  /** Session tokens handed out by Register, valid until the node registers again. */
+  private readonly sessionTokens = new Map<string, Buffer>();
+  private readonly lastSeen = new Map<string, number>();
+  private readonly down = new Set<string>();
+  private server: grpc.Server | undefined;
+  private boundPort = 0;
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private checking = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.log = opts.logger.child({ component: 'dispatcher' });
+    this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 1000;
+    this.graceMs = opts.heartbeatGraceMs ?? 5000;
+    this.registry = new NodeRegistry(opts.store, this.log);
+    this.index = new TaskIndex({
+      store: opts.store,
+      logger: this.log,
+      onDelta: (delta, task) => {
+        const session = this.sessions.get(delta.nodeId);
+        if (!session) return;
+        if (delta.change === AssignmentChange.Upsert) session.upsert(task);
+        else session.remove(task.id);
+      },
+    });
+    this.writer = new StatusWriter({ store: opts.store, index: this.index, logger: this.log });
+  }
+
+  /** The bound port (useful when listening on port 0). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.registry.start(), this.index.start()]);
+    // Agents need time to reconnect after a control-plane restart: every node not already down
+    // counts as seen now.
+    const startedAt = Date.now();
+    for (const node of this.registry.all()) {
+      if (node.status.state !== NodeState.Down) this.lastSeen.set(node.id, startedAt);
+    }
+    const server = new grpc.Server(KEEPALIVE_OPTIONS);
+    const handlers: DispatcherHandlers = {
+      Register: (call, callback) => void this.register(call, callback),
+      Session: (call) => this.session(call),
+    };
+    server.addService(loadBerthProto().Dispatcher.service, handlers);
+    this.boundPort = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(this.opts.listen, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    );
+    this.server = server;
+    const every = Math.max(50, Math.min(1000, Math.floor(this.graceMs / 4)));
+    this.livenessTimer = setInterval(() => void this.checkLiveness(), every);
+    this.log.info({ listen: this.opts.listen, port: this.boundPort }, 'dispatcher listening');
+  }
+
+  /** Idempotent. Ends every session (agents reconnect to the next control plane). */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopNow();
+    return this.stopping;
+  }
+
+  private async stopNow(): Promise<void> {
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    for (const s of [...this.sessions.values()]) s.end('dispatcher stopping');
+    const server = this.server;
+    if (server) {
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    }
+    await this.writer.stop();
+    await Promise.all([this.registry.stop(), this.index.stop()]);
+    this.log.info('dispatcher stopped');
+  }
+
+  // ---------- Register ----------
+
+  private async register(
+    call: grpc.ServerUnaryCall<RegisterRequest__Output, RegisterResponse>,
+    callback: grpc.sendUnaryData<RegisterResponse>,
+  ): Promise<void> {
+    const req = call.request;
+    const peer = call.getPeer();
+    try {
+      if (!req.joinToken || !(await this.opts.verifyJoinToken(req.joinToken))) {
+        this.log.warn({ nodeName: req.nodeName, peer }, 'registration refused: invalid join token');
+        callback({ code: grpc.status.UNAUTHENTICATED, details: 'invalid join token' });
+        return;
+      }
+      const invalid = validateRegistration(req);
+      if (invalid) {
+        this.log.warn({ nodeName: req.nodeName, peer, reason: invalid }, 'registration refused');
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: invalid });
+        return;
+      }
+      const node = await this.registry.register({
+        name: req.nodeName,
+        labels: { ...req.labels },
+        capacity: { cpu: req.capacity!.cpuMillicores, memory: req.capacity!.memoryBytes },
+        runtime: req.runtime,
+        address: peerHost(peer),
+      });
+      const token = randomBytes(24);
+      this.sessionTokens.set(node.id, token);
+      this.alive(node.id);
+      callback(null, { nodeId: node.id, heartbeatIntervalMs: this.heartbeatIntervalMs, sessionToken: token.toString('base64url') });
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, nodeName: req.nodeName }, 'registration failed');
+      callback({ code: grpc.status.UNAVAILABLE, details: `registration failed: ${(err as Error).message}` });
+    }
+  }
+
+  // ---------- Session ----------
+
+  private session(call: SessionCall): void {
+    if (this.stopping) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'dispatcher stopping' });
+      return;
+    }
+    new NodeSession(call, this.sessionHost, this.log.child({ peer: call.getPeer() }));
+  }
+
+  private readonly sessionHost: SessionHost = {
+    authenticate: (nodeId, sessionToken) => {
+      const expected = this.sessionTokens.get(nodeId);
+      const given = Buffer.from(sessionToken, 'base64url');
+      return expected && given.length === expected.length && timingSafeEqual(given, expected) ? nodeId : undefined;
+    },
+    attach: (session) => {
+      const nodeId = session.nodeId!;
+      const older = this.sessions.get(nodeId);
+      this.sessions.set(nodeId, session);
+      older?.end('superseded by a newer session of the same node');
+      if (this.registry.get(nodeId)?.status.state !== NodeState.Ready) void this.markReady(nodeId);
+    },
+    detach: (session) => {
+      const nodeId = session.nodeId!;
+      if (this.sessions.get(nodeId) === session) this.sessions.delete(nodeId);
+    },
+    alive: (nodeId) => this.alive(nodeId),
+    tasksOf: (nodeId): Task[] => this.index.tasksOf(nodeId),
+    submitStatuses: (nodeId, reports) => this.writer.submit(nodeId, reports),
+  };
+
+  // ---------- liveness ----------
+
+  private alive(nodeId: string): void {
+    this.lastSeen.set(nodeId, Date.now());
+    if (this.down.delete(nodeId)) void this.markReady(nodeId);
+  }
+
+  private async markReady(nodeId: string): Promise<void> {
+    try {
+      if (await this.registry.setState(nodeId, NodeState.Ready)) this.log.info({ nodeId }, 'node ready again');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, nodeId }, 'could not mark node ready');
+    }
+  }
+
+  private async checkLiveness(): Promise<void> {
+    if (this.checking || this.stopping) return;
+    this.checking = true;
+    try {
+      for (const nodeId of expiredNodes(this.lastSeen, this.down, Date.now(), this.graceMs)) {
+        if (!this.registry.get(nodeId)) {
+          this.lastSeen.delete(nodeId); // deleted from the store: nothing to mark
+          continue;
+        }
+        this.down.add(nodeId);
+        try {
+          const transitioned = await this.registry.setState(nodeId, NodeState.Down, NodeStatusMessage.HeartbeatMissed);
+          if (!transitioned) continue;
+          this.log.warn({ nodeId, graceMs: this.graceMs }, 'node down: heartbeats stopped');
+          this.opts.onNodeDown?.(nodeId);
+        } catch (err) {
+          this.down.delete(nodeId); // try again on the next check
+          this.log.warn({ err: (err as Error).message, nodeId }, 'could not mark node down');
+        }
+      }
+    } finally {
+      this.checking = false;
+    }
+  }
+}
+
+function validateRegistration(req: RegisterRequest__Output): string | undefined {
+  if (!req.nodeName || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(req.nodeName)) return `invalid node name "${req.nodeName}"`;
+  if (!(RUNTIMES as readonly string[]).includes(req.runtime)) return `invalid runtime "${req.runtime}" (expected ${RUNTIMES.join(' or ')})`;
+  if (!req.capacity || req.capacity.cpuMillicores <= 0 || req.capacity.memoryBytes <= 0) return 'capacity must be positive';
+  return undefined;
+}
+
+/** `ipv4:127.0.0.1:5555` or `ipv6:[::1]:5555` -> the host part. */
+function peerHost(peer: string): string | undefined {
+  const m = /^(?:ipv[46]:)?\[?([^\]]+?)\]?:\d+$/.exec(peer);
+  return m?.[1];
+}

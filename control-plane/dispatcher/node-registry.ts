@@ -1,0 +1,123 @@
+// Nodes as the dispatcher sees them: an informer on `nodes/`, registration (the same name always
+// gets the same id) and node state transitions, all as conditional writes.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { ConflictError } from '../../common/errors.js';
+import { NodeAvailability, NodeState, type Node, type NodeResources } from '../../common/types.js';
+import { Informer } from '../store/informer.js';
+import { keys } from '../store/keys.js';
+import type { Store } from '../store/store.js';
+
+export interface Registration {
+  name: string;
+  labels: Record<string, string>;
+  capacity: NodeResources;
+  runtime: string;
+  address?: string;
+}
+
+const MAX_ATTEMPTS = 5;
+
+export class NodeRegistry {
+  private readonly informer: Informer<Node>;
+  /** Ids created by this process that the watch may not have delivered yet. */
+  private readonly createdIds = new Map<string, string>();
+  /** Registrations of one name run one at a time, so a name never gets two ids. */
+  private readonly nameLocks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {
+    this.informer = new Informer<Node>({ store, prefix: keys.nodes, logger: log });
+  }
+
+  async start(): Promise<void> {
+    this.informer.start();
+    await this.informer.synced;
+  }
+
+  async stop(): Promise<void> {
+    await this.informer.stop();
+  }
+
+  get(nodeId: string): Node | undefined {
+    return this.informer.cache.get(keys.node(nodeId));
+  }
+
+  all(): Node[] {
+    return this.informer.values();
+  }
+
+  /** Creates the node, or updates the node of the same name; either way it is `ready`. */
+  register(reg: Registration): Promise<Node> {
+    const previous = this.nameLocks.get(reg.name) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.registerNow(reg));
+    this.nameLocks.set(reg.name, run);
+    void run.finally(() => {
+      if (this.nameLocks.get(reg.name) === run) this.nameLocks.delete(reg.name);
+    }).catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Moves a node to `state` if it is not there already. Returns true when this call made the
+   * transition (so a caller reacts to it exactly once).
+   */
+  async setState(nodeId: string, state: NodeState, message?: string): Promise<boolean> {
+    let current = this.get(nodeId);
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (!current || current.status.state === state) return false;
+      const { version, ...rest } = current;
+      const next: Node = { ...rest, status: { ...current.status, state, timestamp: new Date().toISOString(), ...(message ? { message } : {}) } };
+      if (!message) delete next.status.message;
+      try {
+        await this.store.put(keys.node(nodeId), next, version);
+        return true;
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        current = await this.store.get<Node>(keys.node(nodeId));
+      }
+    }
+    throw new ConflictError(keys.node(nodeId));
+  }
+
+  private async registerNow(reg: Registration): Promise<Node> {
+    const id = this.idOfName(reg.name);
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const now = new Date().toISOString();
+      const existing = id ? await this.store.get<Node>(keys.node(id)) : undefined;
+      const node: Node = {
+        id: existing?.id ?? id ?? newNodeId(),
+        name: reg.name,
+        labels: reg.labels,
+        availability: existing?.availability ?? NodeAvailability.Active,
+        status: { state: NodeState.Ready, timestamp: now, ...(reg.address ? { address: reg.address } : {}) },
+        capacity: reg.capacity,
+        allocatable: reg.capacity,
+        runtime: reg.runtime,
+        createdAt: existing?.createdAt ?? now,
+      };
+      try {
+        const revision = existing
+          ? await this.store.put(keys.node(node.id), node, existing.version)
+          : await this.store.create(keys.node(node.id), node);
+        if (!existing) this.createdIds.set(reg.name, node.id);
+        this.log.info({ nodeId: node.id, nodeName: node.name, created: !existing }, 'node registered');
+        return { ...node, version: revision };
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+      }
+    }
+    throw new ConflictError(keys.node(id ?? reg.name));
+  }
+
+  private idOfName(name: string): string | undefined {
+    for (const node of this.informer.cache.values()) if (node.name === name) return node.id;
+    return this.createdIds.get(name);
+  }
+}
+
+function newNodeId(): string {
+  return randomBytes(8).toString('hex');
+}

@@ -1,0 +1,173 @@
+// One agent's Session stream, server side: authenticate the hello, send the full assignment set,
+// then the changes (gathered over one turn of the event loop, so a burst of placements is one
+// message), and pass status reports and heartbeats on.
+import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { TaskStatusReport } from '../../agent/worker/types.js';
+import type { Task } from '../../common/types.js';
+import type { AgentMessage__Output } from '../../proto/generated/berth/v1/AgentMessage.js';
+import type { ServerMessage } from '../../proto/generated/berth/v1/ServerMessage.js';
+import type { Task as PbTask } from '../../proto/generated/berth/v1/Task.js';
+import type { TaskStatusReport__Output } from '../../proto/generated/berth/v1/TaskStatusReport.js';
+import { reportFromProto, taskToProto } from '../../proto/convert.js';
+import { StatusRejectReason } from './rules.js';
+import type { StatusRejection } from './status-writer.js';
+
+/** Tasks per message: a full set of many thousands of tasks goes in several messages. */
+export const TASKS_PER_MESSAGE = 500;
+
+export type SessionCall = ServerDuplexStream<AgentMessage__Output, ServerMessage>;
+
+/** What a session needs from the dispatcher around it. */
+export interface SessionHost {
+  /** Node id of a valid (node id, session token) pair, else undefined. */
+  authenticate(nodeId: string, sessionToken: string): string | undefined;
+  /** The session is live for this node: replaces any older session of the same node. */
+  attach(session: NodeSession): void;
+  detach(session: NodeSession): void;
+  /** Any message from the node: it is alive. */
+  alive(nodeId: string): void;
+  tasksOf(nodeId: string): Task[];
+  submitStatuses(nodeId: string, reports: TaskStatusReport[]): StatusRejection[];
+}
+
+export class NodeSession {
+  nodeId: string | undefined;
+  private closed = false;
+  private readonly upserts = new Map<string, Task>();
+  private readonly removals = new Set<string>();
+  private flushQueued = false;
+  private log: Logger;
+
+  constructor(
+    private readonly call: SessionCall,
+    private readonly host: SessionHost,
+    logger: Logger,
+  ) {
+    this.log = logger;
+    call.on('data', (msg: AgentMessage__Output) => this.onMessage(msg));
+    call.on('end', () => this.close());
+    call.on('error', (err: Error) => {
+      this.log.debug({ err: err.message }, 'session stream error');
+      this.close();
+    });
+    call.on('cancelled', () => this.close());
+  }
+
+  /** A task assigned to this node was created or changed in a way the agent acts on. */
+  upsert(task: Task): void {
+    this.removals.delete(task.id);
+    this.upserts.set(task.id, task);
+    this.queueFlush();
+  }
+
+  /** A task is no longer assigned to this node (deleted or moved). */
+  remove(taskId: string): void {
+    this.upserts.delete(taskId);
+    this.removals.add(taskId);
+    this.queueFlush();
+  }
+
+  /** Ends the stream from the server side (a newer session of the node, or shutdown). */
+  end(reason: string): void {
+    if (this.closed) return;
+    this.log.info({ reason }, 'closing session');
+    this.close();
+  }
+
+  private onMessage(msg: AgentMessage__Output): void {
+    if (this.closed) return;
+    if (!this.nodeId) {
+      this.onHello(msg);
+      return;
+    }
+    this.host.alive(this.nodeId);
+    if (msg.message === 'statuses' && msg.statuses) {
+      this.submit(msg.statuses.reports);
+    } else if (msg.message === 'hello') {
+      this.log.warn('second hello on one session ignored');
+    }
+  }
+
+  private onHello(msg: AgentMessage__Output): void {
+    const hello = msg.message === 'hello' ? msg.hello : undefined;
+    const nodeId = hello ? this.host.authenticate(hello.nodeId, hello.sessionToken) : undefined;
+    if (!hello || !nodeId) {
+      this.log.warn({ nodeId: hello?.nodeId }, 'session refused: invalid node credentials');
+      this.fail(GrpcStatus.UNAUTHENTICATED, 'invalid node id or session token: register again');
+      return;
+    }
+    this.nodeId = nodeId;
+    this.log = this.log.child({ nodeId });
+    this.host.attach(this);
+    this.host.alive(nodeId);
+    // Full set first; changes queued meanwhile are sent after it.
+    const tasks = this.host.tasksOf(nodeId);
+    this.upserts.clear();
+    this.removals.clear();
+    for (let i = 0; i === 0 || i < tasks.length; i += TASKS_PER_MESSAGE) {
+      const chunk = tasks.slice(i, i + TASKS_PER_MESSAGE);
+      this.send({ assignments: { tasks: chunk.map(taskToProto), complete: i + TASKS_PER_MESSAGE >= tasks.length } });
+    }
+    this.log.info({ tasks: tasks.length, reported: hello.statuses.length }, 'session started');
+    this.submit(hello.statuses);
+  }
+
+  private submit(reports: TaskStatusReport__Output[]): void {
+    const nodeId = this.nodeId!;
+    const valid: TaskStatusReport[] = [];
+    const rejected: StatusRejection[] = [];
+    for (const r of reports) {
+      try {
+        valid.push(reportFromProto(r));
+      } catch (err) {
+        rejected.push({ taskId: r.taskId, reason: StatusRejectReason.InvalidStatus, message: (err as Error).message });
+      }
+    }
+    rejected.push(...this.host.submitStatuses(nodeId, valid));
+    if (rejected.length > 0) this.send({ rejections: { rejections: rejected } });
+  }
+
+  private queueFlush(): void {
+    if (this.flushQueued || this.closed || !this.nodeId) return;
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
+      this.flushChanges();
+    });
+  }
+
+  private flushChanges(): void {
+    if (this.closed) return;
+    const upserts: PbTask[] = [...this.upserts.values()].map(taskToProto);
+    const removed = [...this.removals];
+    this.upserts.clear();
+    this.removals.clear();
+    for (let i = 0; i < Math.max(upserts.length, removed.length); i += TASKS_PER_MESSAGE) {
+      this.send({ changes: { upserts: upserts.slice(i, i + TASKS_PER_MESSAGE), removedTaskIds: removed.slice(i, i + TASKS_PER_MESSAGE) } });
+    }
+  }
+
+  private send(msg: ServerMessage): void {
+    if (this.closed) return;
+    // gRPC buffers what the peer has not read yet; the agent reads as fast as its worker allows.
+    this.call.write(msg);
+  }
+
+  private fail(code: GrpcStatus, details: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.call.emit('error', { code, details, name: 'SessionError', message: details });
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.nodeId) this.host.detach(this);
+    try {
+      this.call.end();
+    } catch {
+      // already ended by the peer
+    }
+  }
+}
