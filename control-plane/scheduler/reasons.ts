@@ -30,3 +30,8 @@ export function maxPerNodeReached(max: number): string {
 export function pinnedNodeMissing(nodeId: string): string {
   return `node ${nodeId} not found`;
 }
+
+/** `status.message` of a task the scheduler has just assigned. */
+export function scheduledOn(nodeName: string): string {
+  return `scheduled on ${nodeName}`;
+}

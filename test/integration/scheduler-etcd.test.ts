@@ -60,6 +60,11 @@ async function allTasks(store: Store): Promise<Task[]> {
   return (await store.list<Task>(keys.tasks)).items;
 }
 
+/** Waits for `fn` to return a value (not undefined) and returns it. */
+async function until<T>(fn: () => Promise<T | undefined>, what: string): Promise<T> {
+  return (await eventually(fn, 10_000, what))!;
+}
+
 function countByNode(tasks: Task[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const t of tasks) if (t.nodeId) out[t.nodeId] = (out[t.nodeId] ?? 0) + 1;
@@ -95,10 +100,10 @@ describe('scheduler (real etcd)', function () {
     const ts = Array.from({ length: 6 }, () => task('web', { resources: { memory: '64Mi' } }));
     await startScheduler();
     await createTasks(store, ts);
-    const done = await eventually(async () => {
+    const done = await until(async () => {
       const all = await allTasks(store);
       return all.every((x) => x.status.state === 'assigned') ? all : undefined;
-    }, 10_000, 'all tasks assigned');
+    }, 'all tasks assigned');
     assert.deepEqual(countByNode(done), { 'id-a': 2, 'id-b': 2, 'id-c': 2 });
     for (const x of done) assert.equal(x.status.message, `scheduled on ${x.nodeId!.slice(3)}`);
   });
@@ -114,10 +119,10 @@ describe('scheduler (real etcd)', function () {
     const ts = Array.from({ length: 4 }, () => task('api', { placement: { constraints: ['node.labels.zone == b'] } }));
     await createTasks(store, ts);
     await startScheduler();
-    const done = await eventually(async () => {
+    const done = await until(async () => {
       const all = await allTasks(store);
       return all.every((x) => x.status.state === 'assigned') ? all : undefined;
-    }, 10_000, 'constrained tasks assigned');
+    }, 'constrained tasks assigned');
     assert.deepEqual(countByNode(done), { 'id-b1': 2, 'id-b2': 2 });
   });
 
@@ -126,10 +131,10 @@ describe('scheduler (real etcd)', function () {
     const big = task('db', { resources: { memory: '6Gi' } });
     const s = await startScheduler();
     await createTasks(store, [big]);
-    const explained = await eventually(async () => {
+    const explained = await until(async () => {
       const x = await getTask(store, big);
       return x.status.message === '0/2 nodes available: 2 insufficient memory' ? x : undefined;
-    }, 10_000, 'unschedulable reason written');
+    }, 'unschedulable reason written');
     assert.equal(explained.status.state, 'pending');
     assert.equal(explained.status.reason, 'Unschedulable');
     assert.equal(explained.nodeId, undefined);
@@ -142,10 +147,10 @@ describe('scheduler (real etcd)', function () {
     assert.equal((await getTask(store, big)).version, explained.version, 'same explanation is not rewritten');
 
     await putNodes(store, node('large', { allocatable: { cpu: 4000, memory: 8 * GiB } }));
-    const placed = await eventually(async () => {
+    const placed = await until(async () => {
       const x = await getTask(store, big);
       return x.status.state === 'assigned' ? x : undefined;
-    }, 10_000, 'placed on the new node');
+    }, 'placed on the new node');
     assert.equal(placed.nodeId, 'id-large');
     assert.equal(placed.status.message, 'scheduled on large');
   });
@@ -193,17 +198,17 @@ describe('scheduler (real etcd)', function () {
     const web = [task('web', ports), task('web', ports)];
     await startScheduler();
     await createTasks(store, web);
-    await eventually(async () => {
+    await until(async () => {
       const xs = await Promise.all(web.map((w) => getTask(store, w)));
       return xs.some((x) => x.nodeId === 'id-b') && xs.some((x) => x.status.message === '0/2 nodes available: 2 host port 8080/tcp in use');
-    }, 10_000, 'one placed on b, one explained');
+    }, 'one placed on b, one explained');
 
     const cur = await getTask(store, holder);
     await store.put(keys.task(holder.serviceName, holder.id), { ...cur, desiredState: 'shutdown', status: { ...cur.status, state: 'shutdown' } }, cur.version);
-    await eventually(async () => {
+    await until(async () => {
       const xs = await Promise.all(web.map((w) => getTask(store, w)));
       return xs.every((x) => x.status.state === 'assigned') ? xs : undefined;
-    }, 10_000, 'second placed on a');
+    }, 'second placed on a');
     assert.deepEqual(countByNode(await Promise.all(web.map((w) => getTask(store, w)))), { 'id-a': 1, 'id-b': 1 });
   });
 
@@ -212,10 +217,10 @@ describe('scheduler (real etcd)', function () {
     const g = task('monitor', { mode: 'global', resources: { memory: '1Gi' } }, { nodeId: 'id-a', slot: 0 });
     await createTasks(store, [g]);
     await startScheduler();
-    const x = await eventually(async () => {
+    const x = await until(async () => {
       const y = await getTask(store, g);
       return y.status.state === 'assigned' ? y : undefined;
-    }, 10_000, 'global task assigned');
+    }, 'global task assigned');
     assert.equal(x.nodeId, 'id-a');
   });
 
@@ -245,6 +250,6 @@ describe('scheduler (real etcd)', function () {
       const waiting = all.filter((x) => x.status.message === '0/3 nodes available: 3 insufficient memory');
       return assigned.length === 600 && waiting.length === 1 ? all : undefined;
     }, 30_000, '600 assigned, 1 explained');
-    assert.deepEqual(countByNode(done), { 'id-a': 200, 'id-b': 200, 'id-c': 200 });
+    assert.deepEqual(countByNode(done!), { 'id-a': 200, 'id-b': 200, 'id-c': 200 });
   });
 });

@@ -1,0 +1,231 @@
+// The scheduler: gives each pending task a node.
+//
+// Owns: the move of a task from `pending` to `assigned` (setting `nodeId`), and the
+// `Unschedulable` explanation on a pending task no node can take.
+// Must not: create, shut down or delete tasks (the orchestrator does), touch a task from
+// `assigned` on (the agent reports those states through the dispatcher), or write nodes.
+//
+// The loop watches tasks and nodes through informers, gathers changes for a few milliseconds
+// so a burst of thousands of new tasks is one pass, decides with the pure `placeTasks`
+// (placement.ts), and commits the decisions in batched, version-conditional transactions
+// (writes.ts). See README.md for the whole pipeline.
+import type { Logger } from '../../common/log.js';
+import type { Node, Task } from '../../common/types.js';
+import { Informer, type InformerEvent } from '../store/informer.js';
+import { keys } from '../store/keys.js';
+import type { Store } from '../store/store.js';
+import { isSchedulable, placeTasks } from './placement.js';
+import { nodeChangeMatters, taskChangeMatters } from './triggers.js';
+import { planWrites } from './writes.js';
+
+export interface SchedulerOptions {
+  store: Store;
+  logger: Logger;
+  /** Quiet time to gather store changes into one pass (default 20 ms). */
+  batchDelayMs?: number;
+  /** Longest a change waits for its pass while changes keep coming (default 20 x batchDelayMs). */
+  maxDelayMs?: number;
+  /** Wait before retrying a pass that failed on the store (default 1000 ms). */
+  retryMs?: number;
+}
+
+interface CompiledOptions {
+  batchDelayMs: number;
+  maxDelayMs: number;
+  retryMs: number;
+}
+
+function compile(opts: SchedulerOptions): CompiledOptions {
+  const batchDelayMs = Math.max(0, opts.batchDelayMs ?? 20);
+  return {
+    batchDelayMs,
+    maxDelayMs: Math.max(batchDelayMs, opts.maxDelayMs ?? 20 * batchDelayMs),
+    retryMs: opts.retryMs ?? 1000,
+  };
+}
+
+export interface SchedulerStats {
+  passes: number;
+  placed: number;
+  conflicts: number;
+}
+
+export class Scheduler {
+  private readonly store: Store;
+  private readonly log: Logger;
+  private readonly opts: CompiledOptions;
+  private readonly tasks: Informer<Task>;
+  private readonly nodes: Informer<Node>;
+  /**
+   * Tasks this scheduler wrote that its cache has not shown back yet, each with the version it
+   * was decided from. Without them, a pass right after a commit would see the placed tasks
+   * still pending and free, and could book their nodes twice.
+   */
+  private readonly written = new Map<string, Task>();
+  private readonly counters: SchedulerStats = { passes: 0, placed: 0, conflicts: 0 };
+  private started = false;
+  private stopped = false;
+  private dirty = false;
+  private firstChangeAt: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(opts: SchedulerOptions) {
+    this.store = opts.store;
+    this.log = opts.logger.child({ component: 'scheduler' });
+    this.opts = compile(opts);
+    this.tasks = new Informer<Task>({
+      store: this.store,
+      prefix: keys.tasks,
+      logger: this.log,
+      onEvent: (ev) => this.onTaskEvent(ev),
+    });
+    this.nodes = new Informer<Node>({
+      store: this.store,
+      prefix: keys.nodes,
+      logger: this.log,
+      onEvent: (ev) => {
+        if (nodeChangeMatters(ev.previous, ev.type === 'put' ? ev.value : undefined)) this.requestPass();
+      },
+    });
+  }
+
+  /** Starts watching; resolves once both caches are filled and the first pass is due. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.tasks.start();
+    this.nodes.start();
+    await Promise.all([this.tasks.synced, this.nodes.synced]);
+    this.requestPass();
+  }
+
+  /** Stops watching and waits for a pass in flight. Safe to call more than once. */
+  async stop(): Promise<void> {
+    if (this.stopped) {
+      await this.running;
+      return;
+    }
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await Promise.all([this.tasks.stop(), this.nodes.stop()]);
+    await this.running;
+    this.wakeIdle();
+  }
+
+  /**
+   * Resolves when no pass is running or due. Changes the store has not delivered yet are not
+   * known here: callers that just wrote should first wait for the effect they expect.
+   */
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  get stats(): Readonly<SchedulerStats> {
+    return { ...this.counters };
+  }
+
+  private onTaskEvent(ev: InformerEvent<Task>): void {
+    const next = ev.type === 'put' ? ev.value : undefined;
+    const mine = this.written.get(ev.key);
+    if (mine && (!next || (next.version ?? 0) > (mine.version ?? 0))) this.written.delete(ev.key);
+    if (taskChangeMatters(ev.previous, next)) this.requestPass();
+  }
+
+  /** Marks the state dirty and arms the timer: quiet time, but never past the longest delay. */
+  private requestPass(): void {
+    if (this.stopped || !this.started) return;
+    this.dirty = true;
+    if (this.running) return; // the pass re-arms when it ends
+    const now = Date.now();
+    this.firstChangeAt ??= now;
+    const wait = Math.max(0, Math.min(this.opts.batchDelayMs, this.firstChangeAt + this.opts.maxDelayMs - now));
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.runPass(), wait);
+  }
+
+  private runPass(): void {
+    this.timer = undefined;
+    if (this.stopped) return;
+    this.dirty = false;
+    this.firstChangeAt = undefined;
+    this.running = this.pass()
+      .catch((err: unknown) => {
+        this.log.warn({ err: (err as Error).message }, 'scheduling pass failed; retrying');
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          this.requestPass();
+        }, this.opts.retryMs);
+      })
+      .finally(() => {
+        this.running = undefined;
+        if (this.timer) return; // a retry is armed
+        if (this.dirty) this.requestPass();
+        else this.wakeIdle();
+      });
+  }
+
+  private async pass(): Promise<void> {
+    const tasks = this.taskView();
+    const pending = tasks.filter(isSchedulable);
+    if (pending.length === 0) return;
+    this.counters.passes++;
+    const nodes = this.nodes.values();
+    const result = placeTasks(pending, nodes, tasks);
+    const plan = planWrites(
+      result,
+      new Map(pending.map((t) => [t.id, t])),
+      new Map(nodes.map((n) => [n.id, n])),
+      new Date().toISOString(),
+    );
+    if (plan.ops.length === 0) return;
+    const { conflicts } = await this.store.batch(plan.ops);
+    const refused = new Set(conflicts);
+    let placed = 0;
+    for (const [key, task] of plan.written) {
+      if (refused.has(key)) continue;
+      if (task.status.state === 'assigned') placed++;
+      // The cache may already show the write (or a later one): then it needs no stand-in.
+      if ((this.tasks.cache.get(key)?.version ?? 0) > (task.version ?? 0)) continue;
+      this.written.set(key, task);
+    }
+    this.counters.placed += placed;
+    this.counters.conflicts += conflicts.length;
+    this.log.info(
+      { pending: pending.length, placed, unplaceable: result.unplaceable.length, writes: plan.ops.length, conflicts: conflicts.length },
+      'scheduling pass',
+    );
+  }
+
+  /** The cached tasks, with this scheduler's own writes standing in until the cache has them. */
+  private taskView(): Task[] {
+    const out: Task[] = [];
+    for (const [key, cached] of this.tasks.cache) {
+      const mine = this.written.get(key);
+      if (mine && (cached.version ?? 0) <= (mine.version ?? 0)) {
+        out.push(mine);
+        continue;
+      }
+      if (mine) this.written.delete(key);
+      out.push(cached);
+    }
+    for (const key of this.written.keys()) {
+      if (!this.tasks.cache.has(key)) this.written.delete(key); // deleted meanwhile
+    }
+    return out;
+  }
+
+  private isIdle(): boolean {
+    return this.stopped || (!this.running && !this.timer && !this.dirty);
+  }
+
+  private wakeIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}
