@@ -70,6 +70,8 @@ export class Scheduler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
+  private onStop: () => void = () => undefined;
+  private readonly stopping = new Promise<void>((resolve) => (this.onStop = resolve));
 
   constructor(opts: SchedulerOptions) {
     this.store = opts.store;
@@ -97,7 +99,8 @@ export class Scheduler {
     this.started = true;
     this.tasks.start();
     this.nodes.start();
-    await Promise.all([this.tasks.synced, this.nodes.synced]);
+    // A stop before the caches fill (etcd unreachable, say) must not leave start() hanging.
+    await Promise.race([Promise.all([this.tasks.synced, this.nodes.synced]), this.stopping]);
     this.requestPass();
   }
 
@@ -108,6 +111,7 @@ export class Scheduler {
       return;
     }
     this.stopped = true;
+    this.onStop();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await Promise.all([this.tasks.stop(), this.nodes.stop()]);
