@@ -52,9 +52,20 @@ export async function removeContainersOfNode(nodeName: string): Promise<void> {
   if (ids.length) await docker('rm', '-f', '-v', ...ids);
 }
 
-export async function inspectContainer(id: string): Promise<any> {
+/** The fields of `docker inspect` the tests look at. */
+export interface ContainerInspection {
+  Id: string;
+  Name: string;
+  Config: { Entrypoint: string[] | null; Cmd: string[] | null; Labels: Record<string, string> };
+  HostConfig: { Memory: number; NanoCpus: number };
+  State: { Running: boolean; ExitCode: number };
+}
+
+export async function inspectContainer(id: string): Promise<ContainerInspection> {
   const out = await docker('inspect', id);
-  return (JSON.parse(out) as any[])[0];
+  const [c] = JSON.parse(out) as ContainerInspection[];
+  if (!c) throw new Error(`docker inspect ${id}: no such container`);
+  return c;
 }
 
 let seq = 0;

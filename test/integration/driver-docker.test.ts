@@ -61,15 +61,15 @@ describe('docker driver (real Docker Engine)', function () {
     const id = await driver.create(task);
     await driver.start(id);
     const inst = await driver.inspect(id);
-    assert.equal(inst?.running, true);
-    assert.equal(inst?.hostPorts.length, 1);
-    const hp = inst!.hostPorts[0]!;
+    assert.ok(inst?.running);
+    assert.equal(inst.hostPorts.length, 1);
+    const hp = inst.hostPorts[0]!;
     assert.equal(hp.containerPort, 8080);
     assert.equal(hp.protocol, 'tcp');
     assert.ok(hp.hostPort > 0);
     const body = await eventually(async () => {
       const res = await fetch(`http://127.0.0.1:${hp.hostPort}/`);
-      return res.status === 200 ? res.text() : undefined;
+      return res.status === 200 ? res.text() : '';
     }, 10_000, 'HTTP 200 from berth/web');
     assert.ok(body.includes(id.slice(0, 12)), 'the page names the container hostname');
     await driver.stop(id, 10);

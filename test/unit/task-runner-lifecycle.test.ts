@@ -15,7 +15,7 @@ describe('task lifecycle decisions', () => {
     assert.equal(advanceStatus(running, 'starting', {}, now), undefined);
     const failed = advanceStatus(running, 'failed', { exitCode: 1 }, now);
     assert.deepEqual(failed, { state: 'failed', timestamp: now.toISOString(), containerId: 'c1', exitCode: 1 });
-    assert.equal(advanceStatus(failed!, 'shutdown', {}, now), undefined, 'failed stays failed');
+    assert.equal(advanceStatus(failed, 'shutdown', {}, now), undefined, 'failed stays failed');
     assert.equal(advanceStatus(running, 'running', { hostPorts: [] }, now)?.containerId, 'c1', 'same state with more details');
   });
 
