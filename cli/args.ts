@@ -50,15 +50,16 @@ export function parseCommandArgs(argv: readonly string[], options: Readonly<Reco
 }
 
 function explainParseError(err: Error & { code?: string }): string {
-  const quoted = /'([^']+)'/.exec(err.message)?.[1];
+  const quoted = /'([^']+)'/.exec(err.message)?.[1] ?? '';
+  // parseArgs quotes a flag as `-o, --output <value>`: keep just `-o/--output`.
+  const flag = quoted.replace(/ <value>$/, '').replace(', ', '/');
   switch (err.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown flag "${quoted ?? err.message}"`;
+      return `unknown flag "${quoted}"`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      if (/argument missing/.test(err.message)) return `flag ${quoted ?? ''} needs a value`;
-      return `flag ${quoted ?? ''} takes no value`;
+      return /does not take an argument/.test(err.message) ? `flag ${flag} takes no value` : `flag ${flag} needs a value`;
     default:
-      return err.message.split('. ')[0] ?? err.message;
+      return err.message.split('\n')[0] ?? err.message;
   }
 }
 

@@ -1,0 +1,317 @@
+// Runs the real `berth` command line from source (node --import tsx cli/main.ts), so tests need
+// no build: runBerth for client verbs, startServer for a `berth server` child process with its
+// own embedded etcd, temp data dir and free ports, all removed by stop(). For unit tests:
+// runCli runs the CLI in-process against fakeFetch, which answers with the fixtures below.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import type { NodeView, ServiceView } from '../../cli/api-client.js';
+import { main, type CliIo } from '../../cli/main.js';
+import type { Task } from '../../common/types.js';
+import { freePort } from '../../control-plane/etcd/embedded.js';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CLI_ENTRY = path.join(REPO_ROOT, 'cli', 'main.ts');
+
+export interface BerthResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunBerthOptions {
+  /** Added to (and overriding) the environment; BERTH_CONFIG from the outer shell is never inherited. */
+  env?: Record<string, string | undefined>;
+  /** Passed as `--config FILE`. */
+  config?: string;
+  /** Written to stdin, which is then closed. */
+  input?: string;
+  /** Default 60 s; the child is killed and the promise rejects after it. */
+  timeoutMs?: number;
+}
+
+function berthArgv(args: readonly string[]): string[] {
+  return ['--import', 'tsx', CLI_ENTRY, ...args];
+}
+
+function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_CONFIG: undefined };
+  for (const [k, v] of Object.entries(extra)) env[k] = v;
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  return env;
+}
+
+export function runBerth(args: readonly string[], opts: RunBerthOptions = {}): Promise<BerthResult> {
+  const argv = berthArgv(opts.config ? ['--config', opts.config, ...args] : args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, { cwd: REPO_ROOT, env: childEnv(opts.env), stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`berth ${args.join(' ')} did not finish in ${opts.timeoutMs ?? 60_000} ms; stderr: ${stderr}`));
+    }, opts.timeoutMs ?? 60_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+    child.stdin.on('error', () => undefined); // the child may exit before reading stdin
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export interface TestServer {
+  url: string;
+  token: string;
+  dataDir: string;
+  /** The client config the server wrote (`<data-dir>/berth.yaml`). */
+  configPath: string;
+  agentPort: number;
+  pid: number;
+  /** Last lines the server printed, for failure messages. */
+  logTail(): string;
+  /** Signals the server (SIGTERM by default), waits for it to exit (SIGKILL after 15 s), removes the data dir. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface StartServerOptions {
+  /** Default true: no local agent, so tests need no Docker. */
+  noAgent?: boolean;
+  extraArgs?: string[];
+  startTimeoutMs?: number;
+}
+
+export async function startServer(opts: StartServerOptions = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-server-'));
+  const apiPort = await freePort();
+  const agentPort = await freePort();
+  const args = [
+    'server',
+    ...(opts.noAgent ?? true ? ['--no-agent'] : []),
+    '--data-dir', dataDir,
+    '--listen', `127.0.0.1:${apiPort}`,
+    '--agent-listen', `127.0.0.1:${agentPort}`,
+    ...(opts.extraArgs ?? []),
+  ];
+  const child = spawn(process.execPath, berthArgv(args), {
+    cwd: REPO_ROOT,
+    env: childEnv({ BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL ?? 'info' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const tail: string[] = [];
+  const keep = (c: Buffer) => {
+    for (const l of c.toString().split('\n')) if (l.trim()) tail.push(l);
+    tail.splice(0, Math.max(0, tail.length - 40));
+  };
+  // Always drain both pipes: a full pipe would block the server's logging.
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const logTail = () => tail.join('\n');
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    await stopChild(child, exited, signal);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const url = `http://127.0.0.1:${apiPort}`;
+  const configPath = path.join(dataDir, 'berth.yaml');
+  try {
+    const token = await waitReady(child, url, configPath, opts.startTimeoutMs ?? 60_000, logTail);
+    return { url, token, dataDir, configPath, agentPort, pid: child.pid ?? -1, logTail, stop };
+  } catch (err) {
+    await stop('SIGKILL');
+    throw err;
+  }
+}
+
+async function waitReady(
+  child: ChildProcess,
+  url: string,
+  configPath: string,
+  timeoutMs: number,
+  logTail: () => string,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`berth server exited (${child.exitCode ?? child.signalCode}) during start-up:\n${logTail()}`);
+    }
+    const token = readToken(configPath);
+    if (token) {
+      try {
+        const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+        if (res.ok) return token;
+      } catch {
+        // not listening yet
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`berth server not ready after ${timeoutMs} ms:\n${logTail()}`);
+}
+
+/** The token once the config file is complete (it may be caught half-written). */
+function readToken(configPath: string): string | undefined {
+  if (!existsSync(configPath)) return undefined;
+  try {
+    const cfg = parseYaml(readFileSync(configPath, 'utf8')) as { server?: string; token?: string } | null;
+    return cfg?.server && cfg.token ? cfg.token : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// ---------- Unit-test fixtures: plain API objects and a fake fetch ----------
+
+export const NOW = Date.parse('2026-01-10T12:00:00Z');
+export const ago = (ms: number) => new Date(NOW - ms).toISOString();
+const S = 1000;
+const M = 60 * S;
+const H = 60 * M;
+
+export const webService: ServiceView = {
+  apiVersion: 'berth/v1',
+  kind: 'Service',
+  metadata: { name: 'web', labels: { app: 'web' }, version: 7, createdAt: ago(3 * M) },
+  spec: {
+    image: 'berth/web:1',
+    replicas: 6,
+    ports: [{ containerPort: 8080 }, { containerPort: 9090, hostPort: 9090, protocol: 'udp' }],
+    resources: { cpu: '250m', memory: '64Mi' },
+    env: { MODE: 'prod' },
+    placement: { constraints: ['node.labels.zone==a'] },
+    restartPolicy: { condition: 'on-failure', delaySeconds: 5 },
+  },
+  status: { desired: 6, tasks: 6, running: 4 },
+};
+
+export const agentService: ServiceView = {
+  apiVersion: 'berth/v1',
+  kind: 'Service',
+  metadata: { name: 'log-agent', createdAt: ago(2 * H) },
+  spec: { image: 'berth/busybox', mode: 'global' },
+  status: { desired: 2, tasks: 2, running: 2 },
+};
+
+export const node1: NodeView = {
+  id: 'n-7f3a9c',
+  name: 'node-1',
+  labels: { zone: 'a', disk: 'ssd' },
+  availability: 'active',
+  status: { state: 'ready', timestamp: ago(4 * 24 * H), address: '10.0.0.1' },
+  capacity: { cpu: 4000, memory: 8 * 1024 ** 3 },
+  allocatable: { cpu: 3500, memory: 7 * 1024 ** 3 },
+  runtime: 'docker',
+  createdAt: ago(4 * 24 * H),
+  tasks: 1,
+};
+
+export const runningTask: Task = {
+  id: 'a1b2c3d4e5f6a7b8',
+  name: 'web.1.a1b2c3',
+  serviceName: 'web',
+  slot: 1,
+  serviceVersion: 7,
+  spec: webService.spec,
+  desiredState: 'running',
+  nodeId: 'n-7f3a9c',
+  status: {
+    state: 'running',
+    timestamp: ago(5 * S),
+    containerId: '0123456789abcdef0123456789abcdef',
+    hostPorts: [{ containerPort: 8080, hostPort: 32768, protocol: 'tcp' }],
+  },
+  createdAt: ago(5 * S),
+};
+
+export const pendingTask: Task = {
+  id: 'ffeeddccbbaa0011',
+  name: 'web.10.ffeedd',
+  serviceName: 'web',
+  slot: 10,
+  serviceVersion: 7,
+  spec: webService.spec,
+  desiredState: 'running',
+  status: { state: 'pending', timestamp: ago(2 * M), reason: 'Unschedulable', message: '0/0 nodes available: no nodes available' },
+  createdAt: ago(2 * M),
+};
+
+export const failedTask: Task = {
+  ...runningTask,
+  id: '99887766',
+  name: 'web.2.998877',
+  slot: 2,
+  desiredState: 'shutdown',
+  status: { state: 'failed', timestamp: ago(M), exitCode: 3, lastOutput: 'booting\npanic: no config\n', message: 'exit code 3' },
+};
+
+export interface Recorded {
+  method: string;
+  path: string;
+  auth: string | null;
+  body?: unknown;
+}
+
+/** A fetch answering from a table of `METHOD /path` -> [status, body]; records every request. */
+export function fakeFetch(routes: Record<string, [number, unknown]>, log: Recorded[] = []): typeof fetch {
+  return ((input: string | URL, init?: RequestInit) => {
+    const url = new URL(String(input));
+    const method = init?.method ?? 'GET';
+    const headers = new Headers(init?.headers);
+    log.push({
+      method,
+      path: url.pathname + url.search,
+      auth: headers.get('authorization'),
+      ...(init?.body ? { body: JSON.parse(String(init.body)) as unknown } : {}),
+    });
+    const hit = routes[`${method} ${url.pathname}${url.search}`] ?? routes[`${method} ${url.pathname}`];
+    const [status, body] = hit ?? [404, { error: 'NotFound', message: `no route ${method} ${url.pathname}` }];
+    return Promise.resolve(new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } }));
+  }) as typeof fetch;
+}
+
+export const API_ROUTES: Record<string, [number, unknown]> = {
+  'GET /v1/services': [200, { items: [webService, agentService] }],
+  'GET /v1/services/web': [200, webService],
+  'GET /v1/tasks': [200, { items: [pendingTask, runningTask] }],
+  'GET /v1/tasks?service=web': [200, { items: [pendingTask, runningTask] }],
+  'GET /v1/tasks/web.1.a1b2c3': [200, runningTask],
+  'GET /v1/nodes': [200, { items: [node1] }],
+  'GET /v1/nodes/node-1': [200, node1],
+};
+
+/** Runs `berth ARGS` in-process against a fake API; --server/--token are given unless configured otherwise. */
+export async function runCli(
+  args: string[],
+  opts: { routes?: Record<string, [number, unknown]>; io?: Partial<CliIo>; log?: Recorded[]; flags?: boolean } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const flags = opts.flags === false ? [] : ['--server', 'http://api.test:7070', '--token', 't0k'];
+  const code = await main([...args, ...flags], {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    env: {},
+    homeDir: '/nonexistent-home',
+    now: () => NOW,
+    fetch: fakeFetch(opts.routes ?? API_ROUTES, opts.log),
+    ...opts.io,
+  });
+  return { code, stdout, stderr };
+}
