@@ -5,7 +5,6 @@
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 const seconds = { type: 'number', minimum: 0 } as const;
-const stringMap = { type: 'object', additionalProperties: { type: 'string' } } as const;
 // A label value as Kubernetes allows: up to 63 characters, alphanumerics, `-`, `_`, `.`.
 const labelMap = {
   type: 'object',

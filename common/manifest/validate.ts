@@ -19,7 +19,7 @@ export function validateService(obj: unknown): FieldIssue[] {
   if (o.kind !== undefined && o.kind !== 'Service') {
     return [{ path: 'kind', reason: `unknown kind ${JSON.stringify(o.kind)} (supported: Service)` }];
   }
-  if (checkSchema(obj)) return semanticIssues(obj as unknown as Service);
+  if (checkSchema(obj)) return semanticIssues(obj);
   return dedupe((checkSchema.errors ?? []).map(toIssue));
 }
 

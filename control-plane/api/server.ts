@@ -37,8 +37,8 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
     log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  app.get('/healthz', { schema: { summary: 'Liveness; needs no token', tags: ['health'] } }, async () => ({ status: 'ok' }));
-  app.get('/v1/openapi.json', { schema: { summary: 'This document', tags: ['meta'] } }, async () => openapi());
+  app.get('/healthz', { schema: { summary: 'Liveness; needs no token', tags: ['health'] } }, () => Promise.resolve({ status: 'ok' }));
+  app.get('/v1/openapi.json', { schema: { summary: 'This document', tags: ['meta'] } }, () => Promise.resolve(openapi()));
   serviceRoutes(app, opts.store);
   taskAndNodeRoutes(app, opts.store);
   return app;

@@ -43,7 +43,7 @@ export function serviceRoutes(app: FastifyInstance, store: Store): void {
         },
       },
       // Validation of the items is ours (validateService), for precise per-item field paths.
-      validatorCompiler: () => (body) => ({ value: body }),
+      validatorCompiler: () => (body: unknown) => ({ value: body }),
     },
     async (req) => {
       if (!req.body || !Array.isArray(req.body.items)) throw new BadRequestError('body must be { items: [...] }');
@@ -55,7 +55,7 @@ export function serviceRoutes(app: FastifyInstance, store: Store): void {
     '/v1/services/:name',
     {
       schema: { summary: 'Create or update one service', tags: ['services'], params: nameParams, body: { $ref: 'Service#' }, response: { 200: serviceOut, ...errors } },
-      validatorCompiler: () => (body) => ({ value: body }),
+      validatorCompiler: () => (body: unknown) => ({ value: body }),
     },
     async (req) => {
       if (req.body?.metadata?.name !== undefined && req.body.metadata.name !== req.params.name) {
