@@ -1,0 +1,273 @@
+// Agent session: the agent's one connection to the control plane's dispatcher.
+//
+// Owns: Register (join token -> node id) then one Session stream, reconnecting with jittered
+// exponential backoff; on every (re)connect it resends every status the worker knows and hands
+// the worker the full assignment set (the worker keeps what already runs, so nothing is started
+// twice); status changes go upstream in batches; heartbeats at the interval the server gave.
+// Must not: know about containers or decide anything about tasks: that is the worker's.
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { BerthError } from '../../common/errors.js';
+import type { NodeResources, Task } from '../../common/types.js';
+import type { DispatcherClient } from '../../proto/generated/berth/v1/Dispatcher.js';
+import type { AgentMessage } from '../../proto/generated/berth/v1/AgentMessage.js';
+import type { RegisterResponse__Output } from '../../proto/generated/berth/v1/RegisterResponse.js';
+import type { ServerMessage__Output } from '../../proto/generated/berth/v1/ServerMessage.js';
+import type { Task__Output } from '../../proto/generated/berth/v1/Task.js';
+import { reportToProto, taskFromProto } from '../../proto/convert.js';
+import { KEEPALIVE_OPTIONS, loadBerthProto } from '../../proto/load.js';
+import type { TaskStatusReport, TaskWorker } from '../worker/types.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+
+/** The control plane refused the join token: retrying cannot help. */
+export class JoinRefusedError extends BerthError {
+  constructor(readonly server: string, readonly detail: string) {
+    super(`the server at ${server} refused to register this node: ${detail}`);
+  }
+}
+
+export interface StatusRejectionNotice {
+  taskId: string;
+  reason: string;
+  message: string;
+}
+
+export interface AgentSessionOptions {
+  /** `HOST:PORT` of the dispatcher. */
+  server: string;
+  joinToken: string;
+  nodeName: string;
+  labels: Record<string, string>;
+  capacity: NodeResources;
+  runtime: 'docker' | 'process';
+  agentVersion: string;
+  worker: TaskWorker;
+  logger: Logger;
+  backoff?: BackoffOptions;
+  /** How long status changes are gathered before they go upstream (default 20 ms). */
+  statusFlushMs?: number;
+  /** Called when the server refuses a status report (also logged). */
+  onRejected?: (r: StatusRejectionNotice) => void;
+}
+
+const REGISTER_TIMEOUT_MS = 10_000;
+/** Reports per message when many tasks change at once. */
+const REPORTS_PER_MESSAGE = 1000;
+/** How long a clean stop waits for the server to close the stream after the agent ended it. */
+const CLOSE_WAIT_MS = 1000;
+
+type SessionCall = grpc.ClientDuplexStream<AgentMessage, ServerMessage__Output>;
+
+export class AgentSession {
+  private readonly client: DispatcherClient;
+  private readonly log: Logger;
+  private readonly pending = new Map<string, TaskStatusReport>();
+  private call: SessionCall | undefined;
+  private synced = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private loop: Promise<Error | undefined> | undefined;
+  private currentNodeId: string | undefined;
+
+  constructor(private readonly opts: AgentSessionOptions) {
+    this.log = opts.logger.child({ component: 'session', server: opts.server });
+    const Client = loadBerthProto().Dispatcher;
+    this.client = new Client(opts.server, grpc.credentials.createInsecure(), KEEPALIVE_OPTIONS);
+    opts.worker.onStatus((r) => this.onWorkerStatus(r));
+  }
+
+  /** The node id the control plane gave this node (after the first registration). */
+  get nodeId(): string | undefined {
+    return this.currentNodeId;
+  }
+
+  /** True while a session is up and its full assignment set has been applied. */
+  get connected(): boolean {
+    return this.synced;
+  }
+
+  /**
+   * Starts connecting (and reconnecting) in the background. The promise resolves when the
+   * session ends for good: undefined after stop(), a JoinRefusedError if the server refused
+   * the join token.
+   */
+  start(): Promise<Error | undefined> {
+    this.loop ??= this.run();
+    return this.loop;
+  }
+
+  /** Ends the stream cleanly and stops reconnecting. Idempotent. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    const call = this.call;
+    if (call) {
+      this.flushStatuses();
+      const closed = new Promise<void>((resolve) => {
+        call.once('status', () => resolve());
+        setTimeout(resolve, CLOSE_WAIT_MS).unref();
+      });
+      call.end();
+      await closed;
+      call.cancel();
+    }
+    await this.loop;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.client.close();
+  }
+
+  private async run(): Promise<Error | undefined> {
+    const backoff = this.opts.backoff ?? DEFAULT_BACKOFF;
+    let attempt = 0;
+    while (!this.stopping) {
+      let established = false;
+      try {
+        const reg = await this.register();
+        if (this.stopping) break;
+        established = await this.runStream(reg);
+      } catch (err) {
+        if (err instanceof JoinRefusedError) {
+          this.log.error({ err: err.message }, 'join refused');
+          return err;
+        }
+        this.log.warn({ err: (err as Error).message }, 'cannot reach the control plane');
+      }
+      if (this.stopping) break;
+      if (established) attempt = 0;
+      const delay = backoffDelay(attempt++, backoff);
+      this.log.info({ delayMs: delay, attempt }, 'reconnecting');
+      await this.sleep(delay);
+    }
+    return undefined;
+  }
+
+  private register(): Promise<RegisterResponse__Output> {
+    const o = this.opts;
+    return new Promise((resolve, reject) => {
+      this.client.Register(
+        {
+          joinToken: o.joinToken,
+          nodeName: o.nodeName,
+          labels: o.labels,
+          capacity: { cpuMillicores: o.capacity.cpu, memoryBytes: o.capacity.memory },
+          runtime: o.runtime,
+          agentVersion: o.agentVersion,
+        },
+        { deadline: Date.now() + REGISTER_TIMEOUT_MS },
+        (err, res) => {
+          if (err) {
+            const fatal = err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.INVALID_ARGUMENT;
+            reject(fatal ? new JoinRefusedError(o.server, err.details) : err);
+          } else if (!res?.nodeId) {
+            reject(new Error('empty registration response'));
+          } else {
+            resolve(res);
+          }
+        },
+      );
+    });
+  }
+
+  /** One Session stream, until it ends. Resolves true if it got as far as the full set. */
+  private runStream(reg: RegisterResponse__Output): Promise<boolean> {
+    if (this.currentNodeId !== reg.nodeId) {
+      this.log.info({ nodeId: reg.nodeId }, 'registered');
+      this.currentNodeId = reg.nodeId;
+    }
+    return new Promise<boolean>((resolve) => {
+      const call = this.client.Session();
+      let fullSet: Task[] = [];
+      let gotFullSet = false;
+      let heartbeat: NodeJS.Timeout | undefined;
+      let done = false;
+      const finish = (why: string, err?: Error): void => {
+        if (done) return;
+        done = true;
+        if (heartbeat) clearInterval(heartbeat);
+        if (this.call === call) this.call = undefined;
+        this.synced = false;
+        if (!this.stopping) this.log.warn({ why, err: err?.message }, 'session ended');
+        resolve(gotFullSet);
+      };
+      call.on('data', (msg: ServerMessage__Output) => {
+        if (msg.message === 'assignments' && msg.assignments) {
+          fullSet.push(...this.decodeTasks(msg.assignments.tasks));
+          if (!msg.assignments.complete) return;
+          this.opts.worker.setAssignments(fullSet);
+          this.log.info({ tasks: fullSet.length }, 'session established: full assignment set applied');
+          fullSet = [];
+          gotFullSet = true;
+          this.synced = true;
+        } else if (msg.message === 'changes' && msg.changes) {
+          for (const t of this.decodeTasks(msg.changes.upserts)) this.opts.worker.upsert(t);
+          for (const id of msg.changes.removedTaskIds) this.opts.worker.remove(id);
+        } else if (msg.message === 'rejections' && msg.rejections) {
+          for (const r of msg.rejections.rejections) {
+            this.log.warn({ taskId: r.taskId, reason: r.reason }, `status report rejected: ${r.message}`);
+            this.opts.onRejected?.({ taskId: r.taskId, reason: r.reason, message: r.message });
+          }
+        }
+      });
+      call.on('error', (err: grpc.ServiceError) => {
+        if (err.code === grpc.status.UNAUTHENTICATED) this.log.warn('session credentials refused; registering again');
+        finish('error', err);
+      });
+      call.on('status', (s: grpc.StatusObject) => finish(`status ${grpc.status[s.code]}`));
+      call.on('end', () => finish('ended by server'));
+
+      this.call = call;
+      // The hello carries everything the worker knows, so whatever was queued is superseded.
+      this.pending.clear();
+      const statuses = this.opts.worker.statuses().map(reportToProto);
+      call.write({ hello: { nodeId: reg.nodeId, sessionToken: reg.sessionToken, statuses } });
+      const interval = Math.max(100, reg.heartbeatIntervalMs || 1000);
+      heartbeat = setInterval(() => {
+        if (!done) call.write({ heartbeat: {} });
+      }, interval);
+    });
+  }
+
+  private decodeTasks(tasks: Task__Output[]): Task[] {
+    const out: Task[] = [];
+    for (const t of tasks) {
+      try {
+        out.push(taskFromProto(t));
+      } catch (err) {
+        this.log.error({ taskId: t.id, err: (err as Error).message }, 'undecodable task ignored');
+      }
+    }
+    return out;
+  }
+
+  private onWorkerStatus(report: TaskStatusReport): void {
+    this.pending.set(report.taskId, report);
+    if (this.flushTimer || this.stopping) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flushStatuses();
+    }, this.opts.statusFlushMs ?? 20);
+  }
+
+  /** Sends queued reports if a session is up; otherwise the next hello will carry them. */
+  private flushStatuses(): void {
+    const call = this.call;
+    if (!call || this.pending.size === 0) return;
+    const reports = [...this.pending.values()].map(reportToProto);
+    this.pending.clear();
+    for (let i = 0; i < reports.length; i += REPORTS_PER_MESSAGE) {
+      call.write({ statuses: { reports: reports.slice(i, i + REPORTS_PER_MESSAGE) } });
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
