@@ -25,7 +25,9 @@ export interface TestRegistry {
 
 async function ensureRegistryBinary(): Promise<void> {
   if (existsSync(REGISTRY_BIN)) return;
-  await run('apt-get', ['install', '-y', '-qq', 'docker-registry'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await run('apt-get', ['update', '-qq'], { env });
+  await run('apt-get', ['install', '-y', '-qq', 'docker-registry'], { env });
 }
 
 function freePort(): Promise<number> {
