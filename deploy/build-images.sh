@@ -19,6 +19,15 @@ done
 say() { echo "build-images: $*"; }
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
+
+# After a forced rebuild, the previous image is left untagged: remove it unless something uses it.
+drop_replaced() {
+  local old="$1" image="$2"
+  if [ -n "$old" ] && [ "$old" != "$(image_id "$image")" ]; then
+    docker rmi "$old" >/dev/null 2>&1 && say "removed the replaced ${image} (${old:7:12})" || true
+  fi
+}
 
 ensure_busybox_static() {
   if dpkg -s busybox-static >/dev/null 2>&1 && [ -x /bin/busybox ]; then
@@ -37,7 +46,8 @@ build_busybox() {
     return
   fi
   ensure_busybox_static
-  local root
+  local old root
+  old="$(image_id "$image")"
   root="$(mktemp -d)"
   # shellcheck disable=SC2064
   trap "rm -rf '$root'" RETURN
@@ -57,6 +67,7 @@ build_busybox() {
     --change 'CMD ["/bin/sh"]' \
     - "$image" >/dev/null
   say "built $image (docker import of busybox $(/bin/busybox | head -1 | awk '{print $2}'))"
+  drop_replaced "$old" "$image"
 }
 
 build_web() {
@@ -65,9 +76,13 @@ build_web() {
     say "$image exists, kept (use --force to rebuild)"
     return
   fi
+  local old
+  old="$(image_id "$image")"
   # The classic builder needs no buildx plugin and no network.
-  DOCKER_BUILDKIT=0 docker build -q -t "$image" "$here/images/web" >/dev/null
+  DOCKER_BUILDKIT=0 docker build -q -t "$image" "$here/images/web" >/dev/null 2>&1 ||
+    DOCKER_BUILDKIT=0 docker build -t "$image" "$here/images/web"
   say "built $image (docker build of deploy/images/web)"
+  drop_replaced "$old" "$image"
 }
 
 build_busybox
