@@ -38,8 +38,8 @@ export class ConnectionError extends BerthError {}
 export interface ApiClientOptions {
   server: string;
   token?: string;
-  /** Where the token came from, to make a 401 actionable. */
-  configPath?: string;
+  /** Where the token came from (`--token` or a file), to make a 401 actionable. */
+  tokenSource?: string;
   timeoutMs?: number;
   fetch?: typeof fetch;
 }
@@ -147,9 +147,9 @@ export class ApiClient {
     const code = body.error ?? res.statusText ?? String(res.status);
     if (res.status === 401) {
       const where = this.opts.token
-        ? `the token${this.opts.configPath ? ` from ${this.opts.configPath}` : ''} was rejected`
-        : 'no token was given';
-      return new ApiError(401, code, `unauthorized by ${this.opts.server}: ${where} (pass --token or fix the config file)`);
+        ? `the token${this.opts.tokenSource ? ` from ${this.opts.tokenSource}` : ''} was rejected`
+        : 'no token was given (pass --token or set token in the config file)';
+      return new ApiError(401, code, `unauthorized by ${this.opts.server}: ${where}`);
     }
     const message = body.message ?? (text.trim().split('\n')[0] || `HTTP ${res.status} ${res.statusText}`);
     return new ApiError(res.status, code, message, Array.isArray(body.issues) ? body.issues : []);

@@ -33,6 +33,8 @@ export interface ResolvedConfig extends ClusterConfig {
   /** The file the settings came from, or undefined when flags alone configured the client. */
   path?: string;
   context?: string;
+  /** `--token` or the config file's path: named when the server rejects the token. */
+  tokenSource?: string;
 }
 
 /** Which config file applies, and whether the user named it (then it must exist). */
@@ -74,7 +76,7 @@ export function resolveConfig(inputs: ConfigInputs, read: (p: string) => string 
   const token = inputs.flags.token ?? fromFile?.token;
   return {
     server: server.replace(/\/+$/, ''),
-    ...(token ? { token } : {}),
+    ...(token ? { token, tokenSource: inputs.flags.token ? '--token' : loc.path } : {}),
     ...(text !== undefined ? { path: loc.path } : {}),
     ...(context && context !== FLAT_CONTEXT ? { context } : {}),
   };

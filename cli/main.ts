@@ -85,7 +85,7 @@ export async function main(argv: readonly string[], ioOverrides: Partial<CliIo> 
           client = new ApiClient({
             server: cfg.server,
             ...(cfg.token ? { token: cfg.token } : {}),
-            ...(cfg.path ? { configPath: cfg.path } : {}),
+            ...(cfg.tokenSource ? { tokenSource: cfg.tokenSource } : {}),
             ...(io.fetch ? { fetch: io.fetch } : {}),
           });
         }

@@ -29,6 +29,7 @@ describe('cli config', () => {
     assert.deepEqual(resolveConfig({ flags: { config: flagFile }, env, homeDir: home }), {
       server: 'http://flag:7070',
       token: 'flag-token',
+      tokenSource: flagFile,
       path: flagFile,
     });
     assert.equal(resolveConfig({ flags: {}, env, homeDir: home }).server, 'http://env:7070');
@@ -50,6 +51,7 @@ describe('cli config', () => {
     assert.deepEqual(resolveConfig({ flags: { server: 'http://s:1', token: 't' }, env: {}, homeDir: bare }), {
       server: 'http://s:1',
       token: 't',
+      tokenSource: '--token',
     });
     assert.throws(() => resolveConfig({ flags: {}, env: {}, homeDir: bare }), /no server configured: pass --server URL/);
   });
@@ -86,6 +88,7 @@ describe('cli config', () => {
     assert.deepEqual(resolveConfig({ flags: { config: p }, env: {}, homeDir: home }), {
       server: 'http://prod:7070',
       token: 'p',
+      tokenSource: p,
       path: p,
       context: 'prod',
     });

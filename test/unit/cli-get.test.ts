@@ -82,7 +82,7 @@ describe('cli get (in-process, fake API)', () => {
       routes: { 'GET /v1/services': [401, { error: 'Unauthorized', message: 'bad token' }] },
     });
     assert.equal(unauthorized.code, 1);
-    assert.match(unauthorized.stderr, /^error: unauthorized by http:\/\/api\.test:7070: the token was rejected/);
+    assert.match(unauthorized.stderr, /^error: unauthorized by http:\/\/api\.test:7070: the token from --token was rejected$/m);
     assert.equal(unauthorized.stderr.trim().split('\n').length, 1);
   });
 
