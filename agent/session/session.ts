@@ -179,12 +179,14 @@ export class AgentSession {
       const call = this.client.Session();
       let fullSet: Task[] = [];
       let gotFullSet = false;
-      let heartbeat: NodeJS.Timeout | undefined;
       let done = false;
+      const heartbeat = setInterval(() => {
+        if (!done) call.write({ heartbeat: {} });
+      }, Math.max(100, reg.heartbeatIntervalMs || 1000));
       const finish = (why: string, err?: Error): void => {
         if (done) return;
         done = true;
-        if (heartbeat) clearInterval(heartbeat);
+        clearInterval(heartbeat);
         if (this.call === call) this.call = undefined;
         this.synced = false;
         if (!this.stopping) this.log.warn({ why, err: err?.message }, 'session ended');
@@ -221,10 +223,6 @@ export class AgentSession {
       this.pending.clear();
       const statuses = this.opts.worker.statuses().map(reportToProto);
       call.write({ hello: { nodeId: reg.nodeId, sessionToken: reg.sessionToken, statuses } });
-      const interval = Math.max(100, reg.heartbeatIntervalMs || 1000);
-      heartbeat = setInterval(() => {
-        if (!done) call.write({ heartbeat: {} });
-      }, interval);
     });
   }
 

@@ -1,0 +1,83 @@
+// Agent: one node's worker (runs the tasks) wired to its session (talks to the control plane).
+//
+// Owns: the order of things. The worker adopts what already runs before the session asks for
+// anything, and on stop the session ends before the worker stops supervising (containers are
+// left running, to be adopted by the next agent on this node).
+// Must not: parse flags (cli.ts) or know the protocol (session/) or the runtime (driver/).
+import type { Logger } from 'pino';
+import type { NodeResources } from '../common/types.js';
+import { DockerDriver } from './driver/docker.js';
+import type { Driver } from './driver/driver.js';
+import { ProcessDriver } from './driver/process.js';
+import { AgentSession } from './session/session.js';
+import { Worker } from './worker/worker.js';
+import type { TaskWorker } from './worker/types.js';
+
+export const Runtime = { Docker: 'docker', Process: 'process' } as const;
+export type Runtime = (typeof Runtime)[keyof typeof Runtime];
+
+export interface AgentOptions {
+  /** `HOST:PORT` of the control plane's dispatcher. */
+  server: string;
+  joinToken: string;
+  nodeName: string;
+  labels: Record<string, string>;
+  runtime: Runtime;
+  dataDir: string;
+  capacity: NodeResources;
+  version: string;
+  logger: Logger;
+  /** A worker to use instead of the real one (hollow nodes of the scale benchmark). */
+  worker?: TaskWorker;
+}
+
+export class Agent {
+  readonly worker: TaskWorker;
+  readonly session: AgentSession;
+  private done: Promise<Error | undefined> | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.worker = opts.worker ?? new Worker({ driver: createDriver(opts), nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger });
+    this.session = new AgentSession({
+      server: opts.server,
+      joinToken: opts.joinToken,
+      nodeName: opts.nodeName,
+      labels: opts.labels,
+      capacity: opts.capacity,
+      runtime: opts.runtime,
+      agentVersion: opts.version,
+      worker: this.worker,
+      logger: opts.logger,
+    });
+  }
+
+  /**
+   * Adopts what runs, then connects. Resolves once connecting has begun; `finished` tells when
+   * the agent ends by itself (the server refused the join token).
+   */
+  async start(): Promise<void> {
+    await this.worker.start();
+    this.done = this.session.start();
+  }
+
+  /** Resolves with the reason the session gave up for good, or undefined once stopped. */
+  get finished(): Promise<Error | undefined> {
+    return this.done ?? Promise.resolve(undefined);
+  }
+
+  /** Idempotent. Leaves containers running. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.session.stop();
+      await this.worker.stop();
+    })();
+    return this.stopping;
+  }
+}
+
+function createDriver(opts: AgentOptions): Driver {
+  return opts.runtime === Runtime.Docker
+    ? new DockerDriver({ nodeName: opts.nodeName, logger: opts.logger })
+    : new ProcessDriver({ nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger });
+}

@@ -1,0 +1,191 @@
+// `berth agent`: flags -> an Agent, run until SIGTERM/SIGINT (exit 0) or until the server refuses
+// the join token (exit 1). Bad flags are one clear line on stderr and exit code 1.
+import { mkdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { clientVersion } from '../cli/version.js';
+import { createLogger } from '../common/log.js';
+import { parseCpu, parseMemory } from '../common/quantity.js';
+import type { NodeResources } from '../common/types.js';
+import { Agent, Runtime } from './agent.js';
+
+const DOCKER_SOCKET = '/var/run/docker.sock';
+const DOCKER_PING_TIMEOUT_MS = 1000;
+
+const USAGE = `Usage: berth agent --server HOST:PORT (--token T | --token-file FILE) [flags]
+
+Joins a Berth control plane and runs the tasks it assigns to this node.
+
+Flags:
+  --server HOST:PORT     the control plane's dispatcher address (required)
+  --token T              the cluster's join token
+  --token-file FILE      read the join token from FILE
+  --name N               node name (default: this host's name)
+  --labels k=v,k2=v2     node labels, for placement constraints
+  --runtime R            docker | process (default: docker if the Docker Engine answers on
+                         ${DOCKER_SOCKET}, else process)
+  --data-dir DIR         agent state (default: /var/lib/berth/agent-<name>)
+  --cpu Q                CPU to offer, e.g. 2000m or 2 (default: all cores)
+  --memory Q             memory to offer, e.g. 2Gi (default: all memory)
+  -h, --help             show this help
+`;
+
+export class FlagError extends Error {}
+
+export interface AgentFlags {
+  server: string;
+  joinToken: string;
+  nodeName: string;
+  labels: Record<string, string>;
+  runtime: Runtime | undefined;
+  dataDir: string;
+  capacity: NodeResources;
+}
+
+/** Parses `berth agent` flags; throws FlagError with a one-line message. Undefined for --help. */
+export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        server: { type: 'string' },
+        token: { type: 'string' },
+        'token-file': { type: 'string' },
+        name: { type: 'string' },
+        labels: { type: 'string' },
+        runtime: { type: 'string' },
+        'data-dir': { type: 'string' },
+        cpu: { type: 'string' },
+        memory: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new FlagError((err as Error).message.split('\n')[0]);
+  }
+  if (values.help) return undefined;
+
+  const server = values.server;
+  if (!server) throw new FlagError('--server HOST:PORT is required');
+  if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(server)) throw new FlagError(`--server "${server}": expected HOST:PORT`);
+
+  if (values.token !== undefined && values['token-file'] !== undefined) throw new FlagError('use --token or --token-file, not both');
+  let joinToken = values.token;
+  if (values['token-file'] !== undefined) {
+    try {
+      joinToken = readFileSync(values['token-file'], 'utf8').trim();
+    } catch (err) {
+      throw new FlagError(`--token-file: cannot read ${values['token-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  if (!joinToken) throw new FlagError('a join token is required: --token T or --token-file FILE');
+
+  const nodeName = values.name ?? os.hostname();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(nodeName)) {
+    throw new FlagError(`--name "${nodeName}": letters, digits, '.', '_' and '-' only, starting with a letter or digit`);
+  }
+
+  const labels: Record<string, string> = {};
+  for (const pair of (values.labels ?? '').split(',').filter((p) => p.trim() !== '')) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? '' : pair.slice(0, eq).trim();
+    if (!key) throw new FlagError(`--labels: "${pair}" is not key=value`);
+    labels[key] = pair.slice(eq + 1).trim();
+  }
+
+  let runtime: Runtime | undefined;
+  if (values.runtime !== undefined) {
+    if (values.runtime !== Runtime.Docker && values.runtime !== Runtime.Process) {
+      throw new FlagError(`--runtime "${values.runtime}": expected docker or process`);
+    }
+    runtime = values.runtime;
+  }
+
+  const cpu = values.cpu === undefined ? os.cpus().length * 1000 : parseCpu(values.cpu);
+  if (!cpu) throw new FlagError(`--cpu "${values.cpu}": expected a quantity like 2000m or 2`);
+  const memory = values.memory === undefined ? os.totalmem() : parseMemory(values.memory);
+  if (!memory) throw new FlagError(`--memory "${values.memory}": expected a quantity like 2Gi or 512Mi`);
+
+  return {
+    server,
+    joinToken,
+    nodeName,
+    labels,
+    runtime,
+    dataDir: values['data-dir'] ?? `/var/lib/berth/agent-${nodeName}`,
+    capacity: { cpu, memory },
+  };
+}
+
+/** True when the Docker Engine answers its ping on the local socket. */
+export function dockerAnswers(socketPath = DOCKER_SOCKET): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.request({ socketPath, path: '/v1.41/_ping', method: 'GET', timeout: DOCKER_PING_TIMEOUT_MS }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+/** `berth agent ARGS`: resolves to the process exit code. */
+export async function runAgent(argv: string[]): Promise<number> {
+  let flags: AgentFlags | undefined;
+  try {
+    flags = parseAgentFlags(argv);
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    process.stderr.write(`berth agent: ${err.message}\n`);
+    return 1;
+  }
+  if (!flags) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const runtime = flags.runtime ?? ((await dockerAnswers()) ? Runtime.Docker : Runtime.Process);
+  try {
+    mkdirSync(flags.dataDir, { recursive: true });
+  } catch (err) {
+    process.stderr.write(`berth agent: --data-dir ${flags.dataDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    return 1;
+  }
+
+  const logger = createLogger('berth-agent').child({ node: flags.nodeName });
+  logger.info({ server: flags.server, runtime, dataDir: flags.dataDir, capacity: flags.capacity }, 'agent starting');
+  const agent = new Agent({ ...flags, runtime, version: clientVersion(), logger });
+
+  let onSignal: (() => void) | undefined;
+  const signalled = new Promise<string>((resolve) => {
+    onSignal = () => resolve('signal');
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  try {
+    try {
+      await agent.start();
+    } catch (err) {
+      process.stderr.write(`berth agent: cannot start the ${runtime} runtime: ${(err as Error).message}\n`);
+      await agent.stop().catch(() => undefined);
+      return 1;
+    }
+    const outcome = await Promise.race([signalled, agent.finished]);
+    await agent.stop();
+    if (outcome instanceof Error) {
+      process.stderr.write(`berth agent: ${outcome.message}\n`);
+      return 1;
+    }
+    logger.info('agent stopped; containers left running');
+    return 0;
+  } finally {
+    if (onSignal) {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    }
+  }
+}
