@@ -69,6 +69,7 @@ describe('e2e: berth client against berth server', function () {
       const rows = out.stdout.trimEnd().split('\n').slice(1);
       return rows.length === 4 && rows.every((l) => /no nodes available/.test(l)) ? out : undefined;
     }, 30_000, 'four pending tasks');
+    assert.ok(r);
     for (const line of r.stdout.trimEnd().split('\n').slice(1)) {
       assert.match(line, /^web\.\d\.\S+ +web +<none> +running +pending +\d+s +0\/0 nodes available: no nodes available$/);
     }

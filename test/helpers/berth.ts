@@ -3,7 +3,7 @@
 // own embedded etcd, temp data dir and free ports, all removed by stop(). For unit tests:
 // runCli runs the CLI in-process against fakeFetch, which answers with the fixtures below.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -177,6 +177,70 @@ async function stopChild(child: ChildProcess, exited: Promise<void>, signal: Nod
   clearTimeout(timer);
 }
 
+export interface TestAgent {
+  name: string;
+  dataDir: string;
+  pid: number;
+  logTail(): string;
+  /** SIGTERM (SIGKILL after 15 s), then kills any task process the agent left, removes the data dir. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A `berth agent` child process joined to `server` with the process runtime (no Docker): its
+ * tasks are plain host processes, each in its own process group recorded under the data dir.
+ */
+export async function startAgent(
+  server: TestServer,
+  opts: { name: string; labels?: string; cpu?: string; memory?: string },
+): Promise<TestAgent> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), `berth-agent-${opts.name}-`));
+  const args = [
+    'agent',
+    '--server', `127.0.0.1:${server.agentPort}`,
+    '--token-file', path.join(server.dataDir, 'join-token'),
+    '--name', opts.name,
+    '--runtime', 'process',
+    '--data-dir', dataDir,
+    '--cpu', opts.cpu ?? '2',
+    '--memory', opts.memory ?? '2Gi',
+    ...(opts.labels ? ['--labels', opts.labels] : []),
+  ];
+  const child = spawn(process.execPath, berthArgv(args), { cwd: REPO_ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail: string[] = [];
+  const keep = (c: Buffer) => {
+    for (const l of c.toString().split('\n')) if (l.trim()) tail.push(l);
+    tail.splice(0, Math.max(0, tail.length - 40));
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    name: opts.name,
+    dataDir,
+    pid: child.pid ?? -1,
+    logTail: () => tail.join('\n'),
+    async stop() {
+      await stopChild(child, exited, 'SIGTERM');
+      killLeftoverTaskProcesses(path.join(dataDir, 'processes'));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The process driver records each task's wrapper pid (a process group leader) in a state file. */
+function killLeftoverTaskProcesses(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
+    try {
+      const { pid } = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { pid?: number };
+      if (pid && pid > 1) process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone, or not a state file
+    }
+  }
+}
+
 // ---------- Unit-test fixtures: plain API objects and a fake fetch ----------
 
 export const NOW = Date.parse('2026-01-10T12:00:00Z');
@@ -278,7 +342,7 @@ export function fakeFetch(routes: Record<string, [number, unknown]>, log: Record
       method,
       path: url.pathname + url.search,
       auth: headers.get('authorization'),
-      ...(init?.body ? { body: JSON.parse(String(init.body)) as unknown } : {}),
+      ...(init?.body ? { body: JSON.parse(init.body as string) as unknown } : {}),
     });
     const hit = routes[`${method} ${url.pathname}${url.search}`] ?? routes[`${method} ${url.pathname}`];
     const [status, body] = hit ?? [404, { error: 'NotFound', message: `no route ${method} ${url.pathname}` }];
