@@ -33,7 +33,7 @@ describe('e2e: berth client with a node', function () {
 
   before(async () => {
     server = await startServer();
-    agent = await startAgent(server, { name: 'node-a', labels: 'zone=a,disk=ssd', cpu: '2', memory: '2Gi' });
+    agent = startAgent(server, { name: 'node-a', labels: 'zone=a,disk=ssd', cpu: '2', memory: '2Gi' });
     await eventually(async () => {
       const r = await berth('get', 'nodes');
       return r.code === 0 && /^node-a +ready /m.test(r.stdout);

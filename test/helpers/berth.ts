@@ -189,11 +189,12 @@ export interface TestAgent {
 /**
  * A `berth agent` child process joined to `server` with the process runtime (no Docker): its
  * tasks are plain host processes, each in its own process group recorded under the data dir.
+ * Returns once spawned: wait for the node to show up before relying on it.
  */
-export async function startAgent(
+export function startAgent(
   server: TestServer,
   opts: { name: string; labels?: string; cpu?: string; memory?: string },
-): Promise<TestAgent> {
+): TestAgent {
   const dataDir = mkdtempSync(path.join(tmpdir(), `berth-agent-${opts.name}-`));
   const args = [
     'agent',
