@@ -69,6 +69,7 @@ export class AgentSession {
   private wake: (() => void) | undefined;
   private loop: Promise<Error | undefined> | undefined;
   private currentNodeId: string | undefined;
+  private registering: grpc.ClientUnaryCall | undefined;
 
   constructor(private readonly opts: AgentSessionOptions) {
     this.log = opts.logger.child({ component: 'session', server: opts.server });
@@ -101,6 +102,7 @@ export class AgentSession {
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
+    this.registering?.cancel();
     const call = this.call;
     if (call) {
       this.flushStatuses();
@@ -145,7 +147,7 @@ export class AgentSession {
   private register(): Promise<RegisterResponse__Output> {
     const o = this.opts;
     return new Promise((resolve, reject) => {
-      this.client.Register(
+      this.registering = this.client.Register(
         {
           joinToken: o.joinToken,
           nodeName: o.nodeName,
@@ -156,6 +158,7 @@ export class AgentSession {
         },
         { deadline: Date.now() + REGISTER_TIMEOUT_MS },
         (err, res) => {
+          this.registering = undefined;
           if (err) {
             const fatal = err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.INVALID_ARGUMENT;
             reject(fatal ? new JoinRefusedError(o.server, err.details) : err);
