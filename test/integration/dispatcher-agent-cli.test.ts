@@ -45,8 +45,9 @@ describe('berth agent (runAgent against a real dispatcher)', function () {
     const exit = runAgent([...baseFlags(), '--token-file', tokenFile, '--name', 'cli-node', '--labels', 'zone=x, disk=ssd', '--cpu', '1500m', '--memory', '1Gi']);
     const node = await eventually(async () => {
       const nodes = await store.list<Node>(keys.nodes);
-      return nodes.items.find((n) => n.name === 'cli-node' && n.status.state === 'ready') ?? false;
+      return nodes.items.find((n) => n.name === 'cli-node' && n.status.state === 'ready');
     }, 15_000, 'node registered');
+    assert.ok(node);
     assert.deepEqual(node.labels, { zone: 'x', disk: 'ssd' });
     assert.deepEqual(node.capacity, { cpu: 1500, memory: 1024 ** 3 });
     assert.equal(node.runtime, 'process');
