@@ -12,6 +12,9 @@ import { Lifecycle, StartAborted } from './lifecycle.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { Store } from './store/store.js';
+import { Agent, Runtime } from '../agent/agent.js';
+import { dockerAnswers, parseAgentFlags } from '../agent/cli.js';
+import { clientVersion } from '../cli/version.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -95,17 +98,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     check();
 
     if (opts.agent) {
-      const { startAgent } = await import('../agent/agent.js');
-      const agent = await startAgent(
-        {
-          server: `127.0.0.1:${dispatcher.port}`,
-          tokenFile: path.join(opts.dataDir, JOIN_TOKEN_FILE),
-          name: opts.nodeName,
-          labels: opts.nodeLabels,
-          dataDir: path.join(opts.dataDir, 'agent'),
-        },
-        log,
-      );
+      const agent = await startLocalAgent(opts, dispatcher.port, log);
       life.onStop('local-agent', () => agent.stop());
     }
     return { apiUrl, agentPort: dispatcher.port, stop: () => life.stop() };
@@ -113,4 +106,20 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     await life.stop();
     throw err;
   }
+}
+
+/** The agent a one-node cluster needs, in this process, joined with this server's join token. */
+async function startLocalAgent(opts: ServerOptions, dispatcherPort: number, log: Logger): Promise<Agent> {
+  const flags = parseAgentFlags([
+    '--server', `127.0.0.1:${dispatcherPort}`,
+    '--token-file', path.join(opts.dataDir, JOIN_TOKEN_FILE),
+    '--name', opts.nodeName,
+    '--labels', opts.nodeLabels,
+    '--data-dir', path.join(opts.dataDir, 'agent'),
+  ])!;
+  const runtime = (await dockerAnswers()) ? Runtime.Docker : Runtime.Process;
+  const agent = new Agent({ ...flags, runtime, version: clientVersion(), logger: log.child({ component: 'local-agent', node: flags.nodeName }) });
+  await agent.start();
+  log.info({ node: flags.nodeName, runtime }, 'local agent started');
+  return agent;
 }
