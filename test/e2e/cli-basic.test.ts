@@ -160,6 +160,12 @@ describe('e2e: berth client against berth server', function () {
     assert.deepEqual(names, ['web'], 'the valid document of the file was not applied either');
   });
 
+  it('version prints the client version and, asked to, whether the server answers', async () => {
+    const r = ok(await berth('version', '--check-server'));
+    const { version } = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(r.stdout, `berth ${version} (node ${process.version})\nserver ${server.url}: ok\n`);
+  });
+
   it('a wrong token exits 1 with one clear line', async () => {
     const r = await berth('get', 'services', '--token', 'not-the-token');
     assert.equal(r.code, 1);
