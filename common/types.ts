@@ -83,6 +83,8 @@ export interface ServiceSpec {
 }
 
 export interface ServiceStatus {
+  /** Replicas wanted (replicated) or live tasks on eligible nodes (global). */
+  desired?: number;
   /** Live tasks (desired running, not ended). */
   tasks?: number;
   running?: number;
