@@ -162,7 +162,14 @@ export interface TaskStatus {
   exitCode?: number;
   /** Last lines of output when the container ended. */
   lastOutput?: string;
+  /** Health of a running task with a health check: starting until the first verdict. */
+  health?: TaskHealth;
+  /** The latest probe, for `describe task`. */
+  lastProbe?: { time: string; ok: boolean; message: string };
 }
+
+export const TaskHealth = { Starting: 'starting', Healthy: 'healthy', Unhealthy: 'unhealthy' } as const;
+export type TaskHealth = (typeof TaskHealth)[keyof typeof TaskHealth];
 
 export interface Task {
   id: string;
@@ -179,6 +186,10 @@ export interface Task {
   nodeId?: string;
   status: TaskStatus;
   createdAt: string;
+  /** How many tasks of this slot ended in a row before this one (crash loop counter). */
+  restarts?: number;
+  /** Not to be scheduled before this time (restart backoff), ISO time. */
+  restartAt?: string;
   version?: number;
 }
 
