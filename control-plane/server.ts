@@ -8,6 +8,7 @@ import { ClusterTokens, JOIN_TOKEN_FILE } from './auth/tokens.js';
 import { buildApi, listenApi } from './api/server.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { EmbeddedEtcd } from './etcd/embedded.js';
+import { EventRecorder } from './events/recorder.js';
 import { Lifecycle, StartAborted } from './lifecycle.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -73,10 +74,12 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     const tokens = await ClusterTokens.ensure(store, opts.dataDir, log);
     check();
 
-    const orchestrator = new Orchestrator({ store, logger: log });
+    const events = new EventRecorder({ store, logger: log });
+    life.onStop('events', () => events.stop());
+    const orchestrator = new Orchestrator({ store, logger: log, events });
     life.onStop('orchestrator', () => orchestrator.stop());
     await orchestrator.start();
-    const scheduler = new Scheduler({ store, logger: log });
+    const scheduler = new Scheduler({ store, logger: log, events });
     life.onStop('scheduler', () => scheduler.stop());
     await scheduler.start();
     const dispatcher = new Dispatcher({
@@ -85,6 +88,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       listen: opts.agentListen,
       verifyJoinToken: (t) => tokens.verifyJoin(t),
       heartbeatGraceMs: opts.heartbeatGraceMs,
+      events,
     });
     life.onStop('dispatcher', () => dispatcher.stop());
     await dispatcher.start();

@@ -20,6 +20,7 @@ import { NodeSession, type SessionCall, type SessionHost } from './node-session.
 import { AssignmentChange, expiredNodes } from './rules.js';
 import { StatusWriter } from './status-writer.js';
 import { TaskIndex } from './task-index.js';
+import type { EventRecorder } from '../events/recorder.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -33,6 +34,8 @@ export interface DispatcherOptions {
   heartbeatGraceMs?: number;
   /** Called once per transition of a node to `down`. */
   onNodeDown?: (nodeId: string) => void;
+  /** Where to record what happens to nodes and tasks. */
+  events?: EventRecorder;
 }
 
 export const RUNTIMES = ['docker', 'process'] as const;

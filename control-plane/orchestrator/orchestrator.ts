@@ -12,10 +12,13 @@ import type { Store, WriteOp } from '../store/store.js';
 import { planGlobal } from './global.js';
 import type { Plan } from './plan.js';
 import { planDeleted, planReplicated } from './replicated.js';
+import type { EventRecorder } from '../events/recorder.js';
 
 export interface OrchestratorOptions {
   store: Store;
   logger: Logger;
+  /** Where to record what the orchestrator decides. */
+  events?: EventRecorder;
   /** Gather events this long before reconciling (a burst becomes one pass). */
   debounceMs?: number;
   /** Reconcile everything this often, as a safety net. */

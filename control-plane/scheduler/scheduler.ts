@@ -17,10 +17,13 @@ import type { Store } from '../store/store.js';
 import { isSchedulable, placeTasks } from './placement.js';
 import { nodeChangeMatters, taskChangeMatters } from './triggers.js';
 import { planWrites } from './writes.js';
+import type { EventRecorder } from '../events/recorder.js';
 
 export interface SchedulerOptions {
   store: Store;
   logger: Logger;
+  /** Where to record placements and unschedulable tasks. */
+  events?: EventRecorder;
   /** Quiet time to gather store changes into one pass (default 20 ms). */
   batchDelayMs?: number;
   /** Longest a change waits for its pass while changes keep coming (default 20 x batchDelayMs). */
