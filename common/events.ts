@@ -23,3 +23,27 @@ export interface BerthEvent {
 }
 
 export type EventInput = Omit<BerthEvent, 'id' | 'time' | 'version'>;
+
+/** Every reason the control plane records, so the CLI, tests and docs name the same strings. */
+export const EventReason = {
+  ServiceCreated: 'ServiceCreated',
+  ServiceUpdated: 'ServiceUpdated',
+  ServiceDeleted: 'ServiceDeleted',
+  ServiceScaled: 'ServiceScaled',
+  TaskScheduled: 'TaskScheduled',
+  TaskUnschedulable: 'TaskUnschedulable',
+  TaskStarted: 'TaskStarted',
+  TaskUnhealthy: 'TaskUnhealthy',
+  TaskFailed: 'TaskFailed',
+  TaskCompleted: 'TaskCompleted',
+  TaskStopped: 'TaskStopped',
+  NodeRegistered: 'NodeRegistered',
+  NodeReady: 'NodeReady',
+  NodeDown: 'NodeDown',
+} as const;
+export type EventReason = (typeof EventReason)[keyof typeof EventReason];
+
+/** The object reference and service of a task's events. */
+export function taskRef(task: { id: string; name: string; serviceName: string }): Pick<EventInput, 'object' | 'service'> {
+  return { object: { kind: 'task', name: task.name, id: task.id }, service: task.serviceName };
+}
