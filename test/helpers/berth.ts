@@ -1,6 +1,7 @@
 // Runs the real `berth` command line from source (node --import tsx cli/main.ts), so tests need
 // no build: runBerth for client verbs, startServer for a `berth server` child process with its
-// own embedded etcd, temp data dir and free ports, all removed by stop(). For unit tests:
+// own embedded etcd, temp data dir and free ports, all removed by stop(); startAgent for a `berth
+// agent` (process or docker runtime); spawnBerth for a daemon a test watches fail. For unit tests:
 // runCli runs the CLI in-process against fakeFetch, which answers with the fixtures below.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -77,10 +78,17 @@ export interface TestServer {
   configPath: string;
   agentPort: number;
   pid: number;
+  /** Resolves when the server process has exited. */
+  exit: Promise<ChildExit>;
   /** Last lines the server printed, for failure messages. */
   logTail(): string;
   /** Signals the server (SIGTERM by default), waits for it to exit (SIGKILL after 15 s), removes the data dir. */
   stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
 export interface StartServerOptions {
@@ -88,6 +96,8 @@ export interface StartServerOptions {
   noAgent?: boolean;
   extraArgs?: string[];
   startTimeoutMs?: number;
+  /** Added to (and overriding) the server's environment. */
+  env?: Record<string, string | undefined>;
 }
 
 export async function startServer(opts: StartServerOptions = {}): Promise<TestServer> {
@@ -104,7 +114,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
   ];
   const child = spawn(process.execPath, berthArgv(args), {
     cwd: REPO_ROOT,
-    env: childEnv({ BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL ?? 'info' }),
+    env: childEnv({ BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL ?? 'info', ...opts.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const tail: string[] = [];
@@ -115,7 +125,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
   // Always drain both pipes: a full pipe would block the server's logging.
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exit = exitOf(child);
+  const exited = exit.then(() => undefined);
   const logTail = () => tail.join('\n');
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     await stopChild(child, exited, signal);
@@ -125,11 +136,51 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
   const configPath = path.join(dataDir, 'berth.yaml');
   try {
     const token = await waitReady(child, url, configPath, opts.startTimeoutMs ?? 60_000, logTail);
-    return { url, token, dataDir, configPath, agentPort, pid: child.pid ?? -1, logTail, stop };
+    return { url, token, dataDir, configPath, agentPort, pid: child.pid ?? -1, exit, logTail, stop };
   } catch (err) {
     await stop('SIGKILL');
     throw err;
   }
+}
+
+function exitOf(child: ChildProcess): Promise<ChildExit> {
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+export interface BerthDaemon {
+  pid: number;
+  exit: Promise<ChildExit>;
+  stdout(): string;
+  stderr(): string;
+  /** Signals the process unless it has exited (SIGKILL after 15 s) and waits for its exit. */
+  stop(signal?: NodeJS.Signals): Promise<ChildExit>;
+}
+
+/**
+ * `berth ARGS` as a child process the test watches (for daemons that may fail to start): all of
+ * stdout and stderr are kept. Removes nothing: the caller owns any dir it passed.
+ */
+export function spawnBerth(args: readonly string[], opts: { env?: Record<string, string | undefined>; execPath?: string } = {}): BerthDaemon {
+  const child = spawn(opts.execPath ?? process.execPath, berthArgv(args), {
+    cwd: REPO_ROOT,
+    env: childEnv(opts.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exit = exitOf(child);
+  return {
+    pid: child.pid ?? -1,
+    exit,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      await stopChild(child, exit.then(() => undefined), signal);
+      return exit;
+    },
+  };
 }
 
 async function waitReady(
@@ -181,27 +232,44 @@ export interface TestAgent {
   name: string;
   dataDir: string;
   pid: number;
+  /** Resolves when the agent process has exited. */
+  exit: Promise<ChildExit>;
   logTail(): string;
-  /** SIGTERM (SIGKILL after 15 s), then kills any task process the agent left, removes the data dir. */
-  stop(): Promise<void>;
+  /**
+   * SIGTERM (SIGKILL after 15 s), then kills any task process the agent left and removes the data
+   * dir (with `keepDataDir`, neither: an agent started again on that dir adopts them). Containers of the docker runtime are left running, as the agent
+   * leaves them: remove them with removeContainersOfNode (test/helpers/docker.ts).
+   */
+  stop(opts?: { signal?: NodeJS.Signals; keepDataDir?: boolean }): Promise<void>;
+}
+
+export interface StartAgentOptions {
+  name: string;
+  labels?: string;
+  cpu?: string;
+  memory?: string;
+  /** Default `process` (no Docker). */
+  runtime?: 'docker' | 'process';
+  /** Reuse a data dir (an agent started again); default a new temp dir. */
+  dataDir?: string;
+  /** `HOST:PORT` to join instead of the server's agent port (e.g. a proxy in between). */
+  serverAddress?: string;
 }
 
 /**
- * A `berth agent` child process joined to `server` with the process runtime (no Docker): its
- * tasks are plain host processes, each in its own process group recorded under the data dir.
+ * A `berth agent` child process joined to `server`. With the process runtime (the default) its
+ * tasks are plain host processes, each in its own process group recorded under the data dir;
+ * with the docker runtime they are containers labelled `berth.node=<name>`.
  * Returns once spawned: wait for the node to show up before relying on it.
  */
-export function startAgent(
-  server: TestServer,
-  opts: { name: string; labels?: string; cpu?: string; memory?: string },
-): TestAgent {
-  const dataDir = mkdtempSync(path.join(tmpdir(), `berth-agent-${opts.name}-`));
+export function startAgent(server: TestServer, opts: StartAgentOptions): TestAgent {
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), `berth-agent-${opts.name}-`));
   const args = [
     'agent',
-    '--server', `127.0.0.1:${server.agentPort}`,
+    '--server', opts.serverAddress ?? `127.0.0.1:${server.agentPort}`,
     '--token-file', path.join(server.dataDir, 'join-token'),
     '--name', opts.name,
-    '--runtime', 'process',
+    '--runtime', opts.runtime ?? 'process',
     '--data-dir', dataDir,
     '--cpu', opts.cpu ?? '2',
     '--memory', opts.memory ?? '2Gi',
@@ -215,14 +283,17 @@ export function startAgent(
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exit = exitOf(child);
+  const exited = exit.then(() => undefined);
   return {
     name: opts.name,
     dataDir,
     pid: child.pid ?? -1,
+    exit,
     logTail: () => tail.join('\n'),
-    async stop() {
-      await stopChild(child, exited, 'SIGTERM');
+    async stop(stopOpts = {}) {
+      await stopChild(child, exited, stopOpts.signal ?? 'SIGTERM');
+      if (stopOpts.keepDataDir) return; // a restarted agent adopts what it left
       killLeftoverTaskProcesses(path.join(dataDir, 'processes'));
       rmSync(dataDir, { recursive: true, force: true });
     },
@@ -379,4 +450,38 @@ export async function runCli(
     ...opts.io,
   });
   return { code, stdout, stderr };
+}
+
+// ---------- End-to-end helpers: the cluster as `berth` shows it ----------
+
+/** `berth ARGS -o json` against `server`, parsed; throws with stderr on a non-zero exit. */
+export async function berthJson<T>(server: TestServer, ...args: string[]): Promise<T> {
+  const r = await runBerth([...args, '-o', 'json'], { config: server.configPath });
+  if (r.code !== 0) throw new Error(`berth ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** Every task, as `berth get tasks -o json` lists them. */
+export async function listTasks(server: TestServer, ...filters: string[]): Promise<Task[]> {
+  return (await berthJson<{ items: Task[] }>(server, 'get', 'tasks', ...filters)).items;
+}
+
+/** Every node, as `berth get nodes -o json` lists them. */
+export async function listNodes(server: TestServer): Promise<NodeView[]> {
+  return (await berthJson<{ items: NodeView[] }>(server, 'get', 'nodes')).items;
+}
+
+/** Polls until every named node is `ready`; returns name -> node id. */
+export async function waitNodesReady(server: TestServer, agents: readonly TestAgent[], timeoutMs = 60_000): Promise<Map<string, string>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const nodes = await listNodes(server).catch(() => [] as NodeView[]);
+    const ready = new Map(nodes.filter((n) => n.status.state === 'ready').map((n) => [n.name, n.id]));
+    if (agents.every((a) => ready.has(a.name))) return ready;
+    if (Date.now() > deadline) {
+      const missing = agents.filter((a) => !ready.has(a.name));
+      throw new Error(`nodes not ready after ${timeoutMs} ms: ${missing.map((a) => `${a.name}; agent said:\n${a.logTail()}`).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

@@ -40,10 +40,15 @@ export function testNodeName(prefix = 'test'): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }
 
-/** Ids of every container (running or not) labelled with this node name. */
-export async function containersOfNode(nodeName: string): Promise<string[]> {
-  const out = await docker('ps', '-aq', '--no-trunc', '--filter', `label=berth.node=${nodeName}`);
+/** Ids of every container labelled with this node name (only the running ones with `running`). */
+export async function containersOfNode(nodeName: string, opts: { running?: boolean } = {}): Promise<string[]> {
+  const out = await docker('ps', ...(opts.running ? [] : ['-a']), '-q', '--no-trunc', '--filter', `label=berth.node=${nodeName}`);
   return out ? out.split('\n') : [];
+}
+
+/** Removes every container of each of these nodes; never throws (for after hooks). */
+export async function removeContainersOfNodes(nodeNames: readonly string[]): Promise<void> {
+  for (const name of nodeNames) await removeContainersOfNode(name).catch(() => undefined);
 }
 
 /** Removes every container labelled with this node name. */
