@@ -9,7 +9,9 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { NodeState, type Task } from '../../common/types.js';
+import { EventReason, EventType } from '../../common/events.js';
+import { formatCpu, formatMemory } from '../../common/quantity.js';
+import { NodeState, type Node, type Task } from '../../common/types.js';
 import type { RegisterRequest__Output } from '../../proto/generated/berth/v1/RegisterRequest.js';
 import type { RegisterResponse } from '../../proto/generated/berth/v1/RegisterResponse.js';
 import type { DispatcherHandlers } from '../../proto/generated/berth/v1/Dispatcher.js';
@@ -21,6 +23,7 @@ import { AssignmentChange, expiredNodes } from './rules.js';
 import { StatusWriter } from './status-writer.js';
 import { TaskIndex } from './task-index.js';
 import type { EventRecorder } from '../events/recorder.js';
+import { taskStatusEvents } from './task-events.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -78,7 +81,15 @@ export class Dispatcher {
         else session.remove(task.id);
       },
     });
-    this.writer = new StatusWriter({ store: opts.store, index: this.index, logger: this.log });
+    this.writer = new StatusWriter({
+      store: opts.store,
+      index: this.index,
+      logger: this.log,
+      onWritten: (previous, next) => {
+        const nodeName = next.nodeId ? this.registry.get(next.nodeId)?.name : undefined;
+        for (const ev of taskStatusEvents(previous, next, nodeName)) this.opts.events?.record(ev);
+      },
+    });
   }
 
   /** The bound port (useful when listening on port 0). */
@@ -156,6 +167,7 @@ export class Dispatcher {
         callback({ code: grpc.status.INVALID_ARGUMENT, details: invalid });
         return;
       }
+      const known = this.registry.all().find((n) => n.name === req.nodeName);
       const node = await this.registry.register({
         name: req.nodeName,
         labels: { ...req.labels },
@@ -166,6 +178,8 @@ export class Dispatcher {
       const token = randomBytes(24);
       this.sessionTokens.set(node.id, token);
       this.alive(node.id);
+      this.recordNode(node, known ? EventReason.NodeReady : EventReason.NodeRegistered,
+        known ? `reconnected from ${node.status.address ?? 'an unknown address'}` : `joined: ${node.runtime} runtime, ${formatCpu(node.capacity.cpu)} CPU, ${formatMemory(node.capacity.memory)} memory`);
       callback(null, { nodeId: node.id, heartbeatIntervalMs: this.heartbeatIntervalMs, sessionToken: token.toString('base64url') });
     } catch (err) {
       this.log.error({ err: (err as Error).message, nodeName: req.nodeName }, 'registration failed');
@@ -205,6 +219,10 @@ export class Dispatcher {
     submitStatuses: (nodeId, reports) => this.writer.submit(nodeId, reports),
   };
 
+  private recordNode(node: Node, reason: string, message: string, type: EventType = EventType.Normal): void {
+    this.opts.events?.record({ type, reason, object: { kind: 'node', name: node.name, id: node.id }, message });
+  }
+
   // ---------- liveness ----------
 
   private alive(nodeId: string): void {
@@ -214,7 +232,11 @@ export class Dispatcher {
 
   private async markReady(nodeId: string): Promise<void> {
     try {
-      if (await this.registry.setState(nodeId, NodeState.Ready)) this.log.info({ nodeId }, 'node ready again');
+      if (await this.registry.setState(nodeId, NodeState.Ready)) {
+        this.log.info({ nodeId }, 'node ready again');
+        const node = this.registry.get(nodeId);
+        if (node) this.recordNode(node, EventReason.NodeReady, 'heartbeats resumed');
+      }
     } catch (err) {
       this.log.warn({ err: (err as Error).message, nodeId }, 'could not mark node ready');
     }
@@ -234,6 +256,8 @@ export class Dispatcher {
           const transitioned = await this.registry.setState(nodeId, NodeState.Down, NodeStatusMessage.HeartbeatMissed);
           if (!transitioned) continue;
           this.log.warn({ nodeId, graceMs: this.graceMs }, 'node down: heartbeats stopped');
+          const node = this.registry.get(nodeId);
+          if (node) this.recordNode(node, EventReason.NodeDown, `no heartbeat for ${this.graceMs / 1000}s`, EventType.Warning);
           this.opts.onNodeDown?.(nodeId);
         } catch (err) {
           this.down.delete(nodeId); // try again on the next check

@@ -22,6 +22,8 @@ export interface StatusWriterOptions {
   logger: Logger;
   /** How long reports are gathered before a write (default 5 ms). */
   gatherMs?: number;
+  /** Called after each report is written, with the task as it was before (for events). */
+  onWritten?: (previous: Task, next: Task) => void;
 }
 
 interface Pending {
@@ -92,7 +94,7 @@ export class StatusWriter {
   private async flush(): Promise<void> {
     const batch = [...this.pending];
     this.pending.clear();
-    const ops: { op: WriteOp; task: Task; nodeId: string }[] = [];
+    const ops: { op: WriteOp; task: Task; previous: Task; nodeId: string }[] = [];
     for (const [taskId, p] of batch) {
       const built = this.build(taskId, p);
       if (built) ops.push({ ...built, nodeId: p.nodeId });
@@ -105,32 +107,36 @@ export class StatusWriter {
   }
 
   /** The conditional put of a report against the freshest copy of its task, if still wanted. */
-  private build(taskId: string, p: Pending, fresh?: Task): { op: WriteOp; task: Task } | undefined {
+  private build(taskId: string, p: Pending, fresh?: Task): { op: WriteOp; task: Task; previous: Task } | undefined {
     const current = fresh ?? this.opts.index.get(taskId);
     const key = this.opts.index.keyOf(taskId);
     if (!current || key === undefined || decideStatus(current, p.nodeId, p.status).kind !== 'write') return undefined;
     const { version, ...rest } = current;
     const task: Task = { ...rest, status: p.status };
-    return { op: { type: 'put', key, value: task, ...(version !== undefined ? { version } : {}) }, task };
+    return { op: { type: 'put', key, value: task, ...(version !== undefined ? { version } : {}) }, task, previous: current };
   }
 
-  private async writeChunk(chunk: { op: WriteOp; task: Task; nodeId: string }[]): Promise<void> {
+  private async writeChunk(chunk: { op: WriteOp; task: Task; previous: Task; nodeId: string }[]): Promise<void> {
     try {
       const revision = await this.opts.store.txn(chunk.map((c) => c.op));
-      for (const c of chunk) this.opts.index.noteWritten({ ...c.task, version: revision });
+      for (const c of chunk) {
+        this.opts.index.noteWritten({ ...c.task, version: revision });
+        this.opts.onWritten?.(c.previous, c.task);
+      }
       return;
     } catch (err) {
       if (!(err instanceof ConflictError)) return this.requeue(chunk, err as Error);
     }
     // One stale task fails the whole transaction: write the others one by one.
-    await Promise.all(chunk.map((c) => this.writeOne(c.task.id, { nodeId: c.nodeId, status: c.task.status }, c.op, c.task)));
+    await Promise.all(chunk.map((c) => this.writeOne(c.task.id, { nodeId: c.nodeId, status: c.task.status }, c.op, c.task, c.previous)));
   }
 
-  private async writeOne(taskId: string, p: Pending, op: WriteOp, task: Task): Promise<void> {
+  private async writeOne(taskId: string, p: Pending, op: WriteOp, task: Task, previous: Task): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         const revision = await this.opts.store.txn([op]);
         this.opts.index.noteWritten({ ...task, version: revision });
+        this.opts.onWritten?.(previous, task);
         return;
       } catch (err) {
         if (!(err instanceof ConflictError)) return this.requeue([{ task, nodeId: p.nodeId }], err as Error);
@@ -143,6 +149,7 @@ export class StatusWriter {
         if (!rebuilt) return; // deleted, reassigned or already further along
         op = rebuilt.op;
         task = rebuilt.task;
+        previous = rebuilt.previous;
       }
     }
   }

@@ -18,6 +18,7 @@ import { isSchedulable, placeTasks } from './placement.js';
 import { nodeChangeMatters, taskChangeMatters } from './triggers.js';
 import { planWrites } from './writes.js';
 import type { EventRecorder } from '../events/recorder.js';
+import { placementEvent } from './placement-events.js';
 
 export interface SchedulerOptions {
   store: Store;
@@ -57,6 +58,7 @@ export class Scheduler {
   private readonly store: Store;
   private readonly log: Logger;
   private readonly opts: CompiledOptions;
+  private readonly events: EventRecorder | undefined;
   private readonly tasks: Informer<Task>;
   private readonly nodes: Informer<Node>;
   /**
@@ -80,6 +82,7 @@ export class Scheduler {
     this.store = opts.store;
     this.log = opts.logger.child({ component: 'scheduler' });
     this.opts = compile(opts);
+    this.events = opts.events;
     this.tasks = new Informer<Task>({
       store: this.store,
       prefix: keys.tasks,
@@ -195,6 +198,8 @@ export class Scheduler {
     for (const [key, task] of plan.written) {
       if (refused.has(key)) continue;
       if (task.status.state === 'assigned') placed++;
+      const event = placementEvent(task);
+      if (event) this.events?.record(event);
       // The cache may already show the write (or a later one): then it needs no stand-in.
       if ((this.tasks.cache.get(key)?.version ?? 0) > (task.version ?? 0)) continue;
       this.written.set(key, task);
