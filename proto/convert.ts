@@ -11,6 +11,7 @@ import {
   RestartCondition,
   ServiceMode,
   TASK_STATE_ORDER,
+  TaskHealth,
   type HealthCheckSpec,
   type PlacementSpec,
   type PortSpec,
@@ -37,6 +38,7 @@ import type { RestartCondition as PbRestartCondition } from './generated/berth/v
 import type { FailureAction as PbFailureAction } from './generated/berth/v1/FailureAction.js';
 import type { UpdateOrder as PbUpdateOrder } from './generated/berth/v1/UpdateOrder.js';
 import type { PullPolicy as PbPullPolicy } from './generated/berth/v1/PullPolicy.js';
+import type { TaskHealth as PbTaskHealth } from './generated/berth/v1/TaskHealth.js';
 
 /** A message from the other end that cannot be turned into our model. */
 export class ProtocolError extends BerthError {
@@ -56,12 +58,14 @@ const PREFIX = {
   failureAction: 'FAILURE_ACTION',
   order: 'UPDATE_ORDER',
   pullPolicy: 'PULL_POLICY',
+  health: 'TASK_HEALTH',
 } as const;
 
 const PROTOCOLS = ['tcp', 'udp'] as const;
 const FAILURE_ACTIONS = ['pause', 'rollback', 'continue'] as const;
 const UPDATE_ORDERS = ['stop-first', 'start-first'] as const;
 const PULL_POLICIES = ['always', 'if-not-present', 'never'] as const;
+const HEALTHS = Object.values(TaskHealth);
 
 function toEnum<N extends string | number>(prefix: string, value: string | undefined): N {
   const suffix = value === undefined ? 'UNSPECIFIED' : value.toUpperCase().replace(/-/g, '_');
@@ -103,6 +107,8 @@ export function statusToProto(s: TaskStatus): PbTaskStatus {
     })),
     exitCode: s.exitCode,
     lastOutput: s.lastOutput,
+    health: toEnum<PbTaskHealth>(PREFIX.health, s.health),
+    lastProbe: s.lastProbe ? { time: s.lastProbe.time, ok: s.lastProbe.ok, message: s.lastProbe.message } : null,
   };
 }
 
@@ -126,6 +132,8 @@ export function statusFromProto(p: PbTaskStatusOut | null, field = 'status'): Ta
     hostPorts,
     exitCode: p.exitCode,
     lastOutput: p.lastOutput,
+    health: fromEnum(PREFIX.health, p.health, HEALTHS, `${field}.health`),
+    lastProbe: p.lastProbe ? { time: p.lastProbe.time, ok: p.lastProbe.ok, message: p.lastProbe.message } : undefined,
   });
 }
 

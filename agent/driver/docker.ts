@@ -16,10 +16,14 @@ import {
   RuntimeError,
   labelsOf,
   lastLines,
+  ExecTimeoutError,
   type Driver,
+  type Execer,
+  type ExecResult,
   type ExitResult,
   type HostPort,
   type Instance,
+  type ProbeTarget,
 } from './driver.js';
 
 export interface DockerDriverOptions {
@@ -40,7 +44,11 @@ interface ContainerInspect {
   Name: string;
   Config: { Labels: Record<string, string> | null };
   State: { Status: string; Running: boolean; ExitCode: number; Error: string; OOMKilled: boolean; StartedAt: string };
-  NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null };
+  NetworkSettings: {
+    Ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null;
+    IPAddress?: string;
+    Networks?: Record<string, { IPAddress?: string } | null> | null;
+  };
 }
 
 interface PullLine {
@@ -53,7 +61,7 @@ interface PullLine {
 /** Docker's "never started" time. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
-export class DockerDriver implements Driver {
+export class DockerDriver implements Driver, ProbeTarget, Execer {
   readonly name = 'docker';
   private readonly client: DockerClient;
   private readonly nodeName: string;
@@ -242,6 +250,43 @@ export class DockerDriver implements Driver {
     };
   }
 
+  async probeAddress(id: string): Promise<string | undefined> {
+    const c = await this.inspectRaw(id);
+    if (!c?.State.Running) return undefined;
+    return containerAddress(c.NetworkSettings);
+  }
+
+  async exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
+    let execId: string;
+    try {
+      ({ Id: execId } = await this.client.json<{ Id: string }>('POST', `/containers/${id}/exec`, {
+        body: { Cmd: command, AttachStdout: true, AttachStderr: true, Tty: false },
+      }));
+    } catch (err) {
+      throw friendly(err, 'creating exec');
+    }
+    // Not detached: the answer streams the command's output and ends when the command exits.
+    // The Engine has no call to kill an exec, so on timeout the command is left to finish alone.
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), timeoutMs);
+    let output: string;
+    try {
+      const res = await this.client.raw('POST', `/exec/${execId}/start`, {
+        body: { Detach: false, Tty: false },
+        signal: timeout.signal,
+      });
+      if (res.status >= 400) throw new RuntimeError(`starting exec: ${res.status} ${res.body.toString('utf8').trim()}`, res.status);
+      output = demuxLogs(res.body);
+    } catch (err) {
+      if (timeout.signal.aborted) throw new ExecTimeoutError(command, timeoutMs);
+      throw friendly(err, 'running exec');
+    } finally {
+      clearTimeout(timer);
+    }
+    const info = await this.client.json<{ ExitCode: number | null; Running: boolean }>('GET', `/exec/${execId}/json`);
+    return { exitCode: info.ExitCode ?? -1, output: lastLines(output) };
+  }
+
   private inspectRaw(idOrName: string): Promise<ContainerInspect | undefined> {
     return this.client.jsonOrUndefined<ContainerInspect>('GET', `/containers/${idOrName}/json`);
   }
@@ -270,6 +315,13 @@ export function hostPortsOf(ports: ContainerInspect['NetworkSettings']['Ports'])
     });
   }
   return out.sort((a, b) => a.containerPort - b.containerPort);
+}
+
+/** The container's IP: the default bridge's, else the first network's that has one. */
+export function containerAddress(net: ContainerInspect['NetworkSettings']): string | undefined {
+  if (net.IPAddress) return net.IPAddress;
+  for (const n of Object.values(net.Networks ?? {})) if (n?.IPAddress) return n.IPAddress;
+  return undefined;
 }
 
 function friendly(err: unknown, doing: string): Error {

@@ -4,8 +4,8 @@
 // decide anything about a task's lifecycle (that is the task runner's job) and must not touch
 // instances that are not labelled as belonging to its node.
 // Modelled on swarmkit's exec controller and Nomad's driver plugin (StartTask, WaitTask,
-// StopTask, DestroyTask, InspectTask, RecoverTask). Optional abilities (logs, exec) will be
-// separate small interfaces.
+// StopTask, DestroyTask, InspectTask, RecoverTask). Optional abilities are separate small
+// interfaces (ProbeTarget, Execer below), checked with type guards.
 import type { ServiceSpec, Task, TaskStatus } from '../../common/types.js';
 import { BerthError } from '../../common/errors.js';
 
@@ -73,6 +73,46 @@ export interface Driver {
   list(): Promise<Instance[]>;
   /** undefined when the instance does not exist. */
   inspect(id: string): Promise<Instance | undefined>;
+}
+
+/** Optional ability: where a health probe reaches an instance's ports (its own ports, not host ports). */
+export interface ProbeTarget {
+  /**
+   * The address at which the instance's container ports answer: the container's IP on its
+   * network for Docker (so unpublished ports can be probed), the loopback for host processes.
+   * undefined when the instance has no reachable address (gone, or not on a network).
+   */
+  probeAddress(id: string): Promise<string | undefined>;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  /** Output of the command (stdout and stderr interleaved), possibly cut short. */
+  output: string;
+}
+
+/** Optional ability: run a command inside (or, for host processes, beside) a running instance. */
+export interface Execer {
+  /** Rejects with ExecTimeoutError when the command runs longer than `timeoutMs`. */
+  exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult>;
+}
+
+export function isProbeTarget(d: Driver): d is Driver & ProbeTarget {
+  return typeof (d as Partial<ProbeTarget>).probeAddress === 'function';
+}
+
+export function isExecer(d: Driver): d is Driver & Execer {
+  return typeof (d as Partial<Execer>).exec === 'function';
+}
+
+/** A command run through Execer did not finish in time. */
+export class ExecTimeoutError extends BerthError {
+  constructor(
+    readonly command: string[],
+    readonly timeoutMs: number,
+  ) {
+    super(`command timed out after ${timeoutMs / 1000}s`);
+  }
 }
 
 export function pullPolicyOf(spec: ServiceSpec): PullPolicy {

@@ -10,14 +10,19 @@
 import { spawn } from 'node:child_process';
 import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../../common/log.js';
 import type { Task } from '../../common/types.js';
 import {
+  ExecTimeoutError,
   InvalidSpecError,
   RuntimeError,
   lastLines,
   type Driver,
+  type Execer,
+  type ExecResult,
+  type ProbeTarget,
   type ExitResult,
   type HostPort,
   type Instance,
@@ -66,7 +71,7 @@ const WRAPPER = [
   'echo "$rc" > "$exitfile.tmp" && mv "$exitfile.tmp" "$exitfile"',
 ].join('\n');
 
-export class ProcessDriver implements Driver {
+export class ProcessDriver implements Driver, ProbeTarget, Execer {
   readonly name = 'process';
   private readonly dir: string;
   private readonly nodeName: string;
@@ -202,6 +207,46 @@ export class ProcessDriver implements Driver {
     };
     if (started && !running) inst.exitCode = (await this.exitOf(st)).exitCode;
     return inst;
+  }
+
+  /** Host processes bind their ports on the host itself. */
+  async probeAddress(id: string): Promise<string | undefined> {
+    const st = await this.readState(id);
+    return st && isAlive(st) ? '127.0.0.1' : undefined;
+  }
+
+  /** Runs the command as a host process with the task's environment (there is no container to enter). */
+  async exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
+    const st = await this.mustState(id);
+    const [file, ...args] = command;
+    if (!file) throw new InvalidSpecError('exec: empty command');
+    const child = spawn(file, args, {
+      // Its own process group, so a timeout kills whatever the command started too.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...st.env },
+    });
+    let output = '';
+    const collect = (c: Buffer): void => {
+      output = (output + c.toString('utf8')).slice(-TAIL_BYTES);
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid !== undefined) signalSafe(-child.pid, 'SIGKILL');
+    }, timeoutMs);
+    try {
+      const exitCode = await new Promise<number>((resolve, reject) => {
+        child.once('error', (err) => reject(new RuntimeError(`exec ${file}: ${err.message}`)));
+        child.once('close', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : -1)));
+      });
+      if (timedOut) throw new ExecTimeoutError(command, timeoutMs);
+      return { exitCode, output: lastLines(output) };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async exitOf(st: ProcessState): Promise<ExitResult> {

@@ -51,6 +51,8 @@ const fullTask: Task = {
     hostPorts: [{ containerPort: 80, hostPort: 8080, protocol: 'tcp' }],
     exitCode: 0,
     lastOutput: 'line 1\nline 2',
+    health: 'healthy',
+    lastProbe: { time: '2026-01-02T03:04:06.000Z', ok: true, message: 'GET http://172.17.0.5:80/healthz -> 200' },
   },
   createdAt: '2026-01-02T03:04:00.000Z',
   version: 17,
@@ -98,5 +100,27 @@ describe('proto conversions', () => {
       session.requestSerialize({ statuses: { reports: [{ taskId: 't-1', status: { timestamp: 'now' } }] } }),
     );
     assert.throws(() => reportFromProto(bad.statuses!.reports[0]!), ProtocolError);
+  });
+
+  it('carries every health value and a failed probe, and keeps a status without health free of it', () => {
+    const reports = (['starting', 'healthy', 'unhealthy'] as const).map((health, i) => ({
+      taskId: `t-${i}`,
+      status: {
+        state: 'running' as const,
+        timestamp: '2026-01-02T03:04:05.000Z',
+        health,
+        lastProbe: { time: '2026-01-02T03:04:06.000Z', ok: false, message: '' },
+      },
+    }));
+    const plain = { taskId: 't-9', status: { state: 'running' as const, timestamp: '2026-01-02T03:04:05.000Z' } };
+    const all = [...reports, plain];
+    const msg = session.requestDeserialize(session.requestSerialize({ statuses: { reports: all.map(reportToProto) } }));
+    assert.deepStrictEqual(msg.statuses!.reports.map(reportFromProto), all);
+  });
+
+  it('refuses a health value this side does not know', () => {
+    const p = reportToProto({ taskId: 't-1', status: { state: 'running', timestamp: 'now' } });
+    const odd = { ...p, status: { ...p.status!, health: 'TASK_HEALTH_SICK' } } as unknown as Parameters<typeof reportFromProto>[0];
+    assert.throws(() => reportFromProto(odd), ProtocolError);
   });
 });
