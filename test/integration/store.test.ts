@@ -28,12 +28,12 @@ describe('store (real etcd)', function () {
     await store.put('things/a', { ...a, n: 2 }, a.version);
     const a2 = await store.get<Obj>('things/a');
     assert.equal(a2?.n, 2);
-    assert.ok(a2!.version! > a.version);
+    assert.ok(a2.version! > a.version);
     await assert.rejects(store.put('things/a', { ...a, n: 3 }, a.version), ConflictError);
     assert.equal((await store.get<Obj>('things/a'))?.n, 2, 'stale write changed nothing');
     await assert.rejects(store.create('things/a', { name: 'a', n: 9 }), ConflictError);
     await assert.rejects(store.delete('things/a', a.version), ConflictError);
-    await store.delete('things/a', a2!.version);
+    await store.delete('things/a', a2.version);
     assert.equal(await store.get('things/a'), undefined);
   });
 
