@@ -3,16 +3,26 @@
 // scheduler still checks that they fit there.
 import { firstUnmet, parseConstraints } from '../../common/constraints.js';
 import type { Node, Service, Task } from '../../common/types.js';
+import type { BackoffOptions } from './backoff.js';
+import { orphanTasksOfDownNodes, withoutOrphanedTwice } from './healing.js';
 import { emptyPlan, newTask, Reason, type Plan } from './plan.js';
-import { HISTORY_PER_SLOT, isGone, isLive, isOutdated, newestFirst, shouldRestart } from './rules.js';
+import { planRestart } from './restart.js';
+import { HISTORY_PER_SLOT, isGone, isLive, isOutdated, newestFirst } from './rules.js';
 
+/** May `node` keep a task of `svc`? A paused node keeps its tasks but gets no new ones. */
 export function isEligible(node: Node, svc: Service): boolean {
-  if (node.availability !== 'active' || node.status.state === 'down') return false;
+  if (node.availability === 'drain' || node.status.state === 'down') return false;
   return !firstUnmet(node, parseConstraints(svc.spec.placement?.constraints));
 }
 
-export function planGlobal(svc: Service, tasks: Task[], nodes: Node[], now: string): Plan {
+/**
+ * The task of a `down` node is orphaned and not replaced elsewhere (a global task belongs to its
+ * node); its history stays until the node comes back or is deleted.
+ */
+export function planGlobal(svc: Service, allTasks: Task[], nodes: readonly Node[], now: string, backoff?: BackoffOptions): Plan {
   const plan = emptyPlan();
+  const tasks = orphanTasksOfDownNodes(allTasks, nodes, plan, now);
+  const downNodes = new Set(nodes.filter((n) => n.status.state === 'down').map((n) => n.id));
   const byNode = new Map<string, Task[]>();
   for (const t of tasks) {
     const list = byNode.get(t.nodeId ?? '') ?? [];
@@ -21,6 +31,7 @@ export function planGlobal(svc: Service, tasks: Task[], nodes: Node[], now: stri
   }
   for (const list of byNode.values()) list.sort(newestFirst);
   const eligible = new Set(nodes.filter((n) => isEligible(n, svc)).map((n) => n.id));
+  const paused = new Set(nodes.filter((n) => n.availability === 'pause').map((n) => n.id));
 
   for (const nodeId of eligible) {
     const list = byNode.get(nodeId) ?? [];
@@ -28,13 +39,12 @@ export function planGlobal(svc: Service, tasks: Task[], nodes: Node[], now: stri
     for (const t of extra) plan.shutdown.push({ task: t, desiredState: 'shutdown', reason: Reason.Superseded });
     if (keep) {
       if (isOutdated(keep, svc.spec)) plan.shutdown.push({ task: keep, desiredState: 'shutdown', reason: Reason.Updated });
-    } else if (!list.some((t) => t.desiredState !== 'running' && !isGone(t))) {
+    } else if (!paused.has(nodeId) && !list.some((t) => t.desiredState !== 'running' && !isGone(t))) {
       const last = list[0];
       if (!last || last.desiredState !== 'running') {
         plan.create.push(newTask(svc, { nodeId }, now));
-      } else if (shouldRestart(svc.spec, last, list.length)) {
-        plan.create.push(newTask(svc, { nodeId }, now));
-        plan.shutdown.push({ task: last, desiredState: 'shutdown', reason: Reason.Superseded });
+      } else {
+        planRestart(svc, last, { nodeId }, now, plan, backoff);
       }
     }
     const ended = list.filter((t) => t.desiredState !== 'running' && isGone(t));
@@ -43,10 +53,11 @@ export function planGlobal(svc: Service, tasks: Task[], nodes: Node[], now: stri
 
   for (const [nodeId, list] of byNode) {
     if (eligible.has(nodeId)) continue;
+    const ended = list.filter((t) => isGone(t) && t.desiredState !== 'running');
+    plan.remove.push(...(downNodes.has(nodeId) ? ended.slice(HISTORY_PER_SLOT) : ended));
     for (const t of list) {
-      if (isGone(t) && t.desiredState !== 'running') plan.remove.push(t);
-      else if (t.desiredState === 'running') plan.shutdown.push({ task: t, desiredState: 'shutdown', reason: Reason.NodeIneligible });
+      if (t.desiredState === 'running') plan.shutdown.push({ task: t, desiredState: 'shutdown', reason: Reason.NodeIneligible });
     }
   }
-  return plan;
+  return withoutOrphanedTwice(plan);
 }

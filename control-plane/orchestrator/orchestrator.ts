@@ -4,15 +4,21 @@
 // Must not: choose nodes (the scheduler does), or write observed task state (agents report it
 // through the dispatcher). Decisions come from the pure planners (replicated.ts, global.ts);
 // this file only feeds them the informers' caches and writes their plans in batches.
+//
+// Self-healing lives in the planners too: tasks of a node the dispatcher marked `down` are
+// orphaned and replaced, a draining node is emptied a few slots at a time, and crash-looping
+// slots wait out a growing backoff (the scheduler honours the replacement's `restartAt`).
 import type { Logger } from 'pino';
 import type { Node, Service, Task } from '../../common/types.js';
 import { Informer, type InformerEvent } from '../store/informer.js';
 import { keys } from '../store/keys.js';
 import type { Store, WriteOp } from '../store/store.js';
+import type { BackoffOptions } from './backoff.js';
 import { planGlobal } from './global.js';
-import type { Plan } from './plan.js';
+import { EventReason, type Plan } from './plan.js';
 import { planDeleted, planReplicated } from './replicated.js';
 import type { EventRecorder } from '../events/recorder.js';
+import type { EventInput } from '../../common/events.js';
 
 export interface OrchestratorOptions {
   store: Store;
@@ -23,6 +29,8 @@ export interface OrchestratorOptions {
   debounceMs?: number;
   /** Reconcile everything this often, as a safety net. */
   resyncMs?: number;
+  /** Restart backoff of crash-looping slots (cap and reset window). */
+  backoff?: BackoffOptions;
 }
 
 export class Orchestrator {
@@ -44,7 +52,7 @@ export class Orchestrator {
     const base = { store: opts.store, logger: this.log };
     this.services = new Informer<Service>({ ...base, prefix: keys.services, onEvent: (e) => this.onService(e) });
     this.tasks = new Informer<Task>({ ...base, prefix: keys.tasks, onEvent: (e) => this.onTask(e) });
-    this.nodes = new Informer<Node>({ ...base, prefix: keys.nodes, onEvent: () => this.markGlobalServices() });
+    this.nodes = new Informer<Node>({ ...base, prefix: keys.nodes, onEvent: (e) => this.onNode(e) });
   }
 
   async start(): Promise<void> {
@@ -74,6 +82,28 @@ export class Orchestrator {
   private onTask(e: InformerEvent<Task>): void {
     const t = e.type === 'put' ? e.value : e.previous;
     this.mark(t.serviceName);
+  }
+
+  /**
+   * A node going down, draining or pausing changes the plans of the services with tasks on it;
+   * any node change may change where global services run.
+   */
+  private onNode(e: InformerEvent<Node>): void {
+    const next = e.type === 'put' ? e.value : undefined;
+    const prev = e.previous;
+    if (!next || prev?.status.state !== next.status.state || prev.availability !== next.availability) {
+      const nodeId = next?.id ?? prev?.id;
+      for (const t of this.tasks.values()) if (t.nodeId === nodeId) this.mark(t.serviceName);
+    }
+    if (next && next.availability === 'drain' && prev?.availability !== 'drain' && this.started) {
+      this.opts.events?.record({
+        type: 'Normal',
+        reason: EventReason.NodeDrain,
+        object: { kind: 'node', name: next.name, id: next.id },
+        message: `node ${next.name} is draining: its tasks move to other nodes`,
+      });
+    }
+    this.markGlobalServices();
   }
 
   private markGlobalServices(): void {
@@ -108,6 +138,7 @@ export class Orchestrator {
     const now = new Date().toISOString();
     const ops: WriteOp[] = [];
     const touched: string[] = [];
+    const events: EventInput[] = [];
     for (const name of names) {
       const waitFor = this.awaiting.get(name);
       if (waitFor !== undefined && this.tasks.lastRevision < waitFor) {
@@ -118,12 +149,21 @@ export class Orchestrator {
       this.awaiting.delete(name);
       const svc = this.services.cache.get(keys.service(name));
       const tasks = tasksByService.get(name) ?? [];
-      const plan = !svc ? planDeleted(tasks) : svc.spec.mode === 'global' ? planGlobal(svc, tasks, nodes, now) : planReplicated(svc, tasks, now);
+      const backoff = this.opts.backoff;
+      const plan = !svc
+        ? planDeleted(tasks)
+        : svc.spec.mode === 'global'
+          ? planGlobal(svc, tasks, nodes, now, backoff)
+          : planReplicated(svc, tasks, now, { nodes, backoff });
       const planOps = toOps(plan);
       if (planOps.length) {
         ops.push(...planOps);
         touched.push(name);
-        this.log.info({ service: name, create: plan.create.length, shutdown: plan.shutdown.length, remove: plan.remove.length }, 'reconciling');
+        events.push(...plan.events);
+        this.log.info(
+          { service: name, create: plan.create.length, shutdown: plan.shutdown.length, remove: plan.remove.length, orphan: plan.orphan.length },
+          'reconciling',
+        );
       }
     }
     if (!ops.length) return;
@@ -131,6 +171,9 @@ export class Orchestrator {
       const { conflicts, revision } = await this.opts.store.batch(ops);
       for (const name of touched) this.awaiting.set(name, revision);
       for (const key of conflicts) this.retryLater(key.split('/')[1] ?? '');
+      // A conflicting write is planned again; its event would be recorded twice.
+      const conflicted = new Set(conflicts.map((k) => k.split('/')[2]));
+      for (const e of events) if (!e.object.id || !conflicted.has(e.object.id)) this.opts.events?.record(e);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'writing plan failed; will retry');
       for (const name of touched) this.retryLater(name);
@@ -150,5 +193,9 @@ function toOps(plan: Plan): WriteOp[] {
     ops.push({ type: 'put', key: keys.task(task.serviceName, task.id), value: next, version: task.version! });
   }
   for (const t of plan.remove) ops.push({ type: 'delete', key: keys.task(t.serviceName, t.id), version: t.version! });
+  for (const { task, next } of plan.orphan) {
+    const { version, ...value } = next;
+    ops.push({ type: 'put', key: keys.task(task.serviceName, task.id), value, version: version! });
+  }
   return ops;
 }

@@ -1,5 +1,6 @@
 // What a reconcile decides, with no I/O: tasks to create, tasks to stop, tasks to forget.
 import { randomBytes } from 'node:crypto';
+import type { EventInput } from '../../common/events.js';
 import type { Service, Task } from '../../common/types.js';
 
 export interface Plan {
@@ -9,9 +10,16 @@ export interface Plan {
   shutdown: { task: Task; desiredState: 'shutdown' | 'remove'; reason: string }[];
   /** Tasks to delete from the store: stopped for good, or never placed on a node. */
   remove: Task[];
+  /**
+   * Tasks of a node that is down: written as ended (`orphaned`, desired `shutdown`) since no
+   * agent will ever report them again; the agent stops them if it comes back.
+   */
+  orphan: { task: Task; next: Task }[];
+  /** What to record once the plan is written. */
+  events: EventInput[];
 }
 
-export const emptyPlan = (): Plan => ({ create: [], shutdown: [], remove: [] });
+export const emptyPlan = (): Plan => ({ create: [], shutdown: [], remove: [], orphan: [], events: [] });
 
 /** Named reasons for the orchestrator's decisions, shown in task messages. */
 export const Reason = {
@@ -20,7 +28,20 @@ export const Reason = {
   Superseded: 'replaced by a newer task in the same slot',
   Updated: 'replaced by the service update',
   NodeIneligible: 'node no longer eligible',
+  NodeDraining: 'moved off a draining node',
 } as const;
+
+/** Reasons of the events the orchestrator records. */
+export const EventReason = {
+  TaskOrphaned: 'TaskOrphaned',
+  Rescheduled: 'Rescheduled',
+  TaskMoved: 'TaskMoved',
+  NodeDrain: 'NodeDrain',
+  CrashLoopBackOff: 'CrashLoopBackOff',
+} as const;
+
+/** `status.reason` of a task waiting out its restart backoff. */
+export const CRASH_LOOP_BACK_OFF = 'CrashLoopBackOff';
 
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 

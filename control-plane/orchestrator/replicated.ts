@@ -4,12 +4,31 @@
 // ended); more than one -> keep the newest; a live task running an outdated spec -> stopped
 // (stop-first, at most `update.parallelism` slots at a time) and recreated once it has ended.
 // Slots above N -> shut down, then removed when gone. Ended tasks are kept as a short history.
-import type { Service, Task } from '../../common/types.js';
-import { emptyPlan, newTask, Reason, type Plan } from './plan.js';
-import { HISTORY_PER_SLOT, isGone, isLive, isOutdated, newestFirst, shouldRestart } from './rules.js';
+//
+// Node health comes first: tasks of a `down` node are orphaned and their slots refilled at once
+// (no backoff); live tasks of a draining node are moved like a stop-first update, at most
+// `update.parallelism` (default 1) slots at a time, the next one only once the previous
+// replacement runs. A task that ended by itself is replaced after its restart backoff.
+import type { Node, Service, Task } from '../../common/types.js';
+import type { BackoffOptions } from './backoff.js';
+import { drainingNodes, isMoving, orphanTasksOfDownNodes, withoutOrphanedTwice } from './healing.js';
+import { emptyPlan, EventReason, newTask, Reason, type Plan } from './plan.js';
+import { planRestart } from './restart.js';
+import { HISTORY_PER_SLOT, isGone, isLive, isOutdated, newestFirst } from './rules.js';
 
-export function planReplicated(svc: Service, tasks: Task[], now: string): Plan {
+/** What a planner needs besides the service and its tasks. */
+export interface PlanContext {
+  /** Every known node (for down and draining nodes). */
+  nodes?: readonly Node[];
+  backoff?: BackoffOptions;
+}
+
+export function planReplicated(svc: Service, allTasks: Task[], now: string, ctx: PlanContext = {}): Plan {
   const plan = emptyPlan();
+  const nodes = ctx.nodes ?? [];
+  const tasks = orphanTasksOfDownNodes(allTasks, nodes, plan, now);
+  const orphanedIds = new Set(plan.orphan.map((o) => o.task.id));
+  const draining = drainingNodes(nodes);
   const replicas = svc.spec.replicas ?? 1;
   const bySlot = new Map<number, Task[]>();
   for (const t of tasks) {
@@ -21,8 +40,12 @@ export function planReplicated(svc: Service, tasks: Task[], now: string): Plan {
 
   const parallelism = svc.spec.update?.parallelism || Infinity;
   let updating = 0;
+  const drainParallelism = svc.spec.update?.parallelism || 1;
+  let moving = 0;
   for (let slot = 1; slot <= replicas; slot++) {
-    if (isUpdating(bySlot.get(slot) ?? [], svc)) updating++;
+    const list = bySlot.get(slot) ?? [];
+    if (isUpdating(list, svc)) updating++;
+    if (draining.size && isMoving(list, draining, isLive)) moving++;
   }
 
   for (let slot = 1; slot <= replicas; slot++) {
@@ -30,7 +53,18 @@ export function planReplicated(svc: Service, tasks: Task[], now: string): Plan {
     const [keep, ...extra] = list.filter(isLive);
     for (const t of extra) plan.shutdown.push({ task: t, desiredState: 'shutdown', reason: Reason.Superseded });
     if (keep) {
-      if (isOutdated(keep, svc.spec) && updating < parallelism) {
+      const drainFrom = keep.nodeId ? draining.get(keep.nodeId) : undefined;
+      if (drainFrom && moving < drainParallelism) {
+        plan.shutdown.push({ task: keep, desiredState: 'shutdown', reason: Reason.NodeDraining });
+        plan.events.push({
+          type: 'Normal',
+          reason: EventReason.TaskMoved,
+          object: { kind: 'task', name: keep.name, id: keep.id },
+          message: `stopping on draining node ${drainFrom.name}; slot ${slot} is rescheduled once it has stopped`,
+          service: svc.metadata.name,
+        });
+        moving++;
+      } else if (!drainFrom && isOutdated(keep, svc.spec) && updating < parallelism) {
         plan.shutdown.push({ task: keep, desiredState: 'shutdown', reason: Reason.Updated });
         updating++;
       }
@@ -38,11 +72,12 @@ export function planReplicated(svc: Service, tasks: Task[], now: string): Plan {
       // Nothing runs in this slot and nothing is still stopping (stop-first).
       const last = list[0];
       if (!last || last.desiredState !== 'running') {
-        plan.create.push(newTask(svc, { slot }, now));
-      } else if (shouldRestart(svc.spec, last, list.length)) {
-        // The task ended by itself: replace it and keep it as history.
-        plan.create.push(newTask(svc, { slot }, now));
-        plan.shutdown.push({ task: last, desiredState: 'shutdown', reason: Reason.Superseded });
+        const task = newTask(svc, { slot }, now);
+        plan.create.push(task);
+        if (last && orphanedIds.has(last.id)) plan.events.push(rescheduled(task, last));
+      } else {
+        // The task ended by itself: replace it (after its backoff) and keep it as history.
+        planRestart(svc, last, { slot }, now, plan, ctx.backoff);
       }
     }
     const ended = list.filter((t) => t.desiredState !== 'running' && isGone(t));
@@ -57,7 +92,17 @@ export function planReplicated(svc: Service, tasks: Task[], now: string): Plan {
       else if (t.desiredState === 'running') plan.shutdown.push({ task: t, desiredState: 'shutdown', reason: Reason.ScaledDown });
     }
   }
-  return plan;
+  return withoutOrphanedTwice(plan);
+}
+
+export function rescheduled(task: Task, orphaned: Task): Plan['events'][number] {
+  return {
+    type: 'Normal',
+    reason: EventReason.Rescheduled,
+    object: { kind: 'task', name: task.name, id: task.id },
+    message: `replaces ${orphaned.name}, orphaned on a node that is down`,
+    service: task.serviceName,
+  };
 }
 
 /**

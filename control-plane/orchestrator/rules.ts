@@ -10,13 +10,16 @@ export function isLive(t: Task): boolean {
   return t.desiredState === 'running' && !isTerminal(t.status.state);
 }
 
-/** Whether an ended task should be replaced in its slot, by the service's restart policy. */
-export function shouldRestart(spec: ServiceSpec, ended: Task, attemptsInSlot: number): boolean {
+/**
+ * Whether an ended task should be replaced in its slot, by the service's restart policy;
+ * `restarts` is the crash-loop count the replacement would carry (see backoff.ts).
+ */
+export function shouldRestart(spec: ServiceSpec, ended: Task, restarts: number): boolean {
   const policy = spec.restartPolicy ?? {};
   const condition = policy.condition ?? 'any';
   if (condition === 'none') return false;
   if (condition === 'on-failure' && ended.status.state === 'complete') return false;
-  if (policy.maxAttempts && attemptsInSlot > policy.maxAttempts) return false;
+  if (policy.maxAttempts && restarts > policy.maxAttempts) return false;
   return true;
 }
 

@@ -36,9 +36,25 @@ export interface PlacementOptions {
   filters?: Filter[];
 }
 
-/** True for a task the scheduler should place: pending and still wanted. */
-export function isSchedulable(task: Task): boolean {
-  return task.status.state === 'pending' && task.desiredState === 'running';
+/**
+ * True for a task the scheduler should place: pending and still wanted, and (given `nowMs`)
+ * past its restart backoff. Without `nowMs` a backed-off task counts, so its arrival still
+ * triggers a pass, which then arranges the pass at its `restartAt`.
+ */
+export function isSchedulable(task: Task, nowMs?: number): boolean {
+  if (task.status.state !== 'pending' || task.desiredState !== 'running') return false;
+  return nowMs === undefined || !task.restartAt || Date.parse(task.restartAt) <= nowMs;
+}
+
+/** The earliest `restartAt` after `nowMs` among pending tasks, in ms; undefined if none. */
+export function nextRestartAt(tasks: readonly Task[], nowMs: number): number | undefined {
+  let next: number | undefined;
+  for (const t of tasks) {
+    if (!t.restartAt || !isSchedulable(t)) continue;
+    const at = Date.parse(t.restartAt);
+    if (at > nowMs && (next === undefined || at < next)) next = at;
+  }
+  return next;
 }
 
 /**

@@ -14,7 +14,7 @@ import type { Node, Task } from '../../common/types.js';
 import { Informer, type InformerEvent } from '../store/informer.js';
 import { keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
-import { isSchedulable, placeTasks } from './placement.js';
+import { isSchedulable, nextRestartAt, placeTasks } from './placement.js';
 import { nodeChangeMatters, taskChangeMatters } from './triggers.js';
 import { planWrites } from './writes.js';
 import type { EventRecorder } from '../events/recorder.js';
@@ -73,6 +73,8 @@ export class Scheduler {
   private dirty = false;
   private firstChangeAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Wakes the loop when the earliest restart backoff of a pending task is over. */
+  private backoffTimer: { at: number; timer: NodeJS.Timeout } | undefined;
   private running: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
   private onStop: () => void = () => undefined;
@@ -120,6 +122,8 @@ export class Scheduler {
     this.onStop();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.backoffTimer) clearTimeout(this.backoffTimer.timer);
+    this.backoffTimer = undefined;
     await Promise.all([this.tasks.stop(), this.nodes.stop()]);
     await this.running;
     this.wakeIdle();
@@ -180,7 +184,9 @@ export class Scheduler {
 
   private async pass(): Promise<void> {
     const tasks = this.taskView();
-    const pending = tasks.filter(isSchedulable);
+    const nowMs = Date.now();
+    const pending = tasks.filter((t) => isSchedulable(t, nowMs));
+    this.armBackoffWake(nextRestartAt(tasks, nowMs));
     if (pending.length === 0) return;
     this.counters.passes++;
     const nodes = this.nodes.values();
@@ -210,6 +216,18 @@ export class Scheduler {
       { pending: pending.length, placed, unplaceable: result.unplaceable.length, writes: plan.ops.length, conflicts: conflicts.length },
       'scheduling pass',
     );
+  }
+
+  /** One timer for the earliest backoff end; a later pass re-arms it for the next one. */
+  private armBackoffWake(at: number | undefined): void {
+    if (this.stopped || at === undefined) return;
+    if (this.backoffTimer && this.backoffTimer.at <= at) return;
+    if (this.backoffTimer) clearTimeout(this.backoffTimer.timer);
+    const timer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      this.requestPass();
+    }, Math.max(0, at - Date.now()) + 5);
+    this.backoffTimer = { at, timer };
   }
 
   /** The cached tasks, with this scheduler's own writes standing in until the cache has them. */
