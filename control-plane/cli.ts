@@ -22,6 +22,9 @@ Flags:
   --node-labels K=V,...   labels of the local agent's node
   --heartbeat-grace SECONDS
                           a node whose heartbeats stop this long is down (default 5)
+  --restart-backoff-max SECONDS
+                          longest wait between two restarts of a crash-looping task
+                          (default 300)
 
 Example:
   berth server --data-dir /var/lib/berth
@@ -81,6 +84,7 @@ export function parseServerFlags(argv: string[]): ServerOptions {
       'node-name': { type: 'string' },
       'node-labels': { type: 'string' },
       'heartbeat-grace': { type: 'string' },
+      'restart-backoff-max': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -88,6 +92,10 @@ export function parseServerFlags(argv: string[]): ServerOptions {
   if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}"`);
   const grace = values['heartbeat-grace'] !== undefined ? Number(values['heartbeat-grace']) : SERVER_DEFAULTS.heartbeatGraceMs / 1000;
   if (!Number.isFinite(grace) || grace <= 0) throw new Error(`--heartbeat-grace: must be a positive number of seconds`);
+  const backoffMax = values['restart-backoff-max'] !== undefined ? Number(values['restart-backoff-max']) : undefined;
+  if (backoffMax !== undefined && (!Number.isFinite(backoffMax) || backoffMax <= 0)) {
+    throw new Error(`--restart-backoff-max: must be a positive number of seconds`);
+  }
   return {
     dataDir: values['data-dir'] ?? SERVER_DEFAULTS.dataDir,
     listen: values.listen ?? SERVER_DEFAULTS.listen,
@@ -98,5 +106,6 @@ export function parseServerFlags(argv: string[]): ServerOptions {
     nodeName: values['node-name'] ?? SERVER_DEFAULTS.nodeName,
     nodeLabels: values['node-labels'] ?? '',
     heartbeatGraceMs: grace * 1000,
+    ...(backoffMax !== undefined ? { restartBackoffMaxMs: backoffMax * 1000 } : {}),
   };
 }

@@ -31,6 +31,8 @@ export interface ServerOptions {
   nodeName: string;
   nodeLabels: string;
   heartbeatGraceMs: number;
+  /** Longest wait between two restarts of a crash-looping slot. */
+  restartBackoffMaxMs?: number;
 }
 
 export const SERVER_DEFAULTS: ServerOptions = {
@@ -76,7 +78,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
 
     const events = new EventRecorder({ store, logger: log });
     life.onStop('events', () => events.stop());
-    const orchestrator = new Orchestrator({ store, logger: log, events });
+    const orchestrator = new Orchestrator({ store, logger: log, events, backoff: { maxMs: opts.restartBackoffMaxMs } });
     life.onStop('orchestrator', () => orchestrator.stop());
     await orchestrator.start();
     const scheduler = new Scheduler({ store, logger: log, events });
@@ -122,7 +124,13 @@ async function startLocalAgent(opts: ServerOptions, dispatcherPort: number, log:
     '--data-dir', path.join(opts.dataDir, 'agent'),
   ])!;
   const runtime = (await dockerAnswers()) ? Runtime.Docker : Runtime.Process;
-  const agent = new Agent({ ...flags, runtime, version: clientVersion(), logger: log.child({ component: 'local-agent', node: flags.nodeName }) });
+  const agent = new Agent({
+    ...flags,
+    runtime,
+    version: clientVersion(),
+    logger: log.child({ component: 'local-agent', node: flags.nodeName }),
+    fenceAfterMs: 3 * opts.heartbeatGraceMs,
+  });
   await agent.start();
   log.info({ node: flags.nodeName, runtime }, 'local agent started');
   return agent;

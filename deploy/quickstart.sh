@@ -86,5 +86,10 @@ else
   say "the example service is not running yet; see 'berth get tasks' and $log_file"
   exit 1
 fi
-echo "Then: berth get tasks -o wide | berth describe service web | berth scale service web --replicas 5 | berth delete service web"
-echo "Stop the server: $repo/deploy/quickstart.sh stop"
+cat <<EOF
+Then, for example:
+  berth describe service web
+  berth scale service web --replicas 3
+  berth delete service web
+Stop the server: $repo/deploy/quickstart.sh stop
+EOF

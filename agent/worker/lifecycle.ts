@@ -25,6 +25,8 @@ export const StatusReason = {
   NotStarted: 'NotStarted',
   /** A running instance found at agent start was taken over. */
   Adopted: 'Adopted',
+  /** The health check failed failureThreshold times in a row: the instance was stopped. */
+  Unhealthy: 'Unhealthy',
 } as const;
 export type StatusReason = (typeof StatusReason)[keyof typeof StatusReason];
 
@@ -45,9 +47,13 @@ export function advanceStatus(current: TaskStatus, next: TaskState, details: Sta
   return { ...carried, ...details, state: next, timestamp: now.toISOString() };
 }
 
-/** What an ended instance means for its task. */
-export function exitOutcome(exit: ExitResult, stopRequested: boolean): { state: TaskState } & StatusDetails {
+/**
+ * What an ended instance means for its task. `unhealthy` is the message of a health verdict that
+ * made the runner stop the instance: it takes precedence, since the stop was the runner's own.
+ */
+export function exitOutcome(exit: ExitResult, stopRequested: boolean, unhealthy?: string): { state: TaskState } & StatusDetails {
   const base = { exitCode: exit.exitCode, lastOutput: exit.lastOutput };
+  if (unhealthy !== undefined) return { state: 'failed', reason: StatusReason.Unhealthy, message: unhealthy, ...base };
   if (stopRequested) {
     return { state: 'shutdown', reason: StatusReason.Stopped, message: `stopped (exit code ${exit.exitCode})`, ...base };
   }

@@ -2,8 +2,10 @@
 //   accepted -> preparing (pull) -> starting -> running -> complete | failed | shutdown
 // and reports every state change. It never restarts an instance that exited: the control plane
 // replaces the task (a restart is a new task in the same slot). Decisions live in lifecycle.ts.
+// While the instance runs, a prober (agent/health/) checks its health if the spec asks for it;
+// an unhealthy verdict makes the runner stop the instance and report the task failed.
 import type { Logger } from '../../common/log.js';
-import { isTerminal, type DesiredState, type Task, type TaskState, type TaskStatus } from '../../common/types.js';
+import { TaskHealth, isTerminal, type DesiredState, type Task, type TaskState, type TaskStatus } from '../../common/types.js';
 import {
   ImageNotPresentError,
   ImagePullError,
@@ -14,6 +16,9 @@ import {
   type ExitResult,
   type Instance,
 } from '../driver/driver.js';
+import { compileHealthCheck } from '../health/config.js';
+import { Prober, type Clock, type LastProbe } from '../health/prober.js';
+import { probeFor } from '../health/probes.js';
 import { StatusReason, advanceStatus, exitOutcome, mayStartFresh, type StatusDetails } from './lifecycle.js';
 
 export interface TaskRunnerOptions {
@@ -26,6 +31,8 @@ export interface TaskRunnerOptions {
   adopted?: Instance;
   /** Delay before retrying a failed wait on the runtime (ms). */
   retryMs?: number;
+  /** Health probing knobs, for tests: a fake clock, how often unchanged health is re-reported. */
+  health?: { clock?: Clock; minReportMs?: number };
 }
 
 export class TaskRunner {
@@ -37,6 +44,10 @@ export class TaskRunner {
   private readonly onStatus: (status: TaskStatus) => void;
   private readonly adopted: Instance | undefined;
   private readonly retryMs: number;
+  private readonly healthOpts: TaskRunnerOptions['health'];
+  private prober: Prober | undefined;
+  /** Set when a health verdict made this runner stop the instance. */
+  private unhealthy: { message: string; lastProbe: LastProbe } | undefined;
   private instanceId: string | undefined;
   /** Set while the instance runs and a stop must go through driver.stop. */
   private waiting = false;
@@ -56,6 +67,7 @@ export class TaskRunner {
     this.adopted = opts.adopted;
     this.instanceId = opts.adopted?.id;
     this.retryMs = opts.retryMs ?? 1000;
+    this.healthOpts = opts.health;
   }
 
   /** The latest status (as reported, or as received if nothing was reported yet). */
@@ -88,6 +100,8 @@ export class TaskRunner {
    */
   shutdown(): Promise<void> {
     this.stopRequested = true;
+    // A stopping instance answers no probes: that must not count against it.
+    this.stopProbing();
     this.stopping ??= (async () => {
       if (this.waiting && this.instanceId) await this.stopInstance(this.instanceId);
       await this.run();
@@ -125,8 +139,11 @@ export class TaskRunner {
         reason: StatusReason.Adopted,
         containerId: this.adopted.id,
         hostPorts: this.adopted.hostPorts,
+        ...this.initialHealth(),
       });
       if (this.task.desiredState !== 'running') this.stopRequested = true;
+      // Its start period counts from the adoption: how long it ran before is not known here.
+      this.startProbing(this.adopted.id);
       await this.waitForExit(this.adopted.id);
       return;
     }
@@ -187,7 +204,10 @@ export class TaskRunner {
     if (this.detached) return;
     const inst = await this.driver.inspect(id).catch(() => undefined);
     // If a stop came meanwhile, waitForExit delivers it; the task never counts as running.
-    if (!this.stopRequested) this.report('running', { containerId: id, hostPorts: inst?.hostPorts ?? [] });
+    if (!this.stopRequested) {
+      this.report('running', { containerId: id, hostPorts: inst?.hostPorts ?? [], ...this.initialHealth() });
+      this.startProbing(id);
+    }
     await this.waitForExit(id);
   }
 
@@ -198,20 +218,59 @@ export class TaskRunner {
     // shutdown() delivers it itself.
     if (this.stopRequested) void this.stopInstance(id);
     let exit: ExitResult | undefined;
-    while (!exit) {
-      try {
-        exit = await this.driver.wait(id, this.detach$.signal);
-      } catch (err) {
-        if (this.detached) return;
-        this.log.warn({ err }, 'waiting for the instance failed; retrying');
-        await new Promise((r) => setTimeout(r, this.retryMs));
-        if (this.detached) return;
+    try {
+      while (!exit) {
+        try {
+          exit = await this.driver.wait(id, this.detach$.signal);
+        } catch (err) {
+          if (this.detached) return;
+          this.log.warn({ err }, 'waiting for the instance failed; retrying');
+          await new Promise((r) => setTimeout(r, this.retryMs));
+          if (this.detached) return;
+        }
       }
+    } finally {
+      this.stopProbing();
     }
     this.waiting = false;
     if (this.detached) return;
-    const { state, ...details } = exitOutcome(exit, this.stopRequested);
-    this.report(state, { containerId: id, ...details });
+    const { state, ...details } = exitOutcome(exit, this.stopRequested, this.unhealthy?.message);
+    const health = this.unhealthy ? { health: TaskHealth.Unhealthy, lastProbe: this.unhealthy.lastProbe } : {};
+    this.report(state, { containerId: id, ...details, ...health });
+  }
+
+  /** `health: starting` for a task with a health check, until the first verdict. */
+  private initialHealth(): { health?: TaskHealth } {
+    return compileHealthCheck(this.task.spec.healthCheck) ? { health: TaskHealth.Starting } : {};
+  }
+
+  private startProbing(id: string): void {
+    const check = compileHealthCheck(this.task.spec.healthCheck);
+    if (!check || this.stopRequested || this.detached || this.prober) return;
+    this.prober = new Prober({
+      check,
+      probe: probeFor(check, this.driver, id),
+      logger: this.log,
+      clock: this.healthOpts?.clock,
+      minReportMs: this.healthOpts?.minReportMs,
+      onReport: (health, lastProbe) => {
+        if (this.stopRequested || this.unhealthy) return;
+        this.report('running', { health, lastProbe });
+      },
+      onUnhealthy: (result, failures) => {
+        if (this.stopRequested) return;
+        const lastProbe = { time: new Date().toISOString(), ok: result.ok, message: result.message };
+        this.unhealthy = { message: `health check failed ${failures} times: ${result.message}`, lastProbe };
+        this.log.warn({ probe: result.message, failures }, 'task unhealthy: stopping its instance');
+        void this.stopInstance(id);
+      },
+    });
+    this.prober.start();
+  }
+
+  /** Stops the prober without waiting: a probe still in flight is ignored when it ends. */
+  private stopProbing(): void {
+    if (this.prober) void this.prober.stop();
   }
 
   private async stopInstance(id: string): Promise<void> {

@@ -8,12 +8,14 @@ import type { Store } from '../../store/store.js';
 import { applyServices } from '../apply.js';
 import { BadRequestError, errorBodySchema } from '../errors.js';
 import { serviceView } from '../views.js';
+import type { EventRecorder } from '../../events/recorder.js';
+import { recordApplied, recordDeleted, recordScaled } from '../service-events.js';
 
 const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } as const;
 const serviceOut = { type: 'object', additionalProperties: true } as const;
 const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
 
-export function serviceRoutes(app: FastifyInstance, store: Store): void {
+export function serviceRoutes(app: FastifyInstance, store: Store, events?: EventRecorder): void {
   app.post<{ Body: { items: unknown[]; dryRun?: boolean } }>(
     '/v1/apply',
     {
@@ -47,7 +49,10 @@ export function serviceRoutes(app: FastifyInstance, store: Store): void {
     },
     async (req) => {
       if (!req.body || !Array.isArray(req.body.items)) throw new BadRequestError('body must be { items: [...] }');
-      return { items: await applyServices(store, req.body.items, { dryRun: req.body.dryRun ?? false }) };
+      const dryRun = req.body.dryRun ?? false;
+      const items = await applyServices(store, req.body.items, { dryRun });
+      if (!dryRun) recordApplied(events, items);
+      return { items };
     },
   );
 
@@ -61,7 +66,7 @@ export function serviceRoutes(app: FastifyInstance, store: Store): void {
       if (req.body?.metadata?.name !== undefined && req.body.metadata.name !== req.params.name) {
         throw new BadRequestError(`metadata.name "${req.body.metadata.name}" does not match the URL ("${req.params.name}")`);
       }
-      await applyServices(store, [req.body]);
+      recordApplied(events, await applyServices(store, [req.body]));
       return getService(store, req.params.name);
     },
   );
@@ -90,6 +95,7 @@ export function serviceRoutes(app: FastifyInstance, store: Store): void {
       const cur = await store.get<Service>(keys.service(req.params.name));
       if (!cur) throw new NotFoundError('service', req.params.name);
       await store.delete(keys.service(req.params.name), req.query.version ?? cur.metadata.version);
+      recordDeleted(events, req.params.name);
       return { name: req.params.name, deleted: true };
     },
   );
@@ -112,6 +118,7 @@ export function serviceRoutes(app: FastifyInstance, store: Store): void {
       if (cur.spec.replicas !== req.body.replicas) {
         const next: Service = { ...cur, metadata: { ...cur.metadata, updatedAt: new Date().toISOString() }, spec: { ...cur.spec, replicas: req.body.replicas } };
         await store.put(keys.service(req.params.name), next, cur.metadata.version);
+        recordScaled(events, req.params.name, cur.spec.replicas ?? 1, req.body.replicas);
       }
       return getService(store, req.params.name);
     },
