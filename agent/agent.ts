@@ -29,6 +29,8 @@ export interface AgentOptions {
   logger: Logger;
   /** A worker to use instead of the real one (hollow nodes of the scale benchmark). */
   worker?: TaskWorker;
+  /** Cut off from the control plane this long, the node stops its tasks (see AgentSession). */
+  fenceAfterMs?: number;
 }
 
 export class Agent {
@@ -49,6 +51,7 @@ export class Agent {
       agentVersion: opts.version,
       worker: this.worker,
       logger: opts.logger,
+      ...(opts.fenceAfterMs !== undefined ? { fenceAfterMs: opts.fenceAfterMs } : {}),
     });
   }
 

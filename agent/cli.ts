@@ -28,6 +28,8 @@ Flags:
   --data-dir DIR         agent state (default: /var/lib/berth/agent-<name>)
   --cpu Q                CPU to offer, e.g. 2000m or 2 (default: all cores)
   --memory Q             memory to offer, e.g. 2Gi (default: all memory)
+  --fence-after SECONDS  cut off from the control plane this long, stop the tasks (containers
+                         are kept; default: 3 x the server's heartbeat grace, or 15)
   -h, --help             show this help
 `;
 
@@ -41,6 +43,8 @@ export interface AgentFlags {
   runtime: Runtime | undefined;
   dataDir: string;
   capacity: NodeResources;
+  /** Undefined: derived from what the server announces. */
+  fenceAfterMs?: number;
 }
 
 /** Parses `berth agent` flags; throws FlagError with a one-line message. Undefined for --help. */
@@ -61,6 +65,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
         'data-dir': { type: 'string' },
         cpu: { type: 'string' },
         memory: { type: 'string' },
+        'fence-after': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -110,7 +115,15 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
   const memory = values.memory === undefined ? os.totalmem() : parseMemory(values.memory);
   if (!memory) throw new FlagError(`--memory "${values.memory}": expected a quantity like 2Gi or 512Mi`);
 
+  let fenceAfterMs: number | undefined;
+  if (values['fence-after'] !== undefined) {
+    const seconds = Number(values['fence-after']);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new FlagError(`--fence-after "${values['fence-after']}": expected a positive number of seconds`);
+    fenceAfterMs = seconds * 1000;
+  }
+
   return {
+    ...(fenceAfterMs !== undefined ? { fenceAfterMs } : {}),
     server,
     joinToken,
     nodeName,

@@ -96,7 +96,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     await dispatcher.start();
     check();
 
-    const api = buildApi({ store, tokens, logger: log });
+    const api = buildApi({ store, tokens, logger: log, events });
     life.onStop('api', () => api.close());
     const apiUrl = await listenApi(api, opts.listen);
     const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl);

@@ -48,7 +48,18 @@ export interface AgentSessionOptions {
   statusFlushMs?: number;
   /** Called when the server refuses a status report (also logged). */
   onRejected?: (r: StatusRejectionNotice) => void;
+  /**
+   * How long a node cut off from the control plane keeps its tasks running before it stops
+   * them (the worker's fence). Default: 3 x the heartbeat grace the server announced, or
+   * DEFAULT_FENCE_AFTER_MS if it announced none.
+   */
+  fenceAfterMs?: number;
 }
+
+/** Fence delay when neither the flag nor the server says better. */
+export const DEFAULT_FENCE_AFTER_MS = 15_000;
+/** The fence waits this many heartbeat grace periods: the server has long replaced the tasks. */
+const FENCE_GRACE_PERIODS = 3;
 
 const REGISTER_TIMEOUT_MS = 10_000;
 /** Reports per message when many tasks change at once. */
@@ -70,6 +81,8 @@ export class AgentSession {
   private loop: Promise<Error | undefined> | undefined;
   private currentNodeId: string | undefined;
   private registering: grpc.ClientUnaryCall | undefined;
+  private fenceTimer: NodeJS.Timeout | undefined;
+  private announcedGraceMs: number | undefined;
 
   constructor(private readonly opts: AgentSessionOptions) {
     this.log = opts.logger.child({ component: 'session', server: opts.server });
@@ -116,6 +129,7 @@ export class AgentSession {
     }
     await this.loop;
     if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.disarmFence();
     this.client.close();
   }
 
@@ -178,6 +192,9 @@ export class AgentSession {
       this.log.info({ nodeId: reg.nodeId }, 'registered');
       this.currentNodeId = reg.nodeId;
     }
+    // Servers that announce their heartbeat grace (field heartbeat_grace_ms) set the default fence.
+    const grace = (reg as Partial<{ heartbeatGraceMs: number }>).heartbeatGraceMs;
+    if (grace) this.announcedGraceMs = grace;
     return new Promise<boolean>((resolve) => {
       const call = this.client.Session();
       let fullSet: Task[] = [];
@@ -191,8 +208,10 @@ export class AgentSession {
         done = true;
         clearInterval(heartbeat);
         if (this.call === call) this.call = undefined;
+        const wasSynced = this.synced;
         this.synced = false;
         if (!this.stopping) this.log.warn({ why, err: err?.message }, 'session ended');
+        if (wasSynced && !this.stopping) this.armFence();
         resolve(gotFullSet);
       };
       call.on('data', (msg: ServerMessage__Output) => {
@@ -204,6 +223,7 @@ export class AgentSession {
           fullSet = [];
           gotFullSet = true;
           this.synced = true;
+          this.disarmFence();
         } else if (msg.message === 'changes' && msg.changes) {
           for (const t of this.decodeTasks(msg.changes.upserts)) this.opts.worker.upsert(t);
           for (const id of msg.changes.removedTaskIds) this.opts.worker.remove(id);
@@ -227,6 +247,32 @@ export class AgentSession {
       const statuses = this.opts.worker.statuses().map(reportToProto);
       call.write({ hello: { nodeId: reg.nodeId, sessionToken: reg.sessionToken, statuses } });
     });
+  }
+
+  /** The delay a cut-off node waits before stopping its tasks. */
+  get fenceAfterMs(): number {
+    if (this.opts.fenceAfterMs !== undefined) return this.opts.fenceAfterMs;
+    return this.announcedGraceMs ? FENCE_GRACE_PERIODS * this.announcedGraceMs : DEFAULT_FENCE_AFTER_MS;
+  }
+
+  /**
+   * Lost the session: if it does not come back (with its full assignment set) in time, stop the
+   * tasks; the control plane has marked this node down and replaced them elsewhere.
+   */
+  private armFence(): void {
+    if (this.fenceTimer || !this.opts.worker.fence) return;
+    const after = this.fenceAfterMs;
+    this.fenceTimer = setTimeout(() => {
+      this.fenceTimer = undefined;
+      if (this.synced || this.stopping) return;
+      this.log.warn({ fenceAfterMs: after }, 'no contact with the control plane: fencing this node');
+      this.opts.worker.fence?.();
+    }, after);
+  }
+
+  private disarmFence(): void {
+    if (this.fenceTimer) clearTimeout(this.fenceTimer);
+    this.fenceTimer = undefined;
   }
 
   private decodeTasks(tasks: Task__Output[]): Task[] {

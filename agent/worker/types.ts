@@ -29,4 +29,10 @@ export interface TaskWorker {
   onStatus(listener: (report: TaskStatusReport) => void): void;
   /** Stops supervising. Containers keep running: a restarted agent adopts them. */
   stop(): Promise<void>;
+  /**
+   * Cut off from the control plane for too long: stop (not remove) every task, since the
+   * control plane has most likely replaced them elsewhere. They are reported `shutdown` on
+   * reconnection, and the full assignment set then decides what is removed.
+   */
+  fence?(): void;
 }

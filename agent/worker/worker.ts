@@ -4,7 +4,7 @@
 // It knows nothing of gRPC or the control plane (see types.ts) and never starts a replacement for
 // an ended task: that is the orchestrator's decision.
 import type { Logger } from '../../common/log.js';
-import type { Task } from '../../common/types.js';
+import { isTerminal, type Task } from '../../common/types.js';
 import type { Driver, Instance } from '../driver/driver.js';
 import { DEFAULT_STOP_GRACE_SECONDS } from '../driver/driver.js';
 import { planAdoption } from './lifecycle.js';
@@ -62,7 +62,9 @@ export class Worker implements TaskWorker {
 
   upsert(task: Task): void {
     if (this.stopped) return;
-    if (task.desiredState === 'remove') {
+    // Orphaned: the control plane gave up on this node's copy and replaced it elsewhere; its
+    // view wins, so nothing of it stays here (stopped and removed, not kept as history).
+    if (task.desiredState === 'remove' || task.status.state === 'orphaned') {
       this.remove(task.id);
       return;
     }
@@ -99,6 +101,17 @@ export class Worker implements TaskWorker {
     const leftovers = this.found.filter((i) => i.taskId === taskId);
     this.found = this.found.filter((i) => i.taskId !== taskId);
     for (const inst of leftovers) this.discard(inst);
+  }
+
+  fence(): void {
+    if (this.stopped) return;
+    let fenced = 0;
+    for (const runner of this.runners.values()) {
+      if (isTerminal(runner.status.state)) continue;
+      fenced++;
+      this.track(runner.shutdown());
+    }
+    this.log.warn({ tasks: fenced }, 'fenced: no contact with the control plane; stopping tasks (containers kept)');
   }
 
   statuses(): TaskStatusReport[] {
