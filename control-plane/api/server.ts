@@ -8,11 +8,16 @@ import { makeErrorHandler } from './errors.js';
 import { collectOpenApi } from './openapi.js';
 import { registerSchemas, serviceRoutes } from './routes/services.js';
 import { taskAndNodeRoutes } from './routes/tasks-nodes.js';
+import { eventRoutes } from './routes/events.js';
+import { attachWatch } from './watch.js';
+import type { EventRecorder } from '../events/recorder.js';
 
 export interface ApiServerOptions {
   store: Store;
   tokens: Pick<ClusterTokens, 'verifyAdmin'>;
   logger: Logger;
+  /** Where to record the user's changes to services. */
+  events?: EventRecorder;
 }
 
 const PUBLIC_PATHS = new Set(['/healthz']);
@@ -39,8 +44,10 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
 
   app.get('/healthz', { schema: { summary: 'Liveness; needs no token', tags: ['health'] } }, () => Promise.resolve({ status: 'ok' }));
   app.get('/v1/openapi.json', { schema: { summary: 'This document', tags: ['meta'] } }, () => Promise.resolve(openapi()));
-  serviceRoutes(app, opts.store);
+  serviceRoutes(app, opts.store, opts.events);
   taskAndNodeRoutes(app, opts.store);
+  eventRoutes(app, opts.store);
+  attachWatch(app, opts);
   return app;
 }
 

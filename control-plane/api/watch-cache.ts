@@ -1,0 +1,264 @@
+// The watch cache behind /v1/watch: one informer per key prefix, shared by every connection, and
+// per watch kind a bounded history of the changes it sent, so a client that reconnects with
+// `fromVersion` gets exactly what it missed from memory (Kubernetes' watch cache, in small).
+// A version older than the history (the cache started later, or trimmed it) is "gone": the
+// client lists again. Services and nodes are sent as the API shows them (status and task count
+// derived from tasks), so a task change that changes those is a MODIFIED of the service or node.
+import type { Logger } from 'pino';
+import type { BerthEvent } from '../../common/events.js';
+import type { Node, Service, Task } from '../../common/types.js';
+import { WatchEventType, WatchKind, type WatchChange } from '../../common/watch.js';
+import { Informer, type InformerEvent } from '../store/informer.js';
+import { keys } from '../store/keys.js';
+import type { Store } from '../store/store.js';
+import { nodeView, serviceView } from './views.js';
+
+/** Changes kept per kind for resuming clients. */
+const HISTORY = 10_000;
+
+export class VersionGoneError extends Error {}
+
+type Listener<T> = (ev: InformerEvent<T>, revision: number) => void;
+
+/** One informer of a prefix, started on first use, fanning its changes out to the streams. */
+class Feed<T> {
+  readonly informer: Informer<T>;
+  private readonly listeners = new Set<Listener<T>>();
+  private started: Promise<void> | undefined;
+
+  constructor(store: Store, prefix: string, logger: Logger) {
+    this.informer = new Informer<T>({
+      store,
+      prefix,
+      logger,
+      // Inside onEvent the informer's revision is the revision of the change it reports.
+      onEvent: (ev) => {
+        for (const l of this.listeners) l(ev, this.informer.lastRevision);
+      },
+    });
+  }
+
+  ready(): Promise<void> {
+    if (!this.started) {
+      this.informer.start();
+      this.started = this.informer.synced;
+    }
+    return this.started;
+  }
+
+  listen(l: Listener<T>): void {
+    this.listeners.add(l);
+  }
+
+  async stop(): Promise<void> {
+    this.listeners.clear();
+    await this.informer.stop();
+  }
+}
+
+/** Tasks by service and by node, kept from the tasks feed, so derived views cost no full scan. */
+class TaskIndex {
+  readonly byService = new Map<string, Map<string, Task>>();
+  readonly byNode = new Map<string, Map<string, Task>>();
+
+  seed(entries: Iterable<[string, Task]>): void {
+    for (const [k, t] of entries) this.add(k, t);
+  }
+
+  apply(ev: InformerEvent<Task>): void {
+    if (ev.previous) this.remove(ev.key, ev.previous);
+    if (ev.type === 'put') this.add(ev.key, ev.value);
+  }
+
+  ofService(name: string): Task[] {
+    return [...(this.byService.get(name)?.values() ?? [])];
+  }
+
+  ofNode(id: string): Task[] {
+    return [...(this.byNode.get(id)?.values() ?? [])];
+  }
+
+  private add(key: string, t: Task): void {
+    bucket(this.byService, t.serviceName).set(key, t);
+    if (t.nodeId) bucket(this.byNode, t.nodeId).set(key, t);
+  }
+
+  private remove(key: string, t: Task): void {
+    this.byService.get(t.serviceName)?.delete(key);
+    if (t.nodeId) this.byNode.get(t.nodeId)?.delete(key);
+  }
+}
+
+function bucket<K, V>(m: Map<K, Map<string, V>>, k: K): Map<string, V> {
+  let b = m.get(k);
+  if (!b) m.set(k, (b = new Map<string, V>()));
+  return b;
+}
+
+type Subscriber = (change: WatchChange) => void;
+
+/** The changes of one watch kind: current objects, a history, and who listens. */
+class Stream {
+  /** Versions after `from` are all in the history. */
+  private from = 0;
+  private head = 0;
+  private readonly history: WatchChange[] = [];
+  private readonly subscribers = new Set<Subscriber>();
+  /** What was last sent of each object, by key. */
+  readonly current = new Map<string, unknown>();
+
+  init(revision: number, objects: Iterable<[string, unknown]>): void {
+    this.from = this.head = revision;
+    for (const [k, o] of objects) this.current.set(k, o);
+  }
+
+  push(type: WatchChange['type'], key: string, object: unknown, revision: number): void {
+    if (type === WatchEventType.Deleted) this.current.delete(key);
+    else this.current.set(key, object);
+    // Changes of two prefixes may interleave: the version never goes back.
+    this.head = Math.max(this.head, revision);
+    const change: WatchChange = { type, object, version: this.head };
+    this.history.push(change);
+    if (this.history.length > HISTORY) this.from = this.history.shift()!.version;
+    for (const s of this.subscribers) s(change);
+  }
+
+  /** Sends the current objects (or what followed `fromVersion`), then every change. */
+  subscribe(fromVersion: number | undefined, send: Subscriber): () => void {
+    if (fromVersion === undefined) {
+      for (const object of this.current.values()) send({ type: WatchEventType.Added, object, version: this.head });
+    } else {
+      if (fromVersion < this.from) {
+        throw new VersionGoneError(`version ${fromVersion} is too old to resume from (the oldest is ${this.from}): list again`);
+      }
+      for (const c of this.history) if (c.version > fromVersion) send(c);
+    }
+    this.subscribers.add(send);
+    return () => this.subscribers.delete(send);
+  }
+
+  close(): void {
+    this.subscribers.clear();
+  }
+}
+
+const statusOf = (o: unknown): string => JSON.stringify((o as { status?: unknown; tasks?: unknown }).status ?? null) + String((o as { tasks?: unknown }).tasks);
+
+export class WatchCache {
+  private readonly services: Feed<Service>;
+  private readonly tasks: Feed<Task>;
+  private readonly nodes: Feed<Node>;
+  private readonly events: Feed<BerthEvent>;
+  private readonly index = new TaskIndex();
+  private tasksIndexed: Promise<void> | undefined;
+  private readonly streams = new Map<WatchKind, Promise<Stream>>();
+  private stopped = false;
+
+  constructor(store: Store, logger: Logger) {
+    const log = logger.child({ component: 'watch-cache' });
+    this.services = new Feed(store, keys.services, log);
+    this.tasks = new Feed(store, keys.tasks, log);
+    this.nodes = new Feed(store, keys.nodes, log);
+    this.events = new Feed(store, keys.events, log);
+  }
+
+  /** Calls `send` with the current objects (or the changes after `fromVersion`), then each change. Throws VersionGoneError. */
+  async subscribe(kind: WatchKind, fromVersion: number | undefined, send: Subscriber): Promise<() => void> {
+    let stream = this.streams.get(kind);
+    if (!stream) {
+      stream = this.open(kind);
+      this.streams.set(kind, stream);
+      stream.catch(() => this.streams.delete(kind));
+    }
+    return (await stream).subscribe(fromVersion, send);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const s of this.streams.values()) (await s.catch(() => undefined))?.close();
+    await Promise.all([this.services.stop(), this.tasks.stop(), this.nodes.stop(), this.events.stop()]);
+  }
+
+  private async open(kind: WatchKind): Promise<Stream> {
+    const stream = new Stream();
+    switch (kind) {
+      case WatchKind.Tasks:
+        await this.tasks.ready();
+        stream.init(this.tasks.informer.lastRevision, this.tasks.informer.cache);
+        this.tasks.listen((ev, rev) => stream.push(changeType(ev), ev.key, ev.type === 'put' ? ev.value : ev.previous, rev));
+        break;
+      case WatchKind.Events:
+        await this.events.ready();
+        stream.init(this.events.informer.lastRevision, this.events.informer.cache);
+        this.events.listen((ev, rev) => stream.push(changeType(ev), ev.key, ev.type === 'put' ? ev.value : ev.previous, rev));
+        break;
+      case WatchKind.Services:
+        await Promise.all([this.services.ready(), this.indexTasks()]);
+        this.openServices(stream);
+        break;
+      case WatchKind.Nodes:
+        await Promise.all([this.nodes.ready(), this.indexTasks()]);
+        this.openNodes(stream);
+        break;
+    }
+    if (this.stopped) stream.close();
+    return stream;
+  }
+
+  private openServices(stream: Stream): void {
+    const view = (svc: Service) => serviceView(svc, this.index.ofService(svc.metadata.name));
+    const views: [string, unknown][] = [...this.services.informer.cache].map(([k, s]) => [k, view(s)]);
+    stream.init(Math.max(this.services.informer.lastRevision, this.tasks.informer.lastRevision), views);
+    this.services.listen((ev, rev) => {
+      stream.push(changeType(ev), ev.key, ev.type === 'put' ? view(ev.value) : stream.current.get(ev.key) ?? ev.previous, rev);
+    });
+    this.tasks.listen((ev, rev) => {
+      const names = new Set([ev.previous?.serviceName, ev.type === 'put' ? ev.value.serviceName : undefined]);
+      for (const name of names) {
+        if (!name) continue;
+        const key = keys.service(name);
+        const svc = this.services.informer.cache.get(key);
+        const before = stream.current.get(key);
+        if (!svc || !before) continue;
+        const after = view(svc);
+        if (statusOf(after) !== statusOf(before)) stream.push(WatchEventType.Modified, key, after, rev);
+      }
+    });
+  }
+
+  private openNodes(stream: Stream): void {
+    const view = (n: Node) => nodeView(n, this.index.ofNode(n.id));
+    const views: [string, unknown][] = [...this.nodes.informer.cache].map(([k, n]) => [k, view(n)]);
+    stream.init(Math.max(this.nodes.informer.lastRevision, this.tasks.informer.lastRevision), views);
+    this.nodes.listen((ev, rev) => {
+      stream.push(changeType(ev), ev.key, ev.type === 'put' ? view(ev.value) : stream.current.get(ev.key) ?? ev.previous, rev);
+    });
+    this.tasks.listen((ev, rev) => {
+      const ids = new Set([ev.previous?.nodeId, ev.type === 'put' ? ev.value.nodeId : undefined]);
+      for (const id of ids) {
+        if (!id) continue;
+        const key = keys.node(id);
+        const node = this.nodes.informer.cache.get(key);
+        const before = stream.current.get(key);
+        if (!node || !before) continue;
+        const after = view(node);
+        if (statusOf(after) !== statusOf(before)) stream.push(WatchEventType.Modified, key, after, rev);
+      }
+    });
+  }
+
+  /** The task index is fed before any derived stream listens, so views see the change first. */
+  private indexTasks(): Promise<void> {
+    this.tasksIndexed ??= (async () => {
+      this.tasks.listen((ev) => this.index.apply(ev));
+      await this.tasks.ready();
+      this.index.seed(this.tasks.informer.cache);
+    })();
+    return this.tasksIndexed;
+  }
+}
+
+function changeType<T>(ev: InformerEvent<T>): WatchChange['type'] {
+  if (ev.type === 'delete') return WatchEventType.Deleted;
+  return ev.previous === undefined ? WatchEventType.Added : WatchEventType.Modified;
+}

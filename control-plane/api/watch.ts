@@ -1,0 +1,118 @@
+// GET /v1/watch?kind=services|tasks|nodes|events[&fromVersion=N]: a WebSocket of changes, on the
+// API's own HTTP server (its `upgrade` event), behind the same bearer token as the REST routes:
+// the `Authorization` header, or `?token=` for clients that cannot set headers.
+// Each message is one JSON WatchMessage (common/watch.ts). Connections and the shared watch cache
+// end when the API closes.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { closeCodeOf, isWatchKind, WatchErrorCode, type WatchKind, type WatchMessage } from '../../common/watch.js';
+import type { ClusterTokens } from '../auth/tokens.js';
+import type { Store } from '../store/store.js';
+import { VersionGoneError, WatchCache } from './watch-cache.js';
+
+export const WATCH_PATH = '/v1/watch';
+/** A peer that does not answer a ping within this long is dropped. */
+const PING_MS = 30_000;
+
+export interface WatchOptions {
+  store: Store;
+  tokens: Pick<ClusterTokens, 'verifyAdmin'>;
+  logger: Logger;
+}
+
+interface WatchRequest {
+  kind: WatchKind;
+  fromVersion?: number;
+}
+
+/** Serves the watch endpoint on `app`'s server; stops with `app.close()`. */
+export function attachWatch(app: FastifyInstance, opts: WatchOptions): void {
+  const log = opts.logger.child({ component: 'watch' });
+  const cache = new WatchCache(opts.store, opts.logger);
+  const wss = new WebSocketServer({ noServer: true });
+  const sockets = new Set<WebSocket>();
+  const alive = new WeakSet<WebSocket>();
+
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://berth');
+    if (url.pathname !== WATCH_PATH) return refuse(socket, 404, 'NotFound', `no WebSocket endpoint at ${url.pathname}`);
+    const header = req.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : (url.searchParams.get('token') ?? undefined);
+    if (!opts.tokens.verifyAdmin(token)) {
+      log.warn({ ip: req.socket.remoteAddress }, 'watch without a valid token refused');
+      return refuse(socket, 401, 'Unauthorized', token ? 'invalid token' : 'missing bearer token');
+    }
+    const parsed = parseWatchRequest(url.searchParams);
+    if (typeof parsed === 'string') return refuse(socket, 400, 'BadRequest', parsed);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      sockets.add(ws);
+      alive.add(ws);
+      ws.on('pong', () => alive.add(ws));
+      void serve(ws, parsed);
+    });
+  });
+
+  const serve = async (ws: WebSocket, req: WatchRequest): Promise<void> => {
+    let unsubscribe: (() => void) | undefined;
+    ws.on('close', () => {
+      sockets.delete(ws);
+      unsubscribe?.();
+    });
+    ws.on('error', (err) => log.debug({ err: err.message }, 'watch socket error'));
+    const send = (m: WatchMessage) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+    };
+    try {
+      const off = await cache.subscribe(req.kind, req.fromVersion, send);
+      if (ws.readyState !== ws.OPEN) off();
+      else unsubscribe = off;
+      log.debug({ kind: req.kind, fromVersion: req.fromVersion }, 'watch opened');
+    } catch (err) {
+      const code = err instanceof VersionGoneError ? WatchErrorCode.Gone : WatchErrorCode.Unavailable;
+      send({ type: 'ERROR', code, message: (err as Error).message });
+      ws.close(closeCodeOf(code), code === WatchErrorCode.Gone ? 'Gone' : 'Unavailable');
+    }
+  };
+
+  const pinger = setInterval(() => {
+    for (const ws of sockets) {
+      if (!alive.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      alive.delete(ws);
+      ws.ping();
+    }
+  }, PING_MS);
+  pinger.unref();
+
+  // Before the HTTP server closes: it would wait for the upgraded sockets forever.
+  app.addHook('preClose', async () => {
+    clearInterval(pinger);
+    for (const ws of sockets) ws.close(1001, 'server stopping');
+    for (const ws of sockets) ws.terminate();
+    sockets.clear();
+    await cache.stop();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  });
+}
+
+export function parseWatchRequest(q: URLSearchParams): WatchRequest | string {
+  const kind = q.get('kind') ?? '';
+  if (!isWatchKind(kind)) return `kind must be one of services, tasks, nodes, events (got "${kind}")`;
+  const from = q.get('fromVersion');
+  if (from === null || from === '') return { kind };
+  if (!/^\d+$/.test(from)) return `fromVersion must be a whole number (got "${from}")`;
+  return { kind, fromVersion: Number(from) };
+}
+
+function refuse(socket: Duplex, status: number, error: string, message: string): void {
+  const body = JSON.stringify({ error, message });
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found' }[status] ?? 'Error';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
