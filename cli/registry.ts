@@ -6,6 +6,7 @@ import { agentCommand, serverCommand } from './commands/daemons.js';
 import { deleteCommand } from './commands/delete.js';
 import { describeCommand } from './commands/describe.js';
 import { getCommand } from './commands/get.js';
+import { nodeCommand } from './commands/node.js';
 import { scaleCommand } from './commands/scale.js';
 import { versionCommand } from './commands/version.js';
 
@@ -15,6 +16,7 @@ export const COMMANDS: readonly Command[] = [
   describeCommand,
   deleteCommand,
   scaleCommand,
+  nodeCommand,
   serverCommand,
   agentCommand,
   versionCommand,

@@ -8,6 +8,7 @@ import { makeErrorHandler } from './errors.js';
 import { collectOpenApi } from './openapi.js';
 import { registerSchemas, serviceRoutes } from './routes/services.js';
 import { taskAndNodeRoutes } from './routes/tasks-nodes.js';
+import { nodeAdminRoutes } from './routes/node-admin.js';
 import { eventRoutes } from './routes/events.js';
 import { attachWatch } from './watch.js';
 import type { EventRecorder } from '../events/recorder.js';
@@ -46,6 +47,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   app.get('/v1/openapi.json', { schema: { summary: 'This document', tags: ['meta'] } }, () => Promise.resolve(openapi()));
   serviceRoutes(app, opts.store, opts.events);
   taskAndNodeRoutes(app, opts.store);
+  nodeAdminRoutes(app, opts.store);
   eventRoutes(app, opts.store);
   attachWatch(app, opts);
   return app;

@@ -85,7 +85,7 @@ describe('e2e: berth client against berth server', function () {
     assert.equal(one.spec.env?.GREETING, 'hello from berth');
 
     const wideTasks = ok(await berth('get', 'task', '-o', 'wide', '--service', 'web')).stdout.trimEnd().split('\n');
-    assert.match(wideTasks[0] ?? '', /^NAME +SERVICE +NODE +DESIRED +STATE +AGE +MESSAGE +PORTS +CONTAINER$/);
+    assert.match(wideTasks[0] ?? '', /^NAME +SERVICE +NODE +DESIRED +STATE +RESTARTS +AGE +MESSAGE +PORTS +CONTAINER$/);
     assert.equal(wideTasks.length, 5);
     assert.match(wideTasks[1] ?? '', /no nodes available +<none> +<none>$/);
     const tasks = (JSON.parse(ok(await berth('get', 'tasks', '-o', 'json')).stdout) as { items: Task[] }).items;
@@ -113,7 +113,7 @@ describe('e2e: berth client against berth server', function () {
     assert.match(svc, /^Image: +berth\/web:latest$/m);
     assert.match(svc, /^Environment:\n {2}GREETING=hello from berth$/m);
     assert.match(svc, /^ {2}CPU: +100m\n {2}Memory: +32Mi$/m);
-    assert.match(svc, /^Tasks:\n {2}NAME +NODE +DESIRED +STATE +AGE +MESSAGE\n( {2}web\.\d.*no nodes available\n?){4}$/m);
+    assert.match(svc, /^Tasks:\n {2}NAME +NODE +DESIRED +STATE +RESTARTS +AGE +MESSAGE\n( {2}web\.\d.*no nodes available\n?){4}$/m);
 
     const [task] = (JSON.parse(ok(await berth('get', 'tasks', '-o', 'json')).stdout) as { items: Task[] }).items;
     assert.ok(task);

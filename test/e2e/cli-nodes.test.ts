@@ -88,7 +88,7 @@ describe('e2e: berth client with a node', function () {
     assert.match(text, /^Labels:\n {2}disk=ssd\n {2}zone=a$/m);
     assert.match(text, /^Allocatable:\n {2}CPU: +2\n {2}Memory: +2Gi$/m);
     assert.match(text, /^Requested by tasks:\n {2}CPU: +200m \(10%\)\n {2}Memory: +32Mi \(2%\)$/m);
-    assert.match(text, /^Tasks:\n {2}NAME +SERVICE +DESIRED +STATE +AGE +MESSAGE\n( {2}sleeper\.\d\.\S+ +sleeper +running +running +\d+s\n?){2}$/m);
+    assert.match(text, /^Tasks:\n {2}NAME +SERVICE +DESIRED +STATE +RESTARTS +AGE +MESSAGE\n( {2}sleeper\.\d\.\S+ +sleeper +running +running +\d+ +\d+s\n?){2}$/m);
   });
 
   it('describe task shows the node by name and id and the running state', async () => {

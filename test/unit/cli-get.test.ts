@@ -43,8 +43,8 @@ describe('cli get (in-process, fake API)', () => {
     const r = await runCli(['get', 'tasks', '-o', 'wide']);
     assert.equal(r.code, 0, r.stderr);
     const [header, first] = r.stdout.split('\n');
-    assert.match(header ?? '', /^NAME\s+SERVICE\s+NODE\s+DESIRED\s+STATE\s+AGE\s+MESSAGE\s+PORTS\s+CONTAINER$/);
-    assert.match(first ?? '', /^web\.1\.a1b2c3\s+web\s+node-1\s+running\s+running\s+5s\s+32768->8080\/tcp\s+0123456789ab$/);
+    assert.match(header ?? '', /^NAME\s+SERVICE\s+NODE\s+DESIRED\s+STATE\s+RESTARTS\s+AGE\s+MESSAGE\s+PORTS\s+CONTAINER$/);
+    assert.match(first ?? '', /^web\.1\.a1b2c3\s+web\s+node-1\s+running\s+running\s+0\s+5s\s+32768->8080\/tcp\s+0123456789ab$/);
   });
 
   it('json and yaml print the API objects: { items } for a list, the object for one name', async () => {
@@ -109,7 +109,7 @@ describe('cli describe', () => {
     assert.match(text, /^ {2}CPU: {2,}250m$/m);
     assert.match(text, /^ {2}Constraints: {2,}node\.labels\.zone==a$/m);
     assert.match(text, /^Restart policy: {2,}condition=on-failure, delay=5s$/m);
-    assert.match(text, /^Tasks:\n {2}NAME +NODE +DESIRED +STATE +AGE +MESSAGE\n {2}web\.1\.a1b2c3 +node-1 +running/m);
+    assert.match(text, /^Tasks:\n {2}NAME +NODE +DESIRED +STATE +RESTARTS +AGE +MESSAGE\n {2}web\.1\.a1b2c3 +node-1 +running/m);
     const valueColumn = new Set(
       text
         .split('\n')

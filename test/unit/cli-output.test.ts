@@ -47,11 +47,11 @@ describe('cli output: get views', () => {
   it('tasks: node names instead of ids, slots in numeric order, the pending reason as MESSAGE', () => {
     const names = new Map([[node1.id, node1.name]]);
     const v = tasksView([pendingTask, failedTask, runningTask], names, NOW, false);
-    assert.deepEqual(v.headers, ['NAME', 'SERVICE', 'NODE', 'DESIRED', 'STATE', 'AGE', 'MESSAGE']);
+    assert.deepEqual(v.headers, ['NAME', 'SERVICE', 'NODE', 'DESIRED', 'STATE', 'RESTARTS', 'AGE', 'MESSAGE']);
     assert.deepEqual(v.rows, [
-      ['web.1.a1b2c3', 'web', 'node-1', 'running', 'running', '5s', ''],
-      ['web.2.998877', 'web', 'node-1', 'shutdown', 'failed', '5s', 'exit code 3'],
-      ['web.10.ffeedd', 'web', '<none>', 'running', 'pending', '2m', '0/0 nodes available: no nodes available'],
+      ['web.1.a1b2c3', 'web', 'node-1', 'running', 'running', '0', '5s', ''],
+      ['web.2.998877', 'web', 'node-1', 'shutdown', 'failed', '0', '5s', 'exit code 3'],
+      ['web.10.ffeedd', 'web', '<none>', 'running', 'pending', '0', '2m', '0/0 nodes available: no nodes available'],
     ]);
   });
 
