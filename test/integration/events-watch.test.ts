@@ -115,10 +115,9 @@ describe('events and watch API (real etcd, listening server)', function () {
     await api('POST', '/v1/services/web/scale', { replicas: 3 });
     recorder.record({ type: EventType.Normal, reason: EventReason.TaskStarted, object: { kind: 'task', name: 'web.1.abc', id: 'abc' }, service: 'web', message: 'started on node-a' });
     recorder.record({ type: EventType.Warning, reason: EventReason.NodeDown, object: { kind: 'node', name: 'node-a', id: 'n1' }, message: 'no heartbeat for 5s' });
-    const all = await eventually(async () => {
-      const { items } = await api<{ items: BerthEvent[] }>('GET', '/v1/events');
-      return items.length === 4 && items;
-    }, 5000, 'four events');
+    const list = async () => (await api<{ items: BerthEvent[] }>('GET', '/v1/events')).items;
+    await eventually(async () => (await list()).length === 4, 5000, 'four events');
+    const all = await list();
     assert.deepEqual(all.map((e) => e.reason), ['ServiceCreated', 'ServiceScaled', 'TaskStarted', 'NodeDown']);
     assert.equal(all[1]?.message, 'scaled from 2 to 3 replicas');
 
