@@ -88,6 +88,8 @@ export interface ServiceStatus {
   /** Live tasks (desired running, not ended). */
   tasks?: number;
   running?: number;
+  /** Live running tasks that are healthy, or have no health check. */
+  ready?: number;
   message?: string;
 }
 

@@ -36,7 +36,8 @@ export type StatusDetails = Omit<TaskStatus, 'state' | 'timestamp'>;
  * The status to report when moving to `next`, or undefined when the move is not allowed:
  * observed state only moves forward, and nothing follows a terminal state. Repeating the current
  * (non-terminal) state is allowed, to add details such as the container id after an adoption.
- * Details not given are carried over (a container id stays known).
+ * Details not given are carried over (a container id stays known). The timestamp is the time
+ * the state last changed: a repeated state (a health report, say) keeps it.
  */
 export function advanceStatus(current: TaskStatus, next: TaskState, details: StatusDetails, now: Date): TaskStatus | undefined {
   if (isTerminal(current.state)) return undefined;
@@ -44,7 +45,8 @@ export function advanceStatus(current: TaskStatus, next: TaskState, details: Sta
   const carried: StatusDetails = {};
   if (current.containerId !== undefined) carried.containerId = current.containerId;
   if (current.hostPorts !== undefined) carried.hostPorts = current.hostPorts;
-  return { ...carried, ...details, state: next, timestamp: now.toISOString() };
+  const timestamp = next === current.state && current.timestamp ? current.timestamp : now.toISOString();
+  return { ...carried, ...details, state: next, timestamp };
 }
 
 /**

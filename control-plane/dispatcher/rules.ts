@@ -41,7 +41,10 @@ export type StatusRejectReason = (typeof StatusRejectReason)[keyof typeof Status
 export const StatusIgnoreReason = {
   /** An earlier state than the stored one: state only moves forward. */
   Stale: 'stale',
-  /** Same state and same details: nothing to write (a resync after reconnect, typically). */
+  /**
+   * Same state and same details: nothing to write (a resync after reconnect, typically). A report
+   * of the same state with other details (a health change, a newer probe) is written.
+   */
   Unchanged: 'unchanged',
   /** The stored state is terminal; what the task ended as is final. */
   Final: 'final',

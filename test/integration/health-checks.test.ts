@@ -53,6 +53,7 @@ async function expectHealthy(h: Harness, spec: Partial<ServiceSpec>): Promise<Ta
     30_000,
     'healthy',
   );
+  assert.ok(st);
   // Until the first verdict, the running task was `starting`.
   const firstRunning = statusesOf(h.reports, t.id).find((s) => s.state === 'running');
   assert.equal(firstRunning?.health, 'starting');
@@ -74,6 +75,7 @@ async function expectUnhealthy(h: Harness, spec: Partial<ServiceSpec>): Promise<
     30_000,
     'failed',
   );
+  assert.ok(final);
   assert.equal(final.reason, StatusReason.Unhealthy);
   assert.equal(final.health, 'unhealthy');
   assert.match(final.message ?? '', /^health check failed 2 times: /);

@@ -47,6 +47,20 @@ describe('dispatcher rules', () => {
     assert.equal(missing.kind === 'reject' && missing.reason, 'TaskNotFound');
   });
 
+  it('writes a health change of a running task, but never a backward state carrying one', () => {
+    const probe = { time: '2026-01-01T00:00:01.000Z', ok: true, message: 'GET http://10.0.0.2:8080/ -> 200' };
+    const starting = task({ status: at('running', { containerId: 'c1', health: 'starting' }) });
+    const healthy = at('running', { containerId: 'c1', health: 'healthy', lastProbe: probe });
+    assert.deepEqual(decideStatus(starting, 'n1', healthy), { kind: 'write' });
+    // The same health with a newer probe is news for `describe task`.
+    const later = at('running', { containerId: 'c1', health: 'healthy', lastProbe: { ...probe, time: '2026-01-01T00:00:09.000Z' } });
+    assert.deepEqual(decideStatus(task({ status: healthy }), 'n1', later), { kind: 'write' });
+    // A resend of what is stored (after a reconnect) is not.
+    assert.deepEqual(decideStatus(task({ status: healthy }), 'n1', { ...healthy, timestamp: 'later' }), { kind: 'ignore', why: 'unchanged' });
+    assert.deepEqual(decideStatus(task({ status: healthy }), 'n1', at('starting', { health: 'unhealthy' })), { kind: 'ignore', why: 'stale' });
+    assert.deepEqual(decideStatus(task({ status: at('failed', { reason: 'Unhealthy' }) }), 'n1', healthy), { kind: 'ignore', why: 'final' });
+  });
+
   it('finds nodes silent for longer than the grace period, once', () => {
     const seen = new Map([
       ['a', 1000],
