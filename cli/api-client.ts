@@ -1,7 +1,9 @@
 // The REST API as the CLI sees it: one typed method per endpoint, bearer-token auth, and every
 // failure turned into an error whose message is a line a user can act on.
 import { BerthError } from '../common/errors.js';
+import type { BerthEvent } from '../common/events.js';
 import type { Node, Service, ServiceStatus, Task } from '../common/types.js';
+import type { WatchKind } from '../common/watch.js';
 
 /** What GET /v1/services returns: a service with its live counts (desired = replicas or eligible nodes). */
 export type ServiceView = Service & { status?: ServiceStatus & { desired?: number } };
@@ -59,8 +61,9 @@ export class ApiClient {
     return this.request('GET', '/healthz');
   }
 
-  apply(items: Service[]): Promise<{ items: ApplyResult[] }> {
-    return this.request('POST', '/v1/apply', { items });
+  /** With dryRun the server validates and plans (created/configured/unchanged) but writes nothing. */
+  apply(items: Service[], opts: { dryRun?: boolean } = {}): Promise<{ items: ApplyResult[] }> {
+    return this.request('POST', '/v1/apply', { items, ...(opts.dryRun ? { dryRun: true } : {}) });
   }
 
   async listServices(): Promise<ServiceView[]> {
@@ -99,6 +102,22 @@ export class ApiClient {
     return this.request('GET', `/v1/nodes/${enc(ref)}`);
   }
 
+  /** Events, oldest first; `service` includes the events of its tasks. */
+  async listEvents(filter: { kind?: string; name?: string; service?: string } = {}): Promise<BerthEvent[]> {
+    const q = new URLSearchParams(Object.entries(filter).filter((e): e is [string, string] => Boolean(e[1])));
+    const qs = q.toString() ? `?${q.toString()}` : '';
+    return (await this.request<{ items: BerthEvent[] }>('GET', `/v1/events${qs}`)).items;
+  }
+
+  /** Where and how to open the watch WebSocket of `kind`. */
+  watchTarget(kind: WatchKind, fromVersion?: number): { url: string; headers: Record<string, string> } {
+    const url = new URL('/v1/watch', this.opts.server);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    url.searchParams.set('kind', kind);
+    if (fromVersion !== undefined) url.searchParams.set('fromVersion', String(fromVersion));
+    return { url: url.toString(), headers: this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {} };
+  }
+
   /** Node id -> name for display; a failed lookup only costs the pretty names. */
   async nodeNames(tasks: readonly Task[]): Promise<Map<string, string>> {
     if (!tasks.some((t) => t.nodeId)) return new Map();
@@ -133,7 +152,8 @@ export class ApiClient {
     }
     if (!res.ok) throw this.toError(res, parsed, text);
     if (parsed === undefined) {
-      throw new ConnectionError(`${method} ${path}: the server at ${this.opts.server} answered ${res.status} without JSON`);
+      // Reached, but not a Berth API (a proxy's page?): a general failure, not "unreachable".
+      throw new ApiError(res.status, 'NotJson', `${method} ${path}: the server at ${this.opts.server} answered ${res.status} without JSON`);
     }
     return parsed as T;
   }

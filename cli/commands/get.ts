@@ -1,34 +1,52 @@
-// `berth get services|tasks|nodes [NAME]`: tables for people, json/yaml for scripts.
-import { stringOpt, UsageError, type ClientCommand, type CommandContext } from '../command.js';
+// `berth get services|tasks|nodes|events [NAME]`: tables for people, json/yaml for scripts; -w
+// follows changes.
+import { boolOpt, stringOpt, UsageError, type ClientCommand, type CommandContext } from '../command.js';
 import { OUTPUT_FORMATS, parseOutputFormat, renderMachine, type OutputFormat } from '../output/format.js';
 import { renderTable } from '../output/table.js';
 import { nodesView, servicesView, tasksView, type TableView } from '../output/views.js';
 import { Kind, parseKindAndNames } from '../resources.js';
+import { WatchKind } from '../../common/watch.js';
+import type { Task } from '../../common/types.js';
+import type { NodeView, ServiceView } from '../api-client.js';
+import { EVENT_KIND_NAMES, getEvents } from './get-events.js';
+import { watchChanges } from './get-watch.js';
 
 export const getCommand: ClientCommand = {
   name: 'get',
-  summary: 'List services, tasks or nodes',
-  usage: 'berth get services|tasks|nodes [NAME] [-o table|wide|json|yaml] [flags]',
+  summary: 'List services, tasks, nodes or events',
+  usage: 'berth get services|tasks|nodes|events [NAME] [-o table|wide|json|yaml] [-w] [flags]',
   description:
     'Kinds: services (service, svc), tasks (task), nodes (node, no). With a NAME, shows that one object.\n' +
-    'A task NAME may be its name, its id or a unique id prefix; a node NAME its name or id.',
+    'A task NAME may be its name, its id or a unique id prefix; a node NAME its name or id.\n' +
+    'events (event, ev) lists what happened, oldest first; --for KIND/NAME narrows it to one object.\n' +
+    'With -w, the list is followed by a line per change until Ctrl-C.',
   examples: [
     'berth get services',
     'berth get svc web -o yaml',
     'berth get tasks --service web -o wide',
     'berth get nodes -o json',
+    'berth get tasks -w',
+    'berth get events --for service/web',
   ],
   options: {
     output: { type: 'string', short: 'o', valueName: 'FORMAT', description: `output format: ${OUTPUT_FORMATS.join(', ')} (default table)` },
     service: { type: 'string', valueName: 'NAME', description: 'tasks only: only the tasks of this service' },
     node: { type: 'string', valueName: 'NODE', description: 'tasks only: only the tasks on this node (name or id)' },
+    watch: { type: 'boolean', short: 'w', description: 'after the list, print a line per change until Ctrl-C' },
+    for: { type: 'string', valueName: 'KIND/NAME', description: 'events only: the events of one service (and its tasks), task or node' },
   },
   async run(ctx, args) {
-    const { kind, names } = parseKindAndNames(args.positionals, 'get');
     const format = parseOutputFormat(stringOpt(args.values, 'output'));
     if (!format) {
       throw new UsageError(`unknown output format "${stringOpt(args.values, 'output')}": use ${OUTPUT_FORMATS.join(', ')}`, 'get');
     }
+    if (boolOpt(args.values, 'watch') && format === 'yaml') throw new UsageError('-w prints a table, or one JSON change per line with -o json', 'get');
+    if (EVENT_KIND_NAMES.includes(args.positionals[0]?.toLowerCase() ?? '')) return getEvents(ctx, args, format);
+    if (stringOpt(args.values, 'for')) throw new UsageError('--for applies to events only', 'get');
+    const { kind, names } = parseKindAndNames(args.positionals, 'get');
+    const watch = boolOpt(args.values, 'watch');
+    // With -w -o json, the watch's first messages are the list: one JSON change per line.
+    const quiet = watch && format === 'json';
     if (names.length > 1) throw new UsageError('get takes at most one NAME', 'get');
     const service = stringOpt(args.values, 'service');
     const node = stringOpt(args.values, 'node');
@@ -38,7 +56,15 @@ export const getCommand: ClientCommand = {
     switch (kind) {
       case Kind.Service: {
         const items = name ? [await client.getService(name)] : await client.listServices();
-        return print(ctx, format, name !== undefined, items, 'services', (wide) => servicesView(items, ctx.now(), wide));
+        const view = (list: readonly ServiceView[], wide: boolean) => servicesView(list, ctx.now(), wide);
+        if (!quiet) print(ctx, format, name !== undefined, items, 'services', (wide) => view(items, wide), watch);
+        if (!watch) return 0;
+        return watchChanges<ServiceView>(ctx, client, {
+          kind: WatchKind.Services, format, initial: quiet ? [] : items, view,
+          keyOf: (s) => s.metadata.name,
+          fingerprint: (s) => `${s.metadata.version}:${JSON.stringify(s.status ?? {})}`,
+          matches: (s) => !name || s.metadata.name === name,
+        });
       }
       case Kind.Task: {
         const nodeId = node ? (await client.getNode(node)).id : undefined;
@@ -46,11 +72,33 @@ export const getCommand: ClientCommand = {
           ? [await client.getTask(name)]
           : await client.listTasks({ ...(service ? { service } : {}), ...(nodeId ? { node: nodeId } : {}) });
         const byId = format === 'json' || format === 'yaml' ? new Map<string, string>() : await client.nodeNames(items);
-        return print(ctx, format, name !== undefined, items, 'tasks', (wide) => tasksView(items, byId, ctx.now(), wide));
+        const view = (list: readonly Task[], wide: boolean) => tasksView(list, byId, ctx.now(), wide);
+        if (!quiet) print(ctx, format, name !== undefined, items, 'tasks', (wide) => view(items, wide), watch);
+        if (!watch) return 0;
+        const one = items[0];
+        return watchChanges<Task>(ctx, client, {
+          kind: WatchKind.Tasks, format, initial: quiet ? [] : items, view,
+          keyOf: (t) => t.id,
+          fingerprint: (t) => String(t.version),
+          matches: (t) => (!name || t.id === one?.id) && (!service || t.serviceName === service) && (!nodeId || t.nodeId === nodeId),
+          prepare: async (t) => {
+            if (!t.nodeId || byId.has(t.nodeId) || format === 'json') return;
+            for (const [id, n] of await client.nodeNames([t])) byId.set(id, n);
+          },
+        });
       }
       case Kind.Node: {
         const items = name ? [await client.getNode(name)] : await client.listNodes();
-        return print(ctx, format, name !== undefined, items, 'nodes', (wide) => nodesView(items, ctx.now(), wide));
+        const view = (list: readonly NodeView[], wide: boolean) => nodesView(list, ctx.now(), wide);
+        if (!quiet) print(ctx, format, name !== undefined, items, 'nodes', (wide) => view(items, wide), watch);
+        if (!watch) return 0;
+        const one = items[0];
+        return watchChanges<NodeView>(ctx, client, {
+          kind: WatchKind.Nodes, format, initial: quiet ? [] : items, view,
+          keyOf: (n) => n.id,
+          fingerprint: (n) => `${n.version}:${n.tasks}`,
+          matches: (n) => !name || n.id === one?.id,
+        });
       }
     }
   },
@@ -63,13 +111,14 @@ function print(
   items: readonly unknown[],
   plural: string,
   table: (wide: boolean) => TableView,
+  watching = false,
 ): number {
   if (format === 'json' || format === 'yaml') {
     ctx.out(renderMachine(single ? items[0] : { items }, format));
     return 0;
   }
   if (!items.length) {
-    ctx.err(`No ${plural} found.`);
+    if (!watching) ctx.err(`No ${plural} found.`);
     return 0;
   }
   const view = table(format === 'wide');
