@@ -61,13 +61,14 @@ describe('unhealthy tasks are replaced (server + process agent)', function () {
     const ready = async (): Promise<number | undefined> => (await berthJson<Service>(s, 'get', 'service', 'probed')).status?.ready;
     await eventually(async () => (await ready()) === 1, 60_000, 'READY 1');
     const [first] = await listTasks(s);
-    assert.equal(first?.status.health, 'healthy');
-    assert.equal(first?.status.lastProbe?.ok, true);
+    assert.ok(first);
+    assert.equal(first.status.health, 'healthy');
+    assert.equal(first.status.lastProbe?.ok, true);
 
     // The check starts failing: the agent stops the task and reports it failed.
     unlinkSync(readyFile);
     const failed = await eventually(
-      async () => (await listTasks(s)).find((t) => t.id === first!.id && t.status.state === 'failed'),
+      async () => (await listTasks(s)).find((t) => t.id === first.id && t.status.state === 'failed'),
       60_000,
       'first task failed',
     );
@@ -82,7 +83,7 @@ describe('unhealthy tasks are replaced (server + process agent)', function () {
     const replacement = await eventually(
       async () =>
         (await listTasks(s)).find(
-          (t: Task) => t.id !== first!.id && t.slot === first!.slot && t.status.state === 'running' && t.status.health === 'healthy',
+          (t: Task) => t.id !== first.id && t.slot === first.slot && t.status.state === 'running' && t.status.health === 'healthy',
         ),
       60_000,
       'a healthy replacement in the same slot',
