@@ -29,6 +29,8 @@ export interface CommandContext {
   client(): ApiClient;
   /** Milliseconds since the epoch; injected so ages are testable. */
   now(): number;
+  /** The config file in use (`--config`, `$BERTH_CONFIG`, `~/.berth/config`), for `berth config`. */
+  configFile?(): { path: string; explicit: boolean; origin: string };
 }
 
 interface CommandBase {
@@ -63,10 +65,10 @@ export function isDaemon(c: Command): c is DaemonCommand {
   return 'daemon' in c;
 }
 
-/** A failure the user caused or must act on: printed as one `error: ...` line, exit 1. */
+/** A failure the user caused or must act on: printed as one `error: ...` line, exit 1 (exit-codes.ts). */
 export class CliError extends BerthError {}
 
-/** Wrong arguments: printed with a pointer to the verb's help. */
+/** Wrong arguments: printed with a pointer to the verb's help, exit 2. */
 export class UsageError extends CliError {
   constructor(
     message: string,

@@ -1,14 +1,16 @@
 // Where the client finds its cluster: `--config FILE`, else `$BERTH_CONFIG`, else
 // `~/.berth/config`; `--server` and `--token` override what the file says.
 //
-// The file today is the flat `{ server, token }` that `berth server` writes to
-// `<data-dir>/berth.yaml`. Internally every file is normalised to a set of named contexts, so a
-// later `contexts:` + `current-context:` section (several clusters) slots in without breaking
-// the flat format, which simply becomes the context named `default`.
+// The file is either the flat `{ server, token }` that `berth server` writes to
+// `<data-dir>/berth.yaml`, or a `contexts:` list + `current-context:` (several clusters, written
+// by `berth config`, see contexts.ts). Internally every file is normalised to a set of named
+// contexts; the flat format simply becomes the context named `default`. `--context NAME` picks
+// another context than the current one.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CliError } from './command.js';
+import { didYouMean } from './did-you-mean.js';
 
 export const DEFAULT_CONFIG_RELATIVE = path.join('.berth', 'config');
 export const FLAT_CONTEXT = 'default';
@@ -24,7 +26,8 @@ export interface ConfigFile {
 }
 
 export interface ConfigInputs {
-  flags: { config?: string; server?: string; token?: string };
+  /** `context` picks a context of the file instead of its current-context (`--context NAME`). */
+  flags: { config?: string; server?: string; token?: string; context?: string };
   env: Record<string, string | undefined>;
   homeDir: string;
 }
@@ -61,9 +64,21 @@ export function resolveConfig(inputs: ConfigInputs, read: (p: string) => string 
   let context: string | undefined;
   if (text !== undefined) {
     const file = parseConfigFile(text, loc.path);
-    context = file.currentContext ?? (file.contexts[FLAT_CONTEXT] ? FLAT_CONTEXT : undefined);
+    context = inputs.flags.context ?? file.currentContext ?? (file.contexts[FLAT_CONTEXT] ? FLAT_CONTEXT : undefined);
     fromFile = context ? file.contexts[context] : undefined;
-    if (context && !fromFile) throw new CliError(`${loc.path}: current-context "${context}" is not among contexts`);
+    if (context && !fromFile) {
+      const names = Object.keys(file.contexts);
+      const what = inputs.flags.context ? `--context "${context}"` : `current-context "${context}"`;
+      throw new CliError(
+        `${loc.path}: ${what} is not among contexts${didYouMean(context, names)}` +
+          (names.length ? ` (contexts: ${names.join(', ')})` : ''),
+      );
+    }
+    if (!context && Object.keys(file.contexts).length && !inputs.flags.server) {
+      throw new CliError(`${loc.path}: no current context: run "berth config use-context NAME" or pass --context NAME`);
+    }
+  } else if (inputs.flags.context) {
+    throw new CliError(`--context "${inputs.flags.context}": there is no config file at ${loc.path}`);
   }
   const server = inputs.flags.server ?? fromFile?.server;
   if (!server) {
@@ -76,7 +91,7 @@ export function resolveConfig(inputs: ConfigInputs, read: (p: string) => string 
   const token = inputs.flags.token ?? fromFile?.token;
   return {
     server: server.replace(/\/+$/, ''),
-    ...(token ? { token, tokenSource: inputs.flags.token ? '--token' : loc.path } : {}),
+    ...(token ? { token, tokenSource: inputs.flags.token ? '--token' : context && context !== FLAT_CONTEXT ? `${loc.path} (context "${context}")` : loc.path } : {}),
     ...(text !== undefined ? { path: loc.path } : {}),
     ...(context && context !== FLAT_CONTEXT ? { context } : {}),
   };

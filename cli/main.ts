@@ -1,8 +1,9 @@
 // The `berth` command line: the kubectl-like client over the REST API, plus the `server` and
 // `agent` daemons, which it only launches.
 //
-// Owns: argument parsing, client configuration, output formatting and exit codes (0 success,
-// 1 any failure, one `error: ...` line on stderr, never a stack trace). It must not reach into
+// Owns: argument parsing, client configuration, output formatting and exit codes (exit-codes.ts:
+// 0 success, 1 failure, 2 usage, 3 unreachable, 4 unauthorized, 5 not found, 6 conflict; one
+// `error: ...` line on stderr, never a stack trace). It must not reach into
 // the control plane or the agent: it talks to the API over HTTP like any other client, and the
 // daemons are imported only when their verb runs.
 import { homedir } from 'node:os';
@@ -10,9 +11,11 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { BerthError, ValidationError } from '../common/errors.js';
 import { ApiClient } from './api-client.js';
-import { findCommand, parseCommandArgs, splitVerb } from './args.js';
+import { commandWords, findCommand, parseCommandArgs, splitVerb } from './args.js';
 import { boolOpt, isDaemon, stringOpt, UsageError, type CommandContext } from './command.js';
-import { resolveConfig } from './config.js';
+import { configLocation, resolveConfig } from './config.js';
+import { didYouMean } from './did-you-mean.js';
+import { exitCodeFor } from './exit-codes.js';
 import { commandHelp, rootHelp } from './help.js';
 import { COMMANDS } from './registry.js';
 
@@ -48,7 +51,7 @@ export async function main(argv: readonly string[], ioOverrides: Partial<CliIo> 
       const parsed = parseCommandArgs(split.rest.filter((a) => a !== target), {});
       if (target) {
         const cmd = findCommand(COMMANDS, target);
-        if (!cmd) throw new UsageError(`unknown command "${target}"`);
+        if (!cmd) throw new UsageError(`unknown command "${target}"${didYouMean(target, commandWords(COMMANDS))}`);
         out(commandHelp(cmd));
         return 0;
       }
@@ -59,7 +62,7 @@ export async function main(argv: readonly string[], ioOverrides: Partial<CliIo> 
       throw new UsageError('missing command');
     }
     const cmd = findCommand(COMMANDS, split.verb);
-    if (!cmd) throw new UsageError(`unknown command "${split.verb}"`);
+    if (!cmd) throw new UsageError(`unknown command "${split.verb}"${didYouMean(split.verb, commandWords(COMMANDS))}`);
     if (isDaemon(cmd)) return await cmd.daemon(split.afterVerb);
     const args = parseCommandArgs(split.rest, cmd.options, cmd.name);
     if (boolOpt(args.values, 'help')) {
@@ -78,6 +81,7 @@ export async function main(argv: readonly string[], ioOverrides: Partial<CliIo> 
               config: stringOpt(args.values, 'config'),
               server: stringOpt(args.values, 'server'),
               token: stringOpt(args.values, 'token'),
+              context: stringOpt(args.values, 'context'),
             },
             env: io.env,
             homeDir: io.homeDir,
@@ -91,11 +95,12 @@ export async function main(argv: readonly string[], ioOverrides: Partial<CliIo> 
         }
         return client;
       },
+      configFile: () => configLocation({ flags: { config: stringOpt(args.values, 'config') }, env: io.env, homeDir: io.homeDir }),
     };
     return await cmd.run(ctx, args);
   } catch (e) {
     reportError(e, err, io.env.BERTH_DEBUG === '1');
-    return 1;
+    return exitCodeFor(e);
   }
 }
 

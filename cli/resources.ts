@@ -1,5 +1,6 @@
 // The kinds the client names on the command line, with the aliases kubectl users expect.
 import { UsageError } from './command.js';
+import { didYouMean } from './did-you-mean.js';
 
 export const Kind = { Service: 'service', Task: 'task', Node: 'node' } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
@@ -19,7 +20,8 @@ export function parseKind(text: string, verb: string, allowed: readonly Kind[] =
   const kind = ALIASES[text.toLowerCase()];
   if (!kind || !allowed.includes(kind)) {
     const names = allowed.map((k) => `${k}s`).join(', ');
-    throw new UsageError(`unknown resource type "${text}": use one of ${names}`, verb);
+    const words = Object.entries(ALIASES).filter(([, k]) => allowed.includes(k)).map(([w]) => w);
+    throw new UsageError(`unknown resource type "${text}"${didYouMean(text, words) || `: use one of ${names}`}`, verb);
   }
   return kind;
 }
