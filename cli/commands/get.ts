@@ -1,7 +1,8 @@
 // `berth get services|tasks|nodes|events [NAME]`: tables for people, json/yaml for scripts; -w
 // follows changes.
 import { boolOpt, stringOpt, UsageError, type ClientCommand, type CommandContext } from '../command.js';
-import { OUTPUT_FORMATS, parseOutputFormat, renderMachine, type OutputFormat } from '../output/format.js';
+import { OUTPUT_FORMATS, OutputFormat, parseOutputFormat, renderMachine } from '../output/format.js';
+import { parseScriptOutput, SCRIPT_OUTPUT_FORMS } from '../output/script-output.js';
 import { renderTable } from '../output/table.js';
 import { nodesView, servicesView, tasksView, type TableView } from '../output/views.js';
 import { Kind, parseKindAndNames } from '../resources.js';
@@ -10,11 +11,12 @@ import type { Task } from '../../common/types.js';
 import type { NodeView, ServiceView } from '../api-client.js';
 import { EVENT_KIND_NAMES, getEvents } from './get-events.js';
 import { watchChanges } from './get-watch.js';
+import { getSelected, wantsSelectedGet } from './get-selected.js';
 
 export const getCommand: ClientCommand = {
   name: 'get',
   summary: 'List services, tasks, nodes or events',
-  usage: 'berth get services|tasks|nodes|events [NAME] [-o table|wide|json|yaml] [-w] [flags]',
+  usage: 'berth get services|tasks|nodes|events [NAME] [-l SELECTOR] [-o table|wide|json|yaml|name|jsonpath=T] [-w] [flags]',
   description:
     'Kinds: services (service, svc), tasks (task), nodes (node, no). With a NAME, shows that one object.\n' +
     'A task NAME may be its name, its id or a unique id prefix; a node NAME its name or id.\n' +
@@ -27,18 +29,24 @@ export const getCommand: ClientCommand = {
     'berth get nodes -o json',
     'berth get tasks -w',
     'berth get events --for service/web',
+    'berth get services -l app=web,tier!=db -o name',
+    "berth get tasks -o jsonpath='{range .items[*]}{.name}{\"\\t\"}{.status.state}{\"\\n\"}{end}'",
   ],
   options: {
-    output: { type: 'string', short: 'o', valueName: 'FORMAT', description: `output format: ${OUTPUT_FORMATS.join(', ')} (default table)` },
+    output: { type: 'string', short: 'o', valueName: 'FORMAT', description: `output format: ${[...OUTPUT_FORMATS, ...SCRIPT_OUTPUT_FORMS].join(', ')} (default table)` },
     service: { type: 'string', valueName: 'NAME', description: 'tasks only: only the tasks of this service' },
     node: { type: 'string', valueName: 'NODE', description: 'tasks only: only the tasks on this node (name or id)' },
     watch: { type: 'boolean', short: 'w', description: 'after the list, print a line per change until Ctrl-C' },
     for: { type: 'string', valueName: 'KIND/NAME', description: 'events only: the events of one service (and its tasks), task or node' },
+    selector: { type: 'string', short: 'l', valueName: 'SELECTOR', description: 'only objects whose labels match: k=v,k!=v,k in (a,b),k notin (a,b),k,!k (tasks: their service\'s labels)' },
+    'no-headers': { type: 'boolean', description: 'tables without the header line' },
   },
   async run(ctx, args) {
-    const format = parseOutputFormat(stringOpt(args.values, 'output'));
+    const script = parseScriptOutput(stringOpt(args.values, 'output'));
+    const format = script ? OutputFormat.Table : parseOutputFormat(stringOpt(args.values, 'output'));
     if (!format) {
-      throw new UsageError(`unknown output format "${stringOpt(args.values, 'output')}": use ${OUTPUT_FORMATS.join(', ')}`, 'get');
+      const forms = [...OUTPUT_FORMATS, ...SCRIPT_OUTPUT_FORMS].join(', ');
+      throw new UsageError(`unknown output format "${stringOpt(args.values, 'output')}": use ${forms}`, 'get');
     }
     if (boolOpt(args.values, 'watch') && format === 'yaml') throw new UsageError('-w prints a table, or one JSON change per line with -o json', 'get');
     if (EVENT_KIND_NAMES.includes(args.positionals[0]?.toLowerCase() ?? '')) return getEvents(ctx, args, format);
@@ -51,6 +59,7 @@ export const getCommand: ClientCommand = {
     const service = stringOpt(args.values, 'service');
     const node = stringOpt(args.values, 'node');
     if ((service || node) && kind !== Kind.Task) throw new UsageError('--service and --node apply to tasks only', 'get');
+    if (wantsSelectedGet(args, script)) return getSelected(ctx, args, { kind, format, ...(names[0] !== undefined ? { name: names[0] } : {}), ...(script ? { script } : {}) });
     const name = names[0];
     const client = ctx.client();
     switch (kind) {
