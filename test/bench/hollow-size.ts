@@ -1,0 +1,154 @@
+// One size of the hollow-node benchmark: a fresh etcd and control plane, N hollow nodes, then
+// services adding up to M tasks applied in one call, timed until the last task is reported
+// running, with API calls at a fixed rate meanwhile.
+import { ApiLoad, ApiCallKind, probeService } from './api-load.js';
+import { cpuSeconds, etcdDbBytes, maxOf, percentile, round, rssBytes } from './measure.js';
+import { startEtcd, startHollow, startServer, stopAll, type Child } from './procs.js';
+import { TaskTracker } from './task-tracker.js';
+
+export interface SizeOptions {
+  nodes: number;
+  tasks: number;
+  /** Hollow-node runner processes (default: one per 2,500 nodes). */
+  hollowProcs?: number;
+  dist?: boolean;
+  cpuProfDir?: string;
+  /** Give up on a size after this long from the apply (default 60 s + 5 ms per task). */
+  timeoutMs?: number;
+  progress: (line: string) => void;
+}
+
+export interface SizeResult {
+  nodes: number;
+  tasks: number;
+  completed: boolean;
+  tasksRunning: number;
+  secondsToAllRunning: number;
+  placementsPerSecond: number;
+  /** From the apply to the last task assigned a node (scheduler throughput without the agents). */
+  secondsToAllAssigned: number;
+  /** Per task: first seen in etcd to reported running. */
+  taskStartP50Ms: number;
+  taskStartP99Ms: number;
+  secondsToNodesReady: number;
+  apiCalls: number;
+  apiErrors: number;
+  apiP50Ms: number;
+  apiP99Ms: number;
+  apiMutatingP99Ms: number;
+  apiGetP99Ms: number;
+  apiListServicesP99Ms: number;
+  controlPlanePeakRssBytes: number;
+  /** CPU the control plane used from the apply to all running. */
+  controlPlaneCpuSeconds: number;
+  etcdCpuSeconds: number;
+  hollowCpuSeconds: number;
+  hollowPeakRssBytes: number;
+  etcdDbBytes: number;
+  hollowProcesses: number;
+}
+
+const REPLICAS_PER_SERVICE = 1000;
+
+export function benchServices(tasks: number): object[] {
+  const out: object[] = [];
+  for (let i = 0, left = tasks; left > 0; i++, left -= REPLICAS_PER_SERVICE) {
+    out.push({
+      apiVersion: 'berth/v1',
+      kind: 'Service',
+      metadata: { name: `bench-${i}`, labels: { bench: 'hollow' } },
+      spec: { image: 'berth/web:latest', replicas: Math.min(REPLICAS_PER_SERVICE, left), resources: { cpu: '10m', memory: '16Mi' } },
+    });
+  }
+  return out;
+}
+
+export async function runSize(opts: SizeOptions): Promise<SizeResult> {
+  const { nodes, tasks } = opts;
+  const label = `${nodes}x${tasks}`;
+  const etcd = await startEtcd();
+  const server = await startServer({ etcdUrl: etcd.url, ...(opts.dist ? { dist: true } : {}), ...(opts.cpuProfDir ? { cpuProfDir: opts.cpuProfDir } : {}) });
+  const tracker = new TaskTracker(etcd.url);
+  try {
+    const procs = Math.max(1, Math.min(nodes, opts.hollowProcs ?? Math.ceil(nodes / 2500)));
+    const hollow: Child[] = [];
+    const tNodes = performance.now();
+    const per = Math.ceil(nodes / procs);
+    const starting: Promise<Child>[] = [];
+    for (let first = 0; first < nodes; first += per) starting.push(startHollow(server, Math.min(per, nodes - first), first));
+    hollow.push(...(await Promise.all(starting)));
+    const nodesDeadline = Date.now() + 60_000 + nodes * 30;
+    for (;;) {
+      const ready = await tracker.readyNodes();
+      if (ready >= nodes) break;
+      if (Date.now() > nodesDeadline) throw new Error(`${label}: only ${ready}/${nodes} nodes ready`);
+      opts.progress(`${label}: ${ready}/${nodes} nodes ready`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const secondsToNodesReady = (performance.now() - tNodes) / 1000;
+    opts.progress(`${label}: ${nodes} nodes ready in ${secondsToNodesReady.toFixed(1)} s; applying ${tasks} tasks`);
+    await tracker.start();
+    // The probe service the API load reads and rewrites must exist before the first GET.
+    const probe = await fetch(`${server.apiUrl}/v1/apply`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ items: [probeService(-1)] }),
+    });
+    if (!probe.ok) throw new Error(`${label}: probe apply failed: ${probe.status} ${await probe.text()}`);
+
+    const cpu0 = { cp: cpuSeconds(server.child.pid), etcd: cpuSeconds(etcd.pid), hollow: hollow.reduce((s, h) => s + cpuSeconds(h.pid), 0) };
+    const load = new ApiLoad(server.apiUrl, server.token);
+    const t0 = performance.now();
+    load.start();
+    const res = await fetch(`${server.apiUrl}/v1/apply`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ items: benchServices(tasks) }),
+    });
+    load.record({ kind: ApiCallKind.Apply, ms: performance.now() - t0, ok: res.ok });
+    if (!res.ok) throw new Error(`${label}: apply failed: ${res.status} ${await res.text()}`);
+
+    const deadline = Date.now() + (opts.timeoutMs ?? 60_000 + tasks * 5);
+    let lastPrint = 0;
+    while (tracker.running < tasks && Date.now() < deadline && server.child.proc.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (performance.now() - lastPrint >= 1000) {
+        lastPrint = performance.now();
+        opts.progress(`${label}: ${((lastPrint - t0) / 1000).toFixed(1)} s, ${tracker.assigned}/${tasks} assigned, ${tracker.running}/${tasks} running`);
+      }
+    }
+    const completed = tracker.running >= tasks;
+    const lastRunning = completed ? maxOf(tracker.runningAt.values()) : performance.now();
+    const lastAssigned = tracker.assigned ? maxOf(tracker.assignedAt.values()) : performance.now();
+    const cpu1 = { cp: cpuSeconds(server.child.pid), etcd: cpuSeconds(etcd.pid), hollow: hollow.reduce((s, h) => s + cpuSeconds(h.pid), 0) };
+    await load.stop();
+    const seconds = (lastRunning - t0) / 1000;
+    const startMs = [...tracker.runningAt].map(([id, at]) => at - (tracker.firstSeen.get(id) ?? at));
+    const result: SizeResult = {
+      nodes,
+      tasks,
+      completed,
+      tasksRunning: tracker.running,
+      secondsToAllRunning: round(seconds, 2),
+      placementsPerSecond: round(tracker.running / seconds, 0),
+      secondsToAllAssigned: round((lastAssigned - t0) / 1000, 2),
+      taskStartP50Ms: percentile(startMs, 50),
+      taskStartP99Ms: percentile(startMs, 99),
+      secondsToNodesReady: round(secondsToNodesReady, 1),
+      ...load.stats(),
+      controlPlanePeakRssBytes: rssBytes(server.child.pid),
+      controlPlaneCpuSeconds: round(cpu1.cp - cpu0.cp, 2),
+      etcdCpuSeconds: round(cpu1.etcd - cpu0.etcd, 2),
+      hollowCpuSeconds: round(cpu1.hollow - cpu0.hollow, 2),
+      hollowPeakRssBytes: Math.max(...hollow.map((h) => rssBytes(h.pid))),
+      etcdDbBytes: await etcdDbBytes(etcd.url),
+      hollowProcesses: hollow.length,
+    };
+    if (!completed) opts.progress(`${label}: gave up with ${tracker.running}/${tasks} running`);
+    return result;
+  } finally {
+    await tracker.stop().catch(() => undefined);
+    // Hollow nodes first (newest first), then the server (which writes its CPU profile), then etcd.
+    await stopAll();
+  }
+}

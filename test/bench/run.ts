@@ -1,0 +1,130 @@
+// `npm run bench`: the scale benchmark (see docs/performance.md).
+//
+// Owns: the matrix of sizes, the order of runs, the output (one JSON object per size on its own
+// line on stdout, a table, bench-results/<timestamp>.json) and cleanup of every process it
+// started, also on failure and Ctrl-C. Must not: change anything in the system it measures.
+//
+//   npm run bench                                   baseline, 100x1,000, 1,000x10,000, 5,000x50,000, 20 containers
+//   npm run bench -- --nodes N --tasks M            one hollow size (plus the baseline)
+//   npm run bench -- --containers 20                the real-container comparison alone
+//   flags: --no-baseline --no-containers --hollow-procs K --dist --cpu-prof DIR --out FILE --timeout S
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { measureBaseline, type Baseline } from './baseline.js';
+import { runContainers, type ContainersResult } from './containers.js';
+import { runSize, type SizeResult } from './hollow-size.js';
+import { machineInfo } from './measure.js';
+import { REPO_ROOT, stopAll } from './procs.js';
+import { formatTable } from './table.js';
+
+const DEFAULT_MATRIX: [number, number][] = [
+  [100, 1_000],
+  [1_000, 10_000],
+  [5_000, 50_000],
+];
+const DEFAULT_CONTAINERS = 20;
+/** Below this much memory, 5,000 hollow nodes plus a 50,000-task control plane do not fit. */
+const LARGE_SIZE_MIN_MEMORY = 8 * 1024 ** 3;
+
+function progress(line: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      nodes: { type: 'string' },
+      tasks: { type: 'string' },
+      containers: { type: 'string' },
+      'no-containers': { type: 'boolean' },
+      'no-baseline': { type: 'boolean' },
+      'hollow-procs': { type: 'string' },
+      dist: { type: 'boolean' },
+      'cpu-prof': { type: 'string' },
+      out: { type: 'string' },
+      timeout: { type: 'string' },
+    },
+  });
+  const machine = machineInfo();
+  const single = values.nodes !== undefined || values.tasks !== undefined;
+  const onlyContainers = values.containers !== undefined && !single;
+  if (single && (!Number(values.nodes) || !Number(values.tasks))) throw new Error('--nodes N and --tasks M go together');
+  let matrix: [number, number][] = single ? [[Number(values.nodes), Number(values.tasks)]] : onlyContainers ? [] : DEFAULT_MATRIX;
+  const notes: string[] = [];
+  if (!single && machine.memoryBytes < LARGE_SIZE_MIN_MEMORY) {
+    matrix = matrix.filter(([n]) => n < 5000);
+    notes.push(`5,000 x 50,000 skipped: ${(machine.memoryBytes / 1024 ** 3).toFixed(1)} GiB of memory, at least 8 GiB needed`);
+  }
+  const containers = values['no-containers'] ? 0 : Number(values.containers ?? (single ? 0 : DEFAULT_CONTAINERS));
+  const common = {
+    ...(values.dist ? { dist: true } : {}),
+    ...(values['cpu-prof'] ? { cpuProfDir: path.resolve(values['cpu-prof']) } : {}),
+  };
+
+  const startedAt = new Date().toISOString();
+  progress(`machine: ${machine.cores} cores (${machine.cpuModel}), ${(machine.memoryBytes / 1024 ** 3).toFixed(1)} GiB, node ${machine.node}, etcd ${machine.etcd}, load ${machine.loadAverage1m}`);
+  for (const n of notes) progress(n);
+
+  let baseline: Baseline | undefined;
+  if (!values['no-baseline'] && matrix.length) {
+    progress('baseline: raw etcd put throughput');
+    baseline = await measureBaseline();
+    progress(`baseline: ${JSON.stringify(baseline)}`);
+  }
+
+  const sizes: (SizeResult & Partial<Baseline>)[] = [];
+  for (const [nodes, tasks] of matrix) {
+    progress(`size ${nodes} nodes x ${tasks} tasks`);
+    const r = await runSize({
+      nodes,
+      tasks,
+      progress,
+      ...common,
+      ...(values['hollow-procs'] ? { hollowProcs: Number(values['hollow-procs']) } : {}),
+      ...(values.timeout ? { timeoutMs: Number(values.timeout) * 1000 } : {}),
+    });
+    const line = { ...r, ...baseline };
+    sizes.push(line);
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+  }
+
+  let containerResult: ContainersResult | undefined;
+  if (containers > 0) {
+    progress(`containers: ${containers} replicas of berth/web:latest, Berth against direct Docker`);
+    containerResult = await runContainers({ count: containers, progress, ...(values.dist ? { dist: true } : {}) });
+    process.stdout.write(`${JSON.stringify(containerResult)}\n`);
+  }
+
+  process.stdout.write(`\n${formatTable(sizes, containerResult)}\n`);
+  for (const n of notes) process.stdout.write(`note: ${n}\n`);
+
+  const report = { startedAt, machine, notes, baseline, sizes, containers: containerResult };
+  const out = values.out ? path.resolve(values.out) : path.join(REPO_ROOT, 'bench-results', `${startedAt.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  progress(`results written to ${out}`);
+  return sizes.every((s) => s.completed) && (containerResult?.completed ?? true) ? 0 : 1;
+}
+
+let interrupted = false;
+const onSignal = (sig: NodeJS.Signals) => {
+  if (interrupted) return;
+  interrupted = true;
+  progress(`${sig}: stopping every process started`);
+  void stopAll().finally(() => process.exit(130));
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+main(process.argv.slice(2))
+  .catch((err: unknown) => {
+    progress(`failed: ${(err as Error).stack ?? String(err)}`);
+    return 1;
+  })
+  .then(async (code) => {
+    await stopAll();
+    process.exit(code);
+  })
+  .catch(() => process.exit(1));

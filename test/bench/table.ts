@@ -1,0 +1,34 @@
+// The short human-readable summary printed after the JSON lines.
+import type { ContainersResult } from './containers.js';
+import type { SizeResult } from './hollow-size.js';
+
+const MiB = 1024 ** 2;
+
+export function formatTable(sizes: readonly SizeResult[], containers?: ContainersResult): string {
+  const head = ['nodes', 'tasks', 'all running s', 'placements/s', 'api p50 ms', 'api p99 ms', 'apply p99 ms', 'cp peak RSS MiB', 'cp CPU s', 'etcd DB MiB'];
+  const rows = sizes.map((s) => [
+    String(s.nodes),
+    String(s.tasks),
+    s.completed ? s.secondsToAllRunning.toFixed(2) : `>${s.secondsToAllRunning.toFixed(0)} (${s.tasksRunning} ran)`,
+    String(s.placementsPerSecond),
+    s.apiP50Ms.toFixed(1),
+    s.apiP99Ms.toFixed(1),
+    s.apiMutatingP99Ms.toFixed(1),
+    (s.controlPlanePeakRssBytes / MiB).toFixed(0),
+    s.controlPlaneCpuSeconds.toFixed(1),
+    (s.etcdDbBytes / MiB).toFixed(1),
+  ]);
+  const lines: string[] = [];
+  if (rows.length) {
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const fmt = (r: string[]) => r.map((c, i) => c.padStart(widths[i]!)).join('  ');
+    lines.push(fmt(head), ...rows.map(fmt));
+  }
+  if (containers) {
+    lines.push(
+      `containers: ${containers.containers} x berth/web: direct Docker ${containers.dockerDirectSeconds.toFixed(2)} s, ` +
+        `Berth ${containers.completed ? containers.berthSeconds.toFixed(2) : 'did not finish'} s, ratio ${containers.overheadRatio.toFixed(2)}x`,
+    );
+  }
+  return lines.join('\n');
+}
