@@ -2,6 +2,7 @@
 import { UsageError, type ClientCommand } from '../command.js';
 import { describeNode, describeService, describeTask } from '../output/describe.js';
 import { Kind, parseKindAndNames } from '../resources.js';
+import { recentEvents } from '../output/events.js';
 
 export const describeCommand: ClientCommand = {
   name: 'describe',
@@ -18,24 +19,28 @@ export const describeCommand: ClientCommand = {
     if (!name) throw new UsageError(`describe needs a ${kind} NAME`, 'describe');
     if (extra.length) throw new UsageError('describe takes one NAME', 'describe');
     const client = ctx.client();
-    // Events: when the API serves them, fetch the object's events here and pass them as the
-    // last argument of the describe* functions, which already render an Events section.
+    // Each view ends with the object's recent events; a server without events only loses those.
+    const eventsOf = (filter: { kind?: string; name?: string; service?: string }) =>
+      client.listEvents(filter).then((list) => recentEvents(list, filter.service), () => undefined);
     switch (kind) {
       case Kind.Service: {
         const svc = await client.getService(name);
         const tasks = await client.listTasks({ service: svc.metadata.name });
-        ctx.out(describeService(svc, tasks, await client.nodeNames(tasks), ctx.now()));
+        const events = await eventsOf({ service: svc.metadata.name });
+        ctx.out(describeService(svc, tasks, await client.nodeNames(tasks), ctx.now(), events));
         return 0;
       }
       case Kind.Task: {
         const task = await client.getTask(name);
-        ctx.out(describeTask(task, await client.nodeNames([task]), ctx.now()));
+        const events = await eventsOf({ kind: 'task', name: task.name });
+        ctx.out(describeTask(task, await client.nodeNames([task]), ctx.now(), events));
         return 0;
       }
       case Kind.Node: {
         const node = await client.getNode(name);
         const tasks = await client.listTasks({ node: node.id });
-        ctx.out(describeNode(node, tasks, ctx.now()));
+        const events = await eventsOf({ kind: 'node', name: node.name });
+        ctx.out(describeNode(node, tasks, ctx.now(), events));
         return 0;
       }
     }

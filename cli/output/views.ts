@@ -43,13 +43,16 @@ export function labelsCell(labels: Record<string, string> | undefined): string {
 }
 
 export function servicesView(items: readonly ServiceView[], nowMs: number, wide: boolean): TableView {
-  const headers = ['NAME', 'MODE', 'REPLICAS', 'IMAGE', 'AGE', ...(wide ? ['PORTS'] : [])];
+  // READY (tasks passing their health check) only from servers that report it.
+  const withReady = items.some((s) => s.status?.ready !== undefined);
+  const headers = ['NAME', 'MODE', 'REPLICAS', ...(withReady ? ['READY'] : []), 'IMAGE', 'AGE', ...(wide ? ['PORTS'] : [])];
   const rows = [...items]
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
     .map((s) => [
       s.metadata.name,
       s.spec.mode ?? 'replicated',
       replicasCell(s),
+      ...(withReady ? [`${s.status?.ready ?? 0}/${desiredOf(s)}`] : []),
       s.spec.image,
       formatAge(s.metadata.createdAt, nowMs),
       ...(wide ? [specPorts(s.spec.ports)] : []),
