@@ -1,0 +1,67 @@
+// Node availability and removal through the API, against a real etcd.
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import type { Node } from '../../common/types.js';
+import { buildApi } from '../../control-plane/api/server.js';
+import { keys } from '../../control-plane/store/keys.js';
+import type { Store } from '../../control-plane/store/store.js';
+import { silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+
+const TOKEN = 'admin-secret';
+
+function node(id: string, state: Node['status']['state']): Node {
+  const now = new Date().toISOString();
+  return {
+    id,
+    name: `node-${id}`,
+    labels: {},
+    availability: 'active',
+    status: { state, timestamp: now },
+    capacity: { cpu: 1000, memory: 1 << 30 },
+    allocatable: { cpu: 1000, memory: 1 << 30 },
+    runtime: 'process',
+    createdAt: now,
+  };
+}
+
+describe('node admin API (real etcd)', function () {
+  let t: TestEtcd;
+  let store: Store;
+  let app: FastifyInstance;
+  const headers = { authorization: `Bearer ${TOKEN}` };
+
+  before(async () => {
+    t = await startTestEtcd();
+    store = t.newStore();
+    app = buildApi({ store, tokens: { verifyAdmin: (tok) => tok === TOKEN }, logger: silentLogger });
+    await store.create(keys.node('a1'), node('a1', 'ready'));
+    await store.create(keys.node('b2'), node('b2', 'down'));
+  });
+  after(async () => {
+    await app?.close();
+    await t?.stop();
+  });
+
+  it('sets availability by node name, and refuses an unknown value', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/nodes/node-a1/availability', headers, payload: { availability: 'drain' } });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.json<Node>().availability, 'drain');
+    assert.equal((await store.get<Node>(keys.node('a1')))?.availability, 'drain');
+
+    const bad = await app.inject({ method: 'POST', url: '/v1/nodes/node-a1/availability', headers, payload: { availability: 'off' } });
+    assert.equal(bad.statusCode, 400);
+    const missing = await app.inject({ method: 'POST', url: '/v1/nodes/nope/availability', headers, payload: { availability: 'pause' } });
+    assert.equal(missing.statusCode, 404);
+  });
+
+  it('removes only a node that is down; a ready one is a 409 that says why', async () => {
+    const refused = await app.inject({ method: 'DELETE', url: '/v1/nodes/node-a1', headers });
+    assert.equal(refused.statusCode, 409);
+    assert.match(refused.json<{ message: string }>().message, /node "node-a1" is ready: only a node that is down can be removed/);
+    assert.ok(await store.get(keys.node('a1')));
+
+    const removed = await app.inject({ method: 'DELETE', url: '/v1/nodes/node-b2', headers });
+    assert.equal(removed.statusCode, 200, removed.body);
+    assert.equal(await store.get(keys.node('b2')), undefined);
+  });
+});
