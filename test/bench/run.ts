@@ -7,7 +7,7 @@
 //   npm run bench                                   baseline, 100x1,000, 1,000x10,000, 5,000x50,000, 20 containers
 //   npm run bench -- --nodes N --tasks M            one hollow size (plus the baseline)
 //   npm run bench -- --containers 20                the real-container comparison alone
-//   flags: --no-baseline --no-containers --hollow-procs K --dist --cpu-prof DIR --out FILE --timeout S
+//   flags: --no-baseline --baseline-keys K --no-containers --hollow-procs K --dist --cpu-prof DIR --out FILE --timeout S
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -45,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
       'cpu-prof': { type: 'string' },
       out: { type: 'string' },
       timeout: { type: 'string' },
+      'baseline-keys': { type: 'string' },
     },
   });
   const machine = machineInfo();
@@ -70,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
   let baseline: Baseline | undefined;
   if (!values['no-baseline'] && matrix.length) {
     progress('baseline: raw etcd put throughput');
-    baseline = await measureBaseline();
+    baseline = await measureBaseline(values['baseline-keys'] ? { batchedKeys: Number(values['baseline-keys']), singleKeys: Math.ceil(Number(values['baseline-keys']) / 10) } : {});
     progress(`baseline: ${JSON.stringify(baseline)}`);
   }
 

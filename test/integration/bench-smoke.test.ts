@@ -1,0 +1,98 @@
+// The scale benchmark at a tiny size (5 hollow nodes x 20 tasks, 2 real containers), so the
+// harness cannot rot: it must finish, print its JSON lines with sane values, write its results
+// file and leave no container behind. No timing is asserted: speed belongs to `npm run bench`.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { docker, ensureTestImages } from '../helpers/docker.js';
+import { REPO_ROOT } from '../helpers/berth.js';
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runBench(args: string[]): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'bench', 'run.ts'), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, BERTH_CONFIG: undefined },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    // SIGTERM lets the harness stop what it started; it is given a minute to do so.
+    const timer = setTimeout(() => child.kill('SIGTERM'), 240_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('npm run bench (smoke, tiny size)', function () {
+  this.timeout(300_000);
+  let dir: string;
+  let run: RunResult;
+  let lines: Record<string, unknown>[];
+
+  before(async () => {
+    await ensureTestImages();
+    dir = mkdtempSync(path.join(tmpdir(), 'berth-bench-smoke-'));
+    run = await runBench(['--nodes', '5', '--tasks', '20', '--containers', '2', '--baseline-keys', '1280', '--out', path.join(dir, 'out.json')]);
+    lines = run.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  });
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('completes and prints one JSON line per size with the documented fields', () => {
+    assert.equal(run.code, 0, `bench exited ${run.code}:\n${run.stderr.slice(-3000)}`);
+    const size = lines.find((l) => l.nodes === 5);
+    assert.ok(size, `no size line in:\n${run.stdout}`);
+    assert.equal(size.tasks, 20);
+    assert.equal(size.completed, true);
+    assert.equal(size.tasksRunning, 20);
+    for (const f of ['secondsToAllRunning', 'placementsPerSecond', 'controlPlanePeakRssBytes', 'etcdDbBytes', 'baselineEtcdBatchedPutsPerSecond', 'baselineEtcdSinglePutsPerSecond']) {
+      assert.ok(typeof size[f] === 'number' && size[f] > 0, `${f} = ${String(size[f])}`);
+    }
+    for (const f of ['apiP50Ms', 'apiP99Ms', 'controlPlaneCpuSeconds']) {
+      assert.ok(typeof size[f] === 'number' && size[f] >= 0, `${f} = ${String(size[f])}`);
+    }
+    assert.ok((size.apiP99Ms as number) >= (size.apiP50Ms as number));
+    assert.ok((size.apiCalls as number) >= 1);
+    assert.equal(size.apiErrors, 0);
+  });
+
+  it('compares real containers started through Berth with direct Docker', () => {
+    const c = lines.find((l) => 'containers' in l);
+    assert.ok(c, `no containers line in:\n${run.stdout}`);
+    assert.equal(c.containers, 2);
+    assert.equal(c.completed, true);
+    assert.ok((c.dockerDirectSeconds as number) > 0 && (c.berthSeconds as number) > 0 && (c.overheadRatio as number) > 0);
+  });
+
+  it('writes the results file and a table', () => {
+    assert.ok(existsSync(path.join(dir, 'out.json')));
+    const report = JSON.parse(readFileSync(path.join(dir, 'out.json'), 'utf8')) as { sizes: unknown[]; machine: { cores: number } };
+    assert.equal(report.sizes.length, 1);
+    assert.ok(report.machine.cores >= 1);
+    assert.match(run.stdout, /placements\/s/);
+  });
+
+  it('leaves no benchmark container behind', async () => {
+    const left = await docker('ps', '-a', '-q', '--filter', 'label=berth.bench');
+    const nodes = await docker('ps', '-a', '--format', '{{.Label "berth.node"}}');
+    assert.equal(left, '');
+    assert.ok(!nodes.split('\n').some((n) => n.startsWith('bench-docker-')), `left: ${nodes}`);
+  });
+});
