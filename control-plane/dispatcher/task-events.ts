@@ -12,10 +12,7 @@ export function taskStatusEvents(previous: Task | undefined, next: Task, nodeNam
   const st = next.status;
   const out: EventInput[] = [];
   const on = nodeName ?? next.nodeId;
-  const becameUnhealthy =
-    (st.reason === UNHEALTHY_REASON && was?.reason !== UNHEALTHY_REASON) ||
-    (st.health === TaskHealth.Unhealthy && was?.health !== TaskHealth.Unhealthy);
-  if (becameUnhealthy) {
+  if (isUnhealthy(st) && !(was && isUnhealthy(was))) {
     out.push({ ...ref, type: EventType.Warning, reason: EventReason.TaskUnhealthy, message: withDetail('health check failing', st.lastProbe?.message ?? st.message) });
   }
   if (was?.state === st.state) return out;
@@ -37,6 +34,10 @@ export function taskStatusEvents(previous: Task | undefined, next: Task, nodeNam
       break;
   }
   return out;
+}
+
+function isUnhealthy(st: Task['status']): boolean {
+  return st.reason === UNHEALTHY_REASON || st.health === TaskHealth.Unhealthy;
 }
 
 /** `exit code 3, ContainerExited: panic: no config`: what a user needs first about a failure. */
