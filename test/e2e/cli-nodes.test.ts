@@ -71,7 +71,7 @@ describe('e2e: berth client with a node', function () {
   it('get tasks names the node, filters by node, and shows the container in wide', async () => {
     const rows = ok(await berth('get', 'tasks')).stdout.trimEnd().split('\n').slice(1);
     assert.equal(rows.length, 2);
-    for (const r of rows) assert.match(r, /^sleeper\.\d\.\S+ +sleeper +node-a +running +running +\d+s$/);
+    for (const r of rows) assert.match(r, /^sleeper\.\d\.\S+ +sleeper +node-a +running +running +\d+ +\d+s$/);
     const onNode = ok(await berth('get', 'tasks', '--node', 'node-a')).stdout.trimEnd().split('\n');
     assert.equal(onNode.length, 3);
     const wide = ok(await berth('get', 'tasks', '-o', 'wide')).stdout.trimEnd().split('\n');
