@@ -9,7 +9,7 @@
 // orphaned and replaced, a draining node is emptied a few slots at a time, and crash-looping
 // slots wait out a growing backoff (the scheduler honours the replacement's `restartAt`).
 import type { Logger } from 'pino';
-import type { Node, Service, Task } from '../../common/types.js';
+import { isTerminal, type Node, type Service, type Task } from '../../common/types.js';
 import { Informer, type InformerEvent } from '../store/informer.js';
 import { keys } from '../store/keys.js';
 import type { Store, WriteOp } from '../store/store.js';
@@ -189,7 +189,10 @@ function toOps(plan: Plan): WriteOp[] {
   const ops: WriteOp[] = [];
   for (const t of plan.create) ops.push({ type: 'create', key: keys.task(t.serviceName, t.id), value: t });
   for (const { task, desiredState, reason } of plan.shutdown) {
-    const next: Task = { ...task, desiredState, status: { ...task.status, message: reason, timestamp: task.status.timestamp } };
+    // A task that already ended keeps the agent's explanation (exit code, failed health check);
+    // one still running is told why it is being stopped.
+    const message = isTerminal(task.status.state) ? task.status.message : reason;
+    const next: Task = { ...task, desiredState, status: { ...task.status, message } };
     ops.push({ type: 'put', key: keys.task(task.serviceName, task.id), value: next, version: task.version! });
   }
   for (const t of plan.remove) ops.push({ type: 'delete', key: keys.task(t.serviceName, t.id), version: t.version! });
