@@ -31,6 +31,8 @@ export interface CommandContext {
   now(): number;
   /** The config file in use (`--config`, `$BERTH_CONFIG`, `~/.berth/config`), for `berth config`. */
   configFile?(): { path: string; explicit: boolean; origin: string };
+  /** Every verb (for `berth completion`), handed in so no verb imports the registry. */
+  commands?(): readonly Command[];
 }
 
 interface CommandBase {

@@ -9,13 +9,16 @@
 import { homedir } from 'node:os';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { BerthError, ValidationError } from '../common/errors.js';
+import { BerthError } from '../common/errors.js';
 import { ApiClient } from './api-client.js';
 import { commandWords, findCommand, parseCommandArgs, splitVerb } from './args.js';
 import { boolOpt, isDaemon, stringOpt, UsageError, type CommandContext } from './command.js';
 import { configLocation, resolveConfig } from './config.js';
 import { didYouMean } from './did-you-mean.js';
+import { errorLines } from './error-lines.js';
 import { exitCodeFor } from './exit-codes.js';
+
+export { errorLines };
 import { commandHelp, rootHelp } from './help.js';
 import { COMMANDS } from './registry.js';
 
@@ -95,6 +98,7 @@ export async function main(argv: readonly string[], ioOverrides: Partial<CliIo> 
         }
         return client;
       },
+      commands: () => COMMANDS,
       configFile: () => configLocation({ flags: { config: stringOpt(args.values, 'config') }, env: io.env, homeDir: io.homeDir }),
     };
     return await cmd.run(ctx, args);
@@ -111,17 +115,6 @@ function reportError(e: unknown, err: (t: string) => void, debug: boolean): void
   if (debug && e instanceof Error && !(e instanceof BerthError) && e.stack) err(e.stack);
 }
 
-/** One line per problem; a manifest problem names its file and document (or line), field and reason. */
-export function errorLines(e: unknown): string[] {
-  if (e instanceof ValidationError && e.issues.length) {
-    return e.issues.map((i) => {
-      const source = (i as { source?: string }).source ?? e.source;
-      return [source, i.path ? `${i.path}:` : '', i.reason].filter(Boolean).join(' ');
-    });
-  }
-  const message = e instanceof Error ? e.message : String(e);
-  return message.split('\n').filter((x) => x.trim());
-}
 
 function isEntryPoint(): boolean {
   const entry = process.argv[1];

@@ -2,9 +2,12 @@
 // commands/ and one line here.
 import type { Command } from './command.js';
 import { applyCommand } from './commands/apply.js';
+import { completionCommand } from './commands/completion.js';
+import { configCommand } from './commands/config.js';
 import { agentCommand, serverCommand } from './commands/daemons.js';
 import { deleteCommand } from './commands/delete.js';
 import { describeCommand } from './commands/describe.js';
+import { diffCommand } from './commands/diff.js';
 import { getCommand } from './commands/get.js';
 import { nodeCommand } from './commands/node.js';
 import { scaleCommand } from './commands/scale.js';
@@ -12,6 +15,7 @@ import { versionCommand } from './commands/version.js';
 
 export const COMMANDS: readonly Command[] = [
   applyCommand,
+  diffCommand,
   getCommand,
   describeCommand,
   deleteCommand,
@@ -19,5 +23,7 @@ export const COMMANDS: readonly Command[] = [
   nodeCommand,
   serverCommand,
   agentCommand,
+  configCommand,
+  completionCommand,
   versionCommand,
 ];
