@@ -180,7 +180,12 @@ export class Dispatcher {
       this.alive(node.id);
       this.recordNode(node, known ? EventReason.NodeReady : EventReason.NodeRegistered,
         known ? `reconnected from ${node.status.address ?? 'an unknown address'}` : `joined: ${node.runtime} runtime, ${formatCpu(node.capacity.cpu)} CPU, ${formatMemory(node.capacity.memory)} memory`);
-      callback(null, { nodeId: node.id, heartbeatIntervalMs: this.heartbeatIntervalMs, sessionToken: token.toString('base64url') });
+      callback(null, {
+        nodeId: node.id,
+        heartbeatIntervalMs: this.heartbeatIntervalMs,
+        heartbeatGraceMs: this.graceMs,
+        sessionToken: token.toString('base64url'),
+      });
     } catch (err) {
       this.log.error({ err: (err as Error).message, nodeName: req.nodeName }, 'registration failed');
       callback({ code: grpc.status.UNAVAILABLE, details: `registration failed: ${(err as Error).message}` });
