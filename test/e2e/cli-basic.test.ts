@@ -58,7 +58,7 @@ describe('e2e: berth client against berth server', function () {
     assert.equal(ok(await berth('apply', '-f', web)).stdout, 'service/web configured\n');
     const r = ok(await berth('get', 'services'));
     const [header, row, ...rest] = r.stdout.trimEnd().split('\n');
-    assert.match(header ?? '', /^NAME +MODE +REPLICAS +IMAGE +AGE$/);
+    assert.match(header ?? '', /^NAME +MODE +REPLICAS +READY +IMAGE +AGE$/);
     assert.match(row ?? '', /^web +replicated +0\/4 +berth\/web:latest +\d+s$/);
     assert.deepEqual(rest, []);
   });
@@ -77,7 +77,7 @@ describe('e2e: berth client against berth server', function () {
 
   it('get: table, wide, json and yaml for services, tasks and nodes', async () => {
     const wideSvc = ok(await berth('get', 'svc', '-o', 'wide')).stdout;
-    assert.match(wideSvc, /^NAME +MODE +REPLICAS +IMAGE +AGE +PORTS\nweb +replicated +0\/4 +berth\/web:latest +\S+ +8080\/tcp\n$/);
+    assert.match(wideSvc, /^NAME +MODE +REPLICAS +READY +IMAGE +AGE +PORTS\nweb +replicated +0\/4 +0\/4 +berth\/web:latest +\S+ +8080\/tcp\n$/);
     const json = JSON.parse(ok(await berth('get', 'service', '-o', 'json')).stdout) as { items: (Service & { status: { desired: number } })[] };
     assert.deepEqual(json.items.map((s) => [s.metadata.name, s.spec.replicas, s.status.desired]), [['web', 4, 4]]);
     const one = parseYaml(ok(await berth('get', 'svc', 'web', '-o', 'yaml')).stdout) as Service;
@@ -102,7 +102,7 @@ describe('e2e: berth client against berth server', function () {
     assert.deepEqual(JSON.parse(ok(await berth('get', 'no', '-o', 'json')).stdout), { items: [] });
     assert.deepEqual(parseYaml(ok(await berth('get', 'node', '-o', 'yaml')).stdout), { items: [] });
     const missing = await berth('get', 'node', 'node-x');
-    assert.equal(missing.code, 1);
+    assert.equal(missing.code, 5);
     assert.match(missing.stderr, /^error: .*node-x.*not found/);
   });
 
@@ -143,7 +143,7 @@ describe('e2e: berth client against berth server', function () {
     assert.equal(applied.stdout, 'service/api created\nservice/worker created\n');
     ok(await berth('delete', 'service', 'worker'));
     const r = await berth('delete', '-f', file('two.yaml', two));
-    assert.equal(r.code, 1, 'worker was already gone');
+    assert.equal(r.code, 5, 'worker was already gone');
     assert.equal(r.stdout, 'service/api deleted\n');
     assert.match(r.stderr, /^error: .*worker.*not found\n$/);
     const names = (JSON.parse(ok(await berth('get', 'svc', '-o', 'json')).stdout) as { items: Service[] }).items.map((s) => s.metadata.name);
@@ -166,13 +166,13 @@ describe('e2e: berth client against berth server', function () {
     assert.equal(r.stdout, `berth ${version} (node ${process.version})\nserver ${server.url}: ok\n`);
   });
 
-  it('a wrong token exits 1 with one clear line', async () => {
+  it('a wrong token exits 4 with one clear line', async () => {
     const r = await berth('get', 'services', '--token', 'not-the-token');
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 4);
     assert.equal(r.stdout, '');
     assert.equal(r.stderr, `error: unauthorized by ${server.url}: the token from --token was rejected\n`);
     const noToken = await runBerth(['get', 'nodes', '--server', server.url], { env: { HOME: dir } });
-    assert.equal(noToken.code, 1);
+    assert.equal(noToken.code, 4);
     assert.match(noToken.stderr, /^error: unauthorized by .*: no token was given \(pass --token or set token in the config file\)\n$/);
   });
 
@@ -181,7 +181,7 @@ describe('e2e: berth client against berth server', function () {
     const r = ok(await berth('get', 'services'));
     assert.deepEqual([r.stdout, r.stderr], ['', 'No services found.\n']);
     const again = await berth('delete', 'service', 'web');
-    assert.equal(again.code, 1);
+    assert.equal(again.code, 5);
     assert.match(again.stderr, /^error: .*web.*not found\n$/);
     await eventually(async () => {
       const items = (JSON.parse(ok(await berth('get', 'tasks', '-o', 'json')).stdout) as { items: Task[] }).items;

@@ -14,35 +14,35 @@ describe('cli arguments', () => {
     assert.equal(splitVerb(['-h']).verb, undefined);
   });
 
-  it('an unknown verb exits 1 with one clear line and a pointer to help', async () => {
+  it('an unknown verb exits 2 (usage) with one clear line and a pointer to help', async () => {
     const r = await runCli(['frobnicate']);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.equal(r.stderr, `error: unknown command "frobnicate"\nSee 'berth --help' for usage.\n`);
     assert.equal(r.stdout, '');
   });
 
-  it('an unknown flag exits 1 naming the flag and the verb', async () => {
+  it('an unknown flag exits 2 naming the flag and the verb', async () => {
     const r = await runCli(['get', 'svc', '--colour']);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.equal(r.stderr, `error: unknown flag "--colour"\nSee 'berth get --help' for usage.\n`);
   });
 
   it('a flag without its value, an unknown kind and an unknown format are usage errors', async () => {
     const noValue = await runCli(['get', 'svc', '-o']);
-    assert.equal(noValue.code, 1);
+    assert.equal(noValue.code, 2);
     assert.match(noValue.stderr, /^error: flag -o needs a value\n/);
     const atEnd = await runCli(['get', 'svc', '--server', 'http://s:1', '--output'], { flags: false });
     assert.equal(atEnd.stderr, `error: flag -o/--output needs a value\nSee 'berth get --help' for usage.\n`);
     const boolWithValue = await runCli(['get', 'svc', '--help=yes']);
     assert.match(boolWithValue.stderr, /^error: flag -h\/--help takes no value\n/);
     const kind = await runCli(['get', 'pods']);
-    assert.equal(kind.code, 1);
+    assert.equal(kind.code, 2);
     assert.match(kind.stderr, /^error: unknown resource type "pods": use one of services, tasks, nodes\n/);
     const format = await runCli(['get', 'svc', '-o', 'xml']);
-    assert.equal(format.code, 1);
-    assert.match(format.stderr, /^error: unknown output format "xml": use table, wide, json, yaml\n/);
+    assert.equal(format.code, 2);
+    assert.match(format.stderr, /^error: unknown output format "xml": use table, wide, json, yaml, name, jsonpath=TEMPLATE\n/);
     const filter = await runCli(['get', 'nodes', '--service', 'web']);
-    assert.equal(filter.code, 1);
+    assert.equal(filter.code, 2);
     assert.match(filter.stderr, /--service and --node apply to tasks only/);
   });
 
@@ -81,14 +81,14 @@ describe('cli arguments', () => {
     assert.deepEqual(log[0]?.body, { replicas: 2 });
   });
 
-  it('delete continues past a missing service and exits 1', async () => {
+  it('delete continues past a missing service and exits 5 (not found)', async () => {
     const r = await runCli(['delete', 'service', 'gone', 'web'], {
       routes: {
         'DELETE /v1/services/gone': [404, { error: 'NotFound', message: 'service "gone" not found' }],
         'DELETE /v1/services/web': [200, { name: 'web', deleted: true }],
       },
     });
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 5);
     assert.equal(r.stdout, 'service/web deleted\n');
     assert.equal(r.stderr, 'error: service "gone" not found\n');
   });

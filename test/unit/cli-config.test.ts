@@ -88,7 +88,7 @@ describe('cli config', () => {
     assert.deepEqual(resolveConfig({ flags: { config: p }, env: {}, homeDir: home }), {
       server: 'http://prod:7070',
       token: 'p',
-      tokenSource: p,
+      tokenSource: `${p} (context "prod")`,
       path: p,
       context: 'prod',
     });

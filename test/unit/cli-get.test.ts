@@ -74,14 +74,14 @@ describe('cli get (in-process, fake API)', () => {
     assert.equal(r.stderr, 'No services found.\n');
   });
 
-  it('API errors become one line and exit 1', async () => {
+  it('API errors become one line and their own exit code (5 not found, 4 unauthorized)', async () => {
     const r = await runCli(['get', 'svc', 'nope']);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 5);
     assert.equal(r.stderr, 'error: no route GET /v1/services/nope\n');
     const unauthorized = await runCli(['get', 'svc'], {
       routes: { 'GET /v1/services': [401, { error: 'Unauthorized', message: 'bad token' }] },
     });
-    assert.equal(unauthorized.code, 1);
+    assert.equal(unauthorized.code, 4);
     assert.match(unauthorized.stderr, /^error: unauthorized by http:\/\/api\.test:7070: the token from --token was rejected$/m);
     assert.equal(unauthorized.stderr.trim().split('\n').length, 1);
   });
@@ -92,7 +92,7 @@ describe('cli get (in-process, fake API)', () => {
         fetch: () => Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) })),
       },
     });
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 3);
     assert.equal(r.stderr, 'error: cannot reach the server at http://api.test:7070: connection refused (is "berth server" running?)\n');
   });
 });
