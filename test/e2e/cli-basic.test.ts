@@ -59,7 +59,7 @@ describe('e2e: berth client against berth server', function () {
     const r = ok(await berth('get', 'services'));
     const [header, row, ...rest] = r.stdout.trimEnd().split('\n');
     assert.match(header ?? '', /^NAME +MODE +REPLICAS +READY +IMAGE +AGE$/);
-    assert.match(row ?? '', /^web +replicated +0\/4 +berth\/web:latest +\d+s$/);
+    assert.match(row ?? '', /^web +replicated +0\/4 +0\/4 +berth\/web:latest +\d+s$/);
     assert.deepEqual(rest, []);
   });
 
@@ -71,7 +71,7 @@ describe('e2e: berth client against berth server', function () {
     }, 30_000, 'four pending tasks');
     assert.ok(r);
     for (const line of r.stdout.trimEnd().split('\n').slice(1)) {
-      assert.match(line, /^web\.\d\.\S+ +web +<none> +running +pending +\d+s +0\/0 nodes available: no nodes available$/);
+      assert.match(line, /^web\.\d\.\S+ +web +<none> +running +pending +0 +\d+s +0\/0 nodes available: no nodes available$/);
     }
   });
 
