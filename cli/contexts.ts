@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'n
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { CliError } from './command.js';
-import { parseConfigFile, type ClusterConfig, type ConfigFile } from './config.js';
+import { FLAT_CONTEXT, parseConfigFile, type ClusterConfig, type ConfigFile } from './config.js';
 import { didYouMean } from './did-you-mean.js';
 
 export const REDACTED = 'REDACTED';
@@ -119,7 +119,10 @@ export function readForEdit(file: string): ConfigFile {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { contexts: {} };
     throw new CliError(`cannot read config file ${file}: ${(err as Error).message}`);
   }
-  return parseConfigFile(text, file);
+  const parsed = parseConfigFile(text, file);
+  // What resolveConfig uses when no current-context is set (a flat file): keep it current.
+  if (!parsed.currentContext && parsed.contexts[FLAT_CONTEXT]) return { ...parsed, currentContext: FLAT_CONTEXT };
+  return parsed;
 }
 
 /** Replaces the file in one rename, so a reader never sees half of it; mode 0600. */

@@ -27,7 +27,7 @@ export interface ServiceDiff {
 /** The parts apply compares: labels (absent = none) and the spec. */
 function comparable(svc: Pick<Service, 'metadata' | 'spec'>): Record<string, unknown> {
   const labels = svc.metadata.labels ?? {};
-  return { metadata: Object.keys(labels).length ? { labels } : {}, spec: svc.spec };
+  return { ...(Object.keys(labels).length ? { metadata: { labels } } : {}), spec: svc.spec };
 }
 
 export function diffService(current: Pick<Service, 'metadata' | 'spec'> | undefined, wanted: Service): ServiceDiff {

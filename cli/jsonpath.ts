@@ -18,7 +18,7 @@ export class JsonPathError extends CliError {
 type Segment =
   | { kind: 'field'; name: string }
   | { kind: 'wildcard' }
-  | { kind: 'recursive'; name: string | '*' }
+  | { kind: 'recursive'; name: string }
   | { kind: 'index'; index: number }
   | { kind: 'slice'; start?: number; end?: number }
   | { kind: 'filter'; path: Segment[]; op?: string; value?: unknown };
@@ -273,7 +273,7 @@ function compare(a: unknown, op: string, b: unknown): boolean {
       return a !== b;
     default: {
       if (typeof a !== typeof b || (typeof a !== 'number' && typeof a !== 'string')) return false;
-      const x = a as number | string;
+      const x = a;
       const y = b as number | string;
       return op === '<' ? x < y : op === '>' ? x > y : op === '<=' ? x <= y : x >= y;
     }

@@ -59,70 +59,74 @@ export const configCommand: ClientCommand = {
     raw: { type: 'boolean', description: 'view: show tokens' },
     output: { type: 'string', short: 'o', valueName: 'FORMAT', description: 'get-contexts: name (names only); view: yaml (default) or json' },
   },
-  async run(ctx, args) {
-    const [sub, ...rest] = args.positionals;
-    if (!sub) throw new UsageError(`config needs a subcommand: ${CONFIG_SUBCOMMANDS.join(', ')}`, 'config');
-    const loc = ctx.configFile?.();
-    if (!loc) throw new CliError('config: no config file location');
-    const file = loc.path;
-    const arity = (n: number, what: string) => {
-      if (rest.length !== n) throw new UsageError(`config ${sub} takes ${what}`, 'config');
-    };
-    switch (sub) {
-      case 'get-contexts':
-        arity(0, 'no argument');
-        return getContexts(ctx, readForEdit(file), stringOpt(args.values, 'output'));
-      case 'current-context': {
-        arity(0, 'no argument');
-        const cfg = readForEdit(file);
-        const cur = cfg.currentContext ?? (cfg.contexts.default && contextNames(cfg).length === 1 ? 'default' : undefined);
-        if (!cur) throw new CliError(`no current context in ${file}: run "berth config use-context NAME"`);
-        ctx.out(cur);
-        return 0;
-      }
-      case 'use-context': {
-        arity(1, 'one context NAME');
-        const name = rest[0] ?? '';
-        writeConfig(file, useContext(readForEdit(file), name, file));
-        ctx.out(`switched to context "${name}"`);
-        return 0;
-      }
-      case 'set-context': {
-        arity(1, 'one context NAME');
-        const name = rest[0] ?? '';
-        const change = contextChange(args);
-        const { file: next, created } = setContext(readForEdit(file), name, change);
-        writeConfig(file, next);
-        ctx.out(`context "${name}" ${created ? 'created' : 'modified'}${next.currentContext === name && created ? ' (current)' : ''}`);
-        return 0;
-      }
-      case 'delete-context': {
-        arity(1, 'one context NAME');
-        const name = rest[0] ?? '';
-        const { file: next, wasCurrent } = deleteContext(readForEdit(file), name, file);
-        writeConfig(file, next);
-        ctx.out(`deleted context "${name}" from ${file}`);
-        if (wasCurrent) ctx.err(`warning: "${name}" was the current context; choose another with "berth config use-context NAME"`);
-        return 0;
-      }
-      case 'view': {
-        arity(0, 'no argument');
-        const cfg = readForEdit(file);
-        const shown = boolOpt(args.values, 'raw') ? cfg : redact(cfg);
-        const fmt = stringOpt(args.values, 'output') ?? 'yaml';
-        if (fmt !== 'yaml' && fmt !== 'json') throw new UsageError(`config view: -o must be yaml or json, not "${fmt}"`, 'config');
-        const text = serializeConfig(shown);
-        ctx.out(fmt === 'json' ? JSON.stringify(toJson(shown), null, 2) : text.trimEnd());
-        return 0;
-      }
-      case 'merge':
-        arity(1, 'one FILE');
-        return merge(ctx, file, rest[0] ?? '', stringOpt(args.values, 'name'));
-      default:
-        throw new UsageError(`unknown config subcommand "${sub}"${didYouMean(sub, CONFIG_SUBCOMMANDS)}`, 'config');
-    }
+  run(ctx, args) {
+    return Promise.resolve(runConfig(ctx, args));
   },
 };
+
+function runConfig(ctx: CommandContext, args: ParsedArgs): number {
+  const [sub, ...rest] = args.positionals;
+  if (!sub) throw new UsageError(`config needs a subcommand: ${CONFIG_SUBCOMMANDS.join(', ')}`, 'config');
+  const loc = ctx.configFile?.();
+  if (!loc) throw new CliError('config: no config file location');
+  const file = loc.path;
+  const arity = (n: number, what: string) => {
+    if (rest.length !== n) throw new UsageError(`config ${sub} takes ${what}`, 'config');
+  };
+  switch (sub) {
+    case 'get-contexts':
+      arity(0, 'no argument');
+      return getContexts(ctx, readForEdit(file), stringOpt(args.values, 'output'));
+    case 'current-context': {
+      arity(0, 'no argument');
+      const cfg = readForEdit(file);
+      const cur = cfg.currentContext ?? (cfg.contexts.default && contextNames(cfg).length === 1 ? 'default' : undefined);
+      if (!cur) throw new CliError(`no current context in ${file}: run "berth config use-context NAME"`);
+      ctx.out(cur);
+      return 0;
+    }
+    case 'use-context': {
+      arity(1, 'one context NAME');
+      const name = rest[0] ?? '';
+      writeConfig(file, useContext(readForEdit(file), name, file));
+      ctx.out(`switched to context "${name}"`);
+      return 0;
+    }
+    case 'set-context': {
+      arity(1, 'one context NAME');
+      const name = rest[0] ?? '';
+      const change = contextChange(args);
+      const { file: next, created } = setContext(readForEdit(file), name, change);
+      writeConfig(file, next);
+      ctx.out(`context "${name}" ${created ? 'created' : 'modified'}${next.currentContext === name && created ? ' (current)' : ''}`);
+      return 0;
+    }
+    case 'delete-context': {
+      arity(1, 'one context NAME');
+      const name = rest[0] ?? '';
+      const { file: next, wasCurrent } = deleteContext(readForEdit(file), name, file);
+      writeConfig(file, next);
+      ctx.out(`deleted context "${name}" from ${file}`);
+      if (wasCurrent) ctx.err(`warning: "${name}" was the current context; choose another with "berth config use-context NAME"`);
+      return 0;
+    }
+    case 'view': {
+      arity(0, 'no argument');
+      const cfg = readForEdit(file);
+      const shown = boolOpt(args.values, 'raw') ? cfg : redact(cfg);
+      const fmt = stringOpt(args.values, 'output') ?? 'yaml';
+      if (fmt !== 'yaml' && fmt !== 'json') throw new UsageError(`config view: -o must be yaml or json, not "${fmt}"`, 'config');
+      const text = serializeConfig(shown);
+      ctx.out(fmt === 'json' ? JSON.stringify(toJson(shown), null, 2) : text.trimEnd());
+      return 0;
+    }
+    case 'merge':
+      arity(1, 'one FILE');
+      return merge(ctx, file, rest[0] ?? '', stringOpt(args.values, 'name'));
+    default:
+      throw new UsageError(`unknown config subcommand "${sub}"${didYouMean(sub, CONFIG_SUBCOMMANDS)}`, 'config');
+  }
+}
 
 function getContexts(ctx: CommandContext, cfg: ConfigFile, output: string | undefined): number {
   const names = contextNames(cfg);
