@@ -27,7 +27,7 @@ const kinds: Kind[] = [
     name: 'docker',
     setup: ensureTestImages,
     driver: (nodeName) => new DockerDriver({ nodeName, logger: silentLogger }),
-    instances: containersOfNode,
+    instances: (nodeName) => containersOfNode(nodeName),
     cleanup: removeContainersOfNode,
   },
   {
