@@ -44,7 +44,15 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store): void {
 
   app.get('/v1/nodes', { schema: { summary: 'List nodes', tags: ['nodes'], response: { 200: list, ...errors } } }, async () => {
     const [nodes, tasks] = await Promise.all([store.list<Node>(keys.nodes), store.list<Task>(keys.tasks)]);
-    return { items: nodes.items.sort((a, b) => a.name.localeCompare(b.name)).map((n) => nodeView(n, tasks.items)) };
+    // Group once: filtering every task for every node is O(nodes x tasks), seconds at 5,000 x 50,000.
+    const byNode = new Map<string, Task[]>();
+    for (const t of tasks.items) {
+      if (!t.nodeId) continue;
+      const list = byNode.get(t.nodeId);
+      if (list) list.push(t);
+      else byNode.set(t.nodeId, [t]);
+    }
+    return { items: nodes.items.sort((a, b) => a.name.localeCompare(b.name)).map((n) => nodeView(n, byNode.get(n.id) ?? [])) };
   });
 
   app.get<{ Params: { ref: string } }>(
