@@ -16,11 +16,15 @@ export interface ApiSample {
   kind: ApiCallKind;
   ms: number;
   ok: boolean;
+  /** HTTP status, or 0 when no answer came (timeout, connection error). */
+  status?: number;
 }
 
 export interface ApiStats {
   apiCalls: number;
   apiErrors: number;
+  /** Failed calls by HTTP status ("0" = no answer). */
+  apiErrorsByStatus: Record<string, number>;
   apiP50Ms: number;
   apiP99Ms: number;
   /** p99 of the small applies alone (the mutating calls of Kubernetes' 1 s SLO). */
@@ -75,6 +79,7 @@ export class ApiLoad {
     return {
       apiCalls: this.samples.length,
       apiErrors: this.samples.filter((s) => !s.ok).length,
+      apiErrorsByStatus: this.samples.filter((s) => !s.ok).reduce<Record<string, number>>((m, s) => ({ ...m, [String(s.status ?? 0)]: (m[String(s.status ?? 0)] ?? 0) + 1 }), {}),
       apiP50Ms: percentile(ms(), 50),
       apiP99Ms: percentile(ms(), 99),
       apiMutatingP99Ms: percentile(ms(ApiCallKind.Apply), 99),
@@ -113,9 +118,9 @@ export class ApiLoad {
     try {
       const res = await fetch(url, { ...init, signal: AbortSignal.timeout(60_000) });
       await res.arrayBuffer();
-      return { kind, ms: performance.now() - t0, ok: res.ok };
+      return { kind, ms: performance.now() - t0, ok: res.ok, status: res.status };
     } catch {
-      return { kind, ms: performance.now() - t0, ok: false };
+      return { kind, ms: performance.now() - t0, ok: false, status: 0 };
     }
   }
 }

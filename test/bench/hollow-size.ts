@@ -33,6 +33,7 @@ export interface SizeResult {
   secondsToNodesReady: number;
   apiCalls: number;
   apiErrors: number;
+  apiErrorsByStatus: Record<string, number>;
   apiP50Ms: number;
   apiP99Ms: number;
   apiMutatingP99Ms: number;
@@ -105,7 +106,7 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
       headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ items: benchServices(tasks) }),
     });
-    load.record({ kind: ApiCallKind.Apply, ms: performance.now() - t0, ok: res.ok });
+    load.record({ kind: ApiCallKind.Apply, ms: performance.now() - t0, ok: res.ok, status: res.status });
     if (!res.ok) throw new Error(`${label}: apply failed: ${res.status} ${await res.text()}`);
 
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000 + tasks * 5);
