@@ -10,6 +10,7 @@ import { DockerDriver } from './driver/docker.js';
 import type { Driver } from './driver/driver.js';
 import { ProcessDriver } from './driver/process.js';
 import { AgentSession } from './session/session.js';
+import { StreamRequests } from './session/stream-requests.js';
 import { Worker } from './worker/worker.js';
 import type { TaskWorker } from './worker/types.js';
 
@@ -40,7 +41,9 @@ export class Agent {
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly opts: AgentOptions) {
-    this.worker = opts.worker ?? new Worker({ driver: createDriver(opts), nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger });
+    // A substitute worker (hollow nodes) runs nothing, so there is nothing to read logs from.
+    const driver = opts.worker ? undefined : createDriver(opts);
+    this.worker = opts.worker ?? new Worker({ driver: driver!, nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger });
     this.session = new AgentSession({
       server: opts.server,
       joinToken: opts.joinToken,
@@ -51,6 +54,7 @@ export class Agent {
       agentVersion: opts.version,
       worker: this.worker,
       logger: opts.logger,
+      streams: new StreamRequests(driver, opts.logger),
       ...(opts.fenceAfterMs !== undefined ? { fenceAfterMs: opts.fenceAfterMs } : {}),
     });
   }

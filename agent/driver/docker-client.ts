@@ -84,6 +84,46 @@ export class DockerClient {
     if (pending.trim()) onLine(JSON.parse(pending.trim()));
   }
 
+  /**
+   * A streaming answer (logs, exec output) to be read as it comes, so a slow reader slows the
+   * Engine down instead of filling memory. An error status throws with the Engine's message.
+   * Aborting `opts.signal` destroys the response.
+   */
+  async open(method: string, path: string, opts: RequestOptions = {}): Promise<http.IncomingMessage> {
+    const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request(
+        {
+          socketPath: this.socketPath,
+          method,
+          path: this.fullPath(path, opts.query),
+          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+          signal: opts.signal,
+        },
+        resolve,
+      );
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.name === 'AbortError') reject(err);
+        else reject(new RuntimeError(`docker ${method} ${path}: cannot reach the Docker Engine at ${this.socketPath}: ${err.message}`));
+      });
+      if (payload) req.write(payload);
+      req.end();
+    });
+    const status = res.statusCode ?? 0;
+    if (status >= 400) {
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      this.check(method, path, { status, body: Buffer.concat(chunks) });
+    }
+    return res;
+  }
+
+  private fullPath(path: string, query: Query | undefined): string {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) qs.set(k, String(v));
+    return `/${DOCKER_API_VERSION}${path}${qs.size ? `?${qs.toString()}` : ''}`;
+  }
+
   private check(method: string, path: string, res: RawResponse): void {
     if (res.status < 400) return;
     let message = res.body.toString('utf8').trim();

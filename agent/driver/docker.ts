@@ -5,6 +5,7 @@ import type { Logger } from '../../common/log.js';
 import { parseCpu, parseMemory } from '../../common/quantity.js';
 import type { Task } from '../../common/types.js';
 import { DockerApiError, DockerClient, DEFAULT_DOCKER_SOCKET, demuxLogs } from './docker-client.js';
+import { FrameParser, LineSplitter, dockerSince, splitTimestamp } from './output-frames.js';
 import {
   DEFAULT_PULL_POLICY,
   ImageNotPresentError,
@@ -18,7 +19,12 @@ import {
   lastLines,
   ExecTimeoutError,
   type Driver,
+  type ExecEvent,
+  type ExecStreamer,
   type Execer,
+  type LogLine,
+  type LogQuery,
+  type LogReader,
   type ExecResult,
   type ExitResult,
   type HostPort,
@@ -61,7 +67,7 @@ interface PullLine {
 /** Docker's "never started" time. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
-export class DockerDriver implements Driver, ProbeTarget, Execer {
+export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, ExecStreamer {
   readonly name = 'docker';
   private readonly client: DockerClient;
   private readonly nodeName: string;
@@ -285,6 +291,80 @@ export class DockerDriver implements Driver, ProbeTarget, Execer {
     }
     const info = await this.client.json<{ ExitCode: number | null; Running: boolean }>('GET', `/exec/${execId}/json`);
     return { exitCode: info.ExitCode ?? -1, output: lastLines(output) };
+  }
+
+  /** The Engine's logs API, always with timestamps (the caller decides whether to show them). */
+  async *readLogs(id: string, query: LogQuery, signal: AbortSignal): AsyncIterable<LogLine[]> {
+    let res;
+    try {
+      res = await this.client.open('GET', `/containers/${id}/logs`, {
+        query: {
+          stdout: 1,
+          stderr: 1,
+          timestamps: 1,
+          follow: query.follow ? 1 : 0,
+          tail: query.tail ?? 'all',
+          since: query.since ? dockerSince(query.since) : undefined,
+        },
+        signal,
+      });
+    } catch (err) {
+      throw signal.aborted ? err : friendly(err, 'reading logs');
+    }
+    const frames = new FrameParser();
+    const splitters = { stdout: new LineSplitter(), stderr: new LineSplitter() };
+    try {
+      for await (const chunk of res) {
+        const batch: LogLine[] = [];
+        for (const f of frames.push(chunk as Buffer)) {
+          for (const raw of splitters[f.stream].push(f.data)) batch.push(splitTimestamp(f.stream, raw));
+        }
+        if (batch.length) yield batch;
+      }
+    } finally {
+      res.destroy();
+    }
+    const rest = [
+      ...splitters.stdout.flush().map((l) => splitTimestamp('stdout', l)),
+      ...splitters.stderr.flush().map((l) => splitTimestamp('stderr', l)),
+    ];
+    if (rest.length) yield rest;
+  }
+
+  async *execStream(id: string, command: string[], signal: AbortSignal): AsyncIterable<ExecEvent> {
+    let execId: string;
+    try {
+      ({ Id: execId } = await this.client.json<{ Id: string }>('POST', `/containers/${id}/exec`, {
+        body: { Cmd: command, AttachStdout: true, AttachStderr: true, Tty: false },
+      }));
+    } catch (err) {
+      throw friendly(err, 'creating exec');
+    }
+    const res = await this.client.open('POST', `/exec/${execId}/start`, { body: { Detach: false, Tty: false }, signal });
+    const frames = new FrameParser();
+    let finished = false;
+    try {
+      for await (const chunk of res) {
+        for (const f of frames.push(chunk as Buffer)) yield { kind: 'output', stream: f.stream, data: Buffer.from(f.data) };
+      }
+      finished = true;
+    } finally {
+      res.destroy();
+      // The Engine has no call to end an exec: kill its process (the agent shares the host's pid
+      // namespace), so a cancelled `berth exec` leaves nothing running.
+      if (!finished) await this.killExec(execId);
+    }
+    const info = await this.client.json<{ ExitCode: number | null }>('GET', `/exec/${execId}/json`);
+    yield { kind: 'exit', exitCode: info.ExitCode ?? -1 };
+  }
+
+  private async killExec(execId: string): Promise<void> {
+    try {
+      const info = await this.client.json<{ Pid?: number; Running?: boolean }>('GET', `/exec/${execId}/json`);
+      if (info.Running && info.Pid) process.kill(info.Pid, 'SIGKILL');
+    } catch (err) {
+      this.log.debug({ execId, err: (err as Error).message }, 'could not kill a cancelled exec');
+    }
   }
 
   private inspectRaw(idOrName: string): Promise<ContainerInspect | undefined> {

@@ -5,7 +5,7 @@
 // instances that are not labelled as belonging to its node.
 // Modelled on swarmkit's exec controller and Nomad's driver plugin (StartTask, WaitTask,
 // StopTask, DestroyTask, InspectTask, RecoverTask). Optional abilities are separate small
-// interfaces (ProbeTarget, Execer below), checked with type guards.
+// interfaces (ProbeTarget, Execer, LogReader, ExecStreamer below), checked with type guards.
 import type { ServiceSpec, Task, TaskStatus } from '../../common/types.js';
 import { BerthError } from '../../common/errors.js';
 
@@ -96,6 +96,58 @@ export interface Execer {
   /** Rejects with ExecTimeoutError when the command runs longer than `timeoutMs`. */
   exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult>;
 }
+
+export const OutputStream = { Stdout: 'stdout', Stderr: 'stderr' } as const;
+export type OutputStream = (typeof OutputStream)[keyof typeof OutputStream];
+
+/** One line of an instance's output, without its newline. */
+export interface LogLine {
+  stream: OutputStream;
+  /** RFC 3339 time the runtime recorded the line at; absent when the runtime keeps none. */
+  time?: string;
+  line: string;
+}
+
+export interface LogQuery {
+  /** Keep reading new lines until the instance ends (or the signal aborts). */
+  follow: boolean;
+  /** Only the last N lines written before the call. */
+  tail?: number;
+  /** RFC 3339: only lines written at or after this time. */
+  since?: string;
+}
+
+/** Optional ability: read an instance's output, stdout and stderr kept apart. */
+export interface LogReader {
+  /**
+   * Batches of lines, oldest first. The runtime is read only as fast as the caller pulls, so a
+   * slow reader holds nothing but the current batch. Aborting `signal` ends the iteration.
+   * Rejects with LogsUnsupportedError for a query the runtime cannot answer.
+   */
+  readLogs(id: string, query: LogQuery, signal: AbortSignal): AsyncIterable<LogLine[]>;
+}
+
+export type ExecEvent = { kind: 'output'; stream: OutputStream; data: Buffer } | { kind: 'exit'; exitCode: number };
+
+/** Optional ability: run a command in (or beside) an instance, streaming its output. */
+export interface ExecStreamer {
+  /**
+   * Output chunks as the command writes them, then one `exit` event. Pulled like readLogs.
+   * Aborting `signal` ends the command (best effort for Docker, which cannot kill an exec).
+   */
+  execStream(id: string, command: string[], signal: AbortSignal): AsyncIterable<ExecEvent>;
+}
+
+export function isLogReader(d: Driver): d is Driver & LogReader {
+  return typeof (d as Partial<LogReader>).readLogs === 'function';
+}
+
+export function isExecStreamer(d: Driver): d is Driver & ExecStreamer {
+  return typeof (d as Partial<ExecStreamer>).execStream === 'function';
+}
+
+/** The runtime cannot answer this logs query (e.g. --since without line times). */
+export class LogsUnsupportedError extends BerthError {}
 
 export function isProbeTarget(d: Driver): d is Driver & ProbeTarget {
   return typeof (d as Partial<ProbeTarget>).probeAddress === 'function';

@@ -3,12 +3,13 @@
 // the host (hostPort = containerPort) and resource limits are not enforced.
 //
 // Each task's process runs under a tiny detached shell wrapper (its own process group) that
-// appends the output to a log file and records the exit code in a file, so the process outlives
+// appends the output to two log files (`<task>.log` for stdout, `<task>.err` for stderr, so logs
+// keep them apart) and records the exit code in a file, so the process outlives
 // an agent restart and a restarted agent can still learn how it ended. A state file per task (pid,
 // its /proc start time, task id) lets the agent adopt the process again; the start time guards
 // against a recycled pid. This driver only touches files under its own directory.
 import { spawn } from 'node:child_process';
-import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,17 +18,25 @@ import type { Task } from '../../common/types.js';
 import {
   ExecTimeoutError,
   InvalidSpecError,
+  LogsUnsupportedError,
+  OutputStream,
   RuntimeError,
   lastLines,
   type Driver,
+  type ExecEvent,
+  type ExecStreamer,
   type Execer,
   type ExecResult,
+  type LogLine,
+  type LogQuery,
+  type LogReader,
   type ProbeTarget,
   type ExitResult,
   type HostPort,
   type Instance,
   type PullPolicy,
 } from './driver.js';
+import { LineSplitter } from './output-frames.js';
 
 export interface ProcessDriverOptions {
   nodeName: string;
@@ -60,18 +69,24 @@ const SIGKILL_EXIT_CODE = 137;
 /** How much of the end of the output file is read to find the last lines. */
 const TAIL_BYTES = 64 * 1024;
 
-// $1 = exit file, $2 = log file, then the command. The wrapper forwards SIGTERM to the command
-// and waits again if a signal interrupted `wait`; it writes the exit code atomically.
+/** Bytes read from a log file per batch of lines. */
+const READ_BYTES = 64 * 1024;
+/** The file of each output stream, by extension. */
+const STREAM_FILE: Record<OutputStream, string> = { stdout: 'log', stderr: 'err' };
+
+// $1 = exit file, $2 = stdout file, $3 = stderr file, then the command. The wrapper forwards
+// SIGTERM to the command and waits again if a signal interrupted `wait`; it writes the exit code
+// atomically.
 const WRAPPER = [
-  'exitfile=$1; logfile=$2; shift 2',
-  '"$@" >>"$logfile" 2>&1 </dev/null &',
+  'exitfile=$1; logfile=$2; errfile=$3; shift 3',
+  '"$@" >>"$logfile" 2>>"$errfile" </dev/null &',
   'c=$!',
   `trap 'kill -TERM "$c" 2>/dev/null' TERM`,
   'while :; do wait "$c"; rc=$?; kill -0 "$c" 2>/dev/null || break; done',
   'echo "$rc" > "$exitfile.tmp" && mv "$exitfile.tmp" "$exitfile"',
 ].join('\n');
 
-export class ProcessDriver implements Driver, ProbeTarget, Execer {
+export class ProcessDriver implements Driver, ProbeTarget, Execer, LogReader, ExecStreamer {
   readonly name = 'process';
   private readonly dir: string;
   private readonly nodeName: string;
@@ -119,7 +134,7 @@ export class ProcessDriver implements Driver, ProbeTarget, Execer {
     const st = await this.mustState(id);
     if (st.pid !== undefined) return;
     await rm(this.file(id, 'exit'), { force: true });
-    const child = spawn('/bin/sh', ['-c', WRAPPER, 'berth-task', this.file(id, 'exit'), this.file(id, 'log'), ...st.argv], {
+    const child = spawn('/bin/sh', ['-c', WRAPPER, 'berth-task', this.file(id, 'exit'), this.file(id, 'log'), this.file(id, 'err'), ...st.argv], {
       detached: true,
       stdio: 'ignore',
       // A container gets only its own environment; PATH is kept so commands resolve as on the host.
@@ -171,7 +186,7 @@ export class ProcessDriver implements Driver, ProbeTarget, Execer {
       signalSafe(-st.pid, 'SIGKILL');
       while (isAlive(st)) await sleep(this.pollMs);
     }
-    for (const ext of ['json', 'log', 'exit', 'exit.tmp']) await rm(this.file(id, ext), { force: true });
+    for (const ext of ['json', 'log', 'err', 'exit', 'exit.tmp']) await rm(this.file(id, ext), { force: true });
   }
 
   async list(): Promise<Instance[]> {
@@ -249,6 +264,102 @@ export class ProcessDriver implements Driver, ProbeTarget, Execer {
     }
   }
 
+  /**
+   * Reads the two output files. Host processes leave no line times: `since` cannot be answered,
+   * and `tail` counts the lines of each stream.
+   */
+  async *readLogs(id: string, query: LogQuery, signal: AbortSignal): AsyncIterable<LogLine[]> {
+    if (query.since) throw new LogsUnsupportedError('the process runtime records no line times: --since is not supported for its tasks');
+    const st = await this.mustState(id);
+    const readers = await Promise.all(
+      Object.values(OutputStream).map(async (stream) => {
+        const file = this.file(id, STREAM_FILE[stream]);
+        return { stream, file, offset: query.tail === undefined ? 0 : await offsetOfLastLines(file, query.tail), lines: new LineSplitter() };
+      }),
+    );
+    for (;;) {
+      signal.throwIfAborted();
+      // Whether it still runs is read before the files: what it wrote before ending is then read.
+      const running = query.follow && st.pid !== undefined && isAlive(st);
+      let read = false;
+      for (const r of readers) {
+        const chunk = await readFrom(r.file, r.offset);
+        if (!chunk.length) continue;
+        read = true;
+        r.offset += chunk.length;
+        const batch = r.lines.push(chunk).map((line) => ({ stream: r.stream, line }));
+        if (batch.length) yield batch;
+      }
+      if (read) continue;
+      if (!running) break;
+      await sleep(this.pollMs, signal);
+    }
+    for (const r of readers) {
+      const rest = r.lines.flush().map((line) => ({ stream: r.stream, line }));
+      if (rest.length) yield rest;
+    }
+  }
+
+  /** Like exec, streaming: a host process with the task's environment, in its own process group. */
+  async *execStream(id: string, command: string[], signal: AbortSignal): AsyncIterable<ExecEvent> {
+    const st = await this.mustState(id);
+    const [file, ...args] = command;
+    if (!file) throw new InvalidSpecError('exec: empty command');
+    const child = spawn(file, args, {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...st.env },
+    });
+    const queue: ExecEvent[] = [];
+    let wake: (() => void) | undefined;
+    let failure: Error | undefined;
+    const notify = (): void => {
+      wake?.();
+      wake = undefined;
+    };
+    // A few chunks may wait for the reader; beyond that the pipes are paused (the command blocks).
+    const HIGH = 16;
+    const pipes = [child.stdout, child.stderr];
+    const onData = (stream: OutputStream) => (data: Buffer) => {
+      queue.push({ kind: 'output', stream, data });
+      if (queue.length >= HIGH) for (const p of pipes) p.pause();
+      notify();
+    };
+    child.stdout.on('data', onData(OutputStream.Stdout));
+    child.stderr.on('data', onData(OutputStream.Stderr));
+    child.once('error', (err) => {
+      failure = new RuntimeError(`exec ${file}: ${err.message}`);
+      notify();
+    });
+    let exitCode: number | undefined;
+    child.once('close', (code, sig) => {
+      exitCode = code ?? (sig ? 128 + (os.constants.signals[sig] ?? 0) : -1);
+      notify();
+    });
+    const onAbort = (): void => notify();
+    signal.addEventListener('abort', onAbort);
+    try {
+      for (;;) {
+        signal.throwIfAborted();
+        const next = queue.shift();
+        if (next) {
+          if (queue.length < HIGH / 2) for (const p of pipes) p.resume();
+          yield next;
+          continue;
+        }
+        if (failure) throw failure;
+        if (exitCode !== undefined) {
+          yield { kind: 'exit', exitCode };
+          return;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      if (exitCode === undefined && child.pid !== undefined) signalSafe(-child.pid, 'SIGKILL');
+    }
+  }
+
   private async exitOf(st: ProcessState): Promise<ExitResult> {
     const lastOutput = await this.tail(st.taskId);
     const text = await readFile(this.file(st.taskId, 'exit'), 'utf8').catch(() => '');
@@ -258,9 +369,15 @@ export class ProcessDriver implements Driver, ProbeTarget, Execer {
     return { exitCode: -1, lastOutput, error: 'the process ended without recording its exit code' };
   }
 
+  /** The last lines of stdout, then of stderr (the files do not say how they interleave). */
   private async tail(id: string): Promise<string> {
+    const parts = [await this.tailOf(this.file(id, 'log')), await this.tailOf(this.file(id, 'err'))].filter(Boolean);
+    return lastLines(parts.join('\n'));
+  }
+
+  private async tailOf(file: string): Promise<string> {
     try {
-      const fh = await open(this.file(id, 'log'), 'r');
+      const fh = await open(file, 'r');
       try {
         const { size } = await fh.stat();
         const len = Math.min(size, TAIL_BYTES);
@@ -322,6 +439,56 @@ function isAlive(st: ProcessState): boolean {
   const s = readProcStat(st.pid);
   if (!s || s.state === 'Z' || s.state === 'X') return false;
   return st.procStartTime === undefined || s.startTime === st.procStartTime;
+}
+
+/** Up to READ_BYTES of a file from `offset` (nothing if it is missing). */
+async function readFrom(file: string, offset: number): Promise<Buffer> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch {
+    return Buffer.alloc(0);
+  }
+  try {
+    const buf = Buffer.alloc(READ_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, READ_BYTES, offset);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Where the last `n` complete lines of a file begin (scanning back from its end). */
+async function offsetOfLastLines(file: string, n: number): Promise<number> {
+  let size: number;
+  try {
+    size = (await stat(file)).size;
+  } catch {
+    return 0;
+  }
+  if (n <= 0) return size;
+  const fh = await open(file, 'r');
+  try {
+    let end = size;
+    let newlines = 0;
+    // A final newline ends the last line rather than starting an empty one.
+    let skipLast = true;
+    while (end > 0) {
+      const start = Math.max(0, end - READ_BYTES);
+      const buf = Buffer.alloc(end - start);
+      await fh.read(buf, 0, buf.length, start);
+      for (let i = buf.length - 1; i >= 0; i--) {
+        if (buf[i] !== 0x0a) continue;
+        if (skipLast && start + i === size - 1) continue;
+        if (++newlines === n) return start + i + 1;
+      }
+      skipLast = false;
+      end = start;
+    }
+    return 0;
+  } finally {
+    await fh.close();
+  }
 }
 
 function signalSafe(pid: number, sig: NodeJS.Signals): void {

@@ -18,6 +18,7 @@ import { reportToProto, taskFromProto } from '../../proto/convert.js';
 import { KEEPALIVE_OPTIONS, loadBerthProto } from '../../proto/load.js';
 import type { TaskStatusReport, TaskWorker } from '../worker/types.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import type { StreamRequests, StreamSink } from './stream-requests.js';
 
 /** The control plane refused the join token: retrying cannot help. */
 export class JoinRefusedError extends BerthError {
@@ -54,6 +55,8 @@ export interface AgentSessionOptions {
    * DEFAULT_FENCE_AFTER_MS if it announced none.
    */
   fenceAfterMs?: number;
+  /** Serves the server's logs and exec requests; without it they are ignored. */
+  streams?: StreamRequests;
 }
 
 /** Fence delay when neither the flag nor the server says better. */
@@ -207,6 +210,7 @@ export class AgentSession {
         if (done) return;
         done = true;
         clearInterval(heartbeat);
+        this.opts.streams?.cancelAll();
         if (this.call === call) this.call = undefined;
         const wasSynced = this.synced;
         this.synced = false;
@@ -214,7 +218,12 @@ export class AgentSession {
         if (wasSynced && !this.stopping) this.armFence();
         resolve(gotFullSet);
       };
+      const sink: StreamSink = {
+        write: (m) => (done ? true : call.write(m)),
+        drained: () => new Promise<void>((resolve) => call.once('drain', () => resolve())),
+      };
       call.on('data', (msg: ServerMessage__Output) => {
+        if (this.opts.streams?.handle(msg, sink)) return;
         if (msg.message === 'assignments' && msg.assignments) {
           fullSet.push(...this.decodeTasks(msg.assignments.tasks));
           if (!msg.assignments.complete) return;
