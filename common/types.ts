@@ -11,6 +11,10 @@ export interface ObjectMeta {
   version?: number;
   createdAt?: string;
   updatedAt?: string;
+  /** Services: the revision (`revisions/<service>/<n>`) the spec is; set by the server. */
+  revision?: number;
+  /** Services: time of the last `rollout restart`; tasks started before it are replaced. */
+  restartedAt?: string;
 }
 
 // ---------- Service ----------
@@ -63,6 +67,8 @@ export interface UpdateSpec {
   maxFailureRatio?: number;
   failureAction?: 'pause' | 'rollback' | 'continue';
   order?: 'stop-first' | 'start-first';
+  /** A new task not ready this long after its creation counts as failed (default max(60, 10 x monitorSeconds)). */
+  progressDeadlineSeconds?: number;
 }
 
 export interface ServiceSpec {
@@ -80,6 +86,8 @@ export interface ServiceSpec {
   update?: UpdateSpec;
   stopGracePeriodSeconds?: number;
   pullPolicy?: 'always' | 'if-not-present' | 'never';
+  /** How many revisions of the spec to keep for `rollout undo` (default 10). */
+  revisionHistoryLimit?: number;
 }
 
 export interface ServiceStatus {
@@ -90,6 +98,12 @@ export interface ServiceStatus {
   running?: number;
   /** Live running tasks that are healthy, or have no health check. */
   ready?: number;
+  /** Live tasks running the current spec (revision). */
+  upToDate?: number;
+  /** Ready tasks, of any revision. */
+  available?: number;
+  /** The latest rolling update, if any. */
+  update?: { state: string; message: string; revision: number };
   message?: string;
 }
 
@@ -192,6 +206,10 @@ export interface Task {
   restarts?: number;
   /** Not to be scheduled before this time (restart backoff), ISO time. */
   restartAt?: string;
+  /** The service revision whose spec this task runs. */
+  revision?: number;
+  /** The service's `metadata.restartedAt` when this task was created (`rollout restart`). */
+  restartedAt?: string;
   version?: number;
 }
 

@@ -32,6 +32,8 @@ export const serviceSchema = {
         version: { type: 'integer', minimum: 1, description: 'Send back to make the update conditional.' },
         createdAt: { type: 'string' },
         updatedAt: { type: 'string' },
+        revision: { type: 'integer', minimum: 1, description: 'Set by the server: the revision the spec is.' },
+        restartedAt: { type: 'string', description: 'Set by the server: the last `rollout restart`.' },
       },
     },
     spec: {
@@ -117,8 +119,10 @@ export const serviceSchema = {
             maxFailureRatio: { type: 'number', minimum: 0, maximum: 1 },
             failureAction: { type: 'string', enum: ['pause', 'rollback', 'continue'] },
             order: { type: 'string', enum: ['stop-first', 'start-first'] },
+            progressDeadlineSeconds: seconds,
           },
         },
+        revisionHistoryLimit: { type: 'integer', minimum: 1, maximum: 1000 },
         stopGracePeriodSeconds: seconds,
         pullPolicy: { type: 'string', enum: ['always', 'if-not-present', 'never'] },
       },
@@ -136,6 +140,7 @@ export const SPEC_DEFAULTS = {
   restartPolicy: { condition: 'any', delaySeconds: 0, maxAttempts: 0 },
   placement: { maxPerNode: 0 },
   update: { parallelism: 1, delaySeconds: 0, monitorSeconds: 5, maxFailureRatio: 0, failureAction: 'pause', order: 'stop-first' },
+  revisionHistoryLimit: 10,
   stopGracePeriodSeconds: 10,
   pullPolicy: 'if-not-present',
 } as const;

@@ -2,12 +2,14 @@
 // join, leave, drain or change labels. Tasks are created already pinned to their node; the
 // scheduler still checks that they fit there.
 import { firstUnmet, parseConstraints } from '../../common/constraints.js';
+import type { UpdateStatus } from '../../common/rollout.js';
 import type { Node, Service, Task } from '../../common/types.js';
 import type { BackoffOptions } from './backoff.js';
 import { orphanTasksOfDownNodes, withoutOrphanedTwice } from './healing.js';
 import { emptyPlan, newTask, Reason, type Plan } from './plan.js';
 import { planRestart } from './restart.js';
 import { HISTORY_PER_SLOT, isGone, isLive, isOutdated, newestFirst } from './rules.js';
+import { planGlobalRollout } from './update.js';
 
 /** May `node` keep a task of `svc`? A paused node keeps its tasks but gets no new ones. */
 export function isEligible(node: Node, svc: Service): boolean {
@@ -19,9 +21,10 @@ export function isEligible(node: Node, svc: Service): boolean {
  * The task of a `down` node is orphaned and not replaced elsewhere (a global task belongs to its
  * node); its history stays until the node comes back or is deleted.
  */
-export function planGlobal(svc: Service, allTasks: Task[], nodes: readonly Node[], now: string, backoff?: BackoffOptions): Plan {
+export function planGlobal(svc: Service, allTasks: Task[], nodes: readonly Node[], now: string, backoff?: BackoffOptions, update?: UpdateStatus): Plan {
   const plan = emptyPlan();
   const tasks = orphanTasksOfDownNodes(allTasks, nodes, plan, now);
+  planGlobalRollout(svc, tasks, update, now, plan);
   const downNodes = new Set(nodes.filter((n) => n.status.state === 'down').map((n) => n.id));
   const byNode = new Map<string, Task[]>();
   for (const t of tasks) {
@@ -38,7 +41,7 @@ export function planGlobal(svc: Service, allTasks: Task[], nodes: readonly Node[
     const [keep, ...extra] = list.filter(isLive);
     for (const t of extra) plan.shutdown.push({ task: t, desiredState: 'shutdown', reason: Reason.Superseded });
     if (keep) {
-      if (isOutdated(keep, svc.spec)) plan.shutdown.push({ task: keep, desiredState: 'shutdown', reason: Reason.Updated });
+      if (isOutdated(keep, svc.spec, svc.metadata.restartedAt)) plan.shutdown.push({ task: keep, desiredState: 'shutdown', reason: Reason.Updated });
     } else if (!paused.has(nodeId) && !list.some((t) => t.desiredState !== 'running' && !isGone(t))) {
       const last = list[0];
       if (!last || last.desiredState !== 'running') {

@@ -1,6 +1,7 @@
 // What a reconcile decides, with no I/O: tasks to create, tasks to stop, tasks to forget.
 import { randomBytes } from 'node:crypto';
 import type { EventInput } from '../../common/events.js';
+import type { UpdateStatus } from '../../common/rollout.js';
 import type { Service, Task } from '../../common/types.js';
 
 export interface Plan {
@@ -17,6 +18,12 @@ export interface Plan {
   orphan: { task: Task; next: Task }[];
   /** What to record once the plan is written. */
   events: EventInput[];
+  /** The rollout's next state (`updates/<service>`), when this pass changed it. */
+  update?: UpdateStatus;
+  /** The rollout failed and must return to its previous revision (the loop writes the rollback). */
+  rollback?: { toRevision: number; reason: string };
+  /** Plan again at this time (ms since the epoch) even if nothing changes: a monitor or delay ends. */
+  wakeAt?: number;
 }
 
 export const emptyPlan = (): Plan => ({ create: [], shutdown: [], remove: [], orphan: [], events: [] });
@@ -29,6 +36,7 @@ export const Reason = {
   Updated: 'replaced by the service update',
   NodeIneligible: 'node no longer eligible',
   NodeDraining: 'moved off a draining node',
+  UpdatedStartFirst: 'replaced by the service update (its replacement is ready)',
 } as const;
 
 /** Reasons of the events the orchestrator records. */
@@ -38,6 +46,12 @@ export const EventReason = {
   TaskMoved: 'TaskMoved',
   NodeDrain: 'NodeDrain',
   CrashLoopBackOff: 'CrashLoopBackOff',
+  UpdateStarted: 'UpdateStarted',
+  UpdateCompleted: 'UpdateCompleted',
+  UpdatePaused: 'UpdatePaused',
+  UpdateTaskFailed: 'UpdateTaskFailed',
+  RollbackStarted: 'RollbackStarted',
+  RolledBack: 'RolledBack',
 } as const;
 
 /** `status.reason` of a task waiting out its restart backoff. */
@@ -73,6 +87,8 @@ export function newTask(svc: Service, place: { slot: number } | { nodeId: string
     serviceName: name,
     slot: 'slot' in place ? place.slot : 0,
     serviceVersion: svc.metadata.version ?? 0,
+    ...(svc.metadata.revision !== undefined ? { revision: svc.metadata.revision } : {}),
+    ...(svc.metadata.restartedAt !== undefined ? { restartedAt: svc.metadata.restartedAt } : {}),
     spec: svc.spec,
     desiredState: 'running',
     ...('nodeId' in place ? { nodeId: place.nodeId } : {}),

@@ -1,26 +1,32 @@
 // Reconciler of replicated services: keeps exactly `replicas` live tasks, one per slot 1..N.
 //
 // Per slot: no live task -> create one (unless the restart policy says the ended one stays
-// ended); more than one -> keep the newest; a live task running an outdated spec -> stopped
-// (stop-first, at most `update.parallelism` slots at a time) and recreated once it has ended.
-// Slots above N -> shut down, then removed when gone. Ended tasks are kept as a short history.
+// ended); more than one -> keep the newest (start-first: the old one stays until its
+// replacement is ready); a live task running an outdated spec -> replaced when the rollout
+// (update.ts) takes its slot: stop-first (stopped, recreated once it has ended) or start-first
+// (a new task beside it). Slots above N -> shut down, then removed when gone. Ended tasks are
+// kept as a short history.
 //
 // Node health comes first: tasks of a `down` node are orphaned and their slots refilled at once
 // (no backoff); live tasks of a draining node are moved like a stop-first update, at most
 // `update.parallelism` (default 1) slots at a time, the next one only once the previous
 // replacement runs. A task that ended by itself is replaced after its restart backoff.
+import type { UpdateStatus } from '../../common/rollout.js';
 import type { Node, Service, Task } from '../../common/types.js';
 import type { BackoffOptions } from './backoff.js';
 import { drainingNodes, isMoving, orphanTasksOfDownNodes, withoutOrphanedTwice } from './healing.js';
 import { emptyPlan, EventReason, newTask, Reason, type Plan } from './plan.js';
 import { planRestart } from './restart.js';
-import { HISTORY_PER_SLOT, isGone, isLive, isOutdated, newestFirst } from './rules.js';
+import { HISTORY_PER_SLOT, isGone, isLive, isOutdated, isReady, newestFirst } from './rules.js';
+import { planRollout } from './update.js';
 
 /** What a planner needs besides the service and its tasks. */
 export interface PlanContext {
   /** Every known node (for down and draining nodes). */
   nodes?: readonly Node[];
   backoff?: BackoffOptions;
+  /** The service's rollout state (`updates/<service>`), if any. */
+  update?: UpdateStatus;
 }
 
 export function planReplicated(svc: Service, allTasks: Task[], now: string, ctx: PlanContext = {}): Plan {
@@ -38,20 +44,26 @@ export function planReplicated(svc: Service, allTasks: Task[], now: string, ctx:
   }
   for (const list of bySlot.values()) list.sort(newestFirst);
 
-  const parallelism = svc.spec.update?.parallelism || Infinity;
-  let updating = 0;
   const drainParallelism = svc.spec.update?.parallelism || 1;
   let moving = 0;
   for (let slot = 1; slot <= replicas; slot++) {
     const list = bySlot.get(slot) ?? [];
-    if (isUpdating(list, svc)) updating++;
     if (draining.size && isMoving(list, draining, isLive)) moving++;
   }
+  const rollout = planRollout(
+    { svc, bySlot, replicas, update: ctx.update, now, isDraining: (t) => !!t.nodeId && draining.has(t.nodeId) },
+    plan,
+  );
+  const outdated = (t: Task) => isOutdated(t, svc.spec, svc.metadata.restartedAt);
 
   for (let slot = 1; slot <= replicas; slot++) {
     const list = bySlot.get(slot) ?? [];
     const [keep, ...extra] = list.filter(isLive);
-    for (const t of extra) plan.shutdown.push({ task: t, desiredState: 'shutdown', reason: Reason.Superseded });
+    for (const t of extra) {
+      // Start-first: the old task serves until its replacement is ready.
+      if (rollout.startFirst && keep && !outdated(keep) && outdated(t) && !isReady(keep)) continue;
+      plan.shutdown.push({ task: t, desiredState: 'shutdown', reason: outdated(t) && keep && !outdated(keep) ? Reason.UpdatedStartFirst : Reason.Superseded });
+    }
     if (keep) {
       const drainFrom = keep.nodeId ? draining.get(keep.nodeId) : undefined;
       if (drainFrom && moving < drainParallelism) {
@@ -64,9 +76,9 @@ export function planReplicated(svc: Service, allTasks: Task[], now: string, ctx:
           service: svc.metadata.name,
         });
         moving++;
-      } else if (!drainFrom && isOutdated(keep, svc.spec) && updating < parallelism) {
-        plan.shutdown.push({ task: keep, desiredState: 'shutdown', reason: Reason.Updated });
-        updating++;
+      } else if (!drainFrom && rollout.replace.has(slot)) {
+        if (rollout.startFirst) plan.create.push(newTask(svc, { slot }, now));
+        else plan.shutdown.push({ task: keep, desiredState: 'shutdown', reason: Reason.Updated });
       }
     } else if (!list.some((t) => t.desiredState !== 'running' && !isGone(t))) {
       // Nothing runs in this slot and nothing is still stopping (stop-first).
@@ -103,16 +115,6 @@ export function rescheduled(task: Task, orphaned: Task): Plan['events'][number] 
     message: `replaces ${orphaned.name}, orphaned on a node that is down`,
     service: task.serviceName,
   };
-}
-
-/**
- * A slot is being updated while an outdated task is still stopping, or while its new task is
- * not yet running after an outdated one: stop-first updates take `parallelism` slots at a time.
- */
-function isUpdating(list: Task[], svc: Service): boolean {
-  if (list.some((t) => t.desiredState !== 'running' && !isGone(t) && isOutdated(t, svc.spec))) return true;
-  const live = list.find(isLive);
-  return !!live && live.status.state !== 'running' && !isOutdated(live, svc.spec) && list.some((t) => t !== live && isOutdated(t, svc.spec));
 }
 
 /** The service is gone: every task is told to go away and is forgotten once nothing runs. */

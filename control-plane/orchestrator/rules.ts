@@ -23,14 +23,25 @@ export function shouldRestart(spec: ServiceSpec, ended: Task, restarts: number):
   return true;
 }
 
-/** The parts of a spec whose change needs a new container (not replicas, not update settings). */
-function runtimeSpec(spec: ServiceSpec): Omit<ServiceSpec, 'replicas' | 'update' | 'restartPolicy'> {
-  const { replicas: _r, update: _u, restartPolicy: _p, ...rest } = spec;
+/** The parts of a spec whose change needs a new container (not replicas, update settings, history). */
+function runtimeSpec(spec: ServiceSpec): Omit<ServiceSpec, 'replicas' | 'update' | 'restartPolicy' | 'revisionHistoryLimit'> {
+  const { replicas: _r, update: _u, restartPolicy: _p, revisionHistoryLimit: _h, ...rest } = spec;
   return rest;
 }
 
-export function isOutdated(task: Task, spec: ServiceSpec): boolean {
+/**
+ * A task runs an outdated spec when its runtime parts differ, or when the service was restarted
+ * (`rollout restart`, `metadata.restartedAt`) after the task was created.
+ */
+export function isOutdated(task: Task, spec: ServiceSpec, restartedAt?: string): boolean {
+  if ((task.restartedAt ?? '') !== (restartedAt ?? '')) return true;
   return !isDeepStrictEqual(runtimeSpec(task.spec), runtimeSpec(spec));
+}
+
+/** Running, and healthy if the spec it runs has a health check: it can serve. */
+export function isReady(t: Task): boolean {
+  if (t.status.state !== 'running') return false;
+  return !t.spec.healthCheck || t.status.health === 'healthy';
 }
 
 /** A stopped task may be deleted once nothing of it runs, or if it never reached a node. */
