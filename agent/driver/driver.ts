@@ -8,6 +8,7 @@
 // interfaces (ProbeTarget, Execer, LogReader, ExecStreamer below), checked with type guards.
 import type { ServiceSpec, Task, TaskStatus } from '../../common/types.js';
 import { BerthError } from '../../common/errors.js';
+import type { OutputStream } from '../../common/logs.js';
 
 export const PullPolicy = { Always: 'always', IfNotPresent: 'if-not-present', Never: 'never' } as const;
 export type PullPolicy = (typeof PullPolicy)[keyof typeof PullPolicy];
@@ -97,8 +98,7 @@ export interface Execer {
   exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult>;
 }
 
-export const OutputStream = { Stdout: 'stdout', Stderr: 'stderr' } as const;
-export type OutputStream = (typeof OutputStream)[keyof typeof OutputStream];
+export { OutputStream } from '../../common/logs.js';
 
 /** One line of an instance's output, without its newline. */
 export interface LogLine {

@@ -3,7 +3,7 @@
 // Owns: node registration (join token -> node id), one Session stream per agent (the full set of
 // its assigned tasks, then changes), task status reports written back to etcd (validated, forward
 // only, batched), node liveness from heartbeats (kept in memory; only the ready/down transitions
-// are written).
+// are written), and logs and exec requests to a node's agent over its session (task-streams.ts).
 // Must not: decide where tasks run or replace the tasks of a dead node (scheduler and
 // orchestrator do; onNodeDown is the hook), nor write a task's spec or desired state.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -24,6 +24,16 @@ import { StatusWriter } from './status-writer.js';
 import { TaskIndex } from './task-index.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { taskStatusEvents } from './task-events.js';
+import {
+  NodeUnavailableError,
+  openExec,
+  openLogs,
+  type ExecHandlers,
+  type LogsHandlers,
+  type LogsQuery,
+  type RemoteStream,
+  type TaskStreams,
+} from './task-streams.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -48,7 +58,7 @@ export const NodeStatusMessage = {
   HeartbeatMissed: 'no heartbeat within the grace period',
 } as const;
 
-export class Dispatcher {
+export class Dispatcher implements TaskStreams {
   private readonly log: Logger;
   private readonly heartbeatIntervalMs: number;
   private readonly graceMs: number;
@@ -95,6 +105,18 @@ export class Dispatcher {
   /** The bound port (useful when listening on port 0). */
   get port(): number {
     return this.boundPort;
+  }
+
+  openLogs(nodeId: string, query: LogsQuery, handlers: LogsHandlers): RemoteStream {
+    const session = this.sessions.get(nodeId);
+    if (!session) throw new NodeUnavailableError(nodeId);
+    return openLogs(session, query, handlers);
+  }
+
+  openExec(nodeId: string, req: { taskId: string; instanceId?: string; command: string[] }, handlers: ExecHandlers): RemoteStream {
+    const session = this.sessions.get(nodeId);
+    if (!session) throw new NodeUnavailableError(nodeId);
+    return openExec(session, req, handlers);
   }
 
   async start(): Promise<void> {

@@ -1,6 +1,7 @@
 // One agent's Session stream, server side: authenticate the hello, send the full assignment set,
 // then the changes (gathered over one turn of the event loop, so a burst of placements is one
-// message), and pass status reports and heartbeats on.
+// message), and pass status reports and heartbeats on. Logs and exec requests to the agent travel
+// on the same stream; their answers are routed back by request id (stream-router.ts).
 import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { TaskStatusReport } from '../../agent/worker/types.js';
@@ -12,6 +13,7 @@ import type { TaskStatusReport__Output } from '../../proto/generated/berth/v1/Ta
 import { reportFromProto, taskToProto } from '../../proto/convert.js';
 import { StatusRejectReason } from './rules.js';
 import type { StatusRejection } from './status-writer.js';
+import { StreamRouter, type StreamHandler } from './stream-router.js';
 
 /** Tasks per message: a full set of many thousands of tasks goes in several messages. */
 export const TASKS_PER_MESSAGE = 500;
@@ -38,6 +40,7 @@ export class NodeSession {
   private readonly removals = new Set<string>();
   private flushQueued = false;
   private log: Logger;
+  private readonly streams = new StreamRouter();
 
   constructor(
     private readonly call: SessionCall,
@@ -68,6 +71,28 @@ export class NodeSession {
     this.queueFlush();
   }
 
+  /**
+   * Sends a logs or exec request; the agent's answers go to `handler` until the end message (or
+   * until this session closes). False if the session is already closed.
+   */
+  request(requestId: string, msg: ServerMessage, handler: StreamHandler): boolean {
+    if (this.closed) return false;
+    this.streams.add(requestId, handler);
+    this.send(msg);
+    return true;
+  }
+
+  /** Cancels a request: the agent stops it, and its later answers are dropped. */
+  cancel(requestId: string): void {
+    this.streams.forget(requestId);
+    this.send({ cancel: { requestId } });
+  }
+
+  /** Pauses or resumes the answers to a request (the reader upstream is slow, or caught up). */
+  flow(requestId: string, paused: boolean): void {
+    this.send({ flow: { requestId, paused } });
+  }
+
   /** Ends the stream from the server side (a newer session of the node, or shutdown). */
   end(reason: string): void {
     if (this.closed) return;
@@ -82,6 +107,7 @@ export class NodeSession {
       return;
     }
     this.host.alive(this.nodeId);
+    if (this.streams.route(msg)) return;
     if (msg.message === 'statuses' && msg.statuses) {
       this.submit(msg.statuses.reports);
     } else if (msg.message === 'hello') {
@@ -157,12 +183,14 @@ export class NodeSession {
   private fail(code: GrpcStatus, details: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.streams.closeAll('the node\'s session ended');
     this.call.emit('error', { code, details, name: 'SessionError', message: details });
   }
 
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.streams.closeAll('the node\'s session ended');
     if (this.nodeId) this.host.detach(this);
     try {
       this.call.end();
