@@ -4,6 +4,7 @@
 import type { Node, Task } from '../../common/types.js';
 import { isTerminal } from '../../common/types.js';
 import { EventReason, type Plan } from './plan.js';
+import { isReady } from './rules.js';
 
 export function orphanedMessage(nodeName: string): string {
   return `node ${nodeName} is down`;
@@ -50,11 +51,14 @@ export function drainingNodes(nodes: readonly Node[]): Map<string, Node> {
 
 /**
  * True while a slot is being moved off a draining node: its task there was told to stop and its
- * replacement does not run yet. `list` is the slot's tasks, newest first.
+ * replacement is not ready yet (running, and healthy if it has a health check). `list` is the
+ * slot's tasks, newest first.
  */
 export function isMoving(list: readonly Task[], draining: ReadonlyMap<string, Node>, isLive: (t: Task) => boolean): boolean {
   const live = list.find(isLive);
-  if (live && live.status.state === 'running') return false;
+  // A replacement with a health check has moved only once it passes it: until then the service
+  // is one replica short, and moving the next slot would make it two.
+  if (live && isReady(live)) return false;
   const previous = list.find((t) => !isLive(t));
   return !!previous && previous.desiredState !== 'running' && !!previous.nodeId && draining.has(previous.nodeId);
 }
