@@ -96,7 +96,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     await dispatcher.start();
     check();
 
-    const api = buildApi({ store, tokens, logger: log, events });
+    const api = buildApi({ store, tokens, logger: log, events, streams: dispatcher });
     life.onStop('api', () => api.close());
     const apiUrl = await listenApi(api, opts.listen);
     const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl);

@@ -11,6 +11,8 @@ import { taskAndNodeRoutes } from './routes/tasks-nodes.js';
 import { nodeAdminRoutes } from './routes/node-admin.js';
 import { eventRoutes } from './routes/events.js';
 import { attachWatch } from './watch.js';
+import { logsAndExecRoutes } from './routes/logs-exec.js';
+import type { TaskStreams } from '../dispatcher/task-streams.js';
 import type { EventRecorder } from '../events/recorder.js';
 
 export interface ApiServerOptions {
@@ -19,6 +21,8 @@ export interface ApiServerOptions {
   logger: Logger;
   /** Where to record the user's changes to services. */
   events?: EventRecorder;
+  /** Logs and exec through the agents' sessions (the dispatcher); without it those routes are absent. */
+  streams?: TaskStreams;
 }
 
 const PUBLIC_PATHS = new Set(['/healthz']);
@@ -49,6 +53,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   taskAndNodeRoutes(app, opts.store);
   nodeAdminRoutes(app, opts.store);
   eventRoutes(app, opts.store);
+  if (opts.streams) logsAndExecRoutes(app, opts.store, opts.streams, log);
   attachWatch(app, opts);
   return app;
 }

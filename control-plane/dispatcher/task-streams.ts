@@ -69,7 +69,7 @@ export class NodeUnavailableError extends BerthError {
 export function openLogs(session: NodeSession, q: LogsQuery, h: LogsHandlers): RemoteStream {
   const requestId = randomUUID();
   const handle = remote(session, requestId);
-  const ended = once(h.end);
+  const ended = once((...args: Parameters<typeof h.end>) => h.end(...args));
   const sent = session.request(
     requestId,
     {
@@ -104,7 +104,7 @@ export function openLogs(session: NodeSession, q: LogsQuery, h: LogsHandlers): R
 export function openExec(session: NodeSession, req: { taskId: string; instanceId?: string; command: string[] }, h: ExecHandlers): RemoteStream {
   const requestId = randomUUID();
   const handle = remote(session, requestId);
-  const ended = once(h.end);
+  const ended = once((...args: Parameters<typeof h.end>) => h.end(...args));
   const sent = session.request(
     requestId,
     { execRequest: { requestId, taskId: req.taskId, command: req.command, ...(req.instanceId ? { instanceId: req.instanceId } : {}) } },

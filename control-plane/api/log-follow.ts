@@ -1,0 +1,55 @@
+// Pure decisions of `logs`: which tasks have output worth streaming, which task took over a
+// slot after the one being followed ended, and the query parameters. No I/O here.
+import { BadRequestError } from './errors.js';
+import { isTerminal, taskStateRank, TaskState, type Task } from '../../common/types.js';
+
+export interface LogsParams {
+  follow: boolean;
+  tail?: number;
+  /** RFC 3339. */
+  since?: string;
+}
+
+/** Query string -> params; a BadRequestError names the bad parameter. */
+export function parseLogsParams(q: Record<string, string | undefined>): LogsParams {
+  const follow = q.follow === 'true' || q.follow === '1';
+  const out: LogsParams = { follow };
+  if (q.tail !== undefined && q.tail !== '' && q.tail !== 'all') {
+    if (!/^\d+$/.test(q.tail)) throw new BadRequestError(`tail must be a whole number or "all" (got "${q.tail}")`);
+    out.tail = Number(q.tail);
+  }
+  if (q.since !== undefined && q.since !== '') {
+    const ms = Date.parse(q.since);
+    if (!/^\d{4}-\d\d-\d\dT/.test(q.since) || Number.isNaN(ms)) throw new BadRequestError(`since must be an RFC 3339 time (got "${q.since}")`);
+    out.since = new Date(ms).toISOString();
+  }
+  return out;
+}
+
+/** The task has (or had) an instance on its node: it got as far as running. */
+export function hasOutput(t: Task): boolean {
+  return t.nodeId !== undefined && taskStateRank(t.status.state) >= taskStateRank(TaskState.Running) && t.status.state !== TaskState.Rejected;
+}
+
+/** Tasks of a service whose output `logs service/NAME` shows: those that run now. */
+export function liveTasks(tasks: readonly Task[]): Task[] {
+  return tasks
+    .filter((t) => t.desiredState === 'running' && hasOutput(t) && !isTerminal(t.status.state))
+    .sort((a, b) => a.slot - b.slot || a.createdAt.localeCompare(b.createdAt));
+}
+
+/** Same slot: the slot number of a replicated service, the node of a global one. */
+export function sameSlot(a: Task, b: Task): boolean {
+  if (a.serviceName !== b.serviceName) return false;
+  return a.spec.mode === 'global' || b.spec.mode === 'global' ? a.nodeId === b.nodeId && a.slot === b.slot : a.slot === b.slot;
+}
+
+/**
+ * The task that took over the slot of `ended`: created after it, meant to run, and already with
+ * output to read. Undefined while there is none yet (the orchestrator may wait before a restart).
+ */
+export function successorOf(ended: Task, tasks: readonly Task[], seen: ReadonlySet<string>): Task | undefined {
+  return tasks
+    .filter((t) => !seen.has(t.id) && sameSlot(t, ended) && t.createdAt >= ended.createdAt && t.desiredState === 'running' && hasOutput(t))
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt))[0];
+}

@@ -1,0 +1,178 @@
+// The loops behind `GET /v1/tasks/:ref/logs` and `GET /v1/services/:name/logs`: open a logs
+// request on the task's node (dispatcher), write each line to the NDJSON response, and when
+// following, carry on with the task that takes over the slot (one task) or with every new task
+// of the service. Decisions are in log-follow.ts; this file only waits, reads and writes.
+import type { Logger } from 'pino';
+import type { LogNotice, LogRecord, StreamFailure } from '../../common/logs.js';
+import type { Task } from '../../common/types.js';
+import type { StreamFailureInfo, TaskStreams } from '../dispatcher/task-streams.js';
+import { SESSION_ENDED } from '../dispatcher/task-streams.js';
+import { keys } from '../store/keys.js';
+import type { Store } from '../store/store.js';
+import { liveTasks, successorOf, type LogsParams } from './log-follow.js';
+import type { NdjsonResponse } from './ndjson-response.js';
+
+/** How often the store is read while waiting for a slot's next task or a service's new tasks. */
+export const FOLLOW_POLL_MS = 500;
+
+export const NODE_UNAVAILABLE = 'NodeUnavailable';
+
+export interface LogStreamDeps {
+  store: Store;
+  streams: TaskStreams;
+  logger: Logger;
+  pollMs?: number;
+}
+
+interface StreamResult {
+  failure?: StreamFailureInfo;
+}
+
+/** One task's logs, then (following) each task that takes over its slot, until the client leaves. */
+export async function streamTaskLogs(deps: LogStreamDeps, out: NdjsonResponse, first: Task, params: LogsParams): Promise<void> {
+  const seen = new Set<string>([first.id]);
+  let task = first;
+  let query = params;
+  for (;;) {
+    const r = await streamOne(deps, out, task, query);
+    if (out.closed) return;
+    if (r.failure && (!params.follow || !resumable(r.failure))) {
+      out.write(failureLine(r.failure));
+      return;
+    }
+    if (!params.follow) return;
+    if (r.failure) out.write(notice(`${task.name}: ${r.failure.message}; waiting for the task that takes over its slot`, task.name));
+    const next = await waitFor(deps, out, task.serviceName, (tasks) => successorOf(task, tasks, seen));
+    if (!next) return;
+    out.write(notice(`${task.name} ended; following ${next.name}`, next.name));
+    seen.add(next.id);
+    task = next;
+    // All of the new task's output: it started after the lines already shown.
+    query = { follow: true };
+  }
+}
+
+/** The logs of every task of a service that runs now; following, also of each task that starts later. */
+export async function streamServiceLogs(deps: LogStreamDeps, out: NdjsonResponse, service: string, params: LogsParams): Promise<void> {
+  const seen = new Set<string>();
+  const running = new Set<Promise<void>>();
+  const start = (t: Task, query: LogsParams): void => {
+    seen.add(t.id);
+    const p = streamOne(deps, out, t, query).then((r) => {
+      if (r.failure && !out.closed) out.write(params.follow ? notice(`${t.name}: ${r.failure.message}`, t.name) : failureLine(r.failure, t.name));
+    });
+    running.add(p);
+    void p.finally(() => running.delete(p));
+  };
+  for (const t of liveTasks(await tasksOf(deps.store, service))) start(t, params);
+  if (!params.follow) {
+    await Promise.all([...running]);
+    return;
+  }
+  // New tasks (restarts, scale-ups, rollouts) show from their first line.
+  await waitFor(deps, out, service, (tasks) => {
+    for (const t of liveTasks(tasks)) {
+      if (seen.has(t.id)) continue;
+      if (seen.size > 0) out.write(notice(`following ${t.name}`, t.name));
+      start(t, { follow: true });
+    }
+    return undefined;
+  });
+  await Promise.all([...running]);
+}
+
+/** Streams one task until the agent has sent everything (or following: the instance ended). */
+function streamOne(deps: LogStreamDeps, out: NdjsonResponse, task: Task, params: LogsParams): Promise<StreamResult> {
+  if (!task.nodeId) return Promise.resolve({ failure: { reason: NODE_UNAVAILABLE, message: `task ${task.name} is not on any node` } });
+  const nodeId = task.nodeId;
+  return new Promise<StreamResult>((resolve) => {
+    let remote: ReturnType<TaskStreams['openLogs']> | undefined;
+    const finish = (r: StreamResult): void => {
+      out.signal.removeEventListener('abort', onAbort);
+      if (remote) out.detach(remote);
+      resolve(r);
+    };
+    const onAbort = (): void => {
+      remote?.cancel();
+      finish({});
+    };
+    try {
+      remote = deps.streams.openLogs(
+        nodeId,
+        {
+          taskId: task.id,
+          follow: params.follow,
+          ...(task.status.containerId ? { instanceId: task.status.containerId } : {}),
+          ...(params.tail !== undefined ? { tail: params.tail } : {}),
+          ...(params.since ? { since: params.since } : {}),
+        },
+        {
+          lines: (lines) => {
+            for (const l of lines) {
+              const rec: LogRecord = { task: task.name, taskId: task.id, stream: l.stream, line: l.line, ...(l.time ? { time: l.time } : {}) };
+              out.write(rec);
+            }
+          },
+          end: (failure) => finish(failure ? { failure } : {}),
+        },
+      );
+    } catch (err) {
+      finish({ failure: { reason: NODE_UNAVAILABLE, message: (err as Error).message } });
+      return;
+    }
+    out.attach(remote);
+    if (out.signal.aborted) onAbort();
+    else out.signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Reads the service's tasks every poll until `pick` returns one, the service is deleted, or the
+ * client leaves (then undefined).
+ */
+async function waitFor(deps: LogStreamDeps, out: NdjsonResponse, service: string, pick: (tasks: Task[]) => Task | undefined): Promise<Task | undefined> {
+  const every = deps.pollMs ?? FOLLOW_POLL_MS;
+  while (!out.closed) {
+    try {
+      if (!(await deps.store.get(keys.service(service)))) {
+        out.write(notice(`service ${service} was deleted`));
+        return undefined;
+      }
+      const found = pick(await tasksOf(deps.store, service));
+      if (found) return found;
+    } catch (err) {
+      deps.logger.debug({ err: (err as Error).message, service }, 'reading tasks to follow failed; retrying');
+    }
+    await sleep(every, out.signal);
+  }
+  return undefined;
+}
+
+async function tasksOf(store: Store, service: string): Promise<Task[]> {
+  return (await store.list<Task>(keys.tasksOf(service))).items;
+}
+
+/** A node that went away (its tasks get replaced) is worth waiting out; a missing instance is not. */
+function resumable(f: StreamFailureInfo): boolean {
+  return f.reason === SESSION_ENDED || f.reason === NODE_UNAVAILABLE;
+}
+
+function failureLine(f: StreamFailureInfo, task?: string): StreamFailure {
+  return { error: f.reason, message: task ? `${task}: ${f.message}` : f.message };
+}
+
+function notice(text: string, task?: string): LogNotice {
+  return { notice: text, ...(task ? { task } : {}) };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
