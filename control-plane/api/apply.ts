@@ -7,6 +7,7 @@ import { validateService } from '../../common/manifest/validate.js';
 import type { Service } from '../../common/types.js';
 import { keys } from '../store/keys.js';
 import { MAX_TXN_OPS, type Store, type WriteOp } from '../store/store.js';
+import { ChangeCause, needsRevision, pruneRevisions, revisionWrite } from '../rollout/revisions.js';
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
 
@@ -40,7 +41,8 @@ export async function applyServices(store: Store, items: unknown[], opts: { dryR
   const now = new Date().toISOString();
   const ops: WriteOp[] = [];
   const results: ApplyResult[] = [];
-  services.forEach((svc, i) => {
+  const prune: WriteOp[] = [];
+  for (const [i, svc] of services.entries()) {
     const name = svc.metadata.name;
     const cur = existing[i];
     const wanted = svc.metadata.version;
@@ -50,20 +52,32 @@ export async function applyServices(store: Store, items: unknown[], opts: { dryR
     const labels = svc.metadata.labels ?? {};
     if (cur && isDeepStrictEqual(cur.spec, svc.spec) && isDeepStrictEqual(cur.metadata.labels ?? {}, labels)) {
       results.push({ kind: 'Service', name, action: 'unchanged', version: cur.metadata.version ?? 0 });
-      return;
+      continue;
     }
+    // The revision and restart time are the server's: kept across applies.
+    const kept = { ...(cur?.metadata.revision !== undefined ? { revision: cur.metadata.revision } : {}), ...(cur?.metadata.restartedAt ? { restartedAt: cur.metadata.restartedAt } : {}) };
     const stored: Service = {
       apiVersion: 'berth/v1',
       kind: 'Service',
-      metadata: { name, labels, createdAt: cur?.metadata.createdAt ?? now, updatedAt: now },
+      metadata: { name, labels, createdAt: cur?.metadata.createdAt ?? now, updatedAt: now, ...kept },
       spec: svc.spec,
     };
+    // A change of the template (not of the scale alone) is a new revision with its rollout.
+    if (needsRevision(cur, stored)) {
+      const w = await revisionWrite(store, cur, stored, ChangeCause.Apply, now);
+      ops.push(...w.ops);
+      prune.push(...w.prune);
+    }
     ops.push(cur ? { type: 'put', key: keys.service(name), value: stored, version: cur.metadata.version! } : { type: 'create', key: keys.service(name), value: stored });
     results.push({ kind: 'Service', name, action: cur ? 'configured' : 'created', version: 0 });
-  });
+  }
   if (opts.dryRun || ops.length === 0) return results;
+  if (ops.length > MAX_TXN_OPS) {
+    throw new ValidationError([{ path: 'items', reason: `too many changed services for one apply (each writes its service, revision and rollout): apply at most ${Math.floor(MAX_TXN_OPS / 3)} at a time`, source: '' }]);
+  }
   try {
     const revision = await store.txn(ops);
+    await pruneRevisions(store, prune);
     for (const r of results) if (r.action !== 'unchanged') r.version = revision;
   } catch (err) {
     if (err instanceof ConflictError) {

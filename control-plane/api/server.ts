@@ -10,6 +10,7 @@ import { registerSchemas, serviceRoutes } from './routes/services.js';
 import { taskAndNodeRoutes } from './routes/tasks-nodes.js';
 import { nodeAdminRoutes } from './routes/node-admin.js';
 import { eventRoutes } from './routes/events.js';
+import { rolloutRoutes } from './routes/rollout.js';
 import { attachWatch } from './watch.js';
 import { logsAndExecRoutes } from './routes/logs-exec.js';
 import type { TaskStreams } from '../dispatcher/task-streams.js';
@@ -53,6 +54,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   taskAndNodeRoutes(app, opts.store);
   nodeAdminRoutes(app, opts.store);
   eventRoutes(app, opts.store);
+  rolloutRoutes(app, opts.store, opts.events);
   if (opts.streams) logsAndExecRoutes(app, opts.store, opts.streams, log);
   attachWatch(app, opts);
   return app;

@@ -1,5 +1,9 @@
 // What the API returns: stored objects plus status derived from the tasks (never stored twice).
+import type { UpdateStatus } from '../../common/rollout.js';
 import { isTerminal, type Node, type Service, type Task } from '../../common/types.js';
+import { isOutdated, isReady } from '../orchestrator/rules.js';
+
+export { isReady };
 
 export interface ServiceStatusView {
   /** Replicas wanted (replicated) or tasks wanted on eligible nodes (global). */
@@ -9,23 +13,26 @@ export interface ServiceStatusView {
   running: number;
   /** Running tasks that pass their health check, or have none: those that can serve. */
   ready: number;
+  /** Live tasks running the service's current spec (revision). */
+  upToDate: number;
+  /** Ready tasks, whatever revision they run. */
+  available: number;
+  /** The service's latest rollout. */
+  update?: { state: string; message: string; revision: number };
 }
 
 export function isLive(t: Task): boolean {
   return t.desiredState === 'running' && !isTerminal(t.status.state);
 }
 
-/** Running, and healthy if the spec it runs has a health check. */
-export function isReady(t: Task): boolean {
-  if (t.status.state !== 'running') return false;
-  return !t.spec.healthCheck || t.status.health === 'healthy';
-}
-
-export function serviceView(svc: Service, tasks: Task[]): Service & { status: ServiceStatusView } {
+export function serviceView(svc: Service, tasks: Task[], update?: UpdateStatus): Service & { status: ServiceStatusView } {
   const own = tasks.filter((t) => t.serviceName === svc.metadata.name && isLive(t));
   const desired = svc.spec.mode === 'global' ? own.length : (svc.spec.replicas ?? 1);
   const running = own.filter((t) => t.status.state === 'running').length;
-  return { ...svc, status: { desired, tasks: own.length, running, ready: own.filter(isReady).length } };
+  const ready = own.filter(isReady).length;
+  const upToDate = own.filter((t) => !isOutdated(t, svc.spec, svc.metadata.restartedAt)).length;
+  const rollout = update ? { update: { state: update.state, message: update.message, revision: update.revision } } : {};
+  return { ...svc, status: { desired, tasks: own.length, running, ready, upToDate, available: ready, ...rollout } };
 }
 
 export function nodeView(node: Node, tasks: Task[]): Node & { tasks: number } {

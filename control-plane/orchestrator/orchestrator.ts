@@ -5,20 +5,30 @@
 // through the dispatcher). Decisions come from the pure planners (replicated.ts, global.ts);
 // this file only feeds them the informers' caches and writes their plans in batches.
 //
+// Rolling updates too (update.ts): the planners decide which outdated slots a rollout replaces
+// now and how its state (`updates/<service>`) moves on; this loop writes the tasks and the state
+// in one transaction, writes an automatic rollback (rollout/actions.ts), and plans a service
+// again when a monitor period, step delay or progress deadline ends.
+//
 // Self-healing lives in the planners too: tasks of a node the dispatcher marked `down` are
 // orphaned and replaced, a draining node is emptied a few slots at a time, and crash-looping
 // slots wait out a growing backoff (the scheduler honours the replacement's `restartAt`).
 import type { Logger } from 'pino';
+import { ConflictError } from '../../common/errors.js';
+import type { Revision, UpdateStatus } from '../../common/rollout.js';
 import { isTerminal, type Node, type Service, type Task } from '../../common/types.js';
 import { Informer, type InformerEvent } from '../store/informer.js';
 import { keys } from '../store/keys.js';
-import type { Store, WriteOp } from '../store/store.js';
+import { MAX_TXN_OPS, type Store, type WriteOp } from '../store/store.js';
 import type { BackoffOptions } from './backoff.js';
 import { planGlobal } from './global.js';
 import { EventReason, type Plan } from './plan.js';
 import { planDeleted, planReplicated } from './replicated.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { EventInput } from '../../common/events.js';
+import { rollTo } from '../rollout/actions.js';
+import { rolloutKeys } from '../rollout/keys.js';
+import { ChangeCause } from '../rollout/revisions.js';
 
 export interface OrchestratorOptions {
   store: Store;
@@ -37,10 +47,13 @@ export class Orchestrator {
   private readonly services: Informer<Service>;
   private readonly tasks: Informer<Task>;
   private readonly nodes: Informer<Node>;
+  private readonly updates: Informer<UpdateStatus>;
   private readonly log: Logger;
   private readonly dirty = new Set<string>();
-  /** Per service: the store revision of our last write; wait to see it before planning again. */
-  private readonly awaiting = new Map<string, number>();
+  /** Per service: the store revision of our last write, per informer; wait to see it before planning again. */
+  private readonly awaiting = new Map<string, { tasks?: number; updates?: number; services?: number }>();
+  /** Per service: a timer planning it again when a rollout's monitor, delay or deadline ends. */
+  private readonly wakeTimers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private timer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -53,13 +66,15 @@ export class Orchestrator {
     this.services = new Informer<Service>({ ...base, prefix: keys.services, onEvent: (e) => this.onService(e) });
     this.tasks = new Informer<Task>({ ...base, prefix: keys.tasks, onEvent: (e) => this.onTask(e) });
     this.nodes = new Informer<Node>({ ...base, prefix: keys.nodes, onEvent: (e) => this.onNode(e) });
+    this.updates = new Informer<UpdateStatus>({ ...base, prefix: rolloutKeys.updates, onEvent: (e) => this.mark(e.key.slice(rolloutKeys.updates.length)) });
   }
 
   async start(): Promise<void> {
     this.services.start();
     this.tasks.start();
     this.nodes.start();
-    await Promise.all([this.services.synced, this.tasks.synced, this.nodes.synced]);
+    this.updates.start();
+    await Promise.all([this.services.synced, this.tasks.synced, this.nodes.synced, this.updates.synced]);
     this.started = true;
     this.markAll();
     this.resyncTimer = setInterval(() => this.markAll(), this.opts.resyncMs ?? 30_000);
@@ -71,8 +86,9 @@ export class Orchestrator {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
+    for (const w of this.wakeTimers.values()) clearTimeout(w.timer);
     await this.running;
-    await Promise.all([this.services.stop(), this.tasks.stop(), this.nodes.stop()]);
+    await Promise.all([this.services.stop(), this.tasks.stop(), this.nodes.stop(), this.updates.stop()]);
   }
 
   private onService(e: InformerEvent<Service>): void {
@@ -139,23 +155,42 @@ export class Orchestrator {
     const ops: WriteOp[] = [];
     const touched: string[] = [];
     const events: EventInput[] = [];
+    // Services whose rollout state changes: their task writes and the state go in one transaction.
+    const rollouts: { name: string; ops: WriteOp[]; events: EventInput[] }[] = [];
+    const rollbacks: { svc: Service; update: UpdateStatus; plan: Plan }[] = [];
     for (const name of names) {
-      const waitFor = this.awaiting.get(name);
-      if (waitFor !== undefined && this.tasks.lastRevision < waitFor) {
+      if (!this.caughtUp(name)) {
         // Our last write is not in the cache yet: planning now could create twins.
         this.retryLater(name);
         continue;
       }
       this.awaiting.delete(name);
       const svc = this.services.cache.get(keys.service(name));
+      const update = this.updates.cache.get(rolloutKeys.update(name));
       const tasks = tasksByService.get(name) ?? [];
       const backoff = this.opts.backoff;
       const plan = !svc
         ? planDeleted(tasks)
         : svc.spec.mode === 'global'
-          ? planGlobal(svc, tasks, nodes, now, backoff)
-          : planReplicated(svc, tasks, now, { nodes, backoff });
+          ? planGlobal(svc, tasks, nodes, now, backoff, update)
+          : planReplicated(svc, tasks, now, { nodes, backoff, update });
+      if (plan.wakeAt !== undefined) this.wakeAt(name, plan.wakeAt);
+      if (svc && update && plan.rollback) {
+        rollbacks.push({ svc, update, plan });
+        continue;
+      }
       const planOps = toOps(plan);
+      if (plan.update) {
+        const { version: _v, ...value } = plan.update;
+        const updateOp: WriteOp = update?.version !== undefined
+          ? { type: 'put', key: rolloutKeys.update(name), value, version: update.version }
+          : { type: 'create', key: rolloutKeys.update(name), value };
+        if (planOps.length < MAX_TXN_OPS) {
+          rollouts.push({ name, ops: [...planOps, updateOp], events: plan.events });
+          continue;
+        }
+        rollouts.push({ name, ops: [updateOp], events: [] });
+      }
       if (planOps.length) {
         ops.push(...planOps);
         touched.push(name);
@@ -166,10 +201,12 @@ export class Orchestrator {
         );
       }
     }
+    for (const r of rollouts) await this.writeRollout(r.name, r.ops, r.events);
+    for (const r of rollbacks) await this.rollback(r.svc, r.update, r.plan);
     if (!ops.length) return;
     try {
       const { conflicts, revision } = await this.opts.store.batch(ops);
-      for (const name of touched) this.awaiting.set(name, revision);
+      for (const name of touched) this.awaiting.set(name, { tasks: revision });
       for (const key of conflicts) this.retryLater(key.split('/')[1] ?? '');
       // A conflicting write is planned again; its event would be recorded twice.
       const conflicted = new Set(conflicts.map((k) => k.split('/')[2]));
@@ -177,6 +214,76 @@ export class Orchestrator {
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'writing plan failed; will retry');
       for (const name of touched) this.retryLater(name);
+    }
+  }
+
+  /** Whether every informer our last write for `name` went to has seen it. */
+  private caughtUp(name: string): boolean {
+    const w = this.awaiting.get(name);
+    if (!w) return true;
+    return (
+      (w.tasks === undefined || this.tasks.lastRevision >= w.tasks) &&
+      (w.updates === undefined || this.updates.lastRevision >= w.updates) &&
+      (w.services === undefined || this.services.lastRevision >= w.services)
+    );
+  }
+
+  private wakeAt(name: string, at: number): void {
+    const cur = this.wakeTimers.get(name);
+    if (cur && cur.at <= at && cur.at > Date.now()) return;
+    if (cur) clearTimeout(cur.timer);
+    const timer = setTimeout(() => {
+      this.wakeTimers.delete(name);
+      this.mark(name);
+    }, Math.max(0, at - Date.now()) + 5);
+    timer.unref();
+    this.wakeTimers.set(name, { at, timer });
+  }
+
+  /** One service's task writes and its rollout's next state, in one transaction. */
+  private async writeRollout(name: string, ops: WriteOp[], events: EventInput[]): Promise<void> {
+    try {
+      const revision = await this.opts.store.txn(ops);
+      const hasTasks = ops.some((o) => o.key.startsWith(keys.tasks));
+      this.awaiting.set(name, { updates: revision, ...(hasTasks ? { tasks: revision } : {}) });
+      for (const e of events) this.opts.events?.record(e);
+    } catch (err) {
+      if (!(err instanceof ConflictError)) this.log.warn({ err: (err as Error).message, service: name }, 'writing rollout failed; will retry');
+      this.retryLater(name);
+    }
+  }
+
+  /**
+   * The rollout failed with `failureAction: rollback`: the service's spec becomes the previous
+   * revision's again (as a new revision), and a rollout in state `rolling-back` replaces the
+   * new tasks with the same care.
+   */
+  private async rollback(svc: Service, update: UpdateStatus, plan: Plan): Promise<void> {
+    const name = svc.metadata.name;
+    const { toRevision, reason } = plan.rollback!;
+    try {
+      const target = await this.opts.store.get<Revision>(rolloutKeys.revision(name, toRevision));
+      if (!target) {
+        const { version, ...value } = update;
+        const message = `paused: ${reason}; revision ${toRevision} to roll back to is no longer kept`;
+        await this.opts.store.put(rolloutKeys.update(name), { ...value, state: 'paused', updatedAt: new Date().toISOString(), message }, version);
+        this.opts.events?.record({ type: 'Warning', reason: EventReason.UpdatePaused, object: { kind: 'service', name }, service: name, message });
+        return;
+      }
+      const res = await rollTo(this.opts.store, svc, target, ChangeCause.rollback(reason), { rollingBack: true, updateVersion: update.version });
+      this.awaiting.set(name, { services: res.revision, updates: res.revision });
+      for (const e of plan.events) this.opts.events?.record(e);
+      this.opts.events?.record({
+        type: 'Warning',
+        reason: EventReason.RollbackStarted,
+        object: { kind: 'service', name },
+        service: name,
+        message: `update to revision ${update.revision} failed: ${reason}; rolling back to revision ${toRevision} (as revision ${res.update.revision})`,
+      });
+      this.log.warn({ service: name, from: update.revision, to: toRevision, reason }, 'rolling back');
+    } catch (err) {
+      if (!(err instanceof ConflictError)) this.log.warn({ err: (err as Error).message, service: name }, 'rollback failed; will retry');
+      this.retryLater(name);
     }
   }
 

@@ -38,12 +38,12 @@ describe('service READY count', () => {
       task(s, { state: 'failed', health: 'healthy' }),
       task(s, { health: 'healthy' }, { desiredState: 'shutdown' }),
     ];
-    assert.deepEqual(serviceView(s, tasks).status, { desired: 4, tasks: 4, running: 3, ready: 1 });
+    assert.deepEqual(serviceView(s, tasks).status, { desired: 4, tasks: 4, running: 3, ready: 1, upToDate: 4, available: 1 });
   });
 
   it('counts every running task of a service without a health check', () => {
     const s = svc();
     const tasks = [task(s, {}), task(s, {}), task(s, { state: 'preparing' })];
-    assert.deepEqual(serviceView(s, tasks).status, { desired: 4, tasks: 3, running: 2, ready: 2 });
+    assert.deepEqual(serviceView(s, tasks).status, { desired: 4, tasks: 3, running: 2, ready: 2, upToDate: 3, available: 2 });
   });
 });
