@@ -128,6 +128,39 @@ export class ApiClient {
     }
   }
 
+  /**
+   * A streaming answer (logs, exec): the open Response once the server accepted the request, read
+   * as it comes. No timeout: it lasts as long as the stream; `signal` ends it.
+   */
+  async openStream(method: string, path: string, opts: { body?: unknown; signal?: AbortSignal } = {}): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/x-ndjson, application/json' };
+    if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await this.fetchFn(`${this.opts.server}${path}`, {
+        method,
+        headers,
+        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      throw new ConnectionError(`cannot reach the server at ${this.opts.server}: ${networkReason(err)}`);
+    }
+    if (!res.ok) {
+      const text = await res.text();
+      let parsed: unknown;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      throw this.toError(res, parsed, text);
+    }
+    return res;
+  }
+
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.opts.token && path !== '/healthz') headers.authorization = `Bearer ${this.opts.token}`;

@@ -8,9 +8,12 @@ import { agentCommand, serverCommand } from './commands/daemons.js';
 import { deleteCommand } from './commands/delete.js';
 import { describeCommand } from './commands/describe.js';
 import { diffCommand } from './commands/diff.js';
+import { execCommand } from './commands/exec.js';
 import { getCommand } from './commands/get.js';
+import { logsCommand } from './commands/logs.js';
 import { nodeCommand } from './commands/node.js';
 import { scaleCommand } from './commands/scale.js';
+import { rolloutCommand } from './commands/rollout.js';
 import { versionCommand } from './commands/version.js';
 
 export const COMMANDS: readonly Command[] = [
@@ -20,6 +23,9 @@ export const COMMANDS: readonly Command[] = [
   describeCommand,
   deleteCommand,
   scaleCommand,
+  rolloutCommand,
+  logsCommand,
+  execCommand,
   nodeCommand,
   serverCommand,
   agentCommand,
