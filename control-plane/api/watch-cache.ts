@@ -25,8 +25,14 @@ class Feed<T> {
   readonly informer: Informer<T>;
   private readonly listeners = new Set<Listener<T>>();
   private started: Promise<void> | undefined;
+  /** Readers waiting for the cache to catch up with a stamp of the store. */
+  private waiters: { stamp: PrefixStamp; done: (fresh: boolean) => void }[] = [];
 
-  constructor(store: Store, prefix: string, logger: Logger) {
+  constructor(
+    private readonly store: Store,
+    private readonly prefix: string,
+    logger: Logger,
+  ) {
     this.informer = new Informer<T>({
       store,
       prefix,
@@ -34,8 +40,49 @@ class Feed<T> {
       // Inside onEvent the informer's revision is the revision of the change it reports.
       onEvent: (ev) => {
         for (const l of this.listeners) l(ev, this.informer.lastRevision);
+        if (this.waiters.length > 0) this.wakeWaiters();
       },
     });
+  }
+
+  /**
+   * Resolves once the cache holds every write the store had made when this was called (so a
+   * client reads its own writes), false if it did not within `timeoutMs`. Costs one range that
+   * returns a single key, not a list.
+   */
+  async fresh(timeoutMs: number): Promise<boolean> {
+    await this.ready();
+    const stamp = await this.store.stamp(this.prefix);
+    if (this.caughtUp(stamp)) return true;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.done !== done);
+        resolve(false);
+      }, timeoutMs);
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        resolve(ok);
+      };
+      this.waiters.push({ stamp, done });
+    });
+  }
+
+  /**
+   * Past the stamp's revision; or past the newest key's write with the same number of keys (the
+   * revisions between were writes elsewhere, or deletes, which would change the count).
+   */
+  private caughtUp(stamp: PrefixStamp): boolean {
+    const rev = this.informer.lastRevision;
+    return rev >= stamp.revision || (rev >= stamp.lastModified && this.informer.cache.size === stamp.count);
+  }
+
+  private wakeWaiters(): void {
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (this.caughtUp(w.stamp)) w.done(true);
+      else still.push(w);
+    }
+    this.waiters = still;
   }
 
   ready(): Promise<void> {
@@ -52,9 +99,13 @@ class Feed<T> {
 
   async stop(): Promise<void> {
     this.listeners.clear();
+    for (const w of this.waiters) w.done(false);
+    this.waiters = [];
     await this.informer.stop();
   }
 }
+
+type PrefixStamp = Awaited<ReturnType<Store['stamp']>>;
 
 /** Tasks by service and by node, kept from the tasks feed, so derived views cost no full scan. */
 class TaskIndex {
@@ -144,7 +195,31 @@ class Stream {
 
 const statusOf = (o: unknown): string => JSON.stringify((o as { status?: unknown; tasks?: unknown }).status ?? null) + String((o as { tasks?: unknown }).tasks);
 
+/** The watch cache of each store the API serves, for the GET routes to read lists from. */
+const byStore = new WeakMap<Store, WatchCache>();
+
+/**
+ * How long a list waits for the cache to catch up before the route reads the store instead. Under
+ * load the cache is milliseconds behind; a cache that stays behind is broken or re-listing.
+ */
+const FRESH_TIMEOUT_MS = 2000;
+
+/** What the GET routes read: the same objects a store list would give, from memory. */
+export interface CachedReads {
+  services(): Service[];
+  service(name: string): Service | undefined;
+  tasksOfService(name: string): Task[];
+  tasksOfNode(id: string): Task[];
+  tasks(): Task[];
+  nodes(): Node[];
+}
+
 export class WatchCache {
+  /** The running cache of `store`, if the API attached one. */
+  static of(store: Store): WatchCache | undefined {
+    return byStore.get(store);
+  }
+
   private readonly services: Feed<Service>;
   private readonly tasks: Feed<Task>;
   private readonly nodes: Feed<Node>;
@@ -160,6 +235,37 @@ export class WatchCache {
     this.tasks = new Feed(store, keys.tasks, log);
     this.nodes = new Feed(store, keys.nodes, log);
     this.events = new Feed(store, keys.events, log);
+    this.store = store;
+    byStore.set(store, this);
+  }
+
+  private readonly store: Store;
+
+  /**
+   * The cached services, tasks and nodes, or undefined when the cache could not catch up in time
+   * (the caller then reads the store). Services and nodes are what API clients write: they are
+   * served once the cache holds every write made before the call, so a client that just applied
+   * sees its change. Tasks are written by the controllers, never by a client: they are served as
+   * the cache has them (milliseconds behind; under load, behind by the control plane's backlog),
+   * the way Kubernetes serves lists from its watch cache. Waiting for them to be exact would tie
+   * every list to the busiest prefix and cost etcd a scan of every task key per call.
+   */
+  async reads(what: { services?: boolean; tasks?: boolean; nodes?: boolean }): Promise<CachedReads | undefined> {
+    if (this.stopped) return undefined;
+    const waits: Promise<boolean>[] = [];
+    if (what.services) waits.push(this.services.fresh(FRESH_TIMEOUT_MS));
+    if (what.nodes) waits.push(this.nodes.fresh(FRESH_TIMEOUT_MS));
+    if (what.tasks) waits.push(this.indexTasks().then(() => true));
+    const fresh = await Promise.all(waits).catch(() => [false]);
+    if (this.stopped || fresh.includes(false)) return undefined;
+    return {
+      services: () => [...this.services.informer.cache.values()],
+      service: (name) => this.services.informer.cache.get(keys.service(name)),
+      tasksOfService: (name) => this.index.ofService(name),
+      tasksOfNode: (id) => this.index.ofNode(id),
+      tasks: () => [...this.tasks.informer.cache.values()],
+      nodes: () => [...this.nodes.informer.cache.values()],
+    };
   }
 
   /** Calls `send` with the current objects (or the changes after `fromVersion`), then each change. Throws VersionGoneError. */
@@ -175,6 +281,7 @@ export class WatchCache {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (byStore.get(this.store) === this) byStore.delete(this.store);
     for (const s of this.streams.values()) (await s.catch(() => undefined))?.close();
     await Promise.all([this.services.stop(), this.tasks.stop(), this.nodes.stop(), this.events.stop()]);
   }
