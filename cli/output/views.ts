@@ -45,7 +45,9 @@ export function labelsCell(labels: Record<string, string> | undefined): string {
 export function servicesView(items: readonly ServiceView[], nowMs: number, wide: boolean): TableView {
   // READY (tasks passing their health check) only from servers that report it.
   const withReady = items.some((s) => s.status?.ready !== undefined);
-  const headers = ['NAME', 'MODE', 'REPLICAS', ...(withReady ? ['READY'] : []), 'IMAGE', 'AGE', ...(wide ? ['PORTS'] : [])];
+  // UP-TO-DATE and AVAILABLE (rolling updates) likewise.
+  const withRollout = items.some((s) => s.status?.upToDate !== undefined);
+  const headers = ['NAME', 'MODE', 'REPLICAS', ...(withReady ? ['READY'] : []), ...(withRollout ? ['UP-TO-DATE', 'AVAILABLE'] : []), 'IMAGE', 'AGE', ...(wide ? ['PORTS'] : [])];
   const rows = [...items]
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
     .map((s) => [
@@ -53,6 +55,7 @@ export function servicesView(items: readonly ServiceView[], nowMs: number, wide:
       s.spec.mode ?? 'replicated',
       replicasCell(s),
       ...(withReady ? [`${s.status?.ready ?? 0}/${desiredOf(s)}`] : []),
+      ...(withRollout ? [String(s.status?.upToDate ?? 0), String(s.status?.available ?? 0)] : []),
       s.spec.image,
       formatAge(s.metadata.createdAt, nowMs),
       ...(wide ? [specPorts(s.spec.ports)] : []),

@@ -1,0 +1,72 @@
+// Following a rollout from the client: `rollout status` and `apply --wait` poll the service
+// (status.update, upToDate, available) and print a line each time the progress changes.
+import type { ApiClient, ServiceView } from './api-client.js';
+import { UsageError } from './command.js';
+
+/** How often the service is read while waiting. */
+const POLL_MS = 500;
+
+export const RolloutOutcome = { Complete: 'complete', Failed: 'failed', TimedOut: 'timed-out' } as const;
+export type RolloutOutcome = (typeof RolloutOutcome)[keyof typeof RolloutOutcome];
+
+/** `90s`, `5m`, `1h30m`, `250ms` or plain seconds. */
+export function parseTimeout(text: string | undefined, verb: string): number | undefined {
+  if (text === undefined || text === '0') return undefined;
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let m: RegExpExecArray | null;
+  let end = 0;
+  while ((m = re.exec(text))) {
+    total += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+    end = re.lastIndex;
+  }
+  if (end !== text.length || end === 0) throw new UsageError(`--timeout must be a duration like 90s, 5m or 1h, not "${text}"`, verb);
+  return total;
+}
+
+/** `updated 2/6, available 5/6: rolling out revision 3: step 2, slots 3,4`. */
+export function progressLine(svc: ServiceView): string {
+  const st = svc.status;
+  const desired = st?.desired ?? svc.spec.replicas ?? 1;
+  const u = st?.update;
+  const head = `updated ${st?.upToDate ?? 0}/${desired}, available ${st?.available ?? st?.ready ?? 0}/${desired}`;
+  return u ? `${head} (${u.state}: ${u.message})` : head;
+}
+
+/** Where a service's rollout stands: undefined while it goes on. */
+export function outcomeOf(svc: ServiceView): RolloutOutcome | undefined {
+  const st = svc.status;
+  const u = st?.update;
+  if (!u) {
+    // A service without a rollout record: complete once every replica is available.
+    const desired = st?.desired ?? svc.spec.replicas ?? 1;
+    return (st?.available ?? st?.ready ?? 0) >= desired && (st?.upToDate ?? desired) >= desired ? RolloutOutcome.Complete : undefined;
+  }
+  if (u.state === 'completed') return RolloutOutcome.Complete;
+  if (u.state === 'paused' || u.state === 'failed' || u.state === 'rolled-back') return RolloutOutcome.Failed;
+  return undefined;
+}
+
+/**
+ * Polls `name` until its rollout completes, fails (paused, failed, rolled back) or the timeout
+ * passes; `out` gets a progress line whenever it changes.
+ */
+export async function waitForRollout(
+  client: ApiClient,
+  name: string,
+  opts: { timeoutMs?: number; out: (line: string) => void; prefix?: string },
+): Promise<{ outcome: RolloutOutcome; service: ServiceView }> {
+  const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Infinity;
+  let last = '';
+  for (;;) {
+    const svc = await client.request<ServiceView>('GET', `/v1/services/${encodeURIComponent(name)}`);
+    const line = `${opts.prefix ?? ''}${progressLine(svc)}`;
+    if (line !== last) opts.out(line);
+    last = line;
+    const outcome = outcomeOf(svc);
+    if (outcome) return { outcome, service: svc };
+    if (Date.now() >= deadline) return { outcome: RolloutOutcome.TimedOut, service: svc };
+    await new Promise((r) => setTimeout(r, Math.min(POLL_MS, Math.max(0, deadline - Date.now()))));
+  }
+}
