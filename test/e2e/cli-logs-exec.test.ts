@@ -42,7 +42,7 @@ describe('e2e: berth logs and exec through a docker agent', function () {
       (t) => t.status.state === 'running' && t.desiredState === 'running',
     );
   const taskOfSlot = async (slot: number): Promise<Task> =>
-    eventually(async () => (await runningTasks()).find((t) => t.slot === slot), 60_000, `a running task in slot ${slot}`) as Promise<Task>;
+    (await eventually(async () => (await runningTasks()).find((t) => t.slot === slot), 60_000, `a running task in slot ${slot}`))!;
 
   before(async () => {
     await ensureTestImages();
@@ -94,7 +94,7 @@ describe('e2e: berth logs and exec through a docker agent', function () {
     await eventually(() => (follower.stdout().match(/tick-/g) ?? []).length >= 3, 20_000, `new ticks in logs -f; got ${follower.stdout()}`);
 
     await docker('kill', first.status.containerId!);
-    const next = await eventually(async () => (await runningTasks()).find((t) => t.slot === 2 && t.id !== first.id), 60_000, 'a new task in slot 2');
+    const next = (await eventually(async () => (await runningTasks()).find((t) => t.slot === 2 && t.id !== first.id), 60_000, 'a new task in slot 2'))!;
     const nextHost = next.status.containerId!.slice(0, 12);
     // The new container's first lines arrive in the same stream: stdout and stderr apart.
     await eventually(() => follower.stdout().includes(`out-${nextHost}\n`) && follower.stderr().includes(`err-${nextHost}\n`), 30_000,

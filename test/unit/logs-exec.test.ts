@@ -150,7 +150,7 @@ describe('logs -f: the task that takes over a slot', () => {
       status: { state: 'running', timestamp: createdAt },
       createdAt,
       ...extra,
-    }) as Task;
+    });
   const ended = task('a', 1, '2026-01-10T12:00:00Z', { status: { state: 'failed', timestamp: '2026-01-10T12:01:00Z' } });
 
   it('is the newer running task of the same slot', () => {
