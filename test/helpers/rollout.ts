@@ -1,0 +1,79 @@
+// Helpers of the rolling-update end-to-end tests: a web service manifest with an HTTP health
+// check, the service as the API shows it, and a sampler of its availability.
+import type { BerthEvent } from '../../common/events.js';
+import type { Revision } from '../../common/rollout.js';
+import type { Service, ServiceStatus, Task } from '../../common/types.js';
+import type { TestServer } from './berth.js';
+import { WEB_IMAGE } from './docker.js';
+
+export type ServiceWithStatus = Service & { status: ServiceStatus & { desired: number } };
+
+/** A berth/web service with an HTTP health check; `extra` lines are added under `spec:`. */
+export function webManifest(name: string, opts: { replicas: number; greeting: string; update: string; extra?: string }): string {
+  return `apiVersion: berth/v1
+kind: Service
+metadata:
+  name: ${name}
+spec:
+  image: ${WEB_IMAGE}
+  replicas: ${opts.replicas}
+  stopGracePeriodSeconds: 1
+  env:
+    GREETING: "${opts.greeting}"
+  resources:
+    cpu: 50m
+    memory: 16Mi
+  update: ${opts.update}
+  healthCheck:
+    http: { port: 8080, path: /index.html }
+    intervalSeconds: 0.5
+    timeoutSeconds: 1
+    failureThreshold: 2
+${opts.extra ?? ''}`;
+}
+
+async function api<T>(server: TestServer, path: string): Promise<T> {
+  const res = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${server.token}` }, signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+export const getService = (server: TestServer, name: string) => api<ServiceWithStatus>(server, `/v1/services/${name}`);
+export const getRevisions = (server: TestServer, name: string) => api<{ items: Revision[]; current: number }>(server, `/v1/services/${name}/revisions`);
+export const getEvents = async (server: TestServer, name: string) => (await api<{ items: BerthEvent[] }>(server, `/v1/events?service=${name}`)).items;
+export const getTasks = async (server: TestServer, name: string) => (await api<{ items: Task[] }>(server, `/v1/tasks?service=${name}`)).items;
+
+export interface Sample {
+  at: number;
+  /** Live tasks that are ready (the service's `status.available`). */
+  available: number;
+  /** Live tasks (desired running, not ended). */
+  live: number;
+}
+
+/** Reads the service through the API about every 100 ms until stopped. */
+export function startSampler(server: TestServer, name: string): { stop(): Promise<Sample[]> } {
+  const samples: Sample[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const svc = await getService(server, name);
+        samples.push({ at: Date.now(), available: svc.status.available ?? 0, live: svc.status.tasks ?? 0 });
+      } catch {
+        // a slow or failed answer is skipped, not counted
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+/** Live tasks of a service (desired running). */
+export const liveTasks = (tasks: readonly Task[]) => tasks.filter((t) => t.desiredState === 'running' && !['complete', 'failed', 'shutdown', 'rejected', 'orphaned'].includes(t.status.state));
