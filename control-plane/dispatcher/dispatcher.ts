@@ -53,6 +53,13 @@ export interface DispatcherOptions {
 
 export const RUNTIMES = ['docker', 'process'] as const;
 
+/**
+ * After a control-plane start, agents get this long on top of the heartbeat grace to come back:
+ * the longest reconnect backoff of an agent (agent/session/backoff.ts), which it may have
+ * reached while the control plane was away.
+ */
+export const RESTART_RECONNECT_ALLOWANCE_MS = 10_000;
+
 /** Reasons written on a node's status. */
 export const NodeStatusMessage = {
   HeartbeatMissed: 'no heartbeat within the grace period',
@@ -122,10 +129,10 @@ export class Dispatcher implements TaskStreams {
   async start(): Promise<void> {
     await Promise.all([this.registry.start(), this.index.start()]);
     // Agents need time to reconnect after a control-plane restart: every node not already down
-    // counts as seen now.
-    const startedAt = Date.now();
+    // counts as seen now, plus the longest wait an agent's reconnect backoff may have reached.
+    const seenUntil = Date.now() + RESTART_RECONNECT_ALLOWANCE_MS;
     for (const node of this.registry.all()) {
-      if (node.status.state !== NodeState.Down) this.lastSeen.set(node.id, startedAt);
+      if (node.status.state !== NodeState.Down) this.lastSeen.set(node.id, seenUntil);
     }
     const server = new grpc.Server(KEEPALIVE_OPTIONS);
     const handlers: DispatcherHandlers = {
