@@ -1,6 +1,7 @@
 // The docker driver: runs each task as one container of the local Docker Engine. The container is
 // named after the task and labelled with its task, service, slot and this node's name, so a
 // restarted agent can list and adopt it. It never touches containers without its node label.
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Logger } from '../../common/log.js';
 import { parseCpu, parseMemory } from '../../common/quantity.js';
 import type { Task } from '../../common/types.js';
@@ -347,13 +348,15 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
       for await (const chunk of res) {
         for (const f of frames.push(chunk as Buffer)) yield { kind: 'output', stream: f.stream, data: Buffer.from(f.data) };
       }
-      finished = true;
+      // An abort can end the answer quietly, as if the command had ended.
+      finished = !signal.aborted;
     } finally {
       res.destroy();
       // The Engine has no call to end an exec: kill its process (the agent shares the host's pid
       // namespace), so a cancelled `berth exec` leaves nothing running.
       if (!finished) await this.killExec(execId);
     }
+    signal.throwIfAborted();
     const info = await this.client.json<{ ExitCode: number | null }>('GET', `/exec/${execId}/json`);
     yield { kind: 'exit', exitCode: info.ExitCode ?? -1 };
   }
@@ -361,7 +364,15 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
   private async killExec(execId: string): Promise<void> {
     try {
       const info = await this.client.json<{ Pid?: number; Running?: boolean }>('GET', `/exec/${execId}/json`);
-      if (info.Running && info.Pid) process.kill(info.Pid, 'SIGKILL');
+      if (!info.Running || !info.Pid) return;
+      // Children first: killed alone, the command's shell would leave them to the container's init.
+      for (const pid of [...descendantsOf(info.Pid), info.Pid]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
     } catch (err) {
       this.log.debug({ execId, err: (err as Error).message }, 'could not kill a cancelled exec');
     }
@@ -370,6 +381,32 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
   private inspectRaw(idOrName: string): Promise<ContainerInspect | undefined> {
     return this.client.jsonOrUndefined<ContainerInspect>('GET', `/containers/${idOrName}/json`);
   }
+}
+
+/** Every process below `root` (host pids, from /proc), deepest last. */
+export function descendantsOf(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(name));
+      children.set(ppid, list);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number): void => {
+    for (const c of children.get(pid) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(root);
+  return out;
 }
 
 /** `registry:5000/a/b:tag` -> fromImage `registry:5000/a/b`, tag `tag`; a digest stays whole. */
