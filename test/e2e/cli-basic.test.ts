@@ -58,8 +58,8 @@ describe('e2e: berth client against berth server', function () {
     assert.equal(ok(await berth('apply', '-f', web)).stdout, 'service/web configured\n');
     const r = ok(await berth('get', 'services'));
     const [header, row, ...rest] = r.stdout.trimEnd().split('\n');
-    assert.match(header ?? '', /^NAME +MODE +REPLICAS +READY +IMAGE +AGE$/);
-    assert.match(row ?? '', /^web +replicated +0\/4 +0\/4 +berth\/web:latest +\d+s$/);
+    assert.match(header ?? '', /^NAME +MODE +REPLICAS +READY +UP-TO-DATE +AVAILABLE +IMAGE +AGE$/);
+    assert.match(row ?? '', /^web +replicated +0\/4 +0\/4 +4 +0 +berth\/web:latest +\d+s$/);
     assert.deepEqual(rest, []);
   });
 
@@ -77,7 +77,7 @@ describe('e2e: berth client against berth server', function () {
 
   it('get: table, wide, json and yaml for services, tasks and nodes', async () => {
     const wideSvc = ok(await berth('get', 'svc', '-o', 'wide')).stdout;
-    assert.match(wideSvc, /^NAME +MODE +REPLICAS +READY +IMAGE +AGE +PORTS\nweb +replicated +0\/4 +0\/4 +berth\/web:latest +\S+ +8080\/tcp\n$/);
+    assert.match(wideSvc, /^NAME +MODE +REPLICAS +READY +UP-TO-DATE +AVAILABLE +IMAGE +AGE +PORTS\nweb +replicated +0\/4 +0\/4 +\d+ +0 +berth\/web:latest +\S+ +8080\/tcp\n$/);
     const json = JSON.parse(ok(await berth('get', 'service', '-o', 'json')).stdout) as { items: (Service & { status: { desired: number } })[] };
     assert.deepEqual(json.items.map((s) => [s.metadata.name, s.spec.replicas, s.status.desired]), [['web', 4, 4]]);
     const one = parseYaml(ok(await berth('get', 'svc', 'web', '-o', 'yaml')).stdout) as Service;

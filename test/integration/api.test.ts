@@ -77,7 +77,11 @@ describe('API (real etcd)', function () {
     const got = (await app.inject({ method: 'GET', url: '/v1/services/web', headers: auth })).json();
     assert.equal(got.spec.replicas, 3);
     assert.ok(got.metadata.version > 0);
-    assert.deepEqual(got.status, { desired: 3, tasks: 0, running: 0, ready: 0 });
+    assert.deepEqual(got.status, {
+      desired: 3, tasks: 0, running: 0, ready: 0, upToDate: 0, available: 0,
+      // Creating the service made revision 1 and its rollout; a change of replicas alone makes none.
+      update: { state: 'updating', revision: 1, message: 'rolling out revision 1 (apply)' },
+    });
     const list = (await app.inject({ method: 'GET', url: '/v1/services', headers: auth })).json();
     assert.deepEqual(list.items.map((s: { metadata: { name: string } }) => s.metadata.name), ['web']);
   });
