@@ -25,14 +25,7 @@ class Feed<T> {
   readonly informer: Informer<T>;
   private readonly listeners = new Set<Listener<T>>();
   private started: Promise<void> | undefined;
-  /** Readers waiting for the cache to catch up with a stamp of the store. */
-  private waiters: { stamp: PrefixStamp; done: (fresh: boolean) => void }[] = [];
-
-  constructor(
-    private readonly store: Store,
-    private readonly prefix: string,
-    logger: Logger,
-  ) {
+  constructor(store: Store, prefix: string, logger: Logger) {
     this.informer = new Informer<T>({
       store,
       prefix,
@@ -40,49 +33,8 @@ class Feed<T> {
       // Inside onEvent the informer's revision is the revision of the change it reports.
       onEvent: (ev) => {
         for (const l of this.listeners) l(ev, this.informer.lastRevision);
-        if (this.waiters.length > 0) this.wakeWaiters();
       },
     });
-  }
-
-  /**
-   * Resolves once the cache holds every write the store had made when this was called (so a
-   * client reads its own writes), false if it did not within `timeoutMs`. Costs one range that
-   * returns a single key, not a list.
-   */
-  async fresh(timeoutMs: number): Promise<boolean> {
-    await this.ready();
-    const stamp = await this.store.stamp(this.prefix);
-    if (this.caughtUp(stamp)) return true;
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w.done !== done);
-        resolve(false);
-      }, timeoutMs);
-      const done = (ok: boolean): void => {
-        clearTimeout(timer);
-        resolve(ok);
-      };
-      this.waiters.push({ stamp, done });
-    });
-  }
-
-  /**
-   * Past the stamp's revision; or past the newest key's write with the same number of keys (the
-   * revisions between were writes elsewhere, or deletes, which would change the count).
-   */
-  private caughtUp(stamp: PrefixStamp): boolean {
-    const rev = this.informer.lastRevision;
-    return rev >= stamp.revision || (rev >= stamp.lastModified && this.informer.cache.size === stamp.count);
-  }
-
-  private wakeWaiters(): void {
-    const still: typeof this.waiters = [];
-    for (const w of this.waiters) {
-      if (this.caughtUp(w.stamp)) w.done(true);
-      else still.push(w);
-    }
-    this.waiters = still;
   }
 
   ready(): Promise<void> {
@@ -99,13 +51,9 @@ class Feed<T> {
 
   async stop(): Promise<void> {
     this.listeners.clear();
-    for (const w of this.waiters) w.done(false);
-    this.waiters = [];
     await this.informer.stop();
   }
 }
-
-type PrefixStamp = Awaited<ReturnType<Store['stamp']>>;
 
 /** Tasks by service and by node, kept from the tasks feed, so derived views cost no full scan. */
 class TaskIndex {
@@ -198,20 +146,11 @@ const statusOf = (o: unknown): string => JSON.stringify((o as { status?: unknown
 /** The watch cache of each store the API serves, for the GET routes to read lists from. */
 const byStore = new WeakMap<Store, WatchCache>();
 
-/**
- * How long a list waits for the cache to catch up before the route reads the store instead. Under
- * load the cache is milliseconds behind; a cache that stays behind is broken or re-listing.
- */
-const FRESH_TIMEOUT_MS = 2000;
-
-/** What the GET routes read: the same objects a store list would give, from memory. */
-export interface CachedReads {
-  services(): Service[];
-  service(name: string): Service | undefined;
-  tasksOfService(name: string): Task[];
-  tasksOfNode(id: string): Task[];
-  tasks(): Task[];
-  nodes(): Node[];
+/** What the GET routes read from the cache instead of listing every task from the store. */
+export interface CachedTasks {
+  ofService(name: string): Task[];
+  ofNode(id: string): Task[];
+  all(): Task[];
 }
 
 export class WatchCache {
@@ -242,29 +181,24 @@ export class WatchCache {
   private readonly store: Store;
 
   /**
-   * The cached services, tasks and nodes, or undefined when the cache could not catch up in time
-   * (the caller then reads the store). Services and nodes are what API clients write: they are
-   * served once the cache holds every write made before the call, so a client that just applied
-   * sees its change. Tasks are written by the controllers, never by a client: they are served as
-   * the cache has them (milliseconds behind; under load, behind by the control plane's backlog),
-   * the way Kubernetes serves lists from its watch cache. Waiting for them to be exact would tie
-   * every list to the busiest prefix and cost etcd a scan of every task key per call.
+   * The cached tasks, indexed by service and by node, or undefined once stopped. Tasks are
+   * written by the controllers, never by a client: they are served as the cache has them
+   * (milliseconds behind; under load, behind by the control plane's backlog), the way
+   * Kubernetes serves lists from its watch cache. Services and nodes, which clients write and
+   * must read back at once, are few and small: routes read those from the store.
+   *
+   * Waiting for the cache to catch up with the store (`Feed.fresh`) was tried for services and
+   * nodes too: every informer shares one etcd watch stream, so under load a service's change
+   * queues behind thousands of task events, and a list waited seconds for it.
    */
-  async reads(what: { services?: boolean; tasks?: boolean; nodes?: boolean }): Promise<CachedReads | undefined> {
+  async taskReads(): Promise<CachedTasks | undefined> {
     if (this.stopped) return undefined;
-    const waits: Promise<boolean>[] = [];
-    if (what.services) waits.push(this.services.fresh(FRESH_TIMEOUT_MS));
-    if (what.nodes) waits.push(this.nodes.fresh(FRESH_TIMEOUT_MS));
-    if (what.tasks) waits.push(this.indexTasks().then(() => true));
-    const fresh = await Promise.all(waits).catch(() => [false]);
-    if (this.stopped || fresh.includes(false)) return undefined;
+    await this.indexTasks();
+    if (this.stopped) return undefined;
     return {
-      services: () => [...this.services.informer.cache.values()],
-      service: (name) => this.services.informer.cache.get(keys.service(name)),
-      tasksOfService: (name) => this.index.ofService(name),
-      tasksOfNode: (id) => this.index.ofNode(id),
-      tasks: () => [...this.tasks.informer.cache.values()],
-      nodes: () => [...this.nodes.informer.cache.values()],
+      ofService: (name) => this.index.ofService(name),
+      ofNode: (id) => this.index.ofNode(id),
+      all: () => [...this.tasks.informer.cache.values()],
     };
   }
 

@@ -207,27 +207,6 @@ export class Store {
     await this.call(() => this.client.kv.compact({ revision, physical: true }));
   }
 
-  /**
-   * A cheap fingerprint of a relative prefix, for a cache to tell whether it has caught up: the
-   * number of keys, the highest mod_revision among them (0 if none) and the store revision they
-   * were read at. Only one key travels back.
-   */
-  async stamp(keyPrefix: string): Promise<{ count: number; lastModified: number; revision: number }> {
-    const start = this.fullKey(keyPrefix);
-    const res = await this.call(() =>
-      this.client.kv.range({
-        key: Buffer.from(start),
-        range_end: rangeEnd(start),
-        limit: 1,
-        keys_only: true,
-        sort_order: 'Descend',
-        sort_target: 'Mod',
-      }),
-    );
-    const top = res.kvs[0];
-    return { count: Number(res.count), lastModified: top ? Number(top.mod_revision) : 0, revision: Number(res.header.revision) };
-  }
-
   async revision(): Promise<number> {
     const res = await this.call(() => this.client.kv.range({ key: Buffer.from(this.fullKey('')), count_only: true }));
     return Number(res.header.revision);

@@ -76,14 +76,14 @@ export function serviceRoutes(app: FastifyInstance, store: Store, events?: Event
 
   app.get('/v1/services', { schema: { summary: 'List services', tags: ['services'], response: { 200: { type: 'object', properties: { items: { type: 'array', items: serviceOut } } }, 401: errorBodySchema } } }, async () => {
     // From the watch cache when it has caught up: no read and decode of every task per call.
-    const cached = await WatchCache.of(store)?.reads({ services: true, tasks: true });
+    const cached = await WatchCache.of(store)?.taskReads();
     const [services, tasks, updates] = await Promise.all([
-      cached ? { items: cached.services() } : store.list<Service>(keys.services),
+      store.list<Service>(keys.services),
       cached ? undefined : store.list<Task>(keys.tasks),
       store.list<UpdateStatus>(rolloutKeys.updates),
     ]);
     const updateOf = new Map(updates.items.map((u) => [u.service, u]));
-    const tasksOf = (name: string): Task[] => cached?.tasksOfService(name) ?? tasks?.items ?? [];
+    const tasksOf = (name: string): Task[] => cached?.ofService(name) ?? tasks?.items ?? [];
     return { items: services.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)).map((s) => serviceView(s, tasksOf(s.metadata.name), updateOf.get(s.metadata.name))) };
   });
 
@@ -145,11 +145,11 @@ export function registerSchemas(app: FastifyInstance): void {
 }
 
 export async function getService(store: Store, name: string): Promise<Service> {
-  const cached = await WatchCache.of(store)?.reads({ services: true, tasks: true });
+  const cached = await WatchCache.of(store)?.taskReads();
   if (cached) {
-    const svc = cached.service(name);
+    const [svc, update] = await Promise.all([store.get<Service>(keys.service(name)), store.get<UpdateStatus>(rolloutKeys.update(name))]);
     if (!svc) throw new NotFoundError('service', name);
-    return serviceView(svc, cached.tasksOfService(name), await store.get<UpdateStatus>(rolloutKeys.update(name)));
+    return serviceView(svc, cached.ofService(name), update);
   }
   const [svc, tasks, update] = await Promise.all([store.get<Service>(keys.service(name)), store.list<Task>(keys.tasksOf(name)), store.get<UpdateStatus>(rolloutKeys.update(name))]);
   if (!svc) throw new NotFoundError('service', name);

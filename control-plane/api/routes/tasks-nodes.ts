@@ -6,7 +6,7 @@ import { keys } from '../../store/keys.js';
 import type { Store } from '../../store/store.js';
 import { errorBodySchema } from '../errors.js';
 import { nodeView, sortTasks } from '../views.js';
-import { WatchCache, type CachedReads } from '../watch-cache.js';
+import { WatchCache } from '../watch-cache.js';
 
 const refParams = { type: 'object', required: ['ref'], properties: { ref: { type: 'string' } } } as const;
 const anyObject = { type: 'object', additionalProperties: true } as const;
@@ -28,10 +28,10 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store): void {
     },
     async (req) => {
       const { service, node } = req.query;
-      const cached = await WatchCache.of(store)?.reads({ tasks: true, nodes: node !== undefined });
+      const cached = await WatchCache.of(store)?.taskReads();
       if (cached) {
-        const n = node !== undefined ? nodeByRef(cached.nodes(), node) : undefined;
-        let tasks = n ? cached.tasksOfNode(n.id) : service !== undefined ? cached.tasksOfService(service) : cached.tasks();
+        const n = node !== undefined ? await findNode(store, node) : undefined;
+        let tasks = n ? cached.ofNode(n.id) : service !== undefined ? cached.ofService(service) : cached.all();
         if (n && service !== undefined) tasks = tasks.filter((t) => t.serviceName === service);
         return { items: sortTasks(tasks) };
       }
@@ -48,15 +48,15 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store): void {
     '/v1/tasks/:ref',
     { schema: { summary: 'Get a task by name, id or unique id prefix', tags: ['tasks'], params: refParams, response: { 200: anyObject, ...errors } } },
     async (req) => {
-      const cached = await WatchCache.of(store)?.reads({ tasks: true });
-      return cached ? taskByRef(cached.tasks(), req.params.ref) : findTask(store, req.params.ref);
+      const cached = await WatchCache.of(store)?.taskReads();
+      return cached ? taskByRef(cached.all(), req.params.ref) : findTask(store, req.params.ref);
     },
   );
 
   app.get('/v1/nodes', { schema: { summary: 'List nodes', tags: ['nodes'], response: { 200: list, ...errors } } }, async () => {
-    const cached = await WatchCache.of(store)?.reads({ tasks: true, nodes: true });
-    if (cached) return { items: nodesView(cached) };
-    const [nodes, tasks] = await Promise.all([store.list<Node>(keys.nodes), store.list<Task>(keys.tasks)]);
+    const [nodes, cached] = await Promise.all([store.list<Node>(keys.nodes), WatchCache.of(store)?.taskReads()]);
+    if (cached) return { items: nodes.items.sort(byName).map((n) => nodeView(n, cached.ofNode(n.id))) };
+    const tasks = await store.list<Task>(keys.tasks);
     // Group once: filtering every task for every node is O(nodes x tasks), seconds at 5,000 x 50,000.
     const byNode = new Map<string, Task[]>();
     for (const t of tasks.items) {
@@ -65,31 +65,24 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store): void {
       if (list) list.push(t);
       else byNode.set(t.nodeId, [t]);
     }
-    return { items: nodes.items.sort((a, b) => a.name.localeCompare(b.name)).map((n) => nodeView(n, byNode.get(n.id) ?? [])) };
+    return { items: nodes.items.sort(byName).map((n) => nodeView(n, byNode.get(n.id) ?? [])) };
   });
 
   app.get<{ Params: { ref: string } }>(
     '/v1/nodes/:ref',
     { schema: { summary: 'Get a node by name or id', tags: ['nodes'], params: refParams, response: { 200: anyObject, ...errors } } },
     async (req) => {
-      const cached = await WatchCache.of(store)?.reads({ tasks: true, nodes: true });
-      if (cached) {
-        const node = nodeByRef(cached.nodes(), req.params.ref);
-        return nodeView(node, cached.tasksOfNode(node.id));
-      }
       const node = await findNode(store, req.params.ref);
+      const cached = await WatchCache.of(store)?.taskReads();
+      if (cached) return nodeView(node, cached.ofNode(node.id));
       const tasks = await store.list<Task>(keys.tasks);
       return nodeView(node, tasks.items);
     },
   );
 }
 
-/** Nodes by name, each with its count of tasks not ended (the watch cache indexes tasks by node). */
-function nodesView(cached: CachedReads): (Node & { tasks: number })[] {
-  return cached
-    .nodes()
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .map((n) => nodeView(n, cached.tasksOfNode(n.id)));
+function byName(a: Node, b: Node): number {
+  return a.name.localeCompare(b.name);
 }
 
 export async function findTask(store: Store, ref: string): Promise<Task> {
