@@ -37,6 +37,8 @@ export interface AgentOptions {
 export class Agent {
   readonly worker: TaskWorker;
   readonly session: AgentSession;
+  /** Logs and exec requests of the control plane being served. */
+  readonly streams: StreamRequests;
   private done: Promise<Error | undefined> | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -44,6 +46,7 @@ export class Agent {
     // A substitute worker (hollow nodes) runs nothing, so there is nothing to read logs from.
     const driver = opts.worker ? undefined : createDriver(opts);
     this.worker = opts.worker ?? new Worker({ driver: driver!, nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger });
+    this.streams = new StreamRequests(driver, opts.logger);
     this.session = new AgentSession({
       server: opts.server,
       joinToken: opts.joinToken,
@@ -54,7 +57,7 @@ export class Agent {
       agentVersion: opts.version,
       worker: this.worker,
       logger: opts.logger,
-      streams: new StreamRequests(driver, opts.logger),
+      streams: this.streams,
       ...(opts.fenceAfterMs !== undefined ? { fenceAfterMs: opts.fenceAfterMs } : {}),
     });
   }

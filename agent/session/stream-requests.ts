@@ -82,8 +82,14 @@ export class StreamRequests {
     for (const r of this.running.values()) r.abort.abort();
   }
 
+  /** Requests in progress (for tests and diagnostics). */
   get active(): number {
     return this.running.size;
+  }
+
+  /** Requests the server has paused. */
+  get paused(): number {
+    return [...this.running.values()].filter((r) => r.paused).length;
   }
 
   private start(id: string, body: (r: Running) => Promise<void>, sink: StreamSink, kind: 'logs' | 'exec'): void {
