@@ -27,7 +27,7 @@ describe('rollout API (real etcd)', function () {
   let auth: Record<string, string>;
 
   const call = async (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) => {
-    const res = await app.inject({ method, url, headers: auth, ...(payload !== undefined ? { payload } : {}) });
+    const res = await app.inject(payload !== undefined ? { method, url, headers: auth, payload: payload as Record<string, unknown> } : { method, url, headers: auth });
     return { code: res.statusCode, body: res.json() as Record<string, unknown> };
   };
   const apply = async (item: unknown) => (await call('POST', '/v1/apply', { items: [item] })).body;
