@@ -13,3 +13,17 @@ export function backoffDelay(attempt: number, opts: BackoffOptions = DEFAULT_BAC
   const ceiling = Math.min(opts.maxMs, opts.initialMs * 2 ** Math.min(attempt, 30));
   return Math.floor(random() * ceiling);
 }
+
+/** How long before its fence a cut-off agent makes one more attempt, whatever its backoff. */
+export const FENCE_RETRY_LEAD_MS = 2000;
+
+/**
+ * The wait before the next reconnect attempt of an agent that will fence at `fenceAtMs`: the
+ * backoff `delay`, but never sleeping past the last chance to find a control plane that came back
+ * meanwhile (a restart outlasting a few backoff steps must not end in stopped containers).
+ */
+export function delayBeforeFence(delay: number, nowMs: number, fenceAtMs: number | undefined, leadMs = FENCE_RETRY_LEAD_MS): number {
+  if (fenceAtMs === undefined) return delay;
+  const lastChance = fenceAtMs - leadMs - nowMs;
+  return lastChance > 0 ? Math.min(delay, lastChance) : delay;
+}

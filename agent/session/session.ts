@@ -17,7 +17,7 @@ import type { Task__Output } from '../../proto/generated/berth/v1/Task.js';
 import { reportToProto, taskFromProto } from '../../proto/convert.js';
 import { KEEPALIVE_OPTIONS, loadBerthProto } from '../../proto/load.js';
 import type { TaskStatusReport, TaskWorker } from '../worker/types.js';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF, delayBeforeFence, type BackoffOptions } from './backoff.js';
 import type { StreamRequests, StreamSink } from './stream-requests.js';
 
 /** The control plane refused the join token: retrying cannot help. */
@@ -85,6 +85,8 @@ export class AgentSession {
   private currentNodeId: string | undefined;
   private registering: grpc.ClientUnaryCall | undefined;
   private fenceTimer: NodeJS.Timeout | undefined;
+  /** When the armed fence fires (ms since the epoch). */
+  private fenceAt: number | undefined;
   private announcedGraceMs: number | undefined;
 
   constructor(private readonly opts: AgentSessionOptions) {
@@ -154,7 +156,7 @@ export class AgentSession {
       }
       if (this.stopping) break;
       if (established) attempt = 0;
-      const delay = backoffDelay(attempt++, backoff);
+      const delay = delayBeforeFence(backoffDelay(attempt++, backoff), Date.now(), this.fenceAt);
       this.log.info({ delayMs: delay, attempt }, 'reconnecting');
       await this.sleep(delay);
     }
@@ -271,8 +273,10 @@ export class AgentSession {
   private armFence(): void {
     if (this.fenceTimer || !this.opts.worker.fence) return;
     const after = this.fenceAfterMs;
+    this.fenceAt = Date.now() + after;
     this.fenceTimer = setTimeout(() => {
       this.fenceTimer = undefined;
+      this.fenceAt = undefined;
       if (this.synced || this.stopping) return;
       this.log.warn({ fenceAfterMs: after }, 'no contact with the control plane: fencing this node');
       this.opts.worker.fence?.();
@@ -282,6 +286,7 @@ export class AgentSession {
   private disarmFence(): void {
     if (this.fenceTimer) clearTimeout(this.fenceTimer);
     this.fenceTimer = undefined;
+    this.fenceAt = undefined;
   }
 
   private decodeTasks(tasks: Task__Output[]): Task[] {
