@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { BerthEvent } from '../../common/events.js';
 import type { Service, Task } from '../../common/types.js';
+import { RESTART_RECONNECT_ALLOWANCE_MS } from '../../control-plane/dispatcher/dispatcher.js';
 import { freePort } from '../../control-plane/etcd/embedded.js';
 import { eventually, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import {
@@ -40,6 +41,9 @@ spec:
   resources:
     memory: 16Mi
 `;
+
+/** How long the control plane stays dead before it is started again. */
+const OUTAGE_MS = 6_000;
 
 const liveRunning = (tasks: Task[]) => tasks.filter((t) => t.desiredState === 'running' && t.status.state === 'running');
 
@@ -234,16 +238,21 @@ describe('e2e chaos: the control plane SIGKILLed and restarted (external etcd)',
     await srv.kill();
     assert.equal((await srv.daemon!.exit).signal, 'SIGKILL');
     for (const [n, ids] of containersBefore) assert.deepEqual(await containersOfNode(n, { running: true }).then((x) => x.sort()), ids, `${n} runs on`);
+    // Away longer than the heartbeat grace (5 s), shorter than the agents' fence (3 x grace): the
+    // agents' reconnect backoff has grown by the time the server is back.
+    await new Promise((res) => setTimeout(res, OUTAGE_MS));
     await srv.start();
+    const restartedAt = Date.now();
 
     // The agents come back by themselves (nothing here restarts them).
     await waitNodesReady(srv.view(), agents, 90_000);
     assert.deepEqual((await listNodes(srv.view())).map((n) => [n.name, n.id]).sort(), nodesBefore, 'same nodes, same ids');
-    // Past a full heartbeat grace after the restart, nothing has moved.
-    await new Promise((res) => setTimeout(res, 7_000));
+    // Past the heartbeat grace plus the reconnect allowance after the restart, nothing has moved.
+    const judged = restartedAt + 5_000 + RESTART_RECONNECT_ALLOWANCE_MS + 1_000;
+    await new Promise((res) => setTimeout(res, Math.max(0, judged - Date.now())));
     const nodes = await listNodes(srv.view());
     for (const n of nodes) assert.equal(n.status.state, 'ready', `${n.name} ready`);
-    assert.deepEqual(taskFacts(await listTasks(srv.view(), '--service', 'survivor')), tasksBefore, 'tasks unchanged');
+    assert.deepEqual(taskFacts(await listTasks(srv.view(), '--service', 'survivor')), tasksBefore, `tasks unchanged; server said:\n${srv.view().logTail()}`);
     const serviceAfter = await berthJson<Service>(srv.view(), 'get', 'service', 'survivor');
     assert.deepEqual(serviceAfter.spec, serviceBefore.spec);
     assert.equal(serviceAfter.metadata.version, serviceBefore.metadata.version, 'the service was not rewritten');
