@@ -28,7 +28,7 @@ describe('rollout API (real etcd)', function () {
 
   const call = async (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) => {
     const res = await app.inject(payload !== undefined ? { method, url, headers: auth, payload: payload as Record<string, unknown> } : { method, url, headers: auth });
-    return { code: res.statusCode, body: res.json() as Record<string, unknown> };
+    return { code: res.statusCode, body: res.json<Record<string, unknown>>() };
   };
   const apply = async (item: unknown) => (await call('POST', '/v1/apply', { items: [item] })).body;
   const revisions = async () => (await call('GET', '/v1/services/web/revisions')).body as unknown as { items: Revision[]; current: number };
