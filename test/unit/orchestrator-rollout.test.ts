@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { UpdateState, type UpdateStatus } from '../../common/rollout.js';
 import type { DesiredState, Service, ServiceSpec, Task, TaskState } from '../../common/types.js';
+import { planGlobal } from '../../control-plane/orchestrator/global.js';
 import { planReplicated } from '../../control-plane/orchestrator/replicated.js';
+import { summarizeChange } from '../../control-plane/rollout/summary.js';
 import { newUpdateStatus, progressDeadlineSeconds } from '../../control-plane/orchestrator/update.js';
 
 const T0 = Date.parse('2026-01-01T12:00:00.000Z');
@@ -152,5 +154,43 @@ describe('rollout planner', () => {
     assert.equal(plan.update?.state, UpdateState.Updating);
     const scaleOnly = planReplicated({ ...v1, spec: { ...v1.spec, replicas: 5 } }, old(), at(1), {});
     assert.equal(scaleOnly.update, undefined);
+  });
+
+  it('node loss during a rollout: tasks on the down node are refilled with the new spec, no failure counted', () => {
+    const s = v2();
+    const fresh = [task(s, 1, { created: 1 }), task(s, 2, { created: 1 })];
+    const tasks = [...fresh, task(v1, 3), task(v1, 4)];
+    fresh[1]!.nodeId = 'n2';
+    tasks[3]!.nodeId = 'n2';
+    const nodes = ['n1', 'n2'].map((id) => ({
+      id, name: id, labels: {}, availability: 'active' as const, runtime: 'docker', createdAt: at(0),
+      status: { state: id === 'n2' ? ('down' as const) : ('ready' as const), timestamp: at(0) },
+      capacity: { cpu: 1000, memory: 1 << 30 }, allocatable: { cpu: 1000, memory: 1 << 30 },
+    }));
+    const plan = planReplicated(s, tasks, at(3), { nodes, update: update({ steps: 1 }) });
+    assert.deepEqual(plan.orphan.map((o) => o.task.slot).sort(), [2, 4]);
+    assert.deepEqual(plan.create.map((t) => [t.slot, t.spec.env?.GREETING]).sort(), [[2, 'two'], [4, 'two']]);
+    assert.equal(plan.update?.failures ?? 0, 0);
+    assert.notEqual(plan.update?.state, UpdateState.Paused);
+  });
+
+  it('global services: the rollout completes once no task of an older spec is left', () => {
+    const g1 = { ...v1, spec: { ...v1.spec, mode: 'global' as const, replicas: undefined } };
+    const g2 = { ...v2(), spec: { ...v2().spec, mode: 'global' as const, replicas: undefined } };
+    const node = { id: 'n1', name: 'n1', labels: {}, availability: 'active' as const, runtime: 'docker', createdAt: at(0), status: { state: 'ready' as const, timestamp: at(0) }, capacity: { cpu: 1, memory: 1 }, allocatable: { cpu: 1, memory: 1 } };
+    const p1 = planGlobal(g2, [task(g1, 0)], [node], at(1), undefined, update());
+    assert.equal(p1.shutdown.length, 1);
+    assert.equal(p1.update, undefined, 'still updating');
+    const p2 = planGlobal(g2, [task(g2, 0, { created: 2 })], [node], at(3), undefined, update());
+    assert.equal(p2.update?.state, UpdateState.Completed);
+  });
+
+  it('summarizes what changed between two specs', () => {
+    assert.equal(summarizeChange(undefined, { image: 'berth/web:1' }), 'image berth/web:1');
+    assert.equal(
+      summarizeChange({ image: 'a:1', env: { A: '1', B: '2' }, replicas: 2 }, { image: 'a:2', env: { A: '1', C: '3' }, replicas: 5, command: ['x'] }),
+      'image a:1 -> a:2; env B, C; command',
+    );
+    assert.equal(summarizeChange({ image: 'a' }, { image: 'a' }, true), 'restart');
   });
 });
