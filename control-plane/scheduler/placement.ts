@@ -69,7 +69,18 @@ export function placeTasks(
   liveTasks: Iterable<Task>,
   opts: PlacementOptions = {},
 ): PlacementResult {
-  const infos = buildNodeInfos([...nodes], liveTasks);
+  return placeTasksOn(pendingTasks, buildNodeInfos([...nodes], liveTasks), opts);
+}
+
+/**
+ * placeTasks on usage already known per node (the scheduler keeps it up to date from the
+ * store's changes). Adds the placements it makes to `infos`: pass a copy.
+ */
+export function placeTasksOn(
+  pendingTasks: readonly Task[],
+  infos: Map<string, NodeInfo>,
+  opts: PlacementOptions = {},
+): PlacementResult {
   const pipeline = new Pipeline(opts.filters);
   const result: PlacementResult = { placements: [], unplaceable: [] };
   const ordered = [...pendingTasks].sort(byAge);

@@ -14,11 +14,12 @@ import type { Node, Task } from '../../common/types.js';
 import { Informer, type InformerEvent } from '../store/informer.js';
 import { keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
-import { isSchedulable, nextRestartAt, placeTasks } from './placement.js';
+import { isSchedulable, nextRestartAt, placeTasksOn } from './placement.js';
 import { nodeChangeMatters, taskChangeMatters } from './triggers.js';
 import { planWrites } from './writes.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { placementEvent } from './placement-events.js';
+import { UsageTally } from './usage-tally.js';
 
 export interface SchedulerOptions {
   store: Store;
@@ -67,6 +68,10 @@ export class Scheduler {
    * still pending and free, and could book their nodes twice.
    */
   private readonly written = new Map<string, Task>();
+  /** Usage per node of the tasks holding it, as the task view shows them: kept, not rebuilt. */
+  private readonly usage = new UsageTally();
+  /** Pending tasks still wanted, as the task view shows them, by key. */
+  private readonly pending = new Map<string, Task>();
   private readonly counters: SchedulerStats = { passes: 0, placed: 0, conflicts: 0 };
   private started = false;
   private stopped = false;
@@ -109,6 +114,8 @@ export class Scheduler {
     this.nodes.start();
     // A stop before the caches fill (etcd unreachable, say) must not leave start() hanging.
     await Promise.race([Promise.all([this.tasks.synced, this.nodes.synced]), this.stopping]);
+    // The informer reports changes after its first list, not the list itself.
+    for (const key of this.tasks.cache.keys()) this.refresh(key);
     this.requestPass();
   }
 
@@ -146,7 +153,29 @@ export class Scheduler {
     const next = ev.type === 'put' ? ev.value : undefined;
     const mine = this.written.get(ev.key);
     if (mine && (!next || (next.version ?? 0) > (mine.version ?? 0))) this.written.delete(ev.key);
+    this.refresh(ev.key);
     if (taskChangeMatters(ev.previous, next)) this.requestPass();
+  }
+
+  /** The task at `key` as this scheduler sees it: its own write until the cache shows it back. */
+  private viewOf(key: string): Task | undefined {
+    const cached = this.tasks.cache.get(key);
+    const mine = this.written.get(key);
+    if (!cached) {
+      if (mine) this.written.delete(key); // deleted meanwhile
+      return undefined;
+    }
+    if (mine && (cached.version ?? 0) <= (mine.version ?? 0)) return mine;
+    if (mine) this.written.delete(key);
+    return cached;
+  }
+
+  /** Brings the node usage and the pending set up to date with the task at `key`. */
+  private refresh(key: string): void {
+    const task = this.viewOf(key);
+    this.usage.set(key, task);
+    if (task && isSchedulable(task)) this.pending.set(key, task);
+    else this.pending.delete(key);
   }
 
   /** Marks the state dirty and arms the timer: quiet time, but never past the longest delay. */
@@ -183,14 +212,14 @@ export class Scheduler {
   }
 
   private async pass(): Promise<void> {
-    const tasks = this.taskView();
     const nowMs = Date.now();
-    const pending = tasks.filter((t) => isSchedulable(t, nowMs));
-    this.armBackoffWake(nextRestartAt(tasks, nowMs));
+    const waiting = [...this.pending.values()];
+    const pending = waiting.filter((t) => isSchedulable(t, nowMs));
+    this.armBackoffWake(nextRestartAt(waiting, nowMs));
     if (pending.length === 0) return;
     this.counters.passes++;
     const nodes = this.nodes.values();
-    const result = placeTasks(pending, nodes, tasks);
+    const result = placeTasksOn(pending, this.usage.infos(nodes));
     const plan = planWrites(
       result,
       new Map(pending.map((t) => [t.id, t])),
@@ -209,6 +238,7 @@ export class Scheduler {
       // The cache may already show the write (or a later one): then it needs no stand-in.
       if ((this.tasks.cache.get(key)?.version ?? 0) > (task.version ?? 0)) continue;
       this.written.set(key, task);
+      this.refresh(key);
     }
     this.counters.placed += placed;
     this.counters.conflicts += conflicts.length;
@@ -228,24 +258,6 @@ export class Scheduler {
       this.requestPass();
     }, Math.max(0, at - Date.now()) + 5);
     this.backoffTimer = { at, timer };
-  }
-
-  /** The cached tasks, with this scheduler's own writes standing in until the cache has them. */
-  private taskView(): Task[] {
-    const out: Task[] = [];
-    for (const [key, cached] of this.tasks.cache) {
-      const mine = this.written.get(key);
-      if (mine && (cached.version ?? 0) <= (mine.version ?? 0)) {
-        out.push(mine);
-        continue;
-      }
-      if (mine) this.written.delete(key);
-      out.push(cached);
-    }
-    for (const key of this.written.keys()) {
-      if (!this.tasks.cache.has(key)) this.written.delete(key); // deleted meanwhile
-    }
-    return out;
   }
 
   private isIdle(): boolean {
