@@ -30,9 +30,25 @@ export function serviceView(svc: Service, tasks: Task[], update?: UpdateStatus):
   const desired = svc.spec.mode === 'global' ? own.length : (svc.spec.replicas ?? 1);
   const running = own.filter((t) => t.status.state === 'running').length;
   const ready = own.filter(isReady).length;
-  const upToDate = own.filter((t) => !isOutdated(t, svc.spec, svc.metadata.restartedAt)).length;
+  const upToDate = own.filter((t) => !outdatedAgainst(t, svc)).length;
   const rollout = update ? { update: { state: update.state, message: update.message, revision: update.revision } } : {};
   return { ...svc, status: { desired, tasks: own.length, running, ready, upToDate, available: ready, ...rollout } };
+}
+
+/**
+ * Whether a task runs an older spec than its service's, remembered per task object and service
+ * version: the watch cache keeps task objects until they change, and comparing specs deeply for
+ * every task of every list cost more than the rest of the list.
+ */
+const outdatedMemo = new WeakMap<Task, { version: number; outdated: boolean }>();
+
+function outdatedAgainst(t: Task, svc: Service): boolean {
+  const version = svc.metadata.version;
+  const memo = outdatedMemo.get(t);
+  if (memo && version !== undefined && memo.version === version) return memo.outdated;
+  const outdated = isOutdated(t, svc.spec, svc.metadata.restartedAt);
+  if (version !== undefined) outdatedMemo.set(t, { version, outdated });
+  return outdated;
 }
 
 export function nodeView(node: Node, tasks: Task[]): Node & { tasks: number } {
