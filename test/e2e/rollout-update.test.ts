@@ -1,7 +1,8 @@
 // Rolling updates on real containers: three docker agents run 6 replicas of berth/web with an
 // HTTP health check. A change of env is rolled out stop-first with parallelism 2 (the service,
 // sampled through the API about every 100 ms, never has fewer than 4 ready tasks), then
-// start-first (never fewer than 6), then `rollout restart` replaces every task once.
+// start-first (never fewer than 6), then `rollout restart` replaces every task once; a rollout
+// paused half-way replaces nothing more, a scale meanwhile gets the new spec, and resume ends it.
 import assert from 'node:assert/strict';
 import { eventually } from '../helpers/etcd.js';
 import { runBerth, startAgent, startServer, waitNodesReady, type TestAgent, type TestServer } from '../helpers/berth.js';
@@ -118,5 +119,44 @@ describe('e2e: rolling updates (docker runtime)', function () {
     assert.ok(after.every((t) => !before.some((b) => b.id === t.id)), 'every task was replaced');
     const revs = await getRevisions(server!, NAME);
     assert.deepEqual(revs.items.map((x) => [x.number, x.changeCause]), [[1, 'apply'], [2, 'apply'], [3, 'apply'], [4, 'rollout restart']]);
+  });
+
+  it('pause stops replacing tasks, a scale meanwhile gets the new spec, resume completes the rollout', async () => {
+    const srv = server!;
+    const berth = (...args: string[]) => runBerth(args, { config: srv.configPath, timeoutMs: 300_000 });
+    const r = await apply('four', '{ parallelism: 1, monitorSeconds: 2 }');
+    assert.equal(r.code, 0, r.stderr);
+    await eventually(async () => (await getService(srv, NAME)).status.upToDate! >= 1, 60_000, 'the first slot replaced');
+    const paused = await berth('rollout', 'pause', 'service', NAME);
+    assert.equal(paused.code, 0, paused.stderr);
+    const newTasks = async () => (await getTasks(srv, NAME)).filter((t) => t.spec.env?.GREETING === 'four').map((t) => t.id).sort();
+    // A step already begun may still finish its slot; after that nothing more is replaced.
+    await eventually(async () => liveTasks(await getTasks(srv, NAME)).filter((t) => t.slot <= 6).length === 6, 60_000, 'the begun slot refilled');
+    const atPause = await newTasks();
+    const status = await berth('rollout', 'status', 'service', NAME, '--timeout', '30s');
+    assert.equal(status.code, 1, `rollout status exits 1 on a paused rollout: ${status.stdout}`);
+    assert.match(status.stderr, /rollout paused: paused by the user/);
+
+    const scaled = await berth('scale', 'service', NAME, '--replicas', '8');
+    assert.equal(scaled.code, 0, scaled.stderr);
+    await eventually(async () => {
+      const live = liveTasks(await getTasks(srv, NAME));
+      return live.filter((t) => t.slot > 6 && t.spec.env?.GREETING === 'four' && t.status.state === 'running').length === 2;
+    }, 60_000, 'the new slots 7 and 8 on the new spec');
+    await new Promise((res) => setTimeout(res, 4000));
+    const stillPaused = (await newTasks()).filter((id) => !atPause.includes(id));
+    const live = liveTasks(await getTasks(srv, NAME));
+    assert.equal(stillPaused.length, 2, `only the two new slots got new tasks while paused: ${stillPaused.length}`);
+    assert.ok(live.filter((t) => t.slot <= 6 && t.spec.env?.GREETING === 'three').length >= 4, 'old slots left as they were');
+
+    const resumed = await berth('rollout', 'resume', 'service', NAME);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const done = await berth('rollout', 'status', 'service', NAME, '--timeout', '4m');
+    assert.equal(done.code, 0, `${done.stdout}\n${done.stderr}`);
+    const svc = await getService(srv, NAME);
+    assert.deepEqual([svc.status.upToDate, svc.status.available, svc.status.desired], [8, 8, 8]);
+    const final = liveTasks(await getTasks(srv, NAME));
+    assert.equal(final.length, 8);
+    assert.ok(final.every((t) => t.spec.env?.GREETING === 'four' && t.revision === 5));
   });
 });
