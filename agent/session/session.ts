@@ -64,6 +64,17 @@ export const DEFAULT_FENCE_AFTER_MS = 15_000;
 /** The fence waits this many heartbeat grace periods: the server has long replaced the tasks. */
 const FENCE_GRACE_PERIODS = 3;
 
+/**
+ * The gRPC channel's own reconnect backoff grows to 2 minutes by default, and while it waits
+ * every call fails at once with the last error: the session's backoff (and its last attempt
+ * before the fence) would find a control plane that is back refused all the same. Keep the
+ * channel's short so that the session's governs.
+ */
+const CHANNEL_RECONNECT_OPTIONS: grpc.ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1000,
+};
+
 const REGISTER_TIMEOUT_MS = 10_000;
 /** Reports per message when many tasks change at once. */
 const REPORTS_PER_MESSAGE = 1000;
@@ -92,7 +103,7 @@ export class AgentSession {
   constructor(private readonly opts: AgentSessionOptions) {
     this.log = opts.logger.child({ component: 'session', server: opts.server });
     const Client = loadBerthProto().Dispatcher;
-    this.client = new Client(opts.server, grpc.credentials.createInsecure(), KEEPALIVE_OPTIONS);
+    this.client = new Client(opts.server, grpc.credentials.createInsecure(), { ...KEEPALIVE_OPTIONS, ...CHANNEL_RECONNECT_OPTIONS });
     opts.worker.onStatus((r) => this.onWorkerStatus(r));
   }
 
