@@ -24,6 +24,7 @@ import type { BackoffOptions } from './backoff.js';
 import { planGlobal } from './global.js';
 import { EventReason, type Plan } from './plan.js';
 import { planDeleted, planReplicated } from './replicated.js';
+import { mayChangePlan, TaskIndex } from './task-index.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { EventInput } from '../../common/events.js';
 import { rollTo } from '../rollout/actions.js';
@@ -49,6 +50,8 @@ export class Orchestrator {
   private readonly nodes: Informer<Node>;
   private readonly updates: Informer<UpdateStatus>;
   private readonly log: Logger;
+  /** The tasks cache per service and per node, kept per event (a pass never regroups all tasks). */
+  private readonly index = new TaskIndex();
   private readonly dirty = new Set<string>();
   /** Per service: the store revision of our last write, per informer; wait to see it before planning again. */
   private readonly awaiting = new Map<string, { tasks?: number; updates?: number; services?: number }>();
@@ -75,6 +78,8 @@ export class Orchestrator {
     this.nodes.start();
     this.updates.start();
     await Promise.all([this.services.synced, this.tasks.synced, this.nodes.synced, this.updates.synced]);
+    // The first list emits no events; later events keep the index in step with the cache.
+    for (const [key, t] of this.tasks.cache) this.index.put(key, t, undefined);
     this.started = true;
     this.markAll();
     this.resyncTimer = setInterval(() => this.markAll(), this.opts.resyncMs ?? 30_000);
@@ -95,9 +100,21 @@ export class Orchestrator {
     this.mark(e.key.slice(keys.services.length));
   }
 
+  /**
+   * A task change plans its service again only if it can change the plan: an agent's steps
+   * between assigned and running (most of the events at scale) cannot.
+   */
   private onTask(e: InformerEvent<Task>): void {
-    const t = e.type === 'put' ? e.value : e.previous;
-    this.mark(t.serviceName);
+    if (e.type === 'delete') {
+      this.index.delete(e.key, e.previous);
+      this.mark(e.previous.serviceName);
+      return;
+    }
+    this.index.put(e.key, e.value, e.previous);
+    if (!e.previous || mayChangePlan(e.previous, e.value)) {
+      this.mark(e.value.serviceName);
+      if (e.previous && e.previous.serviceName !== e.value.serviceName) this.mark(e.previous.serviceName);
+    }
   }
 
   /**
@@ -109,7 +126,7 @@ export class Orchestrator {
     const prev = e.previous;
     if (!next || prev?.status.state !== next.status.state || prev.availability !== next.availability) {
       const nodeId = next?.id ?? prev?.id;
-      for (const t of this.tasks.values()) if (t.nodeId === nodeId) this.mark(t.serviceName);
+      if (nodeId) for (const name of [...this.index.servicesOnNode(nodeId)]) this.mark(name);
     }
     if (next && next.availability === 'drain' && prev?.availability !== 'drain' && this.started) {
       this.opts.events?.record({
@@ -128,29 +145,35 @@ export class Orchestrator {
 
   private markAll(): void {
     for (const s of this.services.values()) this.mark(s.metadata.name);
-    for (const t of this.tasks.values()) this.mark(t.serviceName);
+    for (const name of [...this.index.services()]) this.mark(name);
   }
 
   private mark(service: string): void {
     this.dirty.add(service);
-    if (!this.started || this.stopped || this.timer) return;
+    this.schedule();
+  }
+
+  /**
+   * One pass at a time: marks made during a pass wait for it to end. (Overlapping passes could
+   * plan a service from a cache that missed the other pass's writes, and create twins.)
+   */
+  private schedule(): void {
+    if (!this.started || this.stopped || this.timer || this.running) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.running = this.reconcileDirty().finally(() => (this.running = undefined));
+      this.running = this.reconcileDirty().finally(() => {
+        this.running = undefined;
+        if (this.dirty.size) this.schedule();
+      });
     }, this.opts.debounceMs ?? 10);
   }
 
   private async reconcileDirty(): Promise<void> {
-    await this.running;
     const names = [...this.dirty];
     this.dirty.clear();
-    const tasksByService = new Map<string, Task[]>();
-    for (const t of this.tasks.values()) {
-      const list = tasksByService.get(t.serviceName) ?? [];
-      list.push(t);
-      tasksByService.set(t.serviceName, list);
-    }
     const nodes = this.nodes.values();
+    // All a replicated plan reads of nodes: which are down or draining.
+    const unwell = nodes.filter((n) => n.status.state === 'down' || n.availability === 'drain');
     const now = new Date().toISOString();
     const ops: WriteOp[] = [];
     const touched: string[] = [];
@@ -167,13 +190,13 @@ export class Orchestrator {
       this.awaiting.delete(name);
       const svc = this.services.cache.get(keys.service(name));
       const update = this.updates.cache.get(rolloutKeys.update(name));
-      const tasks = tasksByService.get(name) ?? [];
+      const tasks = this.index.tasksOf(name);
       const backoff = this.opts.backoff;
       const plan = !svc
         ? planDeleted(tasks)
         : svc.spec.mode === 'global'
           ? planGlobal(svc, tasks, nodes, now, backoff, update)
-          : planReplicated(svc, tasks, now, { nodes, backoff, update });
+          : planReplicated(svc, tasks, now, { nodes: unwell, backoff, update });
       if (plan.wakeAt !== undefined) this.wakeAt(name, plan.wakeAt);
       if (svc && update && plan.rollback) {
         rollbacks.push({ svc, update, plan });

@@ -35,7 +35,24 @@ function runtimeSpec(spec: ServiceSpec): Omit<ServiceSpec, 'replicas' | 'update'
  */
 export function isOutdated(task: Task, spec: ServiceSpec, restartedAt?: string): boolean {
   if ((task.restartedAt ?? '') !== (restartedAt ?? '')) return true;
-  return !isDeepStrictEqual(runtimeSpec(task.spec), runtimeSpec(spec));
+  return !sameRuntime(task.spec, spec);
+}
+
+// Spec objects from the caches are never changed in place (a change is a new object), so the
+// comparison of two of them is remembered: a plan compares every task's spec with the service's,
+// pass after pass, and the deep comparison was most of a plan's cost.
+const sameRuntimeMemo = new WeakMap<ServiceSpec, WeakMap<ServiceSpec, boolean>>();
+
+function sameRuntime(a: ServiceSpec, b: ServiceSpec): boolean {
+  if (a === b) return true;
+  let memo = sameRuntimeMemo.get(a);
+  if (!memo) sameRuntimeMemo.set(a, (memo = new WeakMap()));
+  let same = memo.get(b);
+  if (same === undefined) {
+    same = isDeepStrictEqual(runtimeSpec(a), runtimeSpec(b));
+    memo.set(b, same);
+  }
+  return same;
 }
 
 /** Running, and healthy if the spec it runs has a health check: it can serve. */

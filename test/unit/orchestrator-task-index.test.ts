@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import type { Task, TaskState } from '../../common/types.js';
+import { mayChangePlan, TaskIndex } from '../../control-plane/orchestrator/task-index.js';
+
+const NOW = '2026-01-01T00:00:00.000Z';
+
+function task(id: string, service: string, state: TaskState, extra: Partial<Task> = {}): Task {
+  return {
+    id,
+    name: `${service}.1.${id}`,
+    serviceName: service,
+    slot: 1,
+    serviceVersion: 1,
+    spec: { image: 'berth/web' },
+    desiredState: 'running',
+    nodeId: 'n1',
+    status: { state, timestamp: NOW },
+    createdAt: NOW,
+    ...extra,
+  };
+}
+
+const withState = (t: Task, state: TaskState, extra: Partial<Task['status']> = {}): Task => ({ ...t, status: { ...t.status, state, ...extra } });
+
+describe('orchestrator task index', () => {
+  it('an agent reporting steps between assigned and running does not plan the service again', () => {
+    const t = task('a', 'web', 'assigned');
+    assert.equal(mayChangePlan(t, withState(t, 'accepted', { message: 'accepted' })), false);
+    assert.equal(mayChangePlan(withState(t, 'accepted'), withState(t, 'preparing')), false);
+    assert.equal(mayChangePlan(withState(t, 'preparing'), withState(t, 'starting')), false);
+  });
+
+  it('placement, running, ending, health and desired-state changes plan it again', () => {
+    const t = task('a', 'web', 'pending', { nodeId: undefined });
+    assert.equal(mayChangePlan(t, { ...withState(t, 'assigned'), nodeId: 'n1' }), true);
+    const starting = task('b', 'web', 'starting');
+    assert.equal(mayChangePlan(starting, withState(starting, 'running')), true);
+    assert.equal(mayChangePlan(starting, withState(starting, 'failed')), true);
+    const running = withState(starting, 'running');
+    assert.equal(mayChangePlan(running, withState(running, 'running', { health: 'unhealthy' })), true);
+    assert.equal(mayChangePlan(running, { ...running, desiredState: 'shutdown' }), true);
+  });
+
+  it('keeps tasks per service and services per node through puts, moves and deletes', () => {
+    const index = new TaskIndex();
+    const a = task('a', 'web', 'running');
+    const b = task('b', 'web', 'running', { nodeId: 'n2' });
+    const c = task('c', 'db', 'running');
+    index.put('tasks/web/a', a);
+    index.put('tasks/web/b', b);
+    index.put('tasks/db/c', c);
+    assert.deepEqual(index.tasksOf('web').map((t) => t.id).sort(), ['a', 'b']);
+    assert.deepEqual([...index.servicesOnNode('n1')].sort(), ['db', 'web']);
+    const moved = { ...a, nodeId: 'n3' };
+    index.put('tasks/web/a', moved, a);
+    assert.deepEqual([...index.servicesOnNode('n1')], ['db']);
+    assert.deepEqual([...index.servicesOnNode('n3')], ['web']);
+    assert.equal(index.tasksOf('web').find((t) => t.id === 'a'), moved);
+    index.delete('tasks/db/c', c);
+    assert.deepEqual([...index.servicesOnNode('n1')], []);
+    assert.deepEqual([...index.services()], ['web']);
+  });
+});
