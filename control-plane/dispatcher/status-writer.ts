@@ -101,9 +101,12 @@ export class StatusWriter {
     }
     const chunks: (typeof ops)[] = [];
     for (let i = 0; i < ops.length; i += MAX_TXN_OPS) chunks.push(ops.slice(i, i + MAX_TXN_OPS));
-    for (let i = 0; i < chunks.length; i += CONCURRENT_TXNS) {
-      await Promise.all(chunks.slice(i, i + CONCURRENT_TXNS).map((c) => this.writeChunk(c)));
-    }
+    // A pool, not waves: the next chunk starts as soon as any of the ones in flight is written.
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < chunks.length) await this.writeChunk(chunks[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENT_TXNS, chunks.length) }, worker));
   }
 
   /** The conditional put of a report against the freshest copy of its task, if still wanted. */
