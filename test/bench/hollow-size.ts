@@ -6,6 +6,9 @@ import { cpuSeconds, etcdDbBytes, maxOf, percentile, round, rssBytes } from './m
 import { startEtcd, startHollow, startServer, stopAll, type Child } from './procs.js';
 import { TaskTracker } from './task-tracker.js';
 
+/** Services per `POST /v1/apply` (the API refuses more than 42 changed services in one). */
+const SERVICES_PER_APPLY = 25;
+
 export interface SizeOptions {
   nodes: number;
   tasks: number;
@@ -101,13 +104,19 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
     const load = new ApiLoad(server.apiUrl, server.token);
     const t0 = performance.now();
     load.start();
-    const res = await fetch(`${server.apiUrl}/v1/apply`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ items: benchServices(tasks) }),
-    });
-    load.record({ kind: ApiCallKind.Apply, ms: performance.now() - t0, ok: res.ok, status: res.status });
-    if (!res.ok) throw new Error(`${label}: apply failed: ${res.status} ${await res.text()}`);
+    // The API takes a bounded number of changed services per apply (each also writes a revision
+    // and a rollout in the same transaction): the services go in consecutive applies.
+    const services = benchServices(tasks);
+    for (let i = 0; i < services.length; i += SERVICES_PER_APPLY) {
+      const t = performance.now();
+      const res = await fetch(`${server.apiUrl}/v1/apply`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ items: services.slice(i, i + SERVICES_PER_APPLY) }),
+      });
+      load.record({ kind: ApiCallKind.Apply, ms: performance.now() - t, ok: res.ok, status: res.status });
+      if (!res.ok) throw new Error(`${label}: apply failed: ${res.status} ${await res.text()}`);
+    }
 
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000 + tasks * 5);
     let lastPrint = 0;
