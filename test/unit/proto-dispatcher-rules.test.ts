@@ -1,7 +1,7 @@
 // The pure rules of the dispatcher protocol: what an agent is told, which status reports are
 // written, when a node counts as down, and how an agent spaces its reconnects.
 import assert from 'node:assert/strict';
-import { backoffDelay } from '../../agent/session/backoff.js';
+import { backoffDelay, delayBeforeFence } from '../../agent/session/backoff.js';
 import type { Task, TaskStatus } from '../../common/types.js';
 import { assignmentDeltas, decideStatus, expiredNodes } from '../../control-plane/dispatcher/rules.js';
 
@@ -77,5 +77,13 @@ describe('dispatcher rules', () => {
     assert.equal(backoffDelay(3, opts, () => 0.5), 800);
     assert.equal(backoffDelay(20, opts, () => 0.5), 5000);
     assert.equal(backoffDelay(5, opts, () => 0), 0);
+  });
+
+  it('never sleeps past the last reconnect attempt before fencing', () => {
+    // Fencing at t=15000 with a 2000 ms lead: a 10 s backoff at t=8000 is cut to 5000 ms.
+    assert.equal(delayBeforeFence(10_000, 8000, 15_000, 2000), 5000);
+    assert.equal(delayBeforeFence(1000, 8000, 15_000, 2000), 1000, 'a short backoff is kept');
+    assert.equal(delayBeforeFence(10_000, 14_000, 15_000, 2000), 10_000, 'past the last chance: plain backoff');
+    assert.equal(delayBeforeFence(10_000, 0, undefined, 2000), 10_000, 'no fence planned');
   });
 });
