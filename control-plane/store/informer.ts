@@ -70,7 +70,7 @@ export class Informer<T> {
       this.closeWatch = undefined;
       const { items, keys, revision } = await this.opts.store.list<T>(this.opts.prefix);
       const fresh = new Map<string, T>();
-      items.forEach((item, i) => fresh.set(keys[i]!, item));
+      items.forEach((item, i) => fresh.set(keys[i]!, internSpec(item)));
       if (this.revision !== 0) this.diff(fresh);
       this.cache.clear();
       for (const [k, v] of fresh) this.cache.set(k, v);
@@ -110,6 +110,7 @@ export class Informer<T> {
     if (rev > this.revision) this.revision = rev;
     if (ev.type === 'put') {
       const previous = this.cache.get(ev.key);
+      internSpec(ev.value);
       this.cache.set(ev.key, ev.value);
       this.emit({ type: 'put', key: ev.key, value: ev.value, ...(previous !== undefined ? { previous } : {}) });
     } else {
@@ -139,6 +140,30 @@ export class Informer<T> {
       this.log.error({ err }, 'informer handler failed');
     }
   }
+}
+
+// Objects with a `spec` (tasks, services) share one copy of each distinct spec across every
+// informer of the process: the tasks of one service revision carry identical specs, and each
+// informer holding its own copy per task was most of the control plane's memory at 50,000 tasks.
+// Cached values are read-only for their consumers, so sharing is safe. Keyed by the JSON text
+// (equal text, equal spec); an entry goes once no cached object uses that spec any more.
+const specs = new Map<string, WeakRef<object>>();
+const specsGone = new FinalizationRegistry<string>((text) => {
+  if (specs.get(text)?.deref() === undefined) specs.delete(text);
+});
+
+function internSpec<T>(value: T): T {
+  const v = value as { spec?: unknown } | undefined;
+  if (!v || typeof v !== 'object' || !v.spec || typeof v.spec !== 'object') return value;
+  const text = JSON.stringify(v.spec);
+  const shared = specs.get(text)?.deref();
+  if (shared) {
+    v.spec = shared;
+  } else {
+    specs.set(text, new WeakRef(v.spec));
+    specsGone.register(v.spec, text);
+  }
+  return value;
 }
 
 function versionOf(v: unknown): number | undefined {
