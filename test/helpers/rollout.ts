@@ -5,6 +5,7 @@ import type { Revision } from '../../common/rollout.js';
 import type { Service, ServiceStatus, Task } from '../../common/types.js';
 import type { TestServer } from './berth.js';
 import { WEB_IMAGE } from './docker.js';
+import { startSampler as sampleEvery } from './sampler.js';
 
 export type ServiceWithStatus = Service & { status: ServiceStatus & { desired: number } };
 
@@ -53,26 +54,10 @@ export interface Sample {
 
 /** Reads the service through the API about every 100 ms until stopped. */
 export function startSampler(server: TestServer, name: string): { stop(): Promise<Sample[]> } {
-  const samples: Sample[] = [];
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      try {
-        const svc = await getService(server, name);
-        samples.push({ at: Date.now(), available: svc.status.available ?? 0, live: svc.status.tasks ?? 0 });
-      } catch {
-        // a slow or failed answer is skipped, not counted
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-      return samples;
-    },
-  };
+  return sampleEvery(async () => {
+    const svc = await getService(server, name);
+    return { available: svc.status.available ?? 0, live: svc.status.tasks ?? 0 };
+  });
 }
 
 /** Live tasks of a service (desired running). */
