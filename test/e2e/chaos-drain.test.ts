@@ -6,8 +6,10 @@
 import assert from 'node:assert/strict';
 import type { Task } from '../../common/types.js';
 import { eventually } from '../helpers/etcd.js';
-import { listTasks, runBerth, startAgent, startServer, waitNodesReady, type TestAgent, type TestServer } from '../helpers/berth.js';
-import { containersOfNode, ensureTestImages, removeContainersOfNodes, testNodeName, WEB_IMAGE } from '../helpers/docker.js';
+import { listTasks, runBerth, waitNodesReady, type TestAgent, type TestServer } from '../helpers/berth.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { containersOfNode, WEB_IMAGE } from '../helpers/docker.js';
+import { startSampler as sampleEvery } from '../helpers/sampler.js';
 
 const REPLICAS = 6;
 
@@ -42,57 +44,32 @@ interface Sample {
 
 /** Reads the service's tasks through the API every ~100 ms until stopped. */
 function startSampler(server: TestServer, service: string): { stop(): Promise<Sample[]> } {
-  const samples: Sample[] = [];
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      try {
-        const res = await fetch(`${server.url}/v1/tasks?service=${service}`, {
-          headers: { authorization: `Bearer ${server.token}` },
-          signal: AbortSignal.timeout(5000),
-        });
-        if (res.ok) {
-          const { items } = (await res.json()) as { items: Task[] };
-          samples.push({ at: Date.now(), running: items.filter(isRunning).length, ready: items.filter(isReady).length });
-        }
-      } catch {
-        // a slow answer is skipped, not counted
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-      return samples;
-    },
-  };
+  return sampleEvery(async () => {
+    const res = await fetch(`${server.url}/v1/tasks?service=${service}`, {
+      headers: { authorization: `Bearer ${server.token}` },
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!res.ok) return undefined;
+    const { items } = (await res.json()) as { items: Task[] };
+    return { running: items.filter(isRunning).length, ready: items.filter(isReady).length };
+  });
 }
 
 describe('e2e chaos: draining a node under a service with update.parallelism 1 (docker runtime)', function () {
   this.timeout(300_000);
+  let cluster: TestCluster | undefined;
   let server: TestServer | undefined;
-  const agents: TestAgent[] = [];
-  const names = [testNodeName('drain-a'), testNodeName('drain-b'), testNodeName('drain-c')];
+  let agents: TestAgent[] = [];
+  let names: string[] = [];
 
   before(async function () {
     this.timeout(120_000);
-    await ensureTestImages();
-    server = await startServer();
-    for (const name of names) agents.push(startAgent(server, { name, runtime: 'docker' }));
-    await waitNodesReady(server, agents, 90_000);
+    cluster = await startCluster({ prefix: 'drain', agents: [{ name: 'a' }, { name: 'b' }, { name: 'c' }] });
+    ({ server, agents, nodeNames: names } = cluster);
   });
 
   after(async () => {
-    if (server) {
-      await runBerth(['delete', 'service', 'drained'], { config: server.configPath }).catch(() => undefined);
-      const srv = server;
-      await eventually(async () => (await listTasks(srv)).length === 0, 30_000, 'tasks removed').catch(() => undefined);
-    }
-    for (const a of agents) await a.stop().catch(() => undefined);
-    await server?.stop();
-    await removeContainersOfNodes(names);
+    await cluster?.stop({ services: ['drained'] });
   });
 
   it('never has fewer than replicas - 1 running, and ends with every task on the other nodes', async () => {
