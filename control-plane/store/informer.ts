@@ -70,7 +70,7 @@ export class Informer<T> {
       this.closeWatch = undefined;
       const { items, keys, revision } = await this.opts.store.list<T>(this.opts.prefix);
       const fresh = new Map<string, T>();
-      items.forEach((item, i) => fresh.set(keys[i]!, internSpec(item)));
+      items.forEach((item, i) => fresh.set(keys[i]!, this.share(keys[i]!, item)));
       if (this.revision !== 0) this.diff(fresh);
       this.cache.clear();
       for (const [k, v] of fresh) this.cache.set(k, v);
@@ -110,14 +110,29 @@ export class Informer<T> {
     if (rev > this.revision) this.revision = rev;
     if (ev.type === 'put') {
       const previous = this.cache.get(ev.key);
-      internSpec(ev.value);
-      this.cache.set(ev.key, ev.value);
-      this.emit({ type: 'put', key: ev.key, value: ev.value, ...(previous !== undefined ? { previous } : {}) });
+      const value = this.share(ev.key, ev.value);
+      this.cache.set(ev.key, value);
+      this.emit({ type: 'put', key: ev.key, value, ...(previous !== undefined ? { previous } : {}) });
     } else {
       const previous = this.cache.get(ev.key);
+      latestOf(this.opts.store).delete(ev.key);
       this.cache.delete(ev.key);
       if (previous !== undefined) this.emit({ type: 'delete', key: ev.key, previous });
     }
+  }
+
+  /**
+   * The object every informer of this store holds for `key` at this version: the first to
+   * decode it keeps it, the others drop their own copy (each component's informer on `tasks/`
+   * held its own decoded copy of every task). Cached values are read-only for their consumers.
+   */
+  private share(key: string, value: T): T {
+    const latest = latestOf(this.opts.store);
+    const cur = latest.get(key) as T | undefined;
+    const version = versionOf(value);
+    if (cur !== undefined && version !== undefined && versionOf(cur) === version) return cur;
+    latest.set(key, internSpec(value));
+    return value;
   }
 
   /** After a re-list: report what changed while the watch was lost. */
@@ -140,6 +155,15 @@ export class Informer<T> {
       this.log.error({ err }, 'informer handler failed');
     }
   }
+}
+
+// Per store (one etcd, one prefix): the latest decoded object of each key, shared by its informers.
+const latestByStore = new WeakMap<Store, Map<string, unknown>>();
+
+function latestOf(store: Store): Map<string, unknown> {
+  let latest = latestByStore.get(store);
+  if (!latest) latestByStore.set(store, (latest = new Map<string, unknown>()));
+  return latest;
 }
 
 // Objects with a `spec` (tasks, services) share one copy of each distinct spec across every
