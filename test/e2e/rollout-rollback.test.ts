@@ -4,8 +4,8 @@
 // every replica ready, explain itself in events, and `rollout status` must exit 1.
 import assert from 'node:assert/strict';
 import { eventually } from '../helpers/etcd.js';
-import { runBerth, startAgent, startServer, waitNodesReady, type TestAgent, type TestServer } from '../helpers/berth.js';
-import { ensureTestImages, removeContainersOfNodes, testNodeName } from '../helpers/docker.js';
+import { runBerth, type TestServer } from '../helpers/berth.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { getEvents, getRevisions, getService, getTasks, liveTasks, webManifest } from '../helpers/rollout.js';
 
 const NAME = 'release';
@@ -14,27 +14,17 @@ const UPDATE = '{ parallelism: 2, monitorSeconds: 1, failureAction: rollback }';
 
 describe('e2e: automatic rollback of a release that crashes (docker runtime)', function () {
   this.timeout(300_000);
+  let cluster: TestCluster | undefined;
   let server: TestServer | undefined;
-  const agents: TestAgent[] = [];
-  const names = [testNodeName('rb-a'), testNodeName('rb-b')];
 
   before(async function () {
     this.timeout(120_000);
-    await ensureTestImages();
-    server = await startServer();
-    for (const name of names) agents.push(startAgent(server, { name, runtime: 'docker' }));
-    await waitNodesReady(server, agents, 90_000);
+    cluster = await startCluster({ prefix: 'rb', agents: [{ name: 'a' }, { name: 'b' }] });
+    server = cluster.server;
   });
 
   after(async () => {
-    if (server) {
-      await runBerth(['delete', 'service', NAME], { config: server.configPath }).catch(() => undefined);
-      const srv = server;
-      await eventually(async () => (await getTasks(srv, NAME)).length === 0, 30_000, 'tasks removed').catch(() => undefined);
-    }
-    for (const a of agents) await a.stop().catch(() => undefined);
-    await server?.stop();
-    await removeContainersOfNodes(names);
+    await cluster?.stop({ services: [NAME] });
   });
 
   it('rolls back to the previous revision by itself; rollout status exits 1', async () => {

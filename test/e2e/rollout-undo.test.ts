@@ -4,8 +4,9 @@
 // whose tasks run that template; a change of replicas alone makes no revision.
 import assert from 'node:assert/strict';
 import { eventually } from '../helpers/etcd.js';
-import { runBerth, startAgent, startServer, waitNodesReady, type TestAgent, type TestServer } from '../helpers/berth.js';
-import { BUSYBOX_IMAGE, ensureTestImages, removeContainersOfNodes, testNodeName } from '../helpers/docker.js';
+import { runBerth, type TestServer } from '../helpers/berth.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { BUSYBOX_IMAGE } from '../helpers/docker.js';
 import { getRevisions, getService, getTasks, liveTasks } from '../helpers/rollout.js';
 
 const NAME = 'history';
@@ -27,9 +28,8 @@ spec:
 
 describe('e2e: rollout history and undo (docker runtime)', function () {
   this.timeout(300_000);
+  let cluster: TestCluster | undefined;
   let server: TestServer | undefined;
-  const agents: TestAgent[] = [];
-  const names = [testNodeName('undo-a')];
   const berth = (args: string[], input?: string) => runBerth(args, { config: server!.configPath, timeoutMs: 120_000, ...(input ? { input } : {}) });
 
   async function runsVersion(version: string, revision: number): Promise<void> {
@@ -43,21 +43,12 @@ describe('e2e: rollout history and undo (docker runtime)', function () {
 
   before(async function () {
     this.timeout(120_000);
-    await ensureTestImages();
-    server = await startServer();
-    for (const name of names) agents.push(startAgent(server, { name, runtime: 'docker' }));
-    await waitNodesReady(server, agents, 90_000);
+    cluster = await startCluster({ prefix: 'undo', agents: [{ name: 'a' }] });
+    server = cluster.server;
   });
 
   after(async () => {
-    if (server) {
-      await berth(['delete', 'service', NAME]).catch(() => undefined);
-      const srv = server;
-      await eventually(async () => (await getTasks(srv, NAME)).length === 0, 30_000, 'tasks removed').catch(() => undefined);
-    }
-    for (const a of agents) await a.stop().catch(() => undefined);
-    await server?.stop();
-    await removeContainersOfNodes(names);
+    await cluster?.stop({ services: [NAME] });
   });
 
   it('keeps the configured number of revisions; identical and replicas-only applies make none', async () => {
