@@ -5,8 +5,8 @@
 // paused half-way replaces nothing more, a scale meanwhile gets the new spec, and resume ends it.
 import assert from 'node:assert/strict';
 import { eventually } from '../helpers/etcd.js';
-import { runBerth, startAgent, startServer, waitNodesReady, type TestAgent, type TestServer } from '../helpers/berth.js';
-import { ensureTestImages, removeContainersOfNodes, testNodeName } from '../helpers/docker.js';
+import { runBerth, type TestServer } from '../helpers/berth.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { getRevisions, getService, getTasks, liveTasks, startSampler, webManifest, type Sample } from '../helpers/rollout.js';
 
 const NAME = 'rolling';
@@ -14,9 +14,8 @@ const REPLICAS = 6;
 
 describe('e2e: rolling updates (docker runtime)', function () {
   this.timeout(400_000);
+  let cluster: TestCluster | undefined;
   let server: TestServer | undefined;
-  const agents: TestAgent[] = [];
-  const names = [testNodeName('roll-a'), testNodeName('roll-b'), testNodeName('roll-c')];
 
   const apply = (greeting: string, update: string, args: string[] = []) =>
     runBerth(['apply', '-f', '-', ...args], { config: server!.configPath, input: webManifest(NAME, { replicas: REPLICAS, greeting, update }), timeoutMs: 300_000 });
@@ -54,21 +53,12 @@ describe('e2e: rolling updates (docker runtime)', function () {
 
   before(async function () {
     this.timeout(120_000);
-    await ensureTestImages();
-    server = await startServer();
-    for (const name of names) agents.push(startAgent(server, { name, runtime: 'docker' }));
-    await waitNodesReady(server, agents, 90_000);
+    cluster = await startCluster({ prefix: 'roll', agents: [{ name: 'a' }, { name: 'b' }, { name: 'c' }] });
+    server = cluster.server;
   });
 
   after(async () => {
-    if (server) {
-      await runBerth(['delete', 'service', NAME], { config: server.configPath }).catch(() => undefined);
-      const srv = server;
-      await eventually(async () => (await getTasks(srv, NAME)).length === 0, 30_000, 'tasks removed').catch(() => undefined);
-    }
-    for (const a of agents) await a.stop().catch(() => undefined);
-    await server?.stop();
-    await removeContainersOfNodes(names);
+    await cluster?.stop({ services: [NAME] });
   });
 
   it('creates the service as revision 1 and waits for it with apply --wait', async () => {
