@@ -3,6 +3,7 @@
 // own embedded etcd, temp data dir and free ports, all removed by stop(); startAgent for a `berth
 // agent` (process or docker runtime); spawnBerth for a daemon a test watches fail. For unit tests:
 // runCli runs the CLI in-process against fakeFetch, which answers with the fixtures below.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,6 +69,12 @@ export function runBerth(args: readonly string[], opts: RunBerthOptions = {}): P
     child.stdin.on('error', () => undefined); // the child may exit before reading stdin
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** Asserts a zero exit (the message carries stderr) and returns the result. */
+export function ok(r: BerthResult): BerthResult {
+  assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
+  return r;
 }
 
 export interface TestServer {
