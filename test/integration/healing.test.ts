@@ -9,23 +9,12 @@ import { Informer } from '../../control-plane/store/informer.js';
 import { keys } from '../../control-plane/store/keys.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { makeNode } from '../helpers/fixtures.js';
 import { isTerminal } from '../../common/types.js';
 
 const now = () => new Date().toISOString();
 
-function node(id: string): Node {
-  return {
-    id,
-    name: id,
-    labels: {},
-    availability: 'active',
-    status: { state: 'ready', timestamp: now() },
-    capacity: { cpu: 4000, memory: 4 << 30 },
-    allocatable: { cpu: 4000, memory: 4 << 30 },
-    runtime: 'process',
-    createdAt: now(),
-  };
-}
+const node = (id: string): Node => makeNode(id, { capacity: { cpu: 4000, memory: 4 << 30 }, allocatable: { cpu: 4000, memory: 4 << 30 }, runtime: 'process' });
 
 const service = (name: string, spec: Partial<Service['spec']>): Service => ({
   apiVersion: 'berth/v1',

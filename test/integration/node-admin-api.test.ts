@@ -6,23 +6,11 @@ import { buildApi } from '../../control-plane/api/server.js';
 import { keys } from '../../control-plane/store/keys.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { makeNode } from '../helpers/fixtures.js';
 
 const TOKEN = 'admin-secret';
 
-function node(id: string, state: Node['status']['state']): Node {
-  const now = new Date().toISOString();
-  return {
-    id,
-    name: `node-${id}`,
-    labels: {},
-    availability: 'active',
-    status: { state, timestamp: now },
-    capacity: { cpu: 1000, memory: 1 << 30 },
-    allocatable: { cpu: 1000, memory: 1 << 30 },
-    runtime: 'process',
-    createdAt: now,
-  };
-}
+const node = (id: string, state: Node['status']['state']): Node => makeNode(id, { name: `node-${id}`, state, runtime: 'process' });
 
 describe('node admin API (real etcd)', function () {
   let t: TestEtcd;

@@ -4,14 +4,13 @@ import { nextRestarts, restartDelayMs } from '../../control-plane/orchestrator/b
 import { planGlobal } from '../../control-plane/orchestrator/global.js';
 import { planReplicated } from '../../control-plane/orchestrator/replicated.js';
 import { isSchedulable, nextRestartAt } from '../../control-plane/scheduler/placement.js';
+import { makeNode, makeService } from '../helpers/fixtures.js';
 
 const T0 = Date.parse('2026-01-01T12:00:00.000Z');
 const at = (ms: number): string => new Date(T0 + ms).toISOString();
 let seq = 0;
 
-function svc(spec: Partial<Service['spec']> = {}, name = 'web'): Service {
-  return { apiVersion: 'berth/v1', kind: 'Service', metadata: { name, version: 10 }, spec: { image: 'berth/web', replicas: 3, ...spec } };
-}
+const svc = makeService;
 
 function task(s: Service, slot: number, extra: Partial<Task> & { state?: TaskState; desired?: DesiredState; endedAt?: number } = {}): Task {
   seq++;
@@ -32,20 +31,7 @@ function task(s: Service, slot: number, extra: Partial<Task> & { state?: TaskSta
   };
 }
 
-function node(id: string, extra: Partial<Node> = {}): Node {
-  return {
-    id,
-    name: `node-${id}`,
-    labels: {},
-    availability: 'active',
-    status: { state: 'ready', timestamp: at(0) },
-    capacity: { cpu: 1000, memory: 1 << 30 },
-    allocatable: { cpu: 1000, memory: 1 << 30 },
-    runtime: 'docker',
-    createdAt: at(0),
-    ...extra,
-  };
-}
+const node = (id: string, extra: Partial<Node> = {}): Node => makeNode(id, { name: `node-${id}`, at: at(0), ...extra });
 
 const down = (id: string): Node => node(id, { status: { state: 'down', timestamp: at(0) } });
 const drain = (id: string): Node => node(id, { availability: 'drain' });

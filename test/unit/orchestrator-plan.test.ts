@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import type { Node, Service, Task, TaskState, DesiredState } from '../../common/types.js';
 import { planGlobal } from '../../control-plane/orchestrator/global.js';
 import { planDeleted, planReplicated } from '../../control-plane/orchestrator/replicated.js';
+import { makeNode, makeService } from '../helpers/fixtures.js';
 
 const NOW = '2026-01-01T00:00:00.000Z';
 let seq = 0;
 
-function svc(spec: Partial<Service['spec']> = {}, name = 'web'): Service {
-  return { apiVersion: 'berth/v1', kind: 'Service', metadata: { name, version: 10 }, spec: { image: 'berth/web', replicas: 3, ...spec } };
-}
+const svc = makeService;
 
 function task(s: Service, slot: number, state: TaskState = 'running', desiredState: DesiredState = 'running', extra: Partial<Task> = {}): Task {
   seq++;
@@ -28,20 +27,7 @@ function task(s: Service, slot: number, state: TaskState = 'running', desiredSta
   };
 }
 
-function node(id: string, extra: Partial<Node> = {}): Node {
-  return {
-    id,
-    name: id,
-    labels: {},
-    availability: 'active',
-    status: { state: 'ready', timestamp: NOW },
-    capacity: { cpu: 1000, memory: 1 << 30 },
-    allocatable: { cpu: 1000, memory: 1 << 30 },
-    runtime: 'docker',
-    createdAt: NOW,
-    ...extra,
-  };
-}
+const node = (id: string, extra: Partial<Node> = {}): Node => makeNode(id, { at: NOW, ...extra });
 
 describe('orchestrator plan: replicated', () => {
   it('creates one pending task per empty slot, named service.slot.suffix', () => {
