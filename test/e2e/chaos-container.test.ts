@@ -6,28 +6,20 @@ import assert from 'node:assert/strict';
 import type { Task } from '../../common/types.js';
 import type { BerthEvent } from '../../common/events.js';
 import { eventually } from '../helpers/etcd.js';
-import { berthJson, listTasks, runBerth, startAgent, startServer, waitNodesReady, type TestAgent, type TestServer } from '../helpers/berth.js';
-import { BUSYBOX_IMAGE, docker, ensureTestImages, inspectContainer, removeContainersOfNodes, testNodeName, WEB_IMAGE } from '../helpers/docker.js';
+import { serviceManifest } from '../helpers/manifest.js';
+import { berthJson, listTasks, runBerth, type TestServer } from '../helpers/berth.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { BUSYBOX_IMAGE, docker, inspectContainer, WEB_IMAGE } from '../helpers/docker.js';
 
-const service = (name: string, body: string) => `apiVersion: berth/v1
-kind: Service
-metadata:
-  name: ${name}
-spec:
-${body
-  .trim()
-  .split('\n')
-  .map((l) => `  ${l}`)
-  .join('\n')}
-`;
+const service = serviceManifest;
 
 const liveRunning = (tasks: Task[]) => tasks.filter((t) => t.desiredState === 'running' && t.status.state === 'running');
 
 describe('e2e chaos: containers killed, crash-looping, unhealthy (docker runtime)', function () {
   this.timeout(240_000);
+  let cluster: TestCluster | undefined;
   let server: TestServer | undefined;
-  let agent: TestAgent | undefined;
-  const nodeName = testNodeName('chaos-ctr');
+  let nodeName = '';
   const services: string[] = [];
   const berth = (...args: string[]) => runBerth(args, { config: server!.configPath });
   const apply = async (name: string, body: string) => {
@@ -39,17 +31,13 @@ describe('e2e chaos: containers killed, crash-looping, unhealthy (docker runtime
 
   before(async function () {
     this.timeout(120_000);
-    await ensureTestImages();
-    server = await startServer();
-    agent = startAgent(server, { name: nodeName, runtime: 'docker', cpu: '2', memory: '2Gi' });
-    await waitNodesReady(server, [agent], 90_000);
+    cluster = await startCluster({ prefix: 'chaos-ctr', agents: [{ name: 'n1', cpu: '2', memory: '2Gi' }] });
+    server = cluster.server;
+    [nodeName = ''] = cluster.nodeNames;
   });
 
   after(async () => {
-    if (server && services.length) await berth('delete', 'service', ...services).catch(() => undefined);
-    await agent?.stop().catch(() => undefined);
-    await server?.stop();
-    await removeContainersOfNodes([nodeName]);
+    await cluster?.stop({ services });
   });
 
   it('docker kill: a new task runs in the same slot in a new container, and the events show the failure and the restart', async () => {

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import type { Task } from '../../common/types.js';
 import { eventually } from '../helpers/etcd.js';
-import { listTasks, runBerth, startAgent, startServer, waitNodesReady, type TestAgent, type TestServer } from '../helpers/berth.js';
-import { ensureTestImages, removeContainersOfNodes, testNodeName } from '../helpers/docker.js';
+import { listTasks, runBerth, waitNodesReady, type TestAgent, type TestServer } from '../helpers/berth.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
 
 const manifests = (pinnedNode: string) => `apiVersion: berth/v1
 kind: Service
@@ -38,28 +38,26 @@ const liveRunning = (tasks: Task[], service: string) =>
 
 describe('e2e: a node is lost (docker runtime)', function () {
   this.timeout(180_000);
+  let cluster: TestCluster | undefined;
   let server: TestServer | undefined;
-  const agents: TestAgent[] = [];
-  const names = [testNodeName('heal-a'), testNodeName('heal-b'), testNodeName('heal-c')];
+  let agents: TestAgent[] = [];
+  let names: string[] = [];
 
   before(async () => {
-    await ensureTestImages();
-    server = await startServer({ extraArgs: ['--heartbeat-grace', process.env.HEAL_GRACE_SECONDS ?? '2'] });
-    for (const name of names) agents.push(startAgent(server, { name, runtime: 'docker', cpu: '2', memory: '2Gi' }));
-    await waitNodesReady(server, agents);
+    const agent = (name: string) => ({ name, cpu: '2', memory: '2Gi' });
+    cluster = await startCluster({
+      prefix: 'heal',
+      agents: [agent('a'), agent('b'), agent('c')],
+      serverArgs: ['--heartbeat-grace', process.env.HEAL_GRACE_SECONDS ?? '2'],
+      readyTimeoutMs: 60_000,
+    });
+    ({ server, agents, nodeNames: names } = cluster);
   });
 
   after(async () => {
-    if (server) {
-      await runBerth(['delete', 'service', 'spread', 'pinned'], { config: server.configPath }).catch(() => undefined);
-      const srv = server;
-      // Surviving agents stop and remove their containers themselves once the tasks are gone.
-      await eventually(async () => (await listTasks(srv)).length === 0, 20_000, 'tasks removed').catch(() => undefined);
-    }
-    for (const a of agents) await a.stop().catch(() => undefined);
-    await server?.stop();
-    // The killed agent's containers keep running: nothing of the test may stay behind.
-    await removeContainersOfNodes(names);
+    // Surviving agents stop and remove their containers themselves once the tasks are gone; the
+    // killed agent's containers keep running and are removed by the cluster's cleanup.
+    await cluster?.stop({ services: ['spread', 'pinned'] });
   });
 
   it('replaces the lost node tasks on the others, shows it down, and leaves other nodes alone', async () => {
