@@ -124,17 +124,9 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     env: childEnv({ BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL ?? 'info', ...opts.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const tail: string[] = [];
-  const keep = (c: Buffer) => {
-    for (const l of c.toString().split('\n')) if (l.trim()) tail.push(l);
-    tail.splice(0, Math.max(0, tail.length - 40));
-  };
-  // Always drain both pipes: a full pipe would block the server's logging.
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
+  const logTail = keepLogTail(child);
   const exit = exitOf(child);
   const exited = exit.then(() => undefined);
-  const logTail = () => tail.join('\n');
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     await stopChild(child, exited, signal);
     rmSync(dataDir, { recursive: true, force: true });
@@ -150,7 +142,22 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
   }
 }
 
-function exitOf(child: ChildProcess): Promise<ChildExit> {
+/**
+ * Drains the child's stdout and stderr (a full pipe would block its logging) and keeps their last
+ * `lines` non-empty lines, for failure messages; returns the reader of that tail.
+ */
+export function keepLogTail(child: ChildProcess, lines = 40): () => string {
+  const tail: string[] = [];
+  const keep = (c: Buffer) => {
+    for (const l of c.toString().split('\n')) if (l.trim()) tail.push(l);
+    tail.splice(0, Math.max(0, tail.length - lines));
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return () => tail.join('\n');
+}
+
+export function exitOf(child: ChildProcess): Promise<ChildExit> {
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
@@ -283,13 +290,7 @@ export function startAgent(server: TestServer, opts: StartAgentOptions): TestAge
     ...(opts.labels ? ['--labels', opts.labels] : []),
   ];
   const child = spawn(process.execPath, berthArgv(args), { cwd: REPO_ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  const tail: string[] = [];
-  const keep = (c: Buffer) => {
-    for (const l of c.toString().split('\n')) if (l.trim()) tail.push(l);
-    tail.splice(0, Math.max(0, tail.length - 40));
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
+  const logTail = keepLogTail(child);
   const exit = exitOf(child);
   const exited = exit.then(() => undefined);
   return {
@@ -297,7 +298,7 @@ export function startAgent(server: TestServer, opts: StartAgentOptions): TestAge
     dataDir,
     pid: child.pid ?? -1,
     exit,
-    logTail: () => tail.join('\n'),
+    logTail,
     async stop(stopOpts = {}) {
       await stopChild(child, exited, stopOpts.signal ?? 'SIGTERM');
       if (stopOpts.keepDataDir) return; // a restarted agent adopts what it left

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT, type ChildExit, type TestAgent, type TestServer } from './berth.js';
+import { exitOf, keepLogTail, REPO_ROOT, type TestAgent, type TestServer } from './berth.js';
 
 const run = promisify(execFile);
 
@@ -135,20 +135,14 @@ export function startAgentInNetns(netns: Netns, server: TestServer, opts: NetnsA
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.BERTH_CONFIG;
   const child = netns.spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const tail: string[] = [];
-  const keep = (c: Buffer) => {
-    for (const l of c.toString().split('\n')) if (l.trim()) tail.push(l);
-    tail.splice(0, Math.max(0, tail.length - 60));
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exit = new Promise<ChildExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const logTail = keepLogTail(child, 60);
+  const exit = exitOf(child);
   return {
     name: opts.name,
     dataDir,
     pid: child.pid ?? -1,
     exit,
-    logTail: () => tail.join('\n'),
+    logTail,
     async stop(stopOpts = {}) {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill(stopOpts.signal ?? 'SIGTERM');
