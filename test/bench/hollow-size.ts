@@ -1,7 +1,7 @@
 // One size of the hollow-node benchmark: a fresh etcd and control plane, N hollow nodes, then
 // services adding up to M tasks applied in one call, timed until the last task is reported
 // running, with API calls at a fixed rate meanwhile.
-import { ApiLoad, ApiCallKind, probeService } from './api-load.js';
+import { ApiLoad, ApiCallKind, probeService, type ApiStats } from './api-load.js';
 import { cpuSeconds, etcdDbBytes, maxOf, percentile, round, rssBytes } from './measure.js';
 import { startEtcd, startHollow, startServer, stopAll, type Child } from './procs.js';
 import { TaskTracker } from './task-tracker.js';
@@ -21,7 +21,8 @@ export interface SizeOptions {
   progress: (line: string) => void;
 }
 
-export interface SizeResult {
+/** With the API load's figures over the run. */
+export interface SizeResult extends ApiStats {
   nodes: number;
   tasks: number;
   completed: boolean;
@@ -34,14 +35,6 @@ export interface SizeResult {
   taskStartP50Ms: number;
   taskStartP99Ms: number;
   secondsToNodesReady: number;
-  apiCalls: number;
-  apiErrors: number;
-  apiErrorsByStatus: Record<string, number>;
-  apiP50Ms: number;
-  apiP99Ms: number;
-  apiMutatingP99Ms: number;
-  apiGetP99Ms: number;
-  apiListServicesP99Ms: number;
   controlPlanePeakRssBytes: number;
   /** CPU the control plane used from the apply to all running. */
   controlPlaneCpuSeconds: number;
