@@ -4,25 +4,10 @@ import assert from 'node:assert/strict';
 import type { BerthEvent } from '../../common/events.js';
 import type { Task } from '../../common/types.js';
 import { eventually } from '../helpers/etcd.js';
-import { runBerth, spawnBerth, startAgent, startServer, type BerthDaemon, type BerthResult, type TestAgent, type TestServer } from '../helpers/berth.js';
+import { sleeperManifest } from '../helpers/manifest.js';
+import { ok, runBerth, spawnBerth, startAgent, startServer, type BerthDaemon, type TestAgent, type TestServer } from '../helpers/berth.js';
 
-const SLEEPER = `apiVersion: berth/v1
-kind: Service
-metadata:
-  name: sleeper
-spec:
-  image: berth/busybox:latest
-  command: ["sleep", "300"]
-  replicas: 1
-  resources:
-    cpu: 100m
-    memory: 16Mi
-`;
-
-function ok(r: BerthResult): BerthResult {
-  assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
-  return r;
-}
+const SLEEPER = sleeperManifest('sleeper', { replicas: 1, seconds: 300, cpu: '100m', memory: '16Mi' });
 
 describe('e2e: events and watch through the berth CLI', function () {
   this.timeout(120_000);

@@ -4,25 +4,10 @@ import assert from 'node:assert/strict';
 import { parse as parseYaml } from 'yaml';
 import type { Node, Task } from '../../common/types.js';
 import { eventually } from '../helpers/etcd.js';
-import { runBerth, startAgent, startServer, type BerthResult, type TestAgent, type TestServer } from '../helpers/berth.js';
+import { sleeperManifest } from '../helpers/manifest.js';
+import { ok, runBerth, startAgent, startServer, type TestAgent, type TestServer } from '../helpers/berth.js';
 
-const SLEEPER = `apiVersion: berth/v1
-kind: Service
-metadata:
-  name: sleeper
-spec:
-  image: berth/busybox:latest
-  command: ["sleep", "300"]
-  replicas: 2
-  resources:
-    cpu: 100m
-    memory: 16Mi
-`;
-
-function ok(r: BerthResult): BerthResult {
-  assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
-  return r;
-}
+const SLEEPER = sleeperManifest('sleeper', { replicas: 2, seconds: 300, cpu: '100m', memory: '16Mi' });
 
 describe('e2e: berth client with a node', function () {
   this.timeout(120_000);
