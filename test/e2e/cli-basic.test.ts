@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Service, Task } from '../../common/types.js';
 import { eventually } from '../helpers/etcd.js';
-import { REPO_ROOT, runBerth, startServer, type BerthResult, type TestServer } from '../helpers/berth.js';
+import { ok, REPO_ROOT, runBerth, startServer, type TestServer } from '../helpers/berth.js';
 
 const WEB = readFileSync(path.join(REPO_ROOT, 'examples', 'web.yaml'), 'utf8');
 
@@ -22,11 +22,6 @@ function service(name: string, replicas: number, extra = ''): string {
     `  replicas: ${replicas}`,
     extra,
   ].join('\n');
-}
-
-function ok(r: BerthResult): BerthResult {
-  assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
-  return r;
 }
 
 describe('e2e: berth client against berth server', function () {
