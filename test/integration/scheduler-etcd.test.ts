@@ -4,24 +4,13 @@ import { Scheduler } from '../../control-plane/scheduler/scheduler.js';
 import { keys } from '../../control-plane/store/keys.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { makeNode } from '../helpers/fixtures.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 
-function node(name: string, over: Partial<Node> = {}): Node {
-  return {
-    id: `id-${name}`,
-    name,
-    labels: {},
-    availability: 'active',
-    status: { state: 'ready', timestamp: new Date().toISOString() },
-    capacity: { cpu: 4000, memory: 4 * GiB },
-    allocatable: { cpu: 4000, memory: 4 * GiB },
-    runtime: 'docker',
-    createdAt: new Date().toISOString(),
-    ...over,
-  };
-}
+const node = (name: string, over: Partial<Node> = {}): Node =>
+  makeNode(`id-${name}`, { name, capacity: { cpu: 4000, memory: 4 * GiB }, allocatable: { cpu: 4000, memory: 4 * GiB }, ...over });
 
 let seq = 0;
 function task(service: string, spec: Partial<ServiceSpec> = {}, over: Partial<Task> & { state?: TaskState } = {}): Task {
