@@ -14,6 +14,7 @@ import type { Service, Task } from '../../common/types.js';
 import { RESTART_RECONNECT_ALLOWANCE_MS } from '../../control-plane/dispatcher/dispatcher.js';
 import { freePort } from '../../control-plane/etcd/embedded.js';
 import { eventually, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { sleeperManifest } from '../helpers/manifest.js';
 import {
   berthJson,
   listNodes,
@@ -27,20 +28,9 @@ import {
   type TestAgent,
   type TestServer,
 } from '../helpers/berth.js';
-import { BUSYBOX_IMAGE, containersOfNode, ensureTestImages, inspectContainer, removeContainersOfNodes, testNodeName } from '../helpers/docker.js';
+import { containersOfNode, ensureTestImages, inspectContainer, removeContainersOfNodes, testNodeName } from '../helpers/docker.js';
 
-const sleeper = (name: string, replicas: number) => `apiVersion: berth/v1
-kind: Service
-metadata:
-  name: ${name}
-spec:
-  image: ${BUSYBOX_IMAGE}
-  command: ["sleep", "3600"]
-  replicas: ${replicas}
-  stopGracePeriodSeconds: 1
-  resources:
-    memory: 16Mi
-`;
+const sleeper = (name: string, replicas: number) => sleeperManifest(name, { replicas, stopGracePeriodSeconds: 1, memory: '16Mi' });
 
 /** How long the control plane stays dead before it is started again. */
 const OUTAGE_MS = 6_000;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { Task } from '../../common/types.js';
 import { docker, ensureTestImages, removeContainersOfNode, testNodeName } from '../helpers/docker.js';
 import { eventually } from '../helpers/etcd.js';
-import { runBerth, spawnBerth, startAgent, startServer, type BerthDaemon, type BerthResult, type TestAgent, type TestServer } from '../helpers/berth.js';
+import { ok, runBerth, spawnBerth, startAgent, startServer, type BerthDaemon, type TestAgent, type TestServer } from '../helpers/berth.js';
 import { ExitCode } from '../../cli/exit-codes.js';
 
 // Writes one line to each stream, then a numbered line to stdout every 0.3 s.
@@ -24,11 +24,6 @@ spec:
     cpu: 50m
     memory: 16Mi
 `;
-
-function ok(r: BerthResult): BerthResult {
-  assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
-  return r;
-}
 
 describe('e2e: berth logs and exec through a docker agent', function () {
   this.timeout(180_000);

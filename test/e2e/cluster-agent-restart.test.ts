@@ -8,36 +8,11 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Task } from '../../common/types.js';
 import { eventually } from '../helpers/etcd.js';
-import {
-  listNodes,
-  listTasks,
-  runBerth,
-  startAgent,
-  startServer,
-  waitNodesReady,
-  type BerthResult,
-  type TestAgent,
-  type TestServer,
-} from '../helpers/berth.js';
-import { BUSYBOX_IMAGE, containersOfNode, ensureTestImages, inspectContainer, removeContainersOfNodes } from '../helpers/docker.js';
+import { sleeperManifest } from '../helpers/manifest.js';
+import { listNodes, listTasks, ok, runBerth, startAgent, startServer, waitNodesReady, type TestAgent, type TestServer } from '../helpers/berth.js';
+import { containersOfNode, ensureTestImages, inspectContainer, removeContainersOfNodes } from '../helpers/docker.js';
 
-const SLEEPER = `apiVersion: berth/v1
-kind: Service
-metadata:
-  name: sleeper
-spec:
-  image: ${BUSYBOX_IMAGE}
-  command: ["sleep", "3600"]
-  replicas: 3
-  resources:
-    memory: 16Mi
-  stopGracePeriodSeconds: 1
-`;
-
-function ok(r: BerthResult): BerthResult {
-  assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
-  return r;
-}
+const SLEEPER = sleeperManifest('sleeper', { replicas: 3, memory: '16Mi', stopGracePeriodSeconds: 1 });
 
 /** A TCP proxy to `target` whose connections the test can cut, counting the ones it accepted. */
 class CuttableProxy {

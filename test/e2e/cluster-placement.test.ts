@@ -3,58 +3,29 @@
 // `get tasks` and `describe task` until a fitting node joins, and memory requests are both
 // checked against the nodes and enforced as the container's memory limit.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import type { Task } from '../../common/types.js';
 import { eventually } from '../helpers/etcd.js';
-import {
-  listTasks,
-  runBerth,
-  startAgent,
-  startServer,
-  waitNodesReady,
-  type BerthResult,
-  type TestAgent,
-  type TestServer,
-} from '../helpers/berth.js';
-import { BUSYBOX_IMAGE, containersOfNode, ensureTestImages, inspectContainer, removeContainersOfNodes } from '../helpers/docker.js';
+import { sleeperManifest } from '../helpers/manifest.js';
+import { listTasks, ok, runBerth, waitNodesReady, type TestAgent, type TestServer } from '../helpers/berth.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { containersOfNode, inspectContainer } from '../helpers/docker.js';
 
-function service(name: string, replicas: number, extra: string[]): string {
-  return [
-    'apiVersion: berth/v1',
-    'kind: Service',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    `  image: ${BUSYBOX_IMAGE}`,
-    '  command: ["sleep", "3600"]',
-    `  replicas: ${replicas}`,
-    '  stopGracePeriodSeconds: 1',
-    ...extra,
-  ].join('\n');
-}
-
-function ok(r: BerthResult): BerthResult {
-  assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
-  return r;
-}
+const service = (name: string, replicas: number, extra: string[]): string =>
+  sleeperManifest(name, { replicas, stopGracePeriodSeconds: 1, extra: extra.map((l) => l.slice(2)) });
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('e2e cluster: placement constraints and resources', function () {
   this.timeout(240_000);
-  const run = `e2e-${randomBytes(3).toString('hex')}`;
-  const [n1, n2, n3, n4] = [`${run}-n1`, `${run}-n2`, `${run}-n3`, `${run}-n4`];
-  const names = [n1, n2, n3, n4];
+  let cluster: TestCluster | undefined;
+  let [n1, n2, n3, n4] = ['', '', '', ''];
   let server: TestServer | undefined;
-  const agents: TestAgent[] = [];
+  let agents: TestAgent[] = [];
   const berth = (...args: string[]) => runBerth(args, { config: server!.configPath });
   const apply = async (yaml: string) => ok(await runBerth(['apply', '-f', '-'], { config: server!.configPath, input: yaml }));
   const tasksOf = async (svc: string) => (await listTasks(server!, '--service', svc)).filter((t) => t.desiredState === 'running');
-  const join = (name: string, zone: string) => {
-    const a = startAgent(server!, { name, runtime: 'docker', labels: `zone=${zone}`, cpu: '2', memory: '256Mi' });
-    agents.push(a);
-    return a;
-  };
+  /** An agent of zone `zone` with 256Mi (suffix `name`). */
+  const zoned = (name: string, zone: string) => ({ name, labels: `zone=${zone}`, cpu: '2', memory: '256Mi' });
   /** The one pending task of `svc`, once its message says why it is not placed. */
   const pendingWith = async (svc: string, why: RegExp): Promise<Task> => {
     const t = await eventually(async () => {
@@ -67,18 +38,13 @@ describe('e2e cluster: placement constraints and resources', function () {
 
   before(async function () {
     this.timeout(300_000);
-    await ensureTestImages();
-    server = await startServer();
-    join(n1, 'a');
-    join(n2, 'b');
-    join(n3, 'b');
-    await waitNodesReady(server, agents);
+    cluster = await startCluster({ agents: [zoned('n1', 'a'), zoned('n2', 'b'), zoned('n3', 'b')], readyTimeoutMs: 60_000 });
+    ({ server, agents } = cluster);
+    [n1, n2, n3, n4] = ['n1', 'n2', 'n3', 'n4'].map((n) => cluster!.nodeName(n)) as [string, string, string, string];
   });
 
   after(async () => {
-    for (const a of agents) await a.stop().catch(() => undefined);
-    await server?.stop();
-    await removeContainersOfNodes(names);
+    await cluster?.stop();
   });
 
   it('a service constrained to node.labels.zone == b runs only on the zone-b nodes', async () => {
@@ -107,7 +73,7 @@ describe('e2e cluster: placement constraints and resources', function () {
     assert.match(described, /^State: +pending since /m);
     assert.match(described, new RegExp(`^Message: +${escape(reason)}$`, 'm'));
 
-    const zoneC = join(n4, 'c');
+    const zoneC = cluster!.join(zoned('n4', 'c'));
     const nodeIds = await waitNodesReady(server!, [zoneC]);
     const placed = await eventually(async () => {
       const [t] = await tasksOf('zone-c');

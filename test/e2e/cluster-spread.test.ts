@@ -2,20 +2,11 @@
 // (zone=a, zone=b, zone=b). A 6-replica web service spreads 2 per node as Docker containers that
 // answer HTTP on their published ports; scaling down and up follows; deleting removes them all.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import type { Task } from '../../common/types.js';
 import { eventually } from '../helpers/etcd.js';
-import {
-  listTasks,
-  runBerth,
-  startAgent,
-  startServer,
-  waitNodesReady,
-  type BerthResult,
-  type TestAgent,
-  type TestServer,
-} from '../helpers/berth.js';
-import { containersOfNode, ensureTestImages, inspectContainer, removeContainersOfNodes, WEB_IMAGE } from '../helpers/docker.js';
+import { listTasks, ok, runBerth, waitNodesReady, type TestAgent, type TestServer } from '../helpers/berth.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { containersOfNode, inspectContainer, WEB_IMAGE } from '../helpers/docker.js';
 
 const WEB = `apiVersion: berth/v1
 kind: Service
@@ -33,18 +24,13 @@ spec:
   stopGracePeriodSeconds: 2
 `;
 
-function ok(r: BerthResult): BerthResult {
-  assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
-  return r;
-}
-
 describe('e2e cluster: replicas spread over three docker agents', function () {
   this.timeout(240_000);
-  const run = `e2e-${randomBytes(3).toString('hex')}`;
-  const names = [`${run}-n1`, `${run}-n2`, `${run}-n3`];
+  let cluster: TestCluster | undefined;
+  let names: string[] = [];
   const zones = ['a', 'b', 'b'];
   let server: TestServer | undefined;
-  const agents: TestAgent[] = [];
+  let agents: TestAgent[] = [];
   const berth = (...args: string[]) => runBerth(args, { config: server!.configPath });
 
   /** Running containers per node name. */
@@ -72,16 +58,13 @@ describe('e2e cluster: replicas spread over three docker agents', function () {
 
   before(async function () {
     this.timeout(300_000);
-    await ensureTestImages();
-    server = await startServer();
-    names.forEach((name, i) => agents.push(startAgent(server!, { name, runtime: 'docker', labels: `zone=${zones[i]}`, cpu: '2', memory: '1Gi' })));
-    await waitNodesReady(server, agents);
+    const agentsOpts = ['n1', 'n2', 'n3'].map((name, i) => ({ name, labels: `zone=${zones[i]}`, cpu: '2', memory: '1Gi' }));
+    cluster = await startCluster({ agents: agentsOpts, readyTimeoutMs: 60_000 });
+    ({ server, agents, nodeNames: names } = cluster);
   });
 
   after(async () => {
-    for (const a of agents) await a.stop().catch(() => undefined);
-    await server?.stop();
-    await removeContainersOfNodes(names);
+    await cluster?.stop();
   });
 
   it('6 replicas: 6 labelled containers, 2 per node, each answering HTTP 200 on its host port', async () => {
