@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Task, TaskState } from '../../common/types.js';
-import type { Driver } from '../../agent/driver/driver.js';
+import { isLogReader, type Driver } from '../../agent/driver/driver.js';
 import { DockerDriver } from '../../agent/driver/docker.js';
 import { ProcessDriver } from '../../agent/driver/process.js';
 import type { TaskStatusReport } from '../../agent/worker/types.js';
@@ -74,6 +74,16 @@ for (const kind of kinds) {
       worker.onStatus((r) => reports.push(r));
       await worker.start();
       return { worker, reports };
+    }
+
+    /** Whether the instance has written `text` on stdout so far. */
+    async function printed(driver: Driver, id: string, text: string): Promise<boolean> {
+      if (!isLogReader(driver)) return true;
+      const ac = new AbortController();
+      for await (const batch of driver.readLogs(id, { follow: false }, ac.signal)) {
+        if (batch.some((l) => l.line.includes(text))) return true;
+      }
+      return false;
     }
 
     function stateOf(worker: Worker, taskId: string): TaskState | undefined {
@@ -183,6 +193,9 @@ for (const kind of kinds) {
       const t = makeTask(shellSpec(SERVE, { stopGracePeriodSeconds: 20 }), { service: 'web' });
       worker.setAssignments([t]);
       await eventually(() => stateOf(worker, t.id) === 'running', 30_000, 'running');
+      // "running" means started, not that the shell has set its trap yet: wait for its "up".
+      const id = worker.statuses().find((r) => r.taskId === t.id)!.status.containerId!;
+      await eventually(() => printed(kind.driver(nodeName, dataDir), id, 'up'), 30_000, 'trap set');
       worker.upsert({ ...asStored(t, worker), desiredState: 'shutdown' });
       await eventually(() => stateOf(worker, t.id) === 'shutdown', 30_000, 'shutdown');
       assert.equal(reports.at(-1)?.status.exitCode, 0, 'the task exited by itself on SIGTERM');
