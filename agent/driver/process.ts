@@ -8,7 +8,8 @@
 // an agent restart and a restarted agent can still learn how it ended. A state file per task (pid,
 // its /proc start time, task id) lets the agent adopt the process again; the start time guards
 // against a recycled pid. This driver only touches files under its own directory.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -230,17 +231,24 @@ export class ProcessDriver implements Driver, ProbeTarget, Execer, LogReader, Ex
     return st && isAlive(st) ? '127.0.0.1' : undefined;
   }
 
-  /** Runs the command as a host process with the task's environment (there is no container to enter). */
-  async exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
+  /**
+   * A command beside a task's process: a host process with the task's environment, in its own
+   * process group, so a timeout or a cancel kills whatever the command started too.
+   */
+  private async spawnBeside(id: string, command: string[]): Promise<ChildProcessByStdio<null, Readable, Readable>> {
     const st = await this.mustState(id);
     const [file, ...args] = command;
     if (!file) throw new InvalidSpecError('exec: empty command');
-    const child = spawn(file, args, {
-      // Its own process group, so a timeout kills whatever the command started too.
+    return spawn(file, args, {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...st.env },
     });
+  }
+
+  /** Runs the command as a host process with the task's environment (there is no container to enter). */
+  async exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
+    const child = await this.spawnBeside(id, command);
     let output = '';
     const collect = (c: Buffer): void => {
       output = (output + c.toString('utf8')).slice(-TAIL_BYTES);
@@ -254,7 +262,7 @@ export class ProcessDriver implements Driver, ProbeTarget, Execer, LogReader, Ex
     }, timeoutMs);
     try {
       const exitCode = await new Promise<number>((resolve, reject) => {
-        child.once('error', (err) => reject(new RuntimeError(`exec ${file}: ${err.message}`)));
+        child.once('error', (err) => reject(new RuntimeError(`exec ${command[0]}: ${err.message}`)));
         child.once('close', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : -1)));
       });
       if (timedOut) throw new ExecTimeoutError(command, timeoutMs);
@@ -302,14 +310,7 @@ export class ProcessDriver implements Driver, ProbeTarget, Execer, LogReader, Ex
 
   /** Like exec, streaming: a host process with the task's environment, in its own process group. */
   async *execStream(id: string, command: string[], signal: AbortSignal): AsyncIterable<ExecEvent> {
-    const st = await this.mustState(id);
-    const [file, ...args] = command;
-    if (!file) throw new InvalidSpecError('exec: empty command');
-    const child = spawn(file, args, {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...st.env },
-    });
+    const child = await this.spawnBeside(id, command);
     const queue: ExecEvent[] = [];
     let wake: (() => void) | undefined;
     let failure: Error | undefined;
@@ -328,7 +329,7 @@ export class ProcessDriver implements Driver, ProbeTarget, Execer, LogReader, Ex
     child.stdout.on('data', onData(OutputStream.Stdout));
     child.stderr.on('data', onData(OutputStream.Stderr));
     child.once('error', (err) => {
-      failure = new RuntimeError(`exec ${file}: ${err.message}`);
+      failure = new RuntimeError(`exec ${command[0]}: ${err.message}`);
       notify();
     });
     let exitCode: number | undefined;
