@@ -12,6 +12,7 @@ import { EventRecorder } from './events/recorder.js';
 import { Lifecycle, StartAborted } from './lifecycle.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { createSharedInformers, stopSharedInformers } from './store/shared-informers.js';
 import { Store } from './store/store.js';
 import { Agent, Runtime } from '../agent/agent.js';
 import { dockerAnswers, parseAgentFlags } from '../agent/cli.js';
@@ -78,12 +79,15 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
 
     const events = new EventRecorder({ store, logger: log });
     life.onStop('events', () => events.stop());
-    const orchestrator = new Orchestrator({ store, logger: log, events, backoff: { maxMs: opts.restartBackoffMaxMs } });
+    // One watch per prefix for every component below (each decoding every task change was much
+    // of the CPU and garbage); stopped after all of them (the Lifecycle stops in reverse order).
+    const informers = createSharedInformers(store, log);
+    life.onStop('informers', () => stopSharedInformers(informers));
+    // All built (subscribed) before the first starts the informers: none misses a change.
+    const orchestrator = new Orchestrator({ store, logger: log, events, backoff: { maxMs: opts.restartBackoffMaxMs }, informers });
     life.onStop('orchestrator', () => orchestrator.stop());
-    await orchestrator.start();
-    const scheduler = new Scheduler({ store, logger: log, events });
+    const scheduler = new Scheduler({ store, logger: log, events, informers });
     life.onStop('scheduler', () => scheduler.stop());
-    await scheduler.start();
     const dispatcher = new Dispatcher({
       store,
       logger: log,
@@ -91,12 +95,15 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       verifyJoinToken: (t) => tokens.verifyJoin(t),
       heartbeatGraceMs: opts.heartbeatGraceMs,
       events,
+      informers,
     });
     life.onStop('dispatcher', () => dispatcher.stop());
+    await orchestrator.start();
+    await scheduler.start();
     await dispatcher.start();
     check();
 
-    const api = buildApi({ store, tokens, logger: log, events, streams: dispatcher });
+    const api = buildApi({ store, tokens, logger: log, events, streams: dispatcher, informers });
     life.onStop('api', () => api.close());
     const apiUrl = await listenApi(api, opts.listen);
     const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl);

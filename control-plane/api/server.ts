@@ -15,6 +15,7 @@ import { attachWatch } from './watch.js';
 import { logsAndExecRoutes } from './routes/logs-exec.js';
 import type { TaskStreams } from '../dispatcher/task-streams.js';
 import type { EventRecorder } from '../events/recorder.js';
+import type { SharedInformers } from '../store/shared-informers.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -24,6 +25,8 @@ export interface ApiServerOptions {
   events?: EventRecorder;
   /** Logs and exec through the agents' sessions (the dispatcher); without it those routes are absent. */
   streams?: TaskStreams;
+  /** The process's informers for the watch cache to read (the server's); without them it watches on its own. */
+  informers?: SharedInformers;
 }
 
 const PUBLIC_PATHS = new Set(['/healthz']);

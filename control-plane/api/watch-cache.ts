@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import type { BerthEvent } from '../../common/events.js';
 import type { Node, Service, Task } from '../../common/types.js';
 import { WatchEventType, WatchKind, type WatchChange } from '../../common/watch.js';
-import { Informer, type InformerEvent } from '../store/informer.js';
+import type { Informer, InformerEvent } from '../store/informer.js';
+import { informerFor, type SharedInformers } from '../store/shared-informers.js';
 import { keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { nodeView, serviceView } from './views.js';
@@ -25,8 +26,10 @@ class Feed<T> {
   readonly informer: Informer<T>;
   private readonly listeners = new Set<Listener<T>>();
   private started: Promise<void> | undefined;
-  constructor(store: Store, prefix: string, logger: Logger) {
-    this.informer = new Informer<T>({
+  private readonly release: () => Promise<void>;
+  /** `shared`: the process's informer of this prefix, read instead of watching on our own. */
+  constructor(store: Store, prefix: string, logger: Logger, shared?: Informer<T>) {
+    ({ informer: this.informer, release: this.release } = informerFor<T>(shared, {
       store,
       prefix,
       logger,
@@ -34,7 +37,7 @@ class Feed<T> {
       onEvent: (ev) => {
         for (const l of this.listeners) l(ev, this.informer.lastRevision);
       },
-    });
+    }));
   }
 
   ready(): Promise<void> {
@@ -51,7 +54,7 @@ class Feed<T> {
 
   async stop(): Promise<void> {
     this.listeners.clear();
-    await this.informer.stop();
+    await this.release();
   }
 }
 
@@ -168,11 +171,11 @@ export class WatchCache {
   private readonly streams = new Map<WatchKind, Promise<Stream>>();
   private stopped = false;
 
-  constructor(store: Store, logger: Logger) {
+  constructor(store: Store, logger: Logger, informers?: SharedInformers) {
     const log = logger.child({ component: 'watch-cache' });
-    this.services = new Feed(store, keys.services, log);
-    this.tasks = new Feed(store, keys.tasks, log);
-    this.nodes = new Feed(store, keys.nodes, log);
+    this.services = new Feed(store, keys.services, log, informers?.services);
+    this.tasks = new Feed(store, keys.tasks, log, informers?.tasks);
+    this.nodes = new Feed(store, keys.nodes, log, informers?.nodes);
     this.events = new Feed(store, keys.events, log);
     this.store = store;
     byStore.set(store, this);

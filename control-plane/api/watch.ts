@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { closeCodeOf, isWatchKind, WatchErrorCode, type WatchKind, type WatchMessage } from '../../common/watch.js';
 import type { ClusterTokens } from '../auth/tokens.js';
+import type { SharedInformers } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
 import { VersionGoneError, WatchCache } from './watch-cache.js';
 
@@ -21,6 +22,8 @@ export interface WatchOptions {
   store: Store;
   tokens: Pick<ClusterTokens, 'verifyAdmin'>;
   logger: Logger;
+  /** The process's informers for the watch cache to read (the server's). */
+  informers?: SharedInformers;
 }
 
 interface WatchRequest {
@@ -31,7 +34,7 @@ interface WatchRequest {
 /** Serves the watch endpoint on `app`'s server; stops with `app.close()`. */
 export function attachWatch(app: FastifyInstance, opts: WatchOptions): void {
   const log = opts.logger.child({ component: 'watch' });
-  const cache = new WatchCache(opts.store, opts.logger);
+  const cache = new WatchCache(opts.store, opts.logger, opts.informers);
   const wss = new WebSocketServer({ noServer: true });
   const sockets = new Set<WebSocket>();
   const alive = new WeakSet<WebSocket>();

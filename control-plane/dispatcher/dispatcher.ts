@@ -16,6 +16,7 @@ import type { RegisterRequest__Output } from '../../proto/generated/berth/v1/Reg
 import type { RegisterResponse } from '../../proto/generated/berth/v1/RegisterResponse.js';
 import type { DispatcherHandlers } from '../../proto/generated/berth/v1/Dispatcher.js';
 import { KEEPALIVE_OPTIONS, loadBerthProto } from '../../proto/load.js';
+import type { SharedInformers } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
 import { NodeRegistry } from './node-registry.js';
 import { NodeSession, type SessionCall, type SessionHost } from './node-session.js';
@@ -49,6 +50,8 @@ export interface DispatcherOptions {
   onNodeDown?: (nodeId: string) => void;
   /** Where to record what happens to nodes and tasks. */
   events?: EventRecorder;
+  /** The process's informers to read (the server's); without them, the dispatcher watches on its own. */
+  informers?: SharedInformers;
 }
 
 export const RUNTIMES = ['docker', 'process'] as const;
@@ -87,10 +90,11 @@ export class Dispatcher implements TaskStreams {
     this.log = opts.logger.child({ component: 'dispatcher' });
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 1000;
     this.graceMs = opts.heartbeatGraceMs ?? 5000;
-    this.registry = new NodeRegistry(opts.store, this.log);
+    this.registry = new NodeRegistry(opts.store, this.log, opts.informers?.nodes);
     this.index = new TaskIndex({
       store: opts.store,
       logger: this.log,
+      ...(opts.informers ? { informer: opts.informers.tasks } : {}),
       onDelta: (delta, task) => {
         const session = this.sessions.get(delta.nodeId);
         if (!session) return;

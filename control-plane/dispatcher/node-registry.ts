@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ConflictError } from '../../common/errors.js';
 import { NodeAvailability, NodeState, type Node, type NodeResources } from '../../common/types.js';
-import { Informer } from '../store/informer.js';
+import type { Informer } from '../store/informer.js';
+import { informerFor } from '../store/shared-informers.js';
 import { keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 
@@ -20,6 +21,7 @@ const MAX_ATTEMPTS = 5;
 
 export class NodeRegistry {
   private readonly informer: Informer<Node>;
+  private readonly release: () => Promise<void>;
   /** Ids created by this process that the watch may not have delivered yet. */
   private readonly createdIds = new Map<string, string>();
   /** Registrations of one name run one at a time, so a name never gets two ids. */
@@ -28,8 +30,10 @@ export class NodeRegistry {
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
+    /** The process's node informer to read; without it, the registry watches on its own. */
+    shared?: Informer<Node>,
   ) {
-    this.informer = new Informer<Node>({ store, prefix: keys.nodes, logger: log });
+    ({ informer: this.informer, release: this.release } = informerFor<Node>(shared, { store, prefix: keys.nodes, logger: log }));
   }
 
   async start(): Promise<void> {
@@ -38,7 +42,7 @@ export class NodeRegistry {
   }
 
   async stop(): Promise<void> {
-    await this.informer.stop();
+    await this.release();
   }
 
   get(nodeId: string): Node | undefined {

@@ -3,7 +3,8 @@
 // next conditional write of the same task does not lose against itself).
 import type { Logger } from 'pino';
 import type { Task } from '../../common/types.js';
-import { Informer, type InformerEvent } from '../store/informer.js';
+import type { Informer, InformerEvent } from '../store/informer.js';
+import { informerFor } from '../store/shared-informers.js';
 import { keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { assignmentDeltas, type AssignmentDelta } from './rules.js';
@@ -13,21 +14,24 @@ export interface TaskIndexOptions {
   logger: Logger;
   /** Called for every change an agent must hear about, after the index is updated. */
   onDelta: (delta: AssignmentDelta, task: Task) => void;
+  /** The process's task informer to subscribe to; without it, the index watches on its own. */
+  informer?: Informer<Task>;
 }
 
 export class TaskIndex {
   private readonly informer: Informer<Task>;
+  private readonly release: () => Promise<void>;
   private readonly keyById = new Map<string, string>();
   private readonly idsByNode = new Map<string, Set<string>>();
   private readonly written = new Map<string, Task>();
 
   constructor(private readonly opts: TaskIndexOptions) {
-    this.informer = new Informer<Task>({
+    ({ informer: this.informer, release: this.release } = informerFor<Task>(opts.informer, {
       store: opts.store,
       prefix: keys.tasks,
       logger: opts.logger,
       onEvent: (ev) => this.onEvent(ev),
-    });
+    }));
   }
 
   async start(): Promise<void> {
@@ -37,7 +41,7 @@ export class TaskIndex {
   }
 
   async stop(): Promise<void> {
-    await this.informer.stop();
+    await this.release();
   }
 
   /** The freshest known copy of a task: the dispatcher's own write if the watch lags behind it. */

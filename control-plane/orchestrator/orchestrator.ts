@@ -18,6 +18,7 @@ import { ConflictError } from '../../common/errors.js';
 import type { Revision, UpdateStatus } from '../../common/rollout.js';
 import { isTerminal, type Node, type Service, type Task } from '../../common/types.js';
 import { Informer, type InformerEvent } from '../store/informer.js';
+import { informerFor, type SharedInformers } from '../store/shared-informers.js';
 import { keys } from '../store/keys.js';
 import { MAX_TXN_OPS, type Store, type WriteOp } from '../store/store.js';
 import type { BackoffOptions } from './backoff.js';
@@ -42,6 +43,8 @@ export interface OrchestratorOptions {
   resyncMs?: number;
   /** Restart backoff of crash-looping slots (cap and reset window). */
   backoff?: BackoffOptions;
+  /** The process's informers to subscribe to (the server's); without them, the orchestrator watches on its own. */
+  informers?: SharedInformers;
 }
 
 export class Orchestrator {
@@ -49,6 +52,7 @@ export class Orchestrator {
   private readonly tasks: Informer<Task>;
   private readonly nodes: Informer<Node>;
   private readonly updates: Informer<UpdateStatus>;
+  private readonly release: (() => Promise<void>)[];
   private readonly log: Logger;
   /** The tasks cache per service and per node, kept per event (a pass never regroups all tasks). */
   private readonly index = new TaskIndex();
@@ -66,10 +70,15 @@ export class Orchestrator {
   constructor(private readonly opts: OrchestratorOptions) {
     this.log = opts.logger.child({ component: 'orchestrator' });
     const base = { store: opts.store, logger: this.log };
-    this.services = new Informer<Service>({ ...base, prefix: keys.services, onEvent: (e) => this.onService(e) });
-    this.tasks = new Informer<Task>({ ...base, prefix: keys.tasks, onEvent: (e) => this.onTask(e) });
-    this.nodes = new Informer<Node>({ ...base, prefix: keys.nodes, onEvent: (e) => this.onNode(e) });
+    const shared = opts.informers;
+    const services = informerFor<Service>(shared?.services, { ...base, prefix: keys.services, onEvent: (e) => this.onService(e) });
+    const tasks = informerFor<Task>(shared?.tasks, { ...base, prefix: keys.tasks, onEvent: (e) => this.onTask(e) });
+    const nodes = informerFor<Node>(shared?.nodes, { ...base, prefix: keys.nodes, onEvent: (e) => this.onNode(e) });
+    this.services = services.informer;
+    this.tasks = tasks.informer;
+    this.nodes = nodes.informer;
     this.updates = new Informer<UpdateStatus>({ ...base, prefix: rolloutKeys.updates, onEvent: (e) => this.mark(e.key.slice(rolloutKeys.updates.length)) });
+    this.release = [services.release, tasks.release, nodes.release, () => this.updates.stop()];
   }
 
   async start(): Promise<void> {
@@ -93,7 +102,7 @@ export class Orchestrator {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     for (const w of this.wakeTimers.values()) clearTimeout(w.timer);
     await this.running;
-    await Promise.all([this.services.stop(), this.tasks.stop(), this.nodes.stop(), this.updates.stop()]);
+    await Promise.all(this.release.map((r) => r()));
   }
 
   private onService(e: InformerEvent<Service>): void {
@@ -105,6 +114,9 @@ export class Orchestrator {
    * between assigned and running (most of the events at scale) cannot.
    */
   private onTask(e: InformerEvent<Task>): void {
+    // Until start() indexes the cache, the cache holds every change (a shared informer may be
+    // running already): indexing these too would count a task twice per node.
+    if (!this.started) return;
     if (e.type === 'delete') {
       this.index.delete(e.key, e.previous);
       this.mark(e.previous.serviceName);

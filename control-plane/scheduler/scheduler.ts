@@ -11,7 +11,8 @@
 // (writes.ts). See README.md for the whole pipeline.
 import type { Logger } from '../../common/log.js';
 import type { Node, Task } from '../../common/types.js';
-import { Informer, type InformerEvent } from '../store/informer.js';
+import type { Informer, InformerEvent } from '../store/informer.js';
+import { informerFor, type SharedInformers } from '../store/shared-informers.js';
 import { keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { isSchedulable, nextRestartAt, placeTasksOn } from './placement.js';
@@ -32,6 +33,8 @@ export interface SchedulerOptions {
   maxDelayMs?: number;
   /** Wait before retrying a pass that failed on the store (default 1000 ms). */
   retryMs?: number;
+  /** The process's informers to subscribe to (the server's); without them, the scheduler watches on its own. */
+  informers?: SharedInformers;
 }
 
 interface CompiledOptions {
@@ -62,6 +65,7 @@ export class Scheduler {
   private readonly events: EventRecorder | undefined;
   private readonly tasks: Informer<Task>;
   private readonly nodes: Informer<Node>;
+  private readonly release: (() => Promise<void>)[];
   /**
    * Tasks this scheduler wrote that its cache has not shown back yet, each with the version it
    * was decided from. Without them, a pass right after a commit would see the placed tasks
@@ -90,13 +94,13 @@ export class Scheduler {
     this.log = opts.logger.child({ component: 'scheduler' });
     this.opts = compile(opts);
     this.events = opts.events;
-    this.tasks = new Informer<Task>({
+    const tasks = informerFor<Task>(opts.informers?.tasks, {
       store: this.store,
       prefix: keys.tasks,
       logger: this.log,
       onEvent: (ev) => this.onTaskEvent(ev),
     });
-    this.nodes = new Informer<Node>({
+    const nodes = informerFor<Node>(opts.informers?.nodes, {
       store: this.store,
       prefix: keys.nodes,
       logger: this.log,
@@ -104,6 +108,9 @@ export class Scheduler {
         if (nodeChangeMatters(ev.previous, ev.type === 'put' ? ev.value : undefined)) this.requestPass();
       },
     });
+    this.tasks = tasks.informer;
+    this.nodes = nodes.informer;
+    this.release = [tasks.release, nodes.release];
   }
 
   /** Starts watching; resolves once both caches are filled and the first pass is due. */
@@ -131,7 +138,7 @@ export class Scheduler {
     this.timer = undefined;
     if (this.backoffTimer) clearTimeout(this.backoffTimer.timer);
     this.backoffTimer = undefined;
-    await Promise.all([this.tasks.stop(), this.nodes.stop()]);
+    await Promise.all(this.release.map((r) => r()));
     await this.running;
     this.wakeIdle();
   }

@@ -29,6 +29,9 @@ export class Informer<T> {
   private closeWatch: (() => Promise<void>) | undefined;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  private started = false;
+  /** Handlers of the components sharing this informer, beside `onEvent` of its owner. */
+  private readonly subscribers = new Set<(ev: InformerEvent<T>) => void>();
   private readonly log: Logger;
   private syncedResolve!: () => void;
   /** Resolves once the first list has filled the cache. */
@@ -38,7 +41,10 @@ export class Informer<T> {
     this.log = opts.logger.child({ informer: opts.prefix });
   }
 
+  /** Idempotent: the components sharing an informer may each start it. */
   start(): void {
+    if (this.started) return;
+    this.started = true;
     const resume = this.opts.resumeFrom;
     if (resume) {
       for (const [k, v] of resume.items) this.cache.set(k, v);
@@ -53,6 +59,18 @@ export class Informer<T> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.closeWatch?.();
+  }
+
+  /**
+   * Adds a handler of every change after the initial list, as `onEvent` gets them; returns its
+   * removal. One informer per prefix for the whole process decodes each change once, however
+   * many components read it (each of four watchers on `tasks/` decoding every task event was
+   * much of the control plane's CPU and garbage). Changes before the call are not replayed:
+   * read the cache once `synced` resolves.
+   */
+  subscribe(handler: (ev: InformerEvent<T>) => void): () => void {
+    this.subscribers.add(handler);
+    return () => this.subscribers.delete(handler);
   }
 
   get lastRevision(): number {
@@ -149,8 +167,13 @@ export class Informer<T> {
   }
 
   private emit(ev: InformerEvent<T>): void {
+    if (this.opts.onEvent) this.call(this.opts.onEvent, ev);
+    for (const handler of this.subscribers) this.call(handler, ev);
+  }
+
+  private call(handler: (ev: InformerEvent<T>) => void, ev: InformerEvent<T>): void {
     try {
-      this.opts.onEvent?.(ev);
+      handler(ev);
     } catch (err) {
       this.log.error({ err }, 'informer handler failed');
     }

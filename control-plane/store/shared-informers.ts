@@ -1,0 +1,52 @@
+// One informer per watched prefix for the whole control-plane process. The server builds them and
+// hands them to the orchestrator, scheduler, dispatcher and API watch cache, which subscribe
+// instead of each running its own watch: every change is then received and decoded once.
+// Components built alone (tests) still make their own informer (`informerFor`).
+import type { Logger } from 'pino';
+import type { Node, Service, Task } from '../../common/types.js';
+import { Informer, type InformerEvent, type InformerOptions } from './informer.js';
+import { keys } from './keys.js';
+import type { Store } from './store.js';
+
+export interface SharedInformers {
+  tasks: Informer<Task>;
+  nodes: Informer<Node>;
+  services: Informer<Service>;
+}
+
+/** Built unstarted; components start them (idempotent). Only the creator stops them, after every component. */
+export function createSharedInformers(store: Store, logger: Logger): SharedInformers {
+  const log = logger.child({ component: 'informers' });
+  return {
+    tasks: new Informer<Task>({ store, prefix: keys.tasks, logger: log }),
+    nodes: new Informer<Node>({ store, prefix: keys.nodes, logger: log }),
+    services: new Informer<Service>({ store, prefix: keys.services, logger: log }),
+  };
+}
+
+export async function stopSharedInformers(informers: SharedInformers): Promise<void> {
+  await Promise.all([informers.tasks.stop(), informers.nodes.stop(), informers.services.stop()]);
+}
+
+/** A component's informer: the shared one, subscribed to, or its own. */
+export interface InformerHandle<T> {
+  informer: Informer<T>;
+  /** Stops its own informer; only unsubscribes from a shared one (its owner stops it). */
+  release: () => Promise<void>;
+}
+
+export function informerFor<T>(shared: Informer<T> | undefined, opts: InformerOptions<T>): InformerHandle<T> {
+  if (!shared) {
+    const informer = new Informer<T>(opts);
+    return { informer, release: () => informer.stop() };
+  }
+  const onEvent = opts.onEvent;
+  const off = onEvent ? shared.subscribe((ev: InformerEvent<T>) => onEvent(ev)) : () => true;
+  return {
+    informer: shared,
+    release: () => {
+      off();
+      return Promise.resolve();
+    },
+  };
+}
