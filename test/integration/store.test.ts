@@ -62,6 +62,29 @@ describe('store (real etcd)', function () {
     assert.equal(await store.count('many/'), 300);
   });
 
+  it('one informer serves several subscribers; one that fails or leaves does not stop the others', async () => {
+    const owner: string[] = [];
+    const a: string[] = [];
+    const b: string[] = [];
+    const inf = new Informer<Obj>({ store, prefix: 's/', logger: silentLogger, onEvent: (e) => owner.push(e.key) });
+    const leaveA = inf.subscribe((e) => a.push(e.key));
+    inf.subscribe((e) => {
+      b.push(e.key);
+      throw new Error('a broken subscriber');
+    });
+    inf.start();
+    inf.start(); // a second start is a no-op: still one watch, one event per change
+    await inf.synced;
+    await store.create('s/1', { name: '1', n: 1 });
+    await eventually(() => owner.length === 1 && a.length === 1 && b.length === 1, 5000, 'first event everywhere');
+    leaveA();
+    await store.create('s/2', { name: '2', n: 2 });
+    await eventually(() => owner.length === 2 && b.length === 2, 5000, 'second event');
+    assert.deepEqual(a, ['s/1'], 'an unsubscribed handler hears nothing more');
+    assert.deepEqual(owner, ['s/1', 's/2'], 'each change once');
+    await inf.stop();
+  });
+
   it('informer resumes its watch after the etcd process is restarted', async function () {
     this.timeout(60_000);
     const events: InformerEvent<Obj>[] = [];
