@@ -263,15 +263,20 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
     return containerAddress(c.NetworkSettings);
   }
 
-  async exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
-    let execId: string;
+  /** An exec instance attached to stdout and stderr, not yet started. */
+  private async createExec(id: string, command: string[]): Promise<string> {
     try {
-      ({ Id: execId } = await this.client.json<{ Id: string }>('POST', `/containers/${id}/exec`, {
+      const { Id } = await this.client.json<{ Id: string }>('POST', `/containers/${id}/exec`, {
         body: { Cmd: command, AttachStdout: true, AttachStderr: true, Tty: false },
-      }));
+      });
+      return Id;
     } catch (err) {
       throw friendly(err, 'creating exec');
     }
+  }
+
+  async exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
+    const execId = await this.createExec(id, command);
     // Not detached: the answer streams the command's output and ends when the command exits.
     // The Engine has no call to kill an exec, so on timeout the command is left to finish alone.
     const timeout = new AbortController();
@@ -333,14 +338,7 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
   }
 
   async *execStream(id: string, command: string[], signal: AbortSignal): AsyncIterable<ExecEvent> {
-    let execId: string;
-    try {
-      ({ Id: execId } = await this.client.json<{ Id: string }>('POST', `/containers/${id}/exec`, {
-        body: { Cmd: command, AttachStdout: true, AttachStderr: true, Tty: false },
-      }));
-    } catch (err) {
-      throw friendly(err, 'creating exec');
-    }
+    const execId = await this.createExec(id, command);
     const res = await this.client.open('POST', `/exec/${execId}/start`, { body: { Detach: false, Tty: false }, signal });
     const frames = new FrameParser();
     let finished = false;
