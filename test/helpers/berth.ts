@@ -35,11 +35,11 @@ export interface RunBerthOptions {
   timeoutMs?: number;
 }
 
-function berthArgv(args: readonly string[]): string[] {
+export function berthArgv(args: readonly string[]): string[] {
   return ['--import', 'tsx', CLI_ENTRY, ...args];
 }
 
-function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, BERTH_CONFIG: undefined };
   for (const [k, v] of Object.entries(extra)) env[k] = v;
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
@@ -234,7 +234,7 @@ function readToken(configPath: string): string | undefined {
   }
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<void>, signal: NodeJS.Signals): Promise<void> {
+export async function stopChild(child: ChildProcess, exited: Promise<void>, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);

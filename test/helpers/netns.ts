@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { exitOf, keepLogTail, REPO_ROOT, type TestAgent, type TestServer } from './berth.js';
+import { berthArgv, childEnv, exitOf, keepLogTail, REPO_ROOT, stopChild, type TestAgent, type TestServer } from './berth.js';
 
 const run = promisify(execFile);
 
@@ -120,8 +120,7 @@ export interface NetnsAgentOptions {
  */
 export function startAgentInNetns(netns: Netns, server: TestServer, opts: NetnsAgentOptions): TestAgent {
   const dataDir = mkdtempSync(path.join(tmpdir(), `berth-agent-${opts.name}-`));
-  const args = [
-    '--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts'),
+  const args = berthArgv([
     'agent',
     '--server', opts.serverAddress,
     '--token-file', path.join(server.dataDir, 'join-token'),
@@ -131,12 +130,11 @@ export function startAgentInNetns(netns: Netns, server: TestServer, opts: NetnsA
     '--cpu', opts.cpu ?? '2',
     '--memory', opts.memory ?? '2Gi',
     ...(opts.fenceAfterSeconds !== undefined ? ['--fence-after', String(opts.fenceAfterSeconds)] : []),
-  ];
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.BERTH_CONFIG;
-  const child = netns.spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  ]);
+  const child = netns.spawn(process.execPath, args, { cwd: REPO_ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   const logTail = keepLogTail(child, 60);
   const exit = exitOf(child);
+  const exited = exit.then(() => undefined);
   return {
     name: opts.name,
     dataDir,
@@ -144,12 +142,7 @@ export function startAgentInNetns(netns: Netns, server: TestServer, opts: NetnsA
     exit,
     logTail,
     async stop(stopOpts = {}) {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill(stopOpts.signal ?? 'SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        await exit;
-        clearTimeout(timer);
-      }
+      await stopChild(child, exited, stopOpts.signal ?? 'SIGTERM');
       if (!stopOpts.keepDataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
