@@ -63,9 +63,17 @@ describe('e2e: automatic rollback of a release that crashes (docker runtime)', f
     assert.equal(last.number, 3);
     assert.match(last.changeCause, /^rollback: \d\/6 new tasks failed \(release\.\d\.\S+ failed with exit code 1/);
 
-    const events = await getEvents(srv, NAME);
+    // Events are recorded after the state they describe is committed (batched, fire-and-forget),
+    // so the last of them may land a moment after `rollout status` has seen the final state.
+    const wanted = ['UpdateStarted', 'UpdateTaskFailed', 'RollbackStarted', 'RolledBack'];
+    let events = await getEvents(srv, NAME);
+    await eventually(async () => {
+      events = await getEvents(srv, NAME);
+      const reasons = new Set(events.map((e) => e.reason));
+      return wanted.every((w) => reasons.has(w));
+    }, 10_000, `events ${wanted.join(', ')}`).catch(() => undefined);
     const reasons = events.map((e) => e.reason);
-    for (const want of ['UpdateStarted', 'UpdateTaskFailed', 'RollbackStarted', 'RolledBack']) assert.ok(reasons.includes(want), `event ${want} in ${reasons.join(',')}`);
+    for (const want of wanted) assert.ok(reasons.includes(want), `event ${want} in ${reasons.join(',')}`);
     const started = events.find((e) => e.reason === 'RollbackStarted')!;
     assert.match(started.message, /update to revision 2 failed: .*rolling back to revision 1 \(as revision 3\)/);
   });

@@ -5,7 +5,7 @@
 // runCli runs the CLI in-process against fakeFetch, which answers with the fixtures below.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,11 +144,15 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
 
 /**
  * Drains the child's stdout and stderr (a full pipe would block its logging) and keeps their last
- * `lines` non-empty lines, for failure messages; returns the reader of that tail.
+ * `lines` non-empty lines, for failure messages; returns the reader of that tail. With
+ * BERTH_TEST_LOG_DIR set, the whole output is also written there, one file per process.
  */
 export function keepLogTail(child: ChildProcess, lines = 40): () => string {
   const tail: string[] = [];
+  const dir = process.env.BERTH_TEST_LOG_DIR;
+  const file = dir ? path.join(dir, `berth-${child.pid ?? 'unknown'}.log`) : undefined;
   const keep = (c: Buffer) => {
+    if (file) appendFileSync(file, c);
     for (const l of c.toString().split('\n')) if (l.trim()) tail.push(l);
     tail.splice(0, Math.max(0, tail.length - lines));
   };
