@@ -43,6 +43,11 @@ export interface SizeResult extends ApiStats {
   hollowPeakRssBytes: number;
   etcdDbBytes: number;
   hollowProcesses: number;
+  /** Nodes declared down and tasks orphaned during the run (both should be 0). */
+  nodeDownEvents: number;
+  taskOrphanedEvents: number;
+  /** Cumulative created / assigned / running per second from the apply. */
+  timeline: { second: number; created: number; assigned: number; running: number }[];
 }
 
 const REPLICAS_PER_SERVICE = 1000;
@@ -146,6 +151,8 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
       hollowPeakRssBytes: Math.max(...hollow.map((h) => rssBytes(h.pid))),
       etcdDbBytes: await etcdDbBytes(etcd.url),
       hollowProcesses: hollow.length,
+      ...(await tracker.eventCounts(['NodeDown', 'TaskOrphaned']).then((c) => ({ nodeDownEvents: c.NodeDown ?? 0, taskOrphanedEvents: c.TaskOrphaned ?? 0 }))),
+      timeline: tracker.timeline(t0, lastRunning),
     };
     if (!completed) opts.progress(`${label}: gave up with ${tracker.running}/${tasks} running`);
     return result;

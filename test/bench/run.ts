@@ -88,7 +88,9 @@ async function main(argv: string[]): Promise<number> {
     });
     const line = { ...r, ...baseline };
     sizes.push(line);
-    process.stdout.write(`${JSON.stringify(line)}\n`);
+    // The per-second timeline goes to the results file only: the printed line stays readable.
+    const { timeline: _timeline, ...printed } = line;
+    process.stdout.write(`${JSON.stringify(printed)}\n`);
   }
 
   let containerResult: ContainersResult | undefined;

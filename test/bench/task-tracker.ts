@@ -42,6 +42,30 @@ export class TaskTracker {
     return this.assignedAt.size;
   }
 
+  /**
+   * Per whole second since `t0` (a performance.now() value): how many tasks had been seen,
+   * assigned and reported running by then. Shows where a run stalls.
+   */
+  timeline(t0: number, untilMs: number): { second: number; created: number; assigned: number; running: number }[] {
+    const seconds = Math.max(0, Math.ceil((untilMs - t0) / 1000));
+    const bucket = (m: Map<string, number>) => {
+      const counts = new Array<number>(seconds + 1).fill(0);
+      for (const at of m.values()) counts[Math.min(seconds, Math.max(0, Math.ceil((at - t0) / 1000)))]!++;
+      for (let i = 1; i < counts.length; i++) counts[i]! += counts[i - 1]!;
+      return counts;
+    };
+    const [created, assigned, running] = [bucket(this.firstSeen), bucket(this.assignedAt), bucket(this.runningAt)];
+    return created.map((c, second) => ({ second, created: c, assigned: assigned[second]!, running: running[second]! }));
+  }
+
+  /** Events of the run in etcd, counted by reason (node down, task orphaned...). */
+  async eventCounts(reasons: readonly string[]): Promise<Record<string, number>> {
+    const { items } = await this.store.list<{ reason?: string }>(keys.events);
+    const out: Record<string, number> = Object.fromEntries(reasons.map((r) => [r, 0]));
+    for (const e of items) if (e.reason && e.reason in out) out[e.reason]!++;
+    return out;
+  }
+
   /** Nodes recorded in etcd whose status is ready. */
   async readyNodes(): Promise<number> {
     const nodes = await this.store.list<{ status?: { state?: string } }>(keys.nodes);
