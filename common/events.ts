@@ -24,6 +24,21 @@ export interface BerthEvent {
 
 export type EventInput = Omit<BerthEvent, 'id' | 'time' | 'version'>;
 
+/**
+ * How events are stored: the events of one write gathered under one key (one etcd key per event
+ * made events two fifths of all the keys a starting task wrote). `version` is the key's.
+ */
+export interface StoredEvents {
+  items: BerthEvent[];
+  version?: number;
+}
+
+/** The events of one stored value, each carrying the value's version. */
+export function storedEvents(value: StoredEvents | BerthEvent): BerthEvent[] {
+  if (!('items' in value) || !Array.isArray(value.items)) return [value as BerthEvent]; // one event per key (older servers)
+  return value.items.map((e) => (value.version !== undefined ? { ...e, version: value.version } : e));
+}
+
 /** Every reason the control plane records, so the CLI, tests and docs name the same strings. */
 export const EventReason = {
   ServiceCreated: 'ServiceCreated',

@@ -5,7 +5,7 @@
 // client lists again. Services and nodes are sent as the API shows them (status and task count
 // derived from tasks), so a task change that changes those is a MODIFIED of the service or node.
 import type { Logger } from 'pino';
-import type { BerthEvent } from '../../common/events.js';
+import { storedEvents, type BerthEvent, type StoredEvents } from '../../common/events.js';
 import type { Node, Service, Task } from '../../common/types.js';
 import { WatchEventType, WatchKind, type WatchChange } from '../../common/watch.js';
 import type { Informer, InformerEvent } from '../store/informer.js';
@@ -165,7 +165,7 @@ export class WatchCache {
   private readonly services: Feed<Service>;
   private readonly tasks: Feed<Task>;
   private readonly nodes: Feed<Node>;
-  private readonly events: Feed<BerthEvent>;
+  private readonly events: Feed<StoredEvents | BerthEvent>;
   private readonly index = new TaskIndex();
   private tasksIndexed: Promise<void> | undefined;
   private readonly streams = new Map<WatchKind, Promise<Stream>>();
@@ -232,9 +232,14 @@ export class WatchCache {
         this.tasks.listen((ev, rev) => stream.push(changeType(ev), ev.key, ev.type === 'put' ? ev.value : ev.previous, rev));
         break;
       case WatchKind.Events:
+        // Several events are stored under one key: each is a change of its own, keyed by its id.
         await this.events.ready();
-        stream.init(this.events.informer.lastRevision, this.events.informer.cache);
-        this.events.listen((ev, rev) => stream.push(changeType(ev), ev.key, ev.type === 'put' ? ev.value : ev.previous, rev));
+        stream.init(this.events.informer.lastRevision, [...this.events.informer.cache.values()].flatMap(storedEvents).map((e) => [e.id, e]));
+        this.events.listen((ev, rev) => {
+          const value = ev.type === 'put' ? ev.value : ev.previous;
+          if (!value) return;
+          for (const e of storedEvents(value)) stream.push(changeType(ev), e.id, e, rev);
+        });
         break;
       case WatchKind.Services:
         await Promise.all([this.services.ready(), this.indexTasks()]);

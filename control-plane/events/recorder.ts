@@ -1,5 +1,6 @@
 // Events: what happened to an object (scheduled, started, unhealthy, node down, rescheduled...),
-// kept for a bounded time. Each event is an etcd key attached to a lease, so etcd forgets it by
+// kept for a bounded time. The events of one flush are stored together, up to EVENTS_PER_KEY
+// under one etcd key named after the first of them, attached to a lease, so etcd forgets them by
 // itself; no cleanup loop is needed.
 //
 // Owns: recording (batched, fire-and-forget: a lost event must never block or fail the work it
@@ -8,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { keys } from '../store/keys.js';
 import type { Store, WriteOp } from '../store/store.js';
-import type { BerthEvent, EventInput } from '../../common/events.js';
+import { storedEvents, type BerthEvent, type EventInput, type StoredEvents } from '../../common/events.js';
 
 export interface EventRecorderOptions {
   store: Store;
@@ -19,12 +20,17 @@ export interface EventRecorderOptions {
   flushMs?: number;
 }
 
+/** Events per stored value: well under etcd's request size limit (1.5 MiB) at ~300 bytes each. */
+export const EVENTS_PER_KEY = 500;
+
 export class EventRecorder {
   private queue: BerthEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private lease: { id: string; renewAt: number } | undefined;
   private seq = 0;
+  /** Makes ids unique across processes; within one, time and sequence do. */
+  private readonly suffix = randomBytes(3).toString('hex');
   private readonly log: Logger;
   private stopped = false;
 
@@ -35,7 +41,7 @@ export class EventRecorder {
   record(input: EventInput): void {
     if (this.stopped) return;
     const now = new Date();
-    const id = `${String(now.getTime()).padStart(14, '0')}-${String(this.seq++ % 1e6).padStart(6, '0')}-${randomBytes(3).toString('hex')}`;
+    const id = `${String(now.getTime()).padStart(14, '0')}-${String(this.seq++ % 1e6).padStart(6, '0')}-${this.suffix}`;
     this.queue.push({ ...input, id, time: now.toISOString() });
     this.log.debug({ reason: input.reason, object: input.object, msg2: input.message }, 'event');
     this.timer ??= setTimeout(() => {
@@ -59,7 +65,12 @@ export class EventRecorder {
     if (!batch.length) return;
     try {
       const lease = await this.currentLease();
-      const ops: WriteOp[] = batch.map((e) => ({ type: 'put', key: `${keys.events}${e.id}`, value: e, lease }));
+      const ops: WriteOp[] = [];
+      for (let i = 0; i < batch.length; i += EVENTS_PER_KEY) {
+        const items = batch.slice(i, i + EVENTS_PER_KEY);
+        const value: StoredEvents = { items };
+        ops.push({ type: 'put', key: `${keys.events}${items[0]!.id}`, value, lease });
+      }
       await this.opts.store.batch(ops);
     } catch (err) {
       this.log.warn({ err: (err as Error).message, dropped: batch.length }, 'events not recorded');
@@ -79,6 +90,7 @@ export class EventRecorder {
 
 /** Events, oldest first, optionally of one object. */
 export async function listEvents(store: Store, filter: { kind?: string; name?: string } = {}): Promise<BerthEvent[]> {
-  const { items } = await store.list<BerthEvent>(keys.events);
+  const { items: stored } = await store.list<StoredEvents | BerthEvent>(keys.events);
+  const items = stored.flatMap(storedEvents);
   return items.filter((e) => (!filter.kind || e.object.kind === filter.kind) && (!filter.name || e.object.name === filter.name));
 }

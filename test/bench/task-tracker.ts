@@ -3,6 +3,7 @@
 // what "all running" means in the figures: the status the dispatcher wrote after the agents'
 // acknowledgements, not what the agents think.
 import { pino } from 'pino';
+import { storedEvents, type BerthEvent, type StoredEvents } from '../../common/events.js';
 import type { Task } from '../../common/types.js';
 import { Informer } from '../../control-plane/store/informer.js';
 import { keys } from '../../control-plane/store/keys.js';
@@ -60,9 +61,9 @@ export class TaskTracker {
 
   /** Events of the run in etcd, counted by reason (node down, task orphaned...). */
   async eventCounts(reasons: readonly string[]): Promise<Record<string, number>> {
-    const { items } = await this.store.list<{ reason?: string }>(keys.events);
+    const { items } = await this.store.list<StoredEvents | BerthEvent>(keys.events);
     const out: Record<string, number> = Object.fromEntries(reasons.map((r) => [r, 0]));
-    for (const e of items) if (e.reason && e.reason in out) out[e.reason]!++;
+    for (const e of items.flatMap(storedEvents)) if (e.reason in out) out[e.reason]!++;
     return out;
   }
 

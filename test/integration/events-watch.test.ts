@@ -10,7 +10,7 @@ import type { Service, Task } from '../../common/types.js';
 import type { WatchMessage } from '../../common/watch.js';
 import { ClusterTokens } from '../../control-plane/auth/tokens.js';
 import { buildApi, listenApi } from '../../control-plane/api/server.js';
-import { EventRecorder } from '../../control-plane/events/recorder.js';
+import { EVENTS_PER_KEY, EventRecorder } from '../../control-plane/events/recorder.js';
 import { keys } from '../../control-plane/store/keys.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -129,6 +129,22 @@ describe('events and watch API (real etcd, listening server)', function () {
     assert.deepEqual(oneTask.items.map((e) => e.object.name), ['web.1.abc']);
     const bad = await fetch(`${base}/v1/events?kind=pod`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(bad.status, 400);
+  });
+
+  it('events recorded together share etcd keys (EVENTS_PER_KEY each); they are listed and watched one by one, in order', async () => {
+    const w = await watch('kind=events');
+    const n = EVENTS_PER_KEY * 2 + 7;
+    for (let i = 0; i < n; i++) {
+      recorder.record({ type: EventType.Normal, reason: EventReason.TaskStarted, object: { kind: 'task', name: `web.${i + 1}.t${i}`, id: `t${i}` }, service: 'web', message: `started ${i}` });
+    }
+    await recorder.stop(); // writes what is queued
+    const listed = (await api<{ items: BerthEvent[] }>('GET', '/v1/events?service=web')).items;
+    assert.deepEqual(listed.map((e) => e.message), Array.from({ length: n }, (_, i) => `started ${i}`));
+    assert.equal(new Set(listed.map((e) => e.id)).size, n, 'every event keeps an id of its own');
+    assert.equal(await store.count(keys.events), 3, `${n} events in 3 keys`);
+    const seen = await w.waitFor(n, 'every event');
+    assert.deepEqual(seen.map((m) => m.type), new Array<string>(n).fill('ADDED'));
+    assert.deepEqual(seen.map((m) => m.type !== 'ERROR' && m.object.id), listed.map((e) => e.id));
   });
 
   it('watch tasks: ADDED for what exists, then MODIFIED and DELETED as the store changes', async () => {
