@@ -7,7 +7,7 @@ import { validateService } from '../../common/manifest/validate.js';
 import type { Service } from '../../common/types.js';
 import { keys } from '../store/keys.js';
 import { MAX_TXN_OPS, type Store, type WriteOp } from '../store/store.js';
-import { ChangeCause, needsRevision, pruneRevisions, revisionWrite } from '../rollout/revisions.js';
+import { ChangeCause, listRevisions, needsRevision, pruneRevisions, revisionWrite } from '../rollout/revisions.js';
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
 
@@ -37,7 +37,12 @@ export async function applyServices(store: Store, items: unknown[], opts: { dryR
   }
 
   const services = items as Service[];
-  const existing = await Promise.all(services.map((s) => store.get<Service>(keys.service(s.metadata.name))));
+  // The services and their revision histories are read at once: each apply waits for one round
+  // trip of reads and one transaction, not four round trips one after the other.
+  const [existing, histories] = await Promise.all([
+    Promise.all(services.map((s) => store.get<Service>(keys.service(s.metadata.name)))),
+    Promise.all(services.map((s) => listRevisions(store, s.metadata.name))),
+  ]);
   const now = new Date().toISOString();
   const ops: WriteOp[] = [];
   const results: ApplyResult[] = [];
@@ -64,7 +69,7 @@ export async function applyServices(store: Store, items: unknown[], opts: { dryR
     };
     // A change of the template (not of the scale alone) is a new revision with its rollout.
     if (needsRevision(cur, stored)) {
-      const w = await revisionWrite(store, cur, stored, ChangeCause.Apply, now);
+      const w = await revisionWrite(store, cur, stored, ChangeCause.Apply, now, { existing: histories[i] });
       ops.push(...w.ops);
       prune.push(...w.prune);
     }
@@ -76,8 +81,11 @@ export async function applyServices(store: Store, items: unknown[], opts: { dryR
     throw new ValidationError([{ path: 'items', reason: `too many changed services for one apply (each writes its service, revision and rollout): apply at most ${Math.floor(MAX_TXN_OPS / 3)} at a time`, source: '' }]);
   }
   try {
-    const revision = await store.txn(ops);
-    await pruneRevisions(store, prune);
+    // Revisions past the history limit go in the same transaction when they fit (they are
+    // unconditional deletes: they cannot make it fail).
+    const together = ops.length + prune.length <= MAX_TXN_OPS;
+    const revision = await store.txn(together ? [...ops, ...prune] : ops);
+    if (!together) await pruneRevisions(store, prune);
     for (const r of results) if (r.action !== 'unchanged') r.version = revision;
   } catch (err) {
     if (err instanceof ConflictError) {

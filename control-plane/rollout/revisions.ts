@@ -36,7 +36,8 @@ export interface RevisionWrite {
 
 /**
  * The writes of a new revision of `next` (whose `metadata.revision` this sets), replacing `cur`.
- * `rollingBack`: the rollout is a rollback (state `rolling-back`).
+ * `rollingBack`: the rollout is a rollback (state `rolling-back`). `existing`: the service's
+ * revisions, when the caller has read them already (else they are listed here).
  */
 export async function revisionWrite(
   store: Store,
@@ -44,10 +45,10 @@ export async function revisionWrite(
   next: Service,
   cause: string,
   now: string,
-  opts: { rollingBack?: boolean } = {},
+  opts: { rollingBack?: boolean; existing?: readonly Revision[] } = {},
 ): Promise<RevisionWrite> {
   const name = next.metadata.name;
-  const existing = (await store.list<Revision>(rolloutKeys.revisions(name))).items.sort((a, b) => a.number - b.number);
+  const existing = [...(opts.existing ?? (await store.list<Revision>(rolloutKeys.revisions(name))).items)].sort((a, b) => a.number - b.number);
   const number = Math.max(cur?.metadata.revision ?? 0, existing.at(-1)?.number ?? 0) + 1;
   const prev = cur ? existing.find((r) => r.number === cur.metadata.revision) : undefined;
   const restarted = !!cur && (cur.metadata.restartedAt ?? '') !== (next.metadata.restartedAt ?? '');

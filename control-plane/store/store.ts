@@ -43,6 +43,8 @@ export type WatchEvent<T> =
 export class Store {
   readonly prefix: string;
   private readonly client: Etcd3;
+  /** Per top-level prefix, the revision of this process's latest write there. */
+  private readonly written = new Map<string, number>();
   private readonly log: Logger;
   private closed = false;
 
@@ -119,7 +121,24 @@ export class Store {
       const stale = await this.firstStale(ops);
       throw new ConflictError(stale ?? ops[0]!.key);
     }
-    return Number(res.header.revision);
+    const revision = Number(res.header.revision);
+    for (const op of ops) this.noteWrite(op.key, revision);
+    return revision;
+  }
+
+  /**
+   * The revision of this process's latest write under a top-level prefix (`nodes/`), or 0: a
+   * cache of that prefix holding this revision holds every write this process made there, so it
+   * can answer a client that reads what it has just written.
+   */
+  lastWrite(prefix: string): number {
+    return this.written.get(prefix) ?? 0;
+  }
+
+  private noteWrite(key: string, revision: number): void {
+    const slash = key.indexOf('/');
+    const prefix = slash < 0 ? key : key.slice(0, slash + 1);
+    if ((this.written.get(prefix) ?? 0) < revision) this.written.set(prefix, revision);
   }
 
   /**
@@ -189,6 +208,7 @@ export class Store {
     const res = await this.call(() =>
       this.client.kv.deleteRange({ key: Buffer.from(start), range_end: rangeEnd(start) }),
     );
+    this.noteWrite(keyPrefix, Number(res.header.revision));
     return Number(res.deleted);
   }
 

@@ -6,7 +6,8 @@
 // (which counts every task, so it grows with the cluster).
 import { percentile } from './measure.js';
 
-export const ApiCallKind = { Get: 'get', Apply: 'apply', ListNodes: 'listNodes', ListServices: 'listServices' } as const;
+/** BulkApply: the harness's own applies of the size's services (recorded, not part of the mix). */
+export const ApiCallKind = { Get: 'get', Apply: 'apply', ListNodes: 'listNodes', ListServices: 'listServices', BulkApply: 'bulkApply' } as const;
 export type ApiCallKind = (typeof ApiCallKind)[keyof typeof ApiCallKind];
 
 const MIX: ApiCallKind[] = ['get', 'apply', 'get', 'apply', 'listNodes', 'get', 'apply', 'get', 'apply', 'listServices'];
@@ -33,6 +34,10 @@ export interface ApiStats {
   apiGetP99Ms: number;
   /** p99 of GET /v1/services (lists every task). */
   apiListServicesP99Ms: number;
+  /** p99 of GET /v1/nodes (every node with its task count). */
+  apiListNodesP99Ms: number;
+  /** The slowest of the harness's applies of the size's services (25 services of 1,000 replicas each). */
+  apiBulkApplyMaxMs: number;
 }
 
 export const PROBE_SERVICE = 'bench-probe';
@@ -85,6 +90,8 @@ export class ApiLoad {
       apiMutatingP99Ms: percentile(ms(ApiCallKind.Apply), 99),
       apiGetP99Ms: percentile(ms(ApiCallKind.Get), 99),
       apiListServicesP99Ms: percentile(ms(ApiCallKind.ListServices), 99),
+      apiListNodesP99Ms: percentile(ms(ApiCallKind.ListNodes), 99),
+      apiBulkApplyMaxMs: Math.round(Math.max(0, ...ms(ApiCallKind.BulkApply))),
     };
   }
 

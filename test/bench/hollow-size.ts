@@ -112,7 +112,7 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
         headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ items: services.slice(i, i + SERVICES_PER_APPLY) }),
       });
-      load.record({ kind: ApiCallKind.Apply, ms: performance.now() - t, ok: res.ok, status: res.status });
+      load.record({ kind: ApiCallKind.BulkApply, ms: performance.now() - t, ok: res.ok, status: res.status });
       if (!res.ok) throw new Error(`${label}: apply failed: ${res.status} ${await res.text()}`);
     }
 

@@ -2,7 +2,7 @@
 // separate child process tracked by pid. Every one is registered in `children` and stopped by
 // stopAll(), which run.ts calls at the end, on failure and on SIGINT/SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,7 +56,9 @@ function spawnTracked(name: string, cmd: string, args: string[], env: NodeJS.Pro
   const proc = spawn(cmd, args, { cwd: REPO_ROOT, env: { ...process.env, BERTH_CONFIG: undefined, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let partial = '';
+  const logDir = process.env.BERTH_BENCH_LOG_DIR;
   const keep = (c: Buffer) => {
+    if (logDir) appendFileSync(path.join(logDir, `${name}-${proc.pid ?? 'unknown'}.log`), c);
     const parts = (partial + c.toString()).split('\n');
     partial = parts.pop() ?? '';
     for (const l of parts) {

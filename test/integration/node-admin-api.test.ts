@@ -5,7 +5,7 @@ import type { Node } from '../../common/types.js';
 import { buildApi } from '../../control-plane/api/server.js';
 import { keys } from '../../control-plane/store/keys.js';
 import type { Store } from '../../control-plane/store/store.js';
-import { silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { makeNode } from '../helpers/fixtures.js';
 
 const TOKEN = 'admin-secret';
@@ -40,6 +40,29 @@ describe('node admin API (real etcd)', function () {
     assert.equal(bad.statusCode, 400);
     const missing = await app.inject({ method: 'POST', url: '/v1/nodes/nope/availability', headers, payload: { availability: 'pause' } });
     assert.equal(missing.statusCode, 404);
+  });
+
+  it('GET /v1/nodes shows a change made through the API at once, every time, and changes from elsewhere soon after', async () => {
+    for (let i = 0; i < 20; i++) {
+      const want = i % 2 ? 'active' : 'pause';
+      const set = await app.inject({ method: 'POST', url: '/v1/nodes/node-a1/availability', headers, payload: { availability: want } });
+      assert.equal(set.statusCode, 200, set.body);
+      const list = await app.inject({ method: 'GET', url: '/v1/nodes', headers });
+      assert.equal(list.statusCode, 200, list.body);
+      assert.equal(list.json<{ items: Node[] }>().items.find((n) => n.name === 'node-a1')?.availability, want, `round ${i}`);
+    }
+    // Another process (a second client of the same etcd) labels the node.
+    const other = t.newStore(store.prefix);
+    try {
+      const cur = (await other.get<Node>(keys.node('a1')))!;
+      await other.put(keys.node('a1'), { ...cur, labels: { zone: 'z9' } }, cur.version);
+    } finally {
+      other.close();
+    }
+    await eventually(async () => {
+      const list = await app.inject({ method: 'GET', url: '/v1/nodes', headers });
+      return list.json<{ items: Node[] }>().items.find((n) => n.name === 'node-a1')?.labels.zone === 'z9';
+    }, 5000, 'the label written elsewhere');
   });
 
   it('removes only a node that is down; a ready one is a 409 that says why', async () => {
