@@ -67,12 +67,16 @@ interface PullLine {
 
 /** Docker's "never started" time. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
+/** How long an image found present is trusted without asking the Engine again. */
+const IMAGE_PRESENT_TTL_MS = 10_000;
 
 export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, ExecStreamer {
   readonly name = 'docker';
   private readonly client: DockerClient;
   private readonly nodeName: string;
   private readonly log: Logger;
+  /** Image presence checks, in flight or recently answered yes (see imagePresent). */
+  private readonly imageChecks = new Map<string, { present: Promise<boolean>; until?: number }>();
 
   constructor(opts: DockerDriverOptions) {
     this.client = new DockerClient(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
@@ -82,11 +86,31 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
 
   async ensureImage(image: string, policy: PullPolicy = DEFAULT_PULL_POLICY): Promise<void> {
     if (policy !== PullPolicy.Always) {
-      const present = await this.client.jsonOrUndefined('GET', `/images/${image}/json`);
-      if (present) return;
+      if (await this.imagePresent(image)) return;
       if (policy === PullPolicy.Never) throw new ImageNotPresentError(image);
     }
     await this.pull(image);
+  }
+
+  /**
+   * Whether the Engine has `image`. Tasks of one service start together: they share one
+   * question in flight, and a yes is trusted for IMAGE_PRESENT_TTL_MS (an image removed meanwhile
+   * makes the create fail, and the task's restart asks again).
+   */
+  private imagePresent(image: string): Promise<boolean> {
+    const known = this.imageChecks.get(image);
+    if (known && (known.until === undefined || Date.now() < known.until)) return known.present;
+    const present = this.client.jsonOrUndefined('GET', `/images/${image}/json`).then((info) => !!info);
+    const entry: { present: Promise<boolean>; until?: number } = { present };
+    this.imageChecks.set(image, entry);
+    present.then(
+      (yes) => {
+        if (yes) entry.until = Date.now() + IMAGE_PRESENT_TTL_MS;
+        else this.imageChecks.delete(image);
+      },
+      () => this.imageChecks.delete(image),
+    );
+    return present;
   }
 
   private async pull(image: string): Promise<void> {

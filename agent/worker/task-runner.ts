@@ -202,7 +202,8 @@ export class TaskRunner {
     }
     const id = this.instanceId;
     if (this.detached) return;
-    const inst = await this.driver.inspect(id).catch(() => undefined);
+    // The host ports the runtime chose are all the inspection is for: none published, none asked.
+    const inst = spec.ports?.length ? await this.driver.inspect(id).catch(() => undefined) : undefined;
     // If a stop came meanwhile, waitForExit delivers it; the task never counts as running.
     if (!this.stopRequested) {
       this.report('running', { containerId: id, hostPorts: inst?.hostPorts ?? [], ...this.initialHealth() });

@@ -27,6 +27,17 @@ const DEFAULT_CONTAINERS = 20;
 /** Below this much memory, 5,000 hollow nodes plus a 50,000-task control plane do not fit. */
 const LARGE_SIZE_MIN_MEMORY = 8 * 1024 ** 3;
 
+const USAGE = `npm run bench -- [flags]   (see docs/performance.md)
+  (no flags)                 baseline, 100x1,000, 1,000x10,000, 5,000x50,000, 20 containers
+  --nodes N --tasks M        one size of hollow nodes
+  --containers N             N real containers through Berth against direct Docker (alone unless with a size)
+  --no-containers, --no-baseline, --hollow-procs K, --timeout SECONDS, --baseline-keys K
+  --cpu-prof DIR             V8 CPU profile of the server (read it with test/bench/profile-top.ts)
+  --out FILE                 the JSON report (default bench-results/<time>.json)
+  --dist                     run the built server from dist/
+Environment: BERTH_BENCH_LOG_DIR=DIR keeps every process's whole output there.
+`;
+
 function progress(line: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
@@ -46,8 +57,13 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       timeout: { type: 'string' },
       'baseline-keys': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const machine = machineInfo();
   const single = values.nodes !== undefined || values.tasks !== undefined;
   const onlyContainers = values.containers !== undefined && !single;

@@ -76,6 +76,7 @@ class FakeDriver implements Driver {
     return Promise.resolve([...this.instances.values()]);
   }
   inspect(id: string): Promise<Instance | undefined> {
+    this.calls.push(`inspect ${id}`);
     return Promise.resolve(this.instances.get(id));
   }
   /** The instance ends by itself. */
@@ -97,7 +98,7 @@ function runnerFor(driver: FakeDriver, task = makeTask({ image: 'img:1' }), adop
 describe('task runner (fake driver)', () => {
   it('goes accepted -> preparing -> starting -> running -> complete, with container id and ports', async () => {
     const d = new FakeDriver();
-    const { runner, reports, states } = runnerFor(d);
+    const { runner, reports, states } = runnerFor(d, makeTask({ image: 'img:1', ports: [{ containerPort: 80 }] }));
     const done = runner.run();
     await eventually(() => runner.status.state === 'running');
     assert.deepEqual(states(), ['accepted', 'preparing', 'starting', 'running']);
@@ -110,6 +111,16 @@ describe('task runner (fake driver)', () => {
     assert.equal(runner.status.exitCode, 0);
     assert.equal(runner.status.lastOutput, 'bye');
     assert.equal(runner.status.containerId, 'c1');
+  });
+
+  it('publishes no ports: reports running without inspecting the instance for host ports', async () => {
+    const d = new FakeDriver();
+    const { runner, reports } = runnerFor(d);
+    void runner.run();
+    await eventually(() => runner.status.state === 'running');
+    assert.deepEqual(reports.at(-1)?.hostPorts, []);
+    assert.ok(!d.calls.some((c) => c.startsWith('inspect')), `no inspect in ${d.calls.join(', ')}`);
+    d.exit('c1', 0, '');
   });
 
   it('fails on a non-zero exit with the exit code and output, and never restarts the instance', async () => {
