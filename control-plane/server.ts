@@ -84,9 +84,10 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     const informers = createSharedInformers(store, log);
     life.onStop('informers', () => stopSharedInformers(informers));
     // All built (subscribed) before the first starts the informers: none misses a change.
-    const orchestrator = new Orchestrator({ store, logger: log, events, backoff: { maxMs: opts.restartBackoffMaxMs }, informers });
-    life.onStop('orchestrator', () => orchestrator.stop());
+    // The orchestrator asks the scheduler to place the tasks it creates (one write per new task).
     const scheduler = new Scheduler({ store, logger: log, events, informers });
+    const orchestrator = new Orchestrator({ store, logger: log, events, backoff: { maxMs: opts.restartBackoffMaxMs }, informers, placer: scheduler });
+    life.onStop('orchestrator', () => orchestrator.stop());
     life.onStop('scheduler', () => scheduler.stop());
     const dispatcher = new Dispatcher({
       store,
@@ -98,8 +99,9 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       informers,
     });
     life.onStop('dispatcher', () => dispatcher.stop());
-    await orchestrator.start();
+    // The scheduler first: the orchestrator's first pass can then place what it creates.
     await scheduler.start();
+    await orchestrator.start();
     await dispatcher.start();
     check();
 

@@ -32,6 +32,9 @@ import { rollTo } from '../rollout/actions.js';
 import { rolloutKeys } from '../rollout/keys.js';
 import { ChangeCause } from '../rollout/revisions.js';
 
+/** New tasks planned and placed between two yields of the event loop, about (a service is never split). */
+const CREATES_PER_SLICE = 2000;
+
 export interface OrchestratorOptions {
   store: Store;
   logger: Logger;
@@ -45,6 +48,18 @@ export interface OrchestratorOptions {
   backoff?: BackoffOptions;
   /** The process's informers to subscribe to (the server's); without them, the orchestrator watches on its own. */
   informers?: SharedInformers;
+  /**
+   * Places the tasks about to be created (the server's scheduler), so a task that fits is
+   * written once, already assigned. Without it, tasks are created pending for the scheduler.
+   */
+  placer?: TaskPlacer;
+}
+
+/** The scheduler as the orchestrator sees it (see Scheduler.placeNew). */
+export interface TaskPlacer {
+  placeNew(tasks: readonly Task[], now: string): { tasks: Task[]; events: EventInput[]; booked: string[] };
+  /** The writes of these task keys failed: give their nodes back. */
+  releaseNew(taskKeys: Iterable<string>): void;
 }
 
 export class Orchestrator {
@@ -193,7 +208,21 @@ export class Orchestrator {
     // Services whose rollout state changes: their task writes and the state go in one transaction.
     const rollouts: { name: string; ops: WriteOp[]; events: EventInput[] }[] = [];
     const rollbacks: { svc: Service; update: UpdateStatus; plan: Plan }[] = [];
+    /** Per service, the keys of new tasks the placer booked nodes for (given back if not written). */
+    const booked = new Map<string, string[]>();
+    const planned: { name: string; update: UpdateStatus | undefined; plan: Plan }[] = [];
+    let unplaced = 0;
+    let placedUpTo = 0;
     for (const name of names) {
+      if (unplaced >= CREATES_PER_SLICE) {
+        // Thousands of new tasks: place what is planned so far, then let the API and the other
+        // components have the event loop before planning on (one long stretch of planning and
+        // placing 25,000 tasks held every API call for a second).
+        this.placeCreated(planned.slice(placedUpTo), now, booked);
+        placedUpTo = planned.length;
+        unplaced = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       if (!this.caughtUp(name)) {
         // Our last write is not in the cache yet: planning now could create twins.
         this.retryLater(name);
@@ -214,6 +243,11 @@ export class Orchestrator {
         rollbacks.push({ svc, update, plan });
         continue;
       }
+      planned.push({ name, update, plan });
+      unplaced += plan.create.length;
+    }
+    this.placeCreated(planned.slice(placedUpTo), now, booked);
+    for (const { name, update, plan } of planned) {
       const planOps = toOps(plan);
       if (plan.update) {
         const { version: _v, ...value } = plan.update;
@@ -236,19 +270,53 @@ export class Orchestrator {
         );
       }
     }
-    for (const r of rollouts) await this.writeRollout(r.name, r.ops, r.events);
+    for (const r of rollouts) {
+      if (!(await this.writeRollout(r.name, r.ops, r.events))) this.opts.placer?.releaseNew(booked.get(r.name) ?? []);
+    }
     for (const r of rollbacks) await this.rollback(r.svc, r.update, r.plan);
     if (!ops.length) return;
     try {
       const { conflicts, revision } = await this.opts.store.batch(ops);
       for (const name of touched) this.awaiting.set(name, { tasks: revision });
       for (const key of conflicts) this.retryLater(key.split('/')[1] ?? '');
+      if (conflicts.length) this.opts.placer?.releaseNew(conflicts);
       // A conflicting write is planned again; its event would be recorded twice.
       const conflicted = new Set(conflicts.map((k) => k.split('/')[2]));
       for (const e of events) if (!e.object.id || !conflicted.has(e.object.id)) this.opts.events?.record(e);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'writing plan failed; will retry');
-      for (const name of touched) this.retryLater(name);
+      for (const name of touched) {
+        this.opts.placer?.releaseNew(booked.get(name) ?? []);
+        this.retryLater(name);
+      }
+    }
+  }
+
+  /**
+   * The new tasks of every plan of this pass, placed at once by the placer (one copy of the
+   * nodes' usage for the whole pass); each plan gets its tasks back, assigned where a node fits,
+   * with their TaskScheduled events. The booked keys are kept per service in `booked`.
+   */
+  private placeCreated(planned: readonly { name: string; plan: Plan }[], now: string, booked: Map<string, string[]>): void {
+    const placer = this.opts.placer;
+    const creating = planned.filter((p) => p.plan.create.length > 0);
+    if (!placer || creating.length === 0) return;
+    const placed = placer.placeNew(creating.flatMap((p) => p.plan.create), now);
+    const byId = new Map(placed.tasks.map((t) => [t.id, t]));
+    const eventOf = new Map(placed.events.map((e) => [e.object.id, e]));
+    const bookedKeys = new Set(placed.booked);
+    for (const { name, plan } of creating) {
+      plan.create = plan.create.map((t) => byId.get(t.id) ?? t);
+      for (const t of plan.create) {
+        const event = eventOf.get(t.id);
+        if (event) plan.events.push(event);
+        const key = keys.task(t.serviceName, t.id);
+        if (bookedKeys.has(key)) {
+          const list = booked.get(name);
+          if (list) list.push(key);
+          else booked.set(name, [key]);
+        }
+      }
     }
   }
 
@@ -276,15 +344,18 @@ export class Orchestrator {
   }
 
   /** One service's task writes and its rollout's next state, in one transaction. */
-  private async writeRollout(name: string, ops: WriteOp[], events: EventInput[]): Promise<void> {
+  /** Whether it was written. */
+  private async writeRollout(name: string, ops: WriteOp[], events: EventInput[]): Promise<boolean> {
     try {
       const revision = await this.opts.store.txn(ops);
       const hasTasks = ops.some((o) => o.key.startsWith(keys.tasks));
       this.awaiting.set(name, { updates: revision, ...(hasTasks ? { tasks: revision } : {}) });
       for (const e of events) this.opts.events?.record(e);
+      return true;
     } catch (err) {
       if (!(err instanceof ConflictError)) this.log.warn({ err: (err as Error).message, service: name }, 'writing rollout failed; will retry');
       this.retryLater(name);
+      return false;
     }
   }
 

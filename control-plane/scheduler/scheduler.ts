@@ -8,7 +8,9 @@
 // The loop watches tasks and nodes through informers, gathers changes for a few milliseconds
 // so a burst of thousands of new tasks is one pass, decides with the pure `placeTasks`
 // (placement.ts), and commits the decisions in batched, version-conditional transactions
-// (writes.ts). See README.md for the whole pipeline.
+// (writes.ts). In the server, the orchestrator also asks `placeNew` for the tasks it is about to
+// create, so a task that fits somewhere is written once, already assigned, instead of written
+// pending and then again assigned. See README.md for the whole pipeline.
 import type { Logger } from '../../common/log.js';
 import type { Node, Task } from '../../common/types.js';
 import type { Informer, InformerEvent } from '../store/informer.js';
@@ -20,6 +22,8 @@ import { nodeChangeMatters, taskChangeMatters } from './triggers.js';
 import { planWrites } from './writes.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { placementEvent } from './placement-events.js';
+import { scheduledOn } from './reasons.js';
+import type { EventInput } from '../../common/events.js';
 import { UsageTally } from './usage-tally.js';
 
 export interface SchedulerOptions {
@@ -52,6 +56,13 @@ function compile(opts: SchedulerOptions): CompiledOptions {
   };
 }
 
+/** What `placeNew` decided: the tasks to write, the events to record once written, the keys booked. */
+export interface PlacedNew {
+  tasks: Task[];
+  events: EventInput[];
+  booked: string[];
+}
+
 export interface SchedulerStats {
   passes: number;
   placed: number;
@@ -76,6 +87,12 @@ export class Scheduler {
   private readonly usage = new UsageTally();
   /** Pending tasks still wanted, as the task view shows them, by key. */
   private readonly pending = new Map<string, Task>();
+  /**
+   * Tasks placed by `placeNew` that the cache has not shown yet: their nodes stay booked until
+   * the cache shows them (written) or `releaseNew` gives them back (the write failed).
+   */
+  private readonly reserved = new Map<string, Task>();
+  private synced = false;
   private readonly counters: SchedulerStats = { passes: 0, placed: 0, conflicts: 0 };
   private started = false;
   private stopped = false;
@@ -123,6 +140,51 @@ export class Scheduler {
     await Promise.race([Promise.all([this.tasks.synced, this.nodes.synced]), this.stopping]);
     // The informer reports changes after its first list, not the list itself.
     for (const key of this.tasks.cache.keys()) this.refresh(key);
+    this.synced = !this.stopped;
+    this.requestPass();
+  }
+
+  /**
+   * Places tasks about to be created (not yet in the store). Returns them as they should be
+   * written: assigned to a node where one fits now (with the TaskScheduled event to record once
+   * written), else unchanged (pending: a pass explains them once they are in the store). The
+   * chosen nodes stay booked until the cache shows the tasks, or `releaseNew` is called for the
+   * keys whose write failed. Before the first sync, or stopped, it places nothing.
+   */
+  placeNew(tasks: readonly Task[], now: string): PlacedNew {
+    const none: PlacedNew = { tasks: [...tasks], events: [], booked: [] };
+    if (!this.synced || this.stopped || tasks.length === 0) return none;
+    const nowMs = Date.parse(now);
+    const candidates = tasks.filter((t) => isSchedulable(t, nowMs));
+    if (candidates.length === 0) return none;
+    const nodes = this.nodes.values();
+    const result = placeTasksOn(candidates, this.usage.infos(nodes));
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    const placedOn = new Map(result.placements.map((p) => [p.taskId, byId.get(p.nodeId)]));
+    const events: EventInput[] = [];
+    const booked: string[] = [];
+    const out = tasks.map((t) => {
+      const node = placedOn.get(t.id);
+      if (!node) return t;
+      const placed: Task = { ...t, nodeId: node.id, status: { state: 'assigned', timestamp: now, message: scheduledOn(node.name) } };
+      const key = keys.task(t.serviceName, t.id);
+      this.reserved.set(key, placed);
+      booked.push(key);
+      this.refresh(key);
+      const event = placementEvent(placed);
+      if (event) events.push(event);
+      return placed;
+    });
+    this.counters.placed += result.placements.length;
+    return { tasks: out, events, booked };
+  }
+
+  /** Gives back the nodes booked by `placeNew` for tasks whose creation failed. */
+  releaseNew(taskKeys: Iterable<string>): void {
+    for (const key of taskKeys) {
+      if (!this.reserved.delete(key)) continue;
+      this.refresh(key);
+    }
     this.requestPass();
   }
 
@@ -160,6 +222,7 @@ export class Scheduler {
     const next = ev.type === 'put' ? ev.value : undefined;
     const mine = this.written.get(ev.key);
     if (mine && (!next || (next.version ?? 0) > (mine.version ?? 0))) this.written.delete(ev.key);
+    this.reserved.delete(ev.key); // created (or gone): the cache speaks for it from now on
     this.refresh(ev.key);
     if (taskChangeMatters(ev.previous, next)) this.requestPass();
   }
@@ -170,7 +233,7 @@ export class Scheduler {
     const mine = this.written.get(key);
     if (!cached) {
       if (mine) this.written.delete(key); // deleted meanwhile
-      return undefined;
+      return this.reserved.get(key); // placed by placeNew, not written yet
     }
     if (mine && (cached.version ?? 0) <= (mine.version ?? 0)) return mine;
     if (mine) this.written.delete(key);
@@ -234,18 +297,33 @@ export class Scheduler {
       new Date().toISOString(),
     );
     if (plan.ops.length === 0) return;
-    const { conflicts } = await this.store.batch(plan.ops);
+    // Booked before the write: tasks placed meanwhile by placeNew must find these nodes taken.
+    for (const [key, task] of plan.written) {
+      this.written.set(key, task);
+      this.refresh(key);
+    }
+    const unbook = (key: string) => {
+      if (this.written.get(key) !== plan.written.get(key)) return;
+      this.written.delete(key);
+      this.refresh(key);
+    };
+    let conflicts: string[];
+    try {
+      ({ conflicts } = await this.store.batch(plan.ops));
+    } catch (err) {
+      for (const key of plan.written.keys()) unbook(key);
+      throw err;
+    }
     const refused = new Set(conflicts);
     let placed = 0;
     for (const [key, task] of plan.written) {
-      if (refused.has(key)) continue;
+      if (refused.has(key)) {
+        unbook(key);
+        continue;
+      }
       if (task.status.state === 'assigned') placed++;
       const event = placementEvent(task);
       if (event) this.events?.record(event);
-      // The cache may already show the write (or a later one): then it needs no stand-in.
-      if ((this.tasks.cache.get(key)?.version ?? 0) > (task.version ?? 0)) continue;
-      this.written.set(key, task);
-      this.refresh(key);
     }
     this.counters.placed += placed;
     this.counters.conflicts += conflicts.length;
