@@ -3,7 +3,8 @@
 // `fromVersion` gets exactly what it missed from memory (Kubernetes' watch cache, in small).
 // A version older than the history (the cache started later, or trimmed it) is "gone": the
 // client lists again. Services and nodes are sent as the API shows them (status and task count
-// derived from tasks), so a task change that changes those is a MODIFIED of the service or node.
+// derived from tasks, a service's rollout as `status.update`), so a task or rollout change that
+// changes those is a MODIFIED of the service or node.
 import type { Logger } from 'pino';
 import { storedEvents, type BerthEvent, type StoredEvents } from '../../common/events.js';
 import type { Node, Service, Task } from '../../common/types.js';
@@ -11,6 +12,8 @@ import { WatchEventType, WatchKind, type WatchChange } from '../../common/watch.
 import type { Informer, InformerEvent } from '../store/informer.js';
 import { informerFor, type SharedInformers } from '../store/shared-informers.js';
 import { keys } from '../store/keys.js';
+import { rolloutKeys } from '../rollout/keys.js';
+import type { UpdateStatus } from '../../common/rollout.js';
 import type { Store } from '../store/store.js';
 import { nodeView, serviceView } from './views.js';
 
@@ -183,6 +186,8 @@ export class WatchCache {
   private readonly tasks: Feed<Task>;
   private readonly nodes: Feed<Node>;
   private readonly events: Feed<StoredEvents | BerthEvent>;
+  /** Rollout states, for `status.update` of the services stream (as GET /v1/services shows it). */
+  private readonly updates: Feed<UpdateStatus>;
   private readonly index = new TaskIndex();
   private tasksIndexed: Promise<void> | undefined;
   private readonly streams = new Map<WatchKind, Promise<Stream>>();
@@ -194,6 +199,7 @@ export class WatchCache {
     this.tasks = new Feed(store, keys.tasks, log, informers?.tasks);
     this.nodes = new Feed(store, keys.nodes, log, informers?.nodes);
     this.events = new Feed(store, keys.events, log);
+    this.updates = new Feed(store, rolloutKeys.updates, log);
     this.store = store;
     byStore.set(store, this);
   }
@@ -251,7 +257,7 @@ export class WatchCache {
     this.stopped = true;
     if (byStore.get(this.store) === this) byStore.delete(this.store);
     for (const s of this.streams.values()) (await s.catch(() => undefined))?.close();
-    await Promise.all([this.services.stop(), this.tasks.stop(), this.nodes.stop(), this.events.stop()]);
+    await Promise.all([this.services.stop(), this.tasks.stop(), this.nodes.stop(), this.events.stop(), this.updates.stop()]);
   }
 
   private async open(kind: WatchKind): Promise<Stream> {
@@ -273,7 +279,7 @@ export class WatchCache {
         });
         break;
       case WatchKind.Services:
-        await Promise.all([this.services.ready(), this.indexTasks()]);
+        await Promise.all([this.services.ready(), this.updates.ready(), this.indexTasks()]);
         this.openServices(stream);
         break;
       case WatchKind.Nodes:
@@ -286,9 +292,20 @@ export class WatchCache {
   }
 
   private openServices(stream: Stream): void {
-    const view = (svc: Service) => serviceView(svc, this.index.ofService(svc.metadata.name));
+    const view = (svc: Service) =>
+      serviceView(svc, this.index.ofService(svc.metadata.name), this.updates.informer.cache.get(rolloutKeys.update(svc.metadata.name)));
     const views: [string, unknown][] = [...this.services.informer.cache].map(([k, s]) => [k, view(s)]);
-    stream.init(Math.max(this.services.informer.lastRevision, this.tasks.informer.lastRevision), views);
+    stream.init(Math.max(this.services.informer.lastRevision, this.tasks.informer.lastRevision, this.updates.informer.lastRevision), views);
+    // A rollout's progress changes the service's status.update: a MODIFIED service, as for tasks.
+    this.updates.listen((ev, rev) => {
+      const name = (ev.type === 'put' ? ev.value : ev.previous).service;
+      const key = keys.service(name);
+      const svc = this.services.informer.cache.get(key);
+      const before = stream.current.get(key);
+      if (!svc || !before) return;
+      const after = view(svc);
+      if (statusOf(after) !== statusOf(before)) stream.push(WatchEventType.Modified, key, after, rev);
+    });
     this.services.listen((ev, rev) => {
       stream.push(changeType(ev), ev.key, ev.type === 'put' ? view(ev.value) : stream.current.get(ev.key) ?? ev.previous, rev);
     });

@@ -12,6 +12,8 @@ import { ClusterTokens } from '../../control-plane/auth/tokens.js';
 import { buildApi, listenApi } from '../../control-plane/api/server.js';
 import { EVENTS_PER_KEY, EventRecorder } from '../../control-plane/events/recorder.js';
 import { keys } from '../../control-plane/store/keys.js';
+import { rolloutKeys } from '../../control-plane/rollout/keys.js';
+import type { UpdateStatus } from '../../common/rollout.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 
@@ -206,6 +208,20 @@ describe('events and watch API (real etcd, listening server)', function () {
     const last = all[2]!;
     assert.equal(last.type, 'MODIFIED');
     assert.equal((last.object as Service).status?.running, 1);
+  });
+
+  it('watch services: the rollout shows as status.update, and its progress is a MODIFIED service', async () => {
+    await api('POST', '/v1/apply', { items: [web] });
+    const w = await watch('kind=services');
+    const [added] = await w.waitFor(1, 'initial list');
+    const update = (m: typeof added) => (m?.type === 'ERROR' ? undefined : (m?.object as Service & { status?: { update?: { state: string; revision: number } } }).status?.update);
+    assert.deepEqual({ state: update(added)?.state, revision: update(added)?.revision }, { state: 'updating', revision: 1 });
+    const cur = (await store.get<UpdateStatus>(rolloutKeys.update('web')))!;
+    const { version, ...value } = cur;
+    await store.put(rolloutKeys.update('web'), { ...value, state: 'completed', message: 'revision 1 rolled out' }, version);
+    const all = await w.waitFor(2, 'the rollout completed');
+    assert.equal(all[1]?.type, 'MODIFIED');
+    assert.equal(update(all[1])?.state, 'completed');
   });
 
   it('refuses a socket without a valid token; accepts ?token=', async () => {
