@@ -95,7 +95,7 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
   /**
    * Whether the Engine has `image`. Tasks of one service start together: they share one
    * question in flight, and a yes is trusted for IMAGE_PRESENT_TTL_MS (an image removed meanwhile
-   * makes the create fail, and the task's restart asks again).
+   * makes the create fail with 404, which forgets the yes: the task's restart asks again).
    */
   private imagePresent(image: string): Promise<boolean> {
     const known = this.imageChecks.get(image);
@@ -181,6 +181,8 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
       for (const w of res.Warnings ?? []) if (w) this.log.warn({ task: task.name, warning: w }, 'docker create warning');
       return res.Id;
     } catch (err) {
+      // No such image (removed since it was found present): the next start asks the Engine again.
+      if (err instanceof DockerApiError && err.statusCode === 404) this.imageChecks.delete(spec.image);
       if (err instanceof DockerApiError && err.statusCode === 409) {
         // The name is taken: if it is this very task's container (created before an agent crash),
         // use it rather than failing or starting a twin.

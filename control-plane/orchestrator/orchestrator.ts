@@ -343,8 +343,7 @@ export class Orchestrator {
     this.wakeTimers.set(name, { at, timer });
   }
 
-  /** One service's task writes and its rollout's next state, in one transaction. */
-  /** Whether it was written. */
+  /** One service's task writes and its rollout's next state, in one transaction; whether it was written. */
   private async writeRollout(name: string, ops: WriteOp[], events: EventInput[]): Promise<boolean> {
     try {
       const revision = await this.opts.store.txn(ops);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { DockerDriver } from '../../agent/driver/docker.js';
 import { ImageNotPresentError, Label } from '../../agent/driver/driver.js';
 import {
+  BUSYBOX_IMAGE,
   WEB_IMAGE,
   containersOfNode,
   docker,
@@ -135,6 +136,20 @@ describe('docker driver (real Docker Engine)', function () {
       return true;
     });
     await driver.ensureImage(WEB_IMAGE, 'never');
+  });
+
+  it('an image removed after it was found present is looked for again once a create fails', async () => {
+    const image = `berth/driver-test-gone:${nodeName}`;
+    await docker('tag', BUSYBOX_IMAGE, image);
+    try {
+      await driver.ensureImage(image, 'never'); // present: remembered for a while
+      await docker('rmi', image);
+      const task = makeTask({ ...shellSpec('true'), image });
+      await assert.rejects(driver.create(task));
+      await assert.rejects(driver.ensureImage(image, 'never'), ImageNotPresentError, 'asked the Engine again');
+    } finally {
+      await docker('rmi', image).catch(() => undefined);
+    }
   });
 
   it('lists only the containers of its own node', async () => {
