@@ -53,3 +53,33 @@ export function successorOf(ended: Task, tasks: readonly Task[], seen: ReadonlyS
     .filter((t) => !seen.has(t.id) && sameSlot(t, ended) && t.createdAt >= ended.createdAt && t.desiredState === 'running' && hasOutput(t))
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt))[0];
 }
+
+/**
+ * A log line's time as a sortable key (RFC 3339 with up to nanoseconds, trailing zeros trimmed
+ * as the Engine writes them): seconds since the epoch, then the fraction padded to 9 digits.
+ */
+export function timeKey(time: string): string | undefined {
+  const m = /^(.*?:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(time);
+  if (!m) return undefined;
+  const secs = Date.parse(`${m[1]}${m[3]}`);
+  if (Number.isNaN(secs)) return undefined;
+  return `${String(secs / 1000).padStart(12, '0')}.${(m[2] ?? '').padEnd(9, '0')}`;
+}
+
+/**
+ * Following a task whose node's session dropped: the same task, once it is still meant to run
+ * on the same node and that node is connected again (its output continues), else the task that
+ * took over its slot (`successorOf`), else undefined (keep waiting).
+ */
+export function resumeTarget(
+  followed: Task,
+  tasks: readonly Task[],
+  seen: ReadonlySet<string>,
+  connected: (nodeId: string) => boolean,
+): Task | undefined {
+  const same = tasks.find((t) => t.id === followed.id);
+  if (same && same.desiredState === 'running' && !isTerminal(same.status.state) && same.nodeId && same.nodeId === followed.nodeId && connected(same.nodeId)) {
+    return same;
+  }
+  return successorOf(followed, tasks, seen);
+}

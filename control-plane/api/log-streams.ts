@@ -9,7 +9,7 @@ import type { StreamFailureInfo, TaskStreams } from '../dispatcher/task-streams.
 import { SESSION_ENDED } from '../dispatcher/task-streams.js';
 import { keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
-import { liveTasks, successorOf, type LogsParams } from './log-follow.js';
+import { liveTasks, resumeTarget, successorOf, timeKey, type LogsParams } from './log-follow.js';
 import type { NdjsonResponse } from './ndjson-response.js';
 
 /** How often the store is read while waiting for a slot's next task or a service's new tasks. */
@@ -26,6 +26,8 @@ export interface LogStreamDeps {
 
 interface StreamResult {
   failure?: StreamFailureInfo;
+  /** The time of the last line sent, when the runtime gave one. */
+  lastTime?: string;
 }
 
 /** One task's logs, then (following) each task that takes over its slot, until the client leaves. */
@@ -33,20 +35,34 @@ export async function streamTaskLogs(deps: LogStreamDeps, out: NdjsonResponse, f
   const seen = new Set<string>([first.id]);
   let task = first;
   let query = params;
+  let after: string | undefined;
   for (;;) {
-    const r = await streamOne(deps, out, task, query);
+    const r = await streamOne(deps, out, task, query, after);
     if (out.closed) return;
     if (r.failure && (!params.follow || !resumable(r.failure))) {
       out.write(failureLine(r.failure));
       return;
     }
     if (!params.follow) return;
-    if (r.failure) out.write(notice(`${task.name}: ${r.failure.message}; waiting for the task that takes over its slot`, task.name));
-    const next = await waitFor(deps, out, task.serviceName, (tasks) => successorOf(task, tasks, seen));
+    if (r.failure) out.write(notice(`${task.name}: ${r.failure.message}; waiting for its node to come back or for the task that takes over its slot`, task.name));
+    const connected = (nodeId: string) => deps.streams.isConnected(nodeId);
+    const ended = task;
+    // Cut off from its node, the task may still run there: resume it once the node is back.
+    const next = await waitFor(deps, out, task.serviceName, (tasks) => (r.failure ? resumeTarget(ended, tasks, seen, connected) : successorOf(ended, tasks, seen)));
     if (!next) return;
+    if (next.id === task.id) {
+      // The node's session is back and the task still runs there: its output goes on, from the
+      // last line shown (lines of that same instant already shown are skipped).
+      out.write(notice(`${task.name}: its node is back; resuming`, task.name));
+      after = r.lastTime ?? after;
+      query = { follow: true, ...(after ? { since: after } : { tail: 0 }) };
+      task = next;
+      continue;
+    }
     out.write(notice(`${task.name} ended; following ${next.name}`, next.name));
     seen.add(next.id);
     task = next;
+    after = undefined;
     // All of the new task's output: it started after the lines already shown.
     query = { follow: true };
   }
@@ -82,15 +98,18 @@ export async function streamServiceLogs(deps: LogStreamDeps, out: NdjsonResponse
 }
 
 /** Streams one task until the agent has sent everything (or following: the instance ended). */
-function streamOne(deps: LogStreamDeps, out: NdjsonResponse, task: Task, params: LogsParams): Promise<StreamResult> {
+function streamOne(deps: LogStreamDeps, out: NdjsonResponse, task: Task, params: LogsParams, after?: string): Promise<StreamResult> {
   if (!task.nodeId) return Promise.resolve({ failure: { reason: NODE_UNAVAILABLE, message: `task ${task.name} is not on any node` } });
   const nodeId = task.nodeId;
+  // Resuming: lines up to `after` were shown already (`since` has a whole second's precision).
+  const skipUpTo = after ? timeKey(after) : undefined;
+  let lastTime = after;
   return new Promise<StreamResult>((resolve) => {
     let remote: ReturnType<TaskStreams['openLogs']> | undefined;
     const finish = (r: StreamResult): void => {
       out.signal.removeEventListener('abort', onAbort);
       if (remote) out.detach(remote);
-      resolve(r);
+      resolve({ ...r, ...(lastTime ? { lastTime } : {}) });
     };
     const onAbort = (): void => {
       remote?.cancel();
@@ -109,6 +128,11 @@ function streamOne(deps: LogStreamDeps, out: NdjsonResponse, task: Task, params:
         {
           lines: (lines) => {
             for (const l of lines) {
+              if (l.time) {
+                const key = timeKey(l.time);
+                if (skipUpTo && key && key <= skipUpTo) continue;
+                lastTime = l.time;
+              }
               const rec: LogRecord = { task: task.name, taskId: task.id, stream: l.stream, line: l.line, ...(l.time ? { time: l.time } : {}) };
               out.write(rec);
             }

@@ -124,6 +124,10 @@ export class Dispatcher implements TaskStreams {
     return openLogs(session, query, handlers);
   }
 
+  isConnected(nodeId: string): boolean {
+    return this.sessions.has(nodeId);
+  }
+
   openExec(nodeId: string, req: { taskId: string; instanceId?: string; command: string[] }, handlers: ExecHandlers): RemoteStream {
     const session = this.sessions.get(nodeId);
     if (!session) throw new NodeUnavailableError(nodeId);

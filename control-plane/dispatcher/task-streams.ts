@@ -57,6 +57,8 @@ export interface TaskStreams {
   /** Throws NodeUnavailableError when the node has no live session. */
   openLogs(nodeId: string, query: LogsQuery, handlers: LogsHandlers): RemoteStream;
   openExec(nodeId: string, req: { taskId: string; instanceId?: string; command: string[] }, handlers: ExecHandlers): RemoteStream;
+  /** Whether the node has a live session now (openLogs would not throw NodeUnavailableError). */
+  isConnected(nodeId: string): boolean;
 }
 
 /** The task's node has no session with this control plane (down, or not connected yet). */

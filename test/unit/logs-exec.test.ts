@@ -7,7 +7,7 @@ import { NdjsonDecoder } from '../../cli/ndjson.js';
 import { parseLogsTarget, renderLogMessage } from '../../cli/commands/logs.js';
 import { UsageError } from '../../cli/command.js';
 import { StreamRouter, routeOf } from '../../control-plane/dispatcher/stream-router.js';
-import { liveTasks, parseLogsParams, successorOf } from '../../control-plane/api/log-follow.js';
+import { liveTasks, parseLogsParams, resumeTarget, successorOf, timeKey } from '../../control-plane/api/log-follow.js';
 import type { AgentMessage__Output } from '../../proto/generated/berth/v1/AgentMessage.js';
 import type { Task } from '../../common/types.js';
 
@@ -163,6 +163,30 @@ describe('logs -f: the task that takes over a slot', () => {
     assert.equal(successorOf(ended, [ended, pending], new Set(['a'])), undefined);
     const started = task('b', 1, '2026-01-10T12:01:01Z');
     assert.equal(successorOf(ended, [ended, started], new Set(['a', 'b'])), undefined);
+  });
+  it('cut off from its node: the same task once the node is connected again, unless it was replaced', () => {
+    const cut = task('a', 1, '2026-01-10T12:00:00Z');
+    let connected = false;
+    const isConnected = () => connected;
+    assert.equal(resumeTarget(cut, [cut], new Set(['a']), isConnected), undefined, 'node still away');
+    connected = true;
+    assert.equal(resumeTarget(cut, [cut], new Set(['a']), isConnected)?.id, 'a', 'node back, task still runs there');
+    const orphaned = task('a', 1, '2026-01-10T12:00:00Z', { status: { state: 'orphaned', timestamp: 'x' } });
+    const next = task('b', 1, '2026-01-10T12:01:01Z', { nodeId: 'n2' });
+    assert.equal(resumeTarget(cut, [orphaned, next], new Set(['a']), isConnected)?.id, 'b', 'replaced: the successor');
+  });
+  it('orders log times with nanoseconds whose trailing zeros are trimmed', () => {
+    const ascending = [
+      '2026-01-10T12:00:00Z',
+      '2026-01-10T12:00:00.000000001Z',
+      '2026-01-10T13:00:00.05+01:00',
+      '2026-01-10T12:00:00.1Z',
+      '2026-01-10T12:00:00.123456789Z',
+      '2026-01-10T12:00:00.2Z',
+      '2026-01-10T12:00:01Z',
+    ].map((t) => timeKey(t)!);
+    for (let i = 1; i < ascending.length; i++) assert.ok(ascending[i - 1]! < ascending[i]!, `${i - 1} before ${i}: ${ascending.join(' ')}`);
+    assert.equal(timeKey('yesterday'), undefined);
   });
   it('a service shows the running tasks only, by slot', () => {
     const t2 = task('c', 2, '2026-01-10T12:00:00Z');
