@@ -4,7 +4,7 @@
 // of the service. Decisions are in log-follow.ts; this file only waits, reads and writes.
 import type { Logger } from 'pino';
 import type { LogNotice, LogRecord, StreamFailure } from '../../common/logs.js';
-import type { Task } from '../../common/types.js';
+import { isTerminal, type Task } from '../../common/types.js';
 import type { StreamFailureInfo, TaskStreams } from '../dispatcher/task-streams.js';
 import { SESSION_ENDED } from '../dispatcher/task-streams.js';
 import { keys } from '../store/keys.js';
@@ -72,10 +72,14 @@ export async function streamTaskLogs(deps: LogStreamDeps, out: NdjsonResponse, f
 export async function streamServiceLogs(deps: LogStreamDeps, out: NdjsonResponse, service: string, params: LogsParams): Promise<void> {
   const seen = new Set<string>();
   const running = new Set<Promise<void>>();
-  const start = (t: Task, query: LogsParams): void => {
+  /** Followed tasks cut off from their node, with the time of their last line shown. */
+  const cutOff = new Map<string, { task: Task; lastTime?: string }>();
+  const start = (t: Task, query: LogsParams, after?: string): void => {
     seen.add(t.id);
-    const p = streamOne(deps, out, t, query).then((r) => {
-      if (r.failure && !out.closed) out.write(params.follow ? notice(`${t.name}: ${r.failure.message}`, t.name) : failureLine(r.failure, t.name));
+    const p = streamOne(deps, out, t, query, after).then((r) => {
+      if (!r.failure || out.closed) return;
+      out.write(params.follow ? notice(`${t.name}: ${r.failure.message}`, t.name) : failureLine(r.failure, t.name));
+      if (params.follow && resumable(r.failure)) cutOff.set(t.id, { task: t, ...(r.lastTime ? { lastTime: r.lastTime } : {}) });
     });
     running.add(p);
     void p.finally(() => running.delete(p));
@@ -87,6 +91,17 @@ export async function streamServiceLogs(deps: LogStreamDeps, out: NdjsonResponse
   }
   // New tasks (restarts, scale-ups, rollouts) show from their first line.
   await waitFor(deps, out, service, (tasks) => {
+    // A task whose node is back and which still runs there: its output goes on from the last line.
+    for (const [id, cut] of cutOff) {
+      const back = resumeTarget(cut.task, tasks, seen, (n) => deps.streams.isConnected(n));
+      if (back?.id === id) {
+        cutOff.delete(id);
+        out.write(notice(`${back.name}: its node is back; resuming`, back.name));
+        start(back, cut.lastTime ? { follow: true, since: cut.lastTime } : { follow: true, tail: 0 }, cut.lastTime);
+      } else if (!tasks.some((t) => t.id === id && t.desiredState === 'running' && !isTerminal(t.status.state))) {
+        cutOff.delete(id); // replaced: its successor is a new task, started below
+      }
+    }
     for (const t of liveTasks(tasks)) {
       if (seen.has(t.id)) continue;
       if (seen.size > 0) out.write(notice(`following ${t.name}`, t.name));

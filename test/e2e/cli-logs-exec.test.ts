@@ -114,9 +114,13 @@ describe('e2e: berth logs and exec through a docker agent', function () {
   it('logs -f goes on, with no line lost or repeated, when the agent is killed and comes back within the grace', async () => {
     const task = await taskOfSlot(1);
     const follower = spawnBerth(['--config', server.configPath, 'logs', '-f', '--tail', '1', task.name]);
-    followers.push(follower);
+    const ofService = spawnBerth(['--config', server.configPath, 'logs', '-f', '--tail', '1', 'service/talker']);
+    followers.push(follower, ofService);
     const ticks = () => [...follower.stdout().matchAll(/^tick-(\d+)$/gm)].map((m) => Number(m[1]));
-    await eventually(() => ticks().length >= 3, 20_000, `ticks in logs -f; got ${follower.stdout()}`);
+    // service/NAME prefixes each line with its task: the same task's ticks, from the other follower.
+    const prefix = `${task.name} `;
+    const serviceTicks = () => ofService.stdout().split('\n').filter((l) => l.startsWith(prefix) && /tick-\d+$/.test(l)).map((l) => Number(/tick-(\d+)$/.exec(l)![1]));
+    await eventually(() => ticks().length >= 3 && serviceTicks().length >= 3, 20_000, `ticks in logs -f; got ${follower.stdout()} and ${ofService.stdout()}`);
 
     // The agent dies; its containers keep running. A new agent on the same data dir adopts them.
     const dataDir = agent!.dataDir;
@@ -125,12 +129,16 @@ describe('e2e: berth logs and exec through a docker agent', function () {
     agent = startAgent(server, { name: node, runtime: 'docker', dataDir });
     await eventually(() => /its node is back; resuming/.test(follower.stderr()), 30_000, `the resume notice; stderr: ${follower.stderr()}`);
     await eventually(() => ticks().length >= before + 8, 20_000, `ticks after the agent came back; got ${follower.stdout()}`);
-    const seen = ticks();
-    for (let i = 1; i < seen.length; i++) assert.equal(seen[i], seen[i - 1]! + 1, `consecutive ticks, none lost or repeated: ${seen.join(',')}`);
+    await eventually(() => serviceTicks().length >= before + 8, 20_000, `service/talker goes on too; got ${ofService.stdout()} ${ofService.stderr()}`);
+    for (const seen of [ticks(), serviceTicks()]) {
+      for (let i = 1; i < seen.length; i++) assert.equal(seen[i], seen[i - 1]! + 1, `consecutive ticks, none lost or repeated: ${seen.join(',')}`);
+    }
     assert.equal((await runningTasks()).find((t) => t.slot === 1)?.id, task.id, 'the same task all along');
 
-    const exit = await follower.stop('SIGINT');
-    assert.equal(exit.code, 0, follower.stderr());
+    for (const f of [follower, ofService]) {
+      const exit = await f.stop('SIGINT');
+      assert.equal(exit.code, 0, f.stderr());
+    }
   });
 
   it('exec and logs of a missing task exit with the not-found code', async () => {
