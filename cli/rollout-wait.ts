@@ -1,7 +1,10 @@
-// Following a rollout from the client: `rollout status` and `apply --wait` poll the service
-// (status.update, upToDate, available) and print a line each time the progress changes.
+// Following a rollout from the client: `rollout status` and `apply --wait` follow the service
+// (status.update, upToDate, available) through the watch API, printing a line each time the
+// progress changes; against a server that refuses the watch they poll it instead.
 import type { ApiClient, ServiceView } from './api-client.js';
 import { UsageError } from './command.js';
+import { followWatch } from './watch.js';
+import { WatchEventType, WatchKind } from '../common/watch.js';
 
 /** How often the service is read while waiting. */
 const POLL_MS = 500;
@@ -48,23 +51,65 @@ export function outcomeOf(svc: ServiceView): RolloutOutcome | undefined {
   return undefined;
 }
 
+type WaitOptions = { timeoutMs?: number; out: (line: string) => void; prefix?: string };
+type WaitResult = { outcome: RolloutOutcome; service: ServiceView };
+
 /**
- * Polls `name` until its rollout completes, fails (paused, failed, rolled back) or the timeout
- * passes; `out` gets a progress line whenever it changes.
+ * Follows `name` until its rollout completes, fails (paused, failed, rolled back) or the timeout
+ * passes; `out` gets a progress line whenever it changes. A service deleted meanwhile ends it
+ * with the API's not-found error.
  */
-export async function waitForRollout(
-  client: ApiClient,
-  name: string,
-  opts: { timeoutMs?: number; out: (line: string) => void; prefix?: string },
-): Promise<{ outcome: RolloutOutcome; service: ServiceView }> {
+export async function waitForRollout(client: ApiClient, name: string, opts: WaitOptions): Promise<WaitResult> {
   const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Infinity;
   let last = '';
-  for (;;) {
-    const svc = await client.request<ServiceView>('GET', `/v1/services/${encodeURIComponent(name)}`);
+  const report = (svc: ServiceView): RolloutOutcome | undefined => {
     const line = `${opts.prefix ?? ''}${progressLine(svc)}`;
     if (line !== last) opts.out(line);
     last = line;
-    const outcome = outcomeOf(svc);
+    return outcomeOf(svc);
+  };
+  let current = await client.request<ServiceView>('GET', `/v1/services/${encodeURIComponent(name)}`);
+  const first = report(current);
+  if (first) return { outcome: first, service: current };
+
+  const stop = new AbortController();
+  const timer = Number.isFinite(deadline) ? setTimeout(() => stop.abort(), Math.max(0, deadline - Date.now())) : undefined;
+  let result: WaitResult | undefined;
+  let deleted = false;
+  try {
+    await followWatch(client, {
+      kind: WatchKind.Services,
+      signal: stop.signal,
+      onChange: (change) => {
+        const svc = change.object as ServiceView;
+        if (svc.metadata?.name !== name) return;
+        if (change.type === WatchEventType.Deleted) {
+          deleted = true;
+          stop.abort();
+          return;
+        }
+        current = svc;
+        const outcome = report(svc);
+        if (outcome) {
+          result = { outcome, service: svc };
+          stop.abort();
+        }
+      },
+    });
+  } catch {
+    // The server refused the watch: read the service every POLL_MS instead.
+    if (!stop.signal.aborted) return pollRollout(client, name, deadline, report);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+  if (deleted) await client.request<ServiceView>('GET', `/v1/services/${encodeURIComponent(name)}`); // the not-found error
+  return result ?? { outcome: RolloutOutcome.TimedOut, service: current };
+}
+
+async function pollRollout(client: ApiClient, name: string, deadline: number, report: (svc: ServiceView) => RolloutOutcome | undefined): Promise<WaitResult> {
+  for (;;) {
+    const svc = await client.request<ServiceView>('GET', `/v1/services/${encodeURIComponent(name)}`);
+    const outcome = report(svc);
     if (outcome) return { outcome, service: svc };
     if (Date.now() >= deadline) return { outcome: RolloutOutcome.TimedOut, service: svc };
     await new Promise((r) => setTimeout(r, Math.min(POLL_MS, Math.max(0, deadline - Date.now()))));
