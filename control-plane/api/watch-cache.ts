@@ -296,30 +296,22 @@ export class WatchCache {
       serviceView(svc, this.index.ofService(svc.metadata.name), this.updates.informer.cache.get(rolloutKeys.update(svc.metadata.name)));
     const views: [string, unknown][] = [...this.services.informer.cache].map(([k, s]) => [k, view(s)]);
     stream.init(Math.max(this.services.informer.lastRevision, this.tasks.informer.lastRevision, this.updates.informer.lastRevision), views);
-    // A rollout's progress changes the service's status.update: a MODIFIED service, as for tasks.
-    this.updates.listen((ev, rev) => {
-      const name = (ev.type === 'put' ? ev.value : ev.previous).service;
+    /** A MODIFIED service when a task or rollout change changed its derived status. */
+    const restate = (name: string | undefined, rev: number): void => {
+      if (!name) return;
       const key = keys.service(name);
       const svc = this.services.informer.cache.get(key);
       const before = stream.current.get(key);
       if (!svc || !before) return;
       const after = view(svc);
       if (statusOf(after) !== statusOf(before)) stream.push(WatchEventType.Modified, key, after, rev);
-    });
+    };
+    this.updates.listen((ev, rev) => restate((ev.type === 'put' ? ev.value : ev.previous).service, rev));
     this.services.listen((ev, rev) => {
       stream.push(changeType(ev), ev.key, ev.type === 'put' ? view(ev.value) : stream.current.get(ev.key) ?? ev.previous, rev);
     });
     this.tasks.listen((ev, rev) => {
-      const names = new Set([ev.previous?.serviceName, ev.type === 'put' ? ev.value.serviceName : undefined]);
-      for (const name of names) {
-        if (!name) continue;
-        const key = keys.service(name);
-        const svc = this.services.informer.cache.get(key);
-        const before = stream.current.get(key);
-        if (!svc || !before) continue;
-        const after = view(svc);
-        if (statusOf(after) !== statusOf(before)) stream.push(WatchEventType.Modified, key, after, rev);
-      }
+      for (const name of new Set([ev.previous?.serviceName, ev.type === 'put' ? ev.value.serviceName : undefined])) restate(name, rev);
     });
   }
 
