@@ -28,6 +28,8 @@ interface StreamResult {
   failure?: StreamFailureInfo;
   /** The time of the last line sent, when the runtime gave one. */
   lastTime?: string;
+  /** Whether any line was sent. */
+  shown?: boolean;
 }
 
 /** One task's logs, then (following) each task that takes over its slot, until the client leaves. */
@@ -36,8 +38,11 @@ export async function streamTaskLogs(deps: LogStreamDeps, out: NdjsonResponse, f
   let task = first;
   let query = params;
   let after: string | undefined;
+  /** Lines of the current task were shown (a resume must not show them again). */
+  let shown = false;
   for (;;) {
     const r = await streamOne(deps, out, task, query, after);
+    shown ||= r.shown === true;
     if (out.closed) return;
     if (r.failure && (!params.follow || !resumable(r.failure))) {
       out.write(failureLine(r.failure));
@@ -55,7 +60,9 @@ export async function streamTaskLogs(deps: LogStreamDeps, out: NdjsonResponse, f
       // last line shown (lines of that same instant already shown are skipped).
       out.write(notice(`${task.name}: its node is back; resuming`, task.name));
       after = r.lastTime ?? after;
-      query = { follow: true, ...(after ? { since: after } : { tail: 0 }) };
+      // Nothing shown yet (the node was away from the start): the query as asked.
+      if (after) query = { follow: true, since: after };
+      else if (shown) query = { follow: true, tail: 0 };
       task = next;
       continue;
     }
@@ -63,6 +70,7 @@ export async function streamTaskLogs(deps: LogStreamDeps, out: NdjsonResponse, f
     seen.add(next.id);
     task = next;
     after = undefined;
+    shown = false;
     // All of the new task's output: it started after the lines already shown.
     query = { follow: true };
   }
@@ -73,13 +81,16 @@ export async function streamServiceLogs(deps: LogStreamDeps, out: NdjsonResponse
   const seen = new Set<string>();
   const running = new Set<Promise<void>>();
   /** Followed tasks cut off from their node, with the time of their last line shown. */
-  const cutOff = new Map<string, { task: Task; lastTime?: string }>();
+  const cutOff = new Map<string, { task: Task; query: LogsParams; lastTime?: string }>();
+  /** Tasks some of whose lines were shown (a resume must not show them again). */
+  const shown = new Set<string>();
   const start = (t: Task, query: LogsParams, after?: string): void => {
     seen.add(t.id);
     const p = streamOne(deps, out, t, query, after).then((r) => {
+      if (r.shown) shown.add(t.id);
       if (!r.failure || out.closed) return;
       out.write(params.follow ? notice(`${t.name}: ${r.failure.message}`, t.name) : failureLine(r.failure, t.name));
-      if (params.follow && resumable(r.failure)) cutOff.set(t.id, { task: t, ...(r.lastTime ? { lastTime: r.lastTime } : {}) });
+      if (params.follow && resumable(r.failure)) cutOff.set(t.id, { task: t, query, ...(r.lastTime ? { lastTime: r.lastTime } : {}) });
     });
     running.add(p);
     void p.finally(() => running.delete(p));
@@ -97,7 +108,7 @@ export async function streamServiceLogs(deps: LogStreamDeps, out: NdjsonResponse
       if (back?.id === id) {
         cutOff.delete(id);
         out.write(notice(`${back.name}: its node is back; resuming`, back.name));
-        start(back, cut.lastTime ? { follow: true, since: cut.lastTime } : { follow: true, tail: 0 }, cut.lastTime);
+        start(back, cut.lastTime ? { follow: true, since: cut.lastTime } : shown.has(id) ? { follow: true, tail: 0 } : cut.query, cut.lastTime);
       } else if (!tasks.some((t) => t.id === id && t.desiredState === 'running' && !isTerminal(t.status.state))) {
         cutOff.delete(id); // replaced: its successor is a new task, started below
       }
@@ -119,12 +130,13 @@ function streamOne(deps: LogStreamDeps, out: NdjsonResponse, task: Task, params:
   // Resuming: lines up to `after` were shown already (`since` has a whole second's precision).
   const skipUpTo = after ? timeKey(after) : undefined;
   let lastTime = after;
+  let shown = false;
   return new Promise<StreamResult>((resolve) => {
     let remote: ReturnType<TaskStreams['openLogs']> | undefined;
     const finish = (r: StreamResult): void => {
       out.signal.removeEventListener('abort', onAbort);
       if (remote) out.detach(remote);
-      resolve({ ...r, ...(lastTime ? { lastTime } : {}) });
+      resolve({ ...r, shown, ...(lastTime ? { lastTime } : {}) });
     };
     const onAbort = (): void => {
       remote?.cancel();
@@ -150,6 +162,7 @@ function streamOne(deps: LogStreamDeps, out: NdjsonResponse, task: Task, params:
               }
               const rec: LogRecord = { task: task.name, taskId: task.id, stream: l.stream, line: l.line, ...(l.time ? { time: l.time } : {}) };
               out.write(rec);
+              shown = true;
             }
           },
           end: (failure) => finish(failure ? { failure } : {}),
