@@ -164,6 +164,18 @@ class Stream {
   }
 }
 
+/**
+ * A MODIFIED of the object at `key` when a change elsewhere (a task, a rollout) changed its
+ * derived view (status, task count); nothing if it is gone or was never sent.
+ */
+function restateIn<T>(stream: Stream, key: string, cache: ReadonlyMap<string, T>, view: (o: T) => unknown, rev: number): void {
+  const obj = cache.get(key);
+  const before = stream.current.get(key);
+  if (obj === undefined || !before) return;
+  const after = view(obj);
+  if (statusOf(after) !== statusOf(before)) stream.push(WatchEventType.Modified, key, after, rev);
+}
+
 const statusOf = (o: unknown): string => JSON.stringify((o as { status?: unknown; tasks?: unknown }).status ?? null) + String((o as { tasks?: unknown }).tasks);
 
 /** The watch cache of each store the API serves, for the GET routes to read lists from. */
@@ -199,7 +211,7 @@ export class WatchCache {
     this.tasks = new Feed(store, keys.tasks, log, informers?.tasks);
     this.nodes = new Feed(store, keys.nodes, log, informers?.nodes);
     this.events = new Feed(store, keys.events, log);
-    this.updates = new Feed(store, rolloutKeys.updates, log);
+    this.updates = new Feed(store, rolloutKeys.updates, log, informers?.updates);
     this.store = store;
     byStore.set(store, this);
   }
@@ -296,15 +308,8 @@ export class WatchCache {
       serviceView(svc, this.index.ofService(svc.metadata.name), this.updates.informer.cache.get(rolloutKeys.update(svc.metadata.name)));
     const views: [string, unknown][] = [...this.services.informer.cache].map(([k, s]) => [k, view(s)]);
     stream.init(Math.max(this.services.informer.lastRevision, this.tasks.informer.lastRevision, this.updates.informer.lastRevision), views);
-    /** A MODIFIED service when a task or rollout change changed its derived status. */
     const restate = (name: string | undefined, rev: number): void => {
-      if (!name) return;
-      const key = keys.service(name);
-      const svc = this.services.informer.cache.get(key);
-      const before = stream.current.get(key);
-      if (!svc || !before) return;
-      const after = view(svc);
-      if (statusOf(after) !== statusOf(before)) stream.push(WatchEventType.Modified, key, after, rev);
+      if (name) restateIn(stream, keys.service(name), this.services.informer.cache, view, rev);
     };
     this.updates.listen((ev, rev) => restate((ev.type === 'put' ? ev.value : ev.previous).service, rev));
     this.services.listen((ev, rev) => {
@@ -323,15 +328,8 @@ export class WatchCache {
       stream.push(changeType(ev), ev.key, ev.type === 'put' ? view(ev.value) : stream.current.get(ev.key) ?? ev.previous, rev);
     });
     this.tasks.listen((ev, rev) => {
-      const ids = new Set([ev.previous?.nodeId, ev.type === 'put' ? ev.value.nodeId : undefined]);
-      for (const id of ids) {
-        if (!id) continue;
-        const key = keys.node(id);
-        const node = this.nodes.informer.cache.get(key);
-        const before = stream.current.get(key);
-        if (!node || !before) continue;
-        const after = view(node);
-        if (statusOf(after) !== statusOf(before)) stream.push(WatchEventType.Modified, key, after, rev);
+      for (const id of new Set([ev.previous?.nodeId, ev.type === 'put' ? ev.value.nodeId : undefined])) {
+        if (id) restateIn(stream, keys.node(id), this.nodes.informer.cache, view, rev);
       }
     });
   }

@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { ConflictError } from '../../common/errors.js';
 import type { Revision, UpdateStatus } from '../../common/rollout.js';
 import { isTerminal, type Node, type Service, type Task } from '../../common/types.js';
-import { Informer, type InformerEvent } from '../store/informer.js';
+import type { Informer, InformerEvent } from '../store/informer.js';
 import { informerFor, type SharedInformers } from '../store/shared-informers.js';
 import { keys } from '../store/keys.js';
 import { MAX_TXN_OPS, type Store, type WriteOp } from '../store/store.js';
@@ -92,8 +92,9 @@ export class Orchestrator {
     this.services = services.informer;
     this.tasks = tasks.informer;
     this.nodes = nodes.informer;
-    this.updates = new Informer<UpdateStatus>({ ...base, prefix: rolloutKeys.updates, onEvent: (e) => this.mark(e.key.slice(rolloutKeys.updates.length)) });
-    this.release = [services.release, tasks.release, nodes.release, () => this.updates.stop()];
+    const updates = informerFor<UpdateStatus>(shared?.updates, { ...base, prefix: rolloutKeys.updates, onEvent: (e) => this.mark(e.key.slice(rolloutKeys.updates.length)) });
+    this.updates = updates.informer;
+    this.release = [services.release, tasks.release, nodes.release, updates.release];
   }
 
   async start(): Promise<void> {

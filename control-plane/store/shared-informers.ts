@@ -3,7 +3,9 @@
 // instead of each running its own watch: every change is then received and decoded once.
 // Components built alone (tests) still make their own informer (`informerFor`).
 import type { Logger } from 'pino';
+import type { UpdateStatus } from '../../common/rollout.js';
 import type { Node, Service, Task } from '../../common/types.js';
+import { rolloutKeys } from '../rollout/keys.js';
 import { Informer, type InformerEvent, type InformerOptions } from './informer.js';
 import { keys } from './keys.js';
 import type { Store } from './store.js';
@@ -12,6 +14,8 @@ export interface SharedInformers {
   tasks: Informer<Task>;
   nodes: Informer<Node>;
   services: Informer<Service>;
+  /** Rollout states: the orchestrator drives them, the watch cache shows them. */
+  updates: Informer<UpdateStatus>;
 }
 
 /** Built unstarted; components start them (idempotent). Only the creator stops them, after every component. */
@@ -21,11 +25,12 @@ export function createSharedInformers(store: Store, logger: Logger): SharedInfor
     tasks: new Informer<Task>({ store, prefix: keys.tasks, logger: log }),
     nodes: new Informer<Node>({ store, prefix: keys.nodes, logger: log }),
     services: new Informer<Service>({ store, prefix: keys.services, logger: log }),
+    updates: new Informer<UpdateStatus>({ store, prefix: rolloutKeys.updates, logger: log }),
   };
 }
 
 export async function stopSharedInformers(informers: SharedInformers): Promise<void> {
-  await Promise.all([informers.tasks.stop(), informers.nodes.stop(), informers.services.stop()]);
+  await Promise.all(Object.values(informers).map((i: Informer<unknown>) => i.stop()));
 }
 
 /** A component's informer: the shared one, subscribed to, or its own. */

@@ -122,7 +122,9 @@ export class Store {
       throw new ConflictError(stale ?? ops[0]!.key);
     }
     const revision = Number(res.header.revision);
-    for (const op of ops) this.noteWrite(op.key, revision);
+    // A transaction's keys mostly share their top-level prefix: one note per run of it.
+    let noted = '';
+    for (const op of ops) if (!noted || !op.key.startsWith(noted)) noted = this.noteWrite(op.key, revision);
     return revision;
   }
 
@@ -135,10 +137,12 @@ export class Store {
     return this.written.get(prefix) ?? 0;
   }
 
-  private noteWrite(key: string, revision: number): void {
+  /** Records a write of `revision` under the key's top-level prefix; returns that prefix. */
+  private noteWrite(key: string, revision: number): string {
     const slash = key.indexOf('/');
     const prefix = slash < 0 ? key : key.slice(0, slash + 1);
     if ((this.written.get(prefix) ?? 0) < revision) this.written.set(prefix, revision);
+    return prefix;
   }
 
   /**
