@@ -47,6 +47,12 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
       return reply.code(401).send({ error: 'Unauthorized', message: token ? 'invalid token' : 'missing bearer token' });
     }
   });
+  // How long the server held the call (from its first byte read to the reply), for clients that
+  // measure where their time went (the scale benchmark does).
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('server-timing', `app;dur=${reply.elapsedTime.toFixed(1)}`);
+    return payload;
+  });
   app.addHook('onResponse', async (req, reply) => {
     log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });

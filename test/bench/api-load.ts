@@ -4,10 +4,21 @@
 // The mix, per 10 calls: 4 GETs of one service, 4 small applies (a 0-replica service whose env
 // changes, so each is a real write the orchestrator sees), 1 list of nodes, 1 list of services
 // (which counts every task, so it grows with the cluster).
+//
+// It runs as a process of its own (`node --import tsx test/bench/api-load.ts --url URL --token-file F`,
+// started by procs.ts): the harness's own event loop is busy decoding every task it watches, and a
+// client on that loop would measure its own queue, not the server's answer. On SIGTERM it stops
+// starting calls, waits for those in flight and prints {"samples":[...]} on one line.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Etcd3 } from 'etcd3';
 import { percentile } from './measure.js';
 
 /** BulkApply: the harness's own applies of the size's services (recorded, not part of the mix). */
-export const ApiCallKind = { Get: 'get', Apply: 'apply', ListNodes: 'listNodes', ListServices: 'listServices', BulkApply: 'bulkApply' } as const;
+/** EtcdGet: a one-key read straight from etcd, the floor any call that reads etcd stands on. */
+export const ApiCallKind = { Get: 'get', Apply: 'apply', ListNodes: 'listNodes', ListServices: 'listServices', BulkApply: 'bulkApply', EtcdGet: 'etcdGet' } as const;
 export type ApiCallKind = (typeof ApiCallKind)[keyof typeof ApiCallKind];
 
 const MIX: ApiCallKind[] = ['get', 'apply', 'get', 'apply', 'listNodes', 'get', 'apply', 'get', 'apply', 'listServices'];
@@ -15,7 +26,11 @@ const MAX_IN_FLIGHT = 32;
 
 export interface ApiSample {
   kind: ApiCallKind;
+  /** When the call started (epoch ms), to place slow calls on the run's timeline. */
+  startedAt: number;
   ms: number;
+  /** The server's own time for the call (its Server-Timing header), when it gave one. */
+  serverMs?: number;
   ok: boolean;
   /** HTTP status, or 0 when no answer came (timeout, connection error). */
   status?: number;
@@ -38,6 +53,9 @@ export interface ApiStats {
   apiListNodesP99Ms: number;
   /** The slowest of the harness's applies of the size's services (25 services of 1,000 replicas each). */
   apiBulkApplyMaxMs: number;
+  /** p50/p99 of a one-key etcd read made alongside (not an API call): etcd's own latency under the load. */
+  etcdGetP50Ms: number;
+  etcdGetP99Ms: number;
 }
 
 export const PROBE_SERVICE = 'bench-probe';
@@ -51,6 +69,26 @@ export function probeService(n: number): object {
   };
 }
 
+export function apiStats(samples: readonly ApiSample[]): ApiStats {
+  const etcd = samples.filter((s) => s.kind === ApiCallKind.EtcdGet).map((s) => s.ms);
+  samples = samples.filter((s) => s.kind !== ApiCallKind.EtcdGet);
+  const ms = (k?: ApiCallKind) => samples.filter((s) => k === undefined || s.kind === k).map((s) => s.ms);
+  return {
+    apiCalls: samples.length,
+    apiErrors: samples.filter((s) => !s.ok).length,
+    apiErrorsByStatus: samples.filter((s) => !s.ok).reduce<Record<string, number>>((m, s) => ({ ...m, [String(s.status ?? 0)]: (m[String(s.status ?? 0)] ?? 0) + 1 }), {}),
+    apiP50Ms: percentile(ms(), 50),
+    apiP99Ms: percentile(ms(), 99),
+    apiMutatingP99Ms: percentile(ms(ApiCallKind.Apply), 99),
+    apiGetP99Ms: percentile(ms(ApiCallKind.Get), 99),
+    apiListServicesP99Ms: percentile(ms(ApiCallKind.ListServices), 99),
+    apiListNodesP99Ms: percentile(ms(ApiCallKind.ListNodes), 99),
+    apiBulkApplyMaxMs: Math.round(Math.max(0, ...ms(ApiCallKind.BulkApply))),
+    etcdGetP50Ms: percentile(etcd, 50),
+    etcdGetP99Ms: percentile(etcd, 99),
+  };
+}
+
 export class ApiLoad {
   readonly samples: ApiSample[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -58,41 +96,50 @@ export class ApiLoad {
   private n = 0;
   private readonly running = new Set<Promise<void>>();
 
+  private readonly etcd: Etcd3 | undefined;
+
   constructor(
     private readonly apiUrl: string,
     private readonly token: string,
+    /** Also read one key from this etcd at each tick (EtcdGet samples). */
+    etcdUrl?: string,
     private readonly intervalMs = 100,
-  ) {}
-
-  /** Records a call made elsewhere (the size's own apply). */
-  record(sample: ApiSample): void {
-    this.samples.push(sample);
+  ) {
+    this.etcd = etcdUrl ? new Etcd3({ hosts: etcdUrl }) : undefined;
   }
 
   start(): void {
-    this.timer = setInterval(() => this.fire(), this.intervalMs);
+    this.timer = setInterval(() => {
+      this.fire();
+      this.probeEtcd();
+    }, this.intervalMs);
   }
 
   /** Stops starting calls and waits for those in flight. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await Promise.all([...this.running]);
+    this.etcd?.close();
+  }
+
+  private probeEtcd(): void {
+    if (!this.etcd) return;
+    const startedAt = Date.now();
+    const t0 = performance.now();
+    const p = this.etcd
+      .get('bench-probe')
+      .string()
+      .then(
+        () => ({ ok: true, status: 200 }),
+        () => ({ ok: false, status: 0 }),
+      )
+      .then((r) => void this.samples.push({ kind: ApiCallKind.EtcdGet, startedAt, ms: performance.now() - t0, ...r }))
+      .finally(() => this.running.delete(p));
+    this.running.add(p);
   }
 
   stats(): ApiStats {
-    const ms = (k?: ApiCallKind) => this.samples.filter((s) => k === undefined || s.kind === k).map((s) => s.ms);
-    return {
-      apiCalls: this.samples.length,
-      apiErrors: this.samples.filter((s) => !s.ok).length,
-      apiErrorsByStatus: this.samples.filter((s) => !s.ok).reduce<Record<string, number>>((m, s) => ({ ...m, [String(s.status ?? 0)]: (m[String(s.status ?? 0)] ?? 0) + 1 }), {}),
-      apiP50Ms: percentile(ms(), 50),
-      apiP99Ms: percentile(ms(), 99),
-      apiMutatingP99Ms: percentile(ms(ApiCallKind.Apply), 99),
-      apiGetP99Ms: percentile(ms(ApiCallKind.Get), 99),
-      apiListServicesP99Ms: percentile(ms(ApiCallKind.ListServices), 99),
-      apiListNodesP99Ms: percentile(ms(ApiCallKind.ListNodes), 99),
-      apiBulkApplyMaxMs: Math.round(Math.max(0, ...ms(ApiCallKind.BulkApply))),
-    };
+    return apiStats(this.samples);
   }
 
   private fire(): void {
@@ -121,13 +168,44 @@ export class ApiLoad {
     } else if (kind === ApiCallKind.ListServices) {
       url = `${this.apiUrl}/v1/services`;
     }
+    const startedAt = Date.now();
     const t0 = performance.now();
     try {
       const res = await fetch(url, { ...init, signal: AbortSignal.timeout(60_000) });
       await res.arrayBuffer();
-      return { kind, ms: performance.now() - t0, ok: res.ok, status: res.status };
+      const serverMs = Number(/dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1] ?? NaN);
+      return { kind, startedAt, ms: performance.now() - t0, ...(Number.isFinite(serverMs) ? { serverMs } : {}), ok: res.ok, status: res.status };
     } catch {
-      return { kind, ms: performance.now() - t0, ok: false, status: 0 };
+      return { kind, startedAt, ms: performance.now() - t0, ok: false, status: 0 };
     }
   }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { url: { type: 'string' }, 'token-file': { type: 'string' }, etcd: { type: 'string' } } });
+  if (!values.url || !values['token-file']) {
+    process.stderr.write('usage: api-load.ts --url API_URL --token-file FILE [--etcd URL]\n');
+    return 1;
+  }
+  const load = new ApiLoad(values.url, readFileSync(values['token-file'], 'utf8').trim(), values.etcd);
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  load.start();
+  process.stdout.write(`${JSON.stringify({ event: 'started' })}\n`);
+  await stopped;
+  await load.stop();
+  process.stdout.write(`${JSON.stringify({ samples: load.samples })}\n`);
+  return 0;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`api-load: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -1,9 +1,9 @@
 // One size of the hollow-node benchmark: a fresh etcd and control plane, N hollow nodes, then
 // services adding up to M tasks applied in one call, timed until the last task is reported
 // running, with API calls at a fixed rate meanwhile.
-import { ApiLoad, ApiCallKind, probeService, type ApiStats } from './api-load.js';
+import { apiStats, ApiCallKind, probeService, type ApiSample, type ApiStats } from './api-load.js';
 import { cpuSeconds, etcdDbBytes, maxOf, percentile, round, rssBytes } from './measure.js';
-import { startEtcd, startHollow, startServer, stopAll, type Child } from './procs.js';
+import { startApiLoad, startEtcd, startHollow, startServer, stopAll, type Child } from './procs.js';
 import { TaskTracker } from './task-tracker.js';
 
 /** Services per `POST /v1/apply` (the API refuses more than 42 changed services in one). */
@@ -48,6 +48,8 @@ export interface SizeResult extends ApiStats {
   taskOrphanedEvents: number;
   /** Cumulative created / assigned / running per second from the apply. */
   timeline: { second: number; created: number; assigned: number; running: number }[];
+  /** Every API call: kind, start (seconds after the apply), duration, status. */
+  apiCallsTimeline: { kind: string; at: number; ms: number; serverMs?: number; status: number }[];
 }
 
 const REPLICAS_PER_SERVICE = 1000;
@@ -99,20 +101,22 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
     if (!probe.ok) throw new Error(`${label}: probe apply failed: ${probe.status} ${await probe.text()}`);
 
     const cpu0 = { cp: cpuSeconds(server.child.pid), etcd: cpuSeconds(etcd.pid), hollow: hollow.reduce((s, h) => s + cpuSeconds(h.pid), 0) };
-    const load = new ApiLoad(server.apiUrl, server.token);
+    const load = await startApiLoad(server, etcd.url);
+    const bulk: ApiSample[] = [];
     const t0 = performance.now();
-    load.start();
+    const t0Epoch = Date.now();
     // The API takes a bounded number of changed services per apply (each also writes a revision
     // and a rollout in the same transaction): the services go in consecutive applies.
     const services = benchServices(tasks);
     for (let i = 0; i < services.length; i += SERVICES_PER_APPLY) {
       const t = performance.now();
+      const startedAt = Date.now();
       const res = await fetch(`${server.apiUrl}/v1/apply`, {
         method: 'POST',
         headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ items: services.slice(i, i + SERVICES_PER_APPLY) }),
       });
-      load.record({ kind: ApiCallKind.BulkApply, ms: performance.now() - t, ok: res.ok, status: res.status });
+      bulk.push({ kind: ApiCallKind.BulkApply, startedAt, ms: performance.now() - t, ok: res.ok, status: res.status });
       if (!res.ok) throw new Error(`${label}: apply failed: ${res.status} ${await res.text()}`);
     }
 
@@ -129,7 +133,7 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
     const lastRunning = completed ? maxOf(tracker.runningAt.values()) : performance.now();
     const lastAssigned = tracker.assigned ? maxOf(tracker.assignedAt.values()) : performance.now();
     const cpu1 = { cp: cpuSeconds(server.child.pid), etcd: cpuSeconds(etcd.pid), hollow: hollow.reduce((s, h) => s + cpuSeconds(h.pid), 0) };
-    await load.stop();
+    const samples = [...(await load.stop()), ...bulk];
     const seconds = (lastRunning - t0) / 1000;
     const startMs = [...tracker.runningAt].map(([id, at]) => at - (tracker.firstSeen.get(id) ?? at));
     const result: SizeResult = {
@@ -143,7 +147,7 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
       taskStartP50Ms: percentile(startMs, 50),
       taskStartP99Ms: percentile(startMs, 99),
       secondsToNodesReady: round(secondsToNodesReady, 1),
-      ...load.stats(),
+      ...apiStats(samples),
       controlPlanePeakRssBytes: rssBytes(server.child.pid),
       controlPlaneCpuSeconds: round(cpu1.cp - cpu0.cp, 2),
       etcdCpuSeconds: round(cpu1.etcd - cpu0.etcd, 2),
@@ -153,6 +157,9 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
       hollowProcesses: hollow.length,
       ...(await tracker.eventCounts(['NodeDown', 'TaskOrphaned']).then((c) => ({ nodeDownEvents: c.NodeDown ?? 0, taskOrphanedEvents: c.TaskOrphaned ?? 0 }))),
       timeline: tracker.timeline(t0, lastRunning),
+      apiCallsTimeline: samples
+        .map((c) => ({ kind: c.kind, at: round((c.startedAt - t0Epoch) / 1000, 2), ms: round(c.ms, 1), ...(c.serverMs !== undefined ? { serverMs: c.serverMs } : {}), status: c.status ?? 0 }))
+        .sort((a, b) => a.at - b.at),
     };
     if (!completed) opts.progress(`${label}: gave up with ${tracker.running}/${tasks} running`);
     return result;

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import type { ApiSample } from './api-load.js';
 import { EmbeddedEtcd, freePort } from '../../control-plane/etcd/embedded.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -183,6 +184,36 @@ export async function startHollow(server: BenchServer, count: number, firstIndex
     }),
   ]);
   return child;
+}
+
+/** The open-loop API client (api-load.ts) as its own process; stop() returns its samples. */
+export async function startApiLoad(server: BenchServer, etcdUrl: string): Promise<{ stop(): Promise<ApiSample[]> }> {
+  let started!: () => void;
+  const ready = new Promise<void>((r) => (started = r));
+  let samples: ApiSample[] | undefined;
+  const child = spawnTracked(
+    'api-load',
+    process.execPath,
+    ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'bench', 'api-load.ts'), '--url', server.apiUrl, '--token-file', path.join(server.dataDir, 'admin-token'), '--etcd', etcdUrl],
+    {},
+    (l) => {
+      if (l.includes('"event":"started"')) started();
+      else if (l.startsWith('{"samples"')) samples = (JSON.parse(l) as { samples: ApiSample[] }).samples;
+    },
+  );
+  await Promise.race([
+    ready,
+    child.exited.then(() => {
+      throw new Error(`API load exited during start-up:\n${child.tail()}`);
+    }),
+  ]);
+  return {
+    stop: async () => {
+      await child.stop(120_000);
+      if (!samples) throw new Error(`API load gave no samples:\n${child.tail()}`);
+      return samples;
+    },
+  };
 }
 
 /** `berth agent --runtime docker` (one real node) as its own process. */

@@ -105,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
     const line = { ...r, ...baseline };
     sizes.push(line);
     // The per-second timeline goes to the results file only: the printed line stays readable.
-    const { timeline: _timeline, ...printed } = line;
+    const { timeline: _timeline, apiCallsTimeline: _calls, ...printed } = line;
     process.stdout.write(`${JSON.stringify(printed)}\n`);
   }
 
