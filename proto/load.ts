@@ -23,8 +23,16 @@ export const LOADER_OPTIONS: protoLoader.Options = {
  */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Channelz (gRPC's introspection service) is not served, but grpc-js keeps its records by default:
+ * per connection a trace and counters, per message a timestamp. With a session per node that was
+ * memory and garbage for nothing.
+ */
+export const NO_CHANNELZ: grpc.ChannelOptions = { 'grpc.enable_channelz': 0 };
+
 /** gRPC keepalive for both ends: a dead peer is noticed within ~15 s even on an idle stream. */
 export const KEEPALIVE_OPTIONS: grpc.ChannelOptions = {
+  ...NO_CHANNELZ,
   'grpc.keepalive_time_ms': 10_000,
   'grpc.keepalive_timeout_ms': 5_000,
   'grpc.keepalive_permit_without_calls': 1,

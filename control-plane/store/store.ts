@@ -55,7 +55,8 @@ export class Store {
       hosts: opts.endpoints,
       dialTimeout: 3000,
       // Lists of tens of thousands of tasks exceed gRPC's default 4 MiB per message.
-      grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 * 1024 },
+      // No channelz records (grpc-js keeps them by default; nothing serves them).
+      grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.enable_channelz': 0 },
       defaultCallOptions: (ctx) => ({ deadline: Date.now() + (ctx.isStream ? 365 * 24 * 3600_000 : (opts.timeoutMs ?? 5000)) }),
     };
     this.client = new Etcd3(etcdOpts);
