@@ -47,6 +47,10 @@ export interface SizeResult extends ApiStats {
   nodeDownEvents: number;
   taskOrphanedEvents: number;
   /** Cumulative created / assigned / running per second from the apply. */
+  /** The server's RSS once every node was ready, before the first apply: the cost of the nodes alone. */
+  controlPlaneRssNodesReadyBytes: number;
+  /** The server's peak RSS up to then (registration of every node included). */
+  controlPlanePeakRssNodesReadyBytes: number;
   timeline: { second: number; created: number; assigned: number; running: number }[];
   /** Every API call: kind, start (seconds after the apply), duration, status. */
   apiCallsTimeline: { kind: string; at: number; ms: number; serverMs?: number; status: number }[];
@@ -90,6 +94,8 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
       await new Promise((r) => setTimeout(r, 1000));
     }
     const secondsToNodesReady = (performance.now() - tNodes) / 1000;
+    const rssAtNodesReady = rssBytes(server.child.pid, true);
+    const peakRssAtNodesReady = rssBytes(server.child.pid);
     opts.progress(`${label}: ${nodes} nodes ready in ${secondsToNodesReady.toFixed(1)} s; applying ${tasks} tasks`);
     await tracker.start();
     // The probe service the API load reads and rewrites must exist before the first GET.
@@ -149,6 +155,8 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
       secondsToNodesReady: round(secondsToNodesReady, 1),
       ...apiStats(samples),
       controlPlanePeakRssBytes: rssBytes(server.child.pid),
+      controlPlaneRssNodesReadyBytes: rssAtNodesReady,
+      controlPlanePeakRssNodesReadyBytes: peakRssAtNodesReady,
       controlPlaneCpuSeconds: round(cpu1.cp - cpu0.cp, 2),
       etcdCpuSeconds: round(cpu1.etcd - cpu0.etcd, 2),
       hollowCpuSeconds: round(cpu1.hollow - cpu0.hollow, 2),

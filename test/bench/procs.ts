@@ -130,7 +130,10 @@ export async function startServer(opts: ServerStartOptions): Promise<BenchServer
   const entry = opts.dist ? [path.join(REPO_ROOT, 'dist', 'cli', 'main.js')] : ['--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts')];
   if (opts.dist && !existsSync(entry[0]!)) throw new Error('dist/cli/main.js not found: run npm run build first');
   const prof = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
+  // Node/V8 flags for the server alone, to try a setting without changing the code.
+  const flags = (process.env.BERTH_BENCH_SERVER_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const args = [
+    ...flags,
     ...prof,
     ...entry,
     'server', '--no-agent',
@@ -166,6 +169,7 @@ export async function startHollow(server: BenchServer, count: number, firstIndex
     process.execPath,
     [
       '--max-old-space-size=4096',
+      ...(process.env.BERTH_BENCH_HOLLOW_FLAGS ?? '').split(/\s+/).filter(Boolean),
       '--import', 'tsx', path.join(REPO_ROOT, 'agent', 'hollow.ts'),
       '--server', server.agentAddress,
       '--token-file', server.joinTokenFile,

@@ -7,7 +7,7 @@
 //   npm run bench                                   baseline, 100x1,000, 1,000x10,000, 5,000x50,000, 20 containers
 //   npm run bench -- --nodes N --tasks M            one hollow size (plus the baseline)
 //   npm run bench -- --containers 20                the real-container comparison alone
-//   flags: --no-baseline --baseline-keys K --no-containers --hollow-procs K --dist --cpu-prof DIR --out FILE --timeout S
+//   flags: --container-rounds R --no-baseline --baseline-keys K --no-containers --hollow-procs K --dist --cpu-prof DIR --out FILE --timeout S
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,11 +31,13 @@ const USAGE = `npm run bench -- [flags]   (see docs/performance.md)
   (no flags)                 baseline, 100x1,000, 1,000x10,000, 5,000x50,000, 20 containers
   --nodes N --tasks M        one size of hollow nodes
   --containers N             N real containers through Berth against direct Docker (alone unless with a size)
+  --container-rounds R       rounds of that comparison, medians reported (default 3)
   --no-containers, --no-baseline, --hollow-procs K, --timeout SECONDS, --baseline-keys K
   --cpu-prof DIR             V8 CPU profile of the server (read it with test/bench/profile-top.ts)
   --out FILE                 the JSON report (default bench-results/<time>.json)
   --dist                     run the built server from dist/
-Environment: BERTH_BENCH_LOG_DIR=DIR keeps every process's whole output there.
+Environment: BERTH_BENCH_LOG_DIR=DIR keeps every process's whole output there;
+  BERTH_BENCH_SERVER_FLAGS / BERTH_BENCH_HOLLOW_FLAGS add Node flags to the server / hollow runners.
 `;
 
 function progress(line: string): void {
@@ -49,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
       nodes: { type: 'string' },
       tasks: { type: 'string' },
       containers: { type: 'string' },
+      'container-rounds': { type: 'string' },
       'no-containers': { type: 'boolean' },
       'no-baseline': { type: 'boolean' },
       'hollow-procs': { type: 'string' },
@@ -112,7 +115,12 @@ async function main(argv: string[]): Promise<number> {
   let containerResult: ContainersResult | undefined;
   if (containers > 0) {
     progress(`containers: ${containers} replicas of berth/web:latest, Berth against direct Docker`);
-    containerResult = await runContainers({ count: containers, progress, ...(values.dist ? { dist: true } : {}) });
+    containerResult = await runContainers({
+      count: containers,
+      progress,
+      ...(values['container-rounds'] ? { rounds: Math.max(1, Number(values['container-rounds'])) } : {}),
+      ...(values.dist ? { dist: true } : {}),
+    });
     process.stdout.write(`${JSON.stringify(containerResult)}\n`);
   }
 

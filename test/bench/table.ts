@@ -26,8 +26,9 @@ export function formatTable(sizes: readonly SizeResult[], containers?: Container
   }
   if (containers) {
     lines.push(
-      `containers: ${containers.containers} x berth/web: direct Docker ${containers.dockerDirectSeconds.toFixed(2)} s, ` +
-        `Berth ${containers.completed ? containers.berthSeconds.toFixed(2) : 'did not finish'} s, ratio ${containers.overheadRatio.toFixed(2)}x`,
+      `containers: ${containers.containers} x berth/web, median of ${containers.rounds.length} rounds: direct Docker ${containers.dockerDirectSeconds.toFixed(2)} s, ` +
+        `Berth ${containers.completed ? containers.berthSeconds.toFixed(2) : 'did not finish'} s, ratio ${containers.overheadRatio.toFixed(2)}x` +
+        ` (rounds: ${containers.rounds.map((r) => `${r.overheadRatio.toFixed(2)}x`).join(', ')})`,
     );
   }
   return lines.join('\n');

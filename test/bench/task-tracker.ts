@@ -13,6 +13,8 @@ export class TaskTracker {
   readonly firstSeen = new Map<string, number>();
   readonly assignedAt = new Map<string, number>();
   readonly runningAt = new Map<string, number>();
+  /** Service of each task seen. */
+  readonly serviceOf = new Map<string, string>();
   private readonly store: Store;
   private readonly informer: Informer<Task>;
 
@@ -37,6 +39,11 @@ export class TaskTracker {
 
   get running(): number {
     return this.runningAt.size;
+  }
+
+  /** When each task of `service` was first reported running. */
+  runningOf(service: string): number[] {
+    return [...this.runningAt].filter(([id]) => this.serviceOf.get(id) === service).map(([, at]) => at);
   }
 
   get assigned(): number {
@@ -80,7 +87,10 @@ export class TaskTracker {
 
   private see(t: Task): void {
     const now = performance.now();
-    if (!this.firstSeen.has(t.id)) this.firstSeen.set(t.id, now);
+    if (!this.firstSeen.has(t.id)) {
+      this.firstSeen.set(t.id, now);
+      this.serviceOf.set(t.id, t.serviceName);
+    }
     if (t.nodeId && !this.assignedAt.has(t.id)) this.assignedAt.set(t.id, now);
     if (t.status.state === 'running' && !this.runningAt.has(t.id)) this.runningAt.set(t.id, now);
   }

@@ -45,7 +45,7 @@ describe('npm run bench (smoke, tiny size)', function () {
   before(async () => {
     await ensureTestImages();
     dir = mkdtempSync(path.join(tmpdir(), 'berth-bench-smoke-'));
-    run = await runBench(['--nodes', '5', '--tasks', '20', '--containers', '2', '--baseline-keys', '1280', '--out', path.join(dir, 'out.json')]);
+    run = await runBench(['--nodes', '5', '--tasks', '20', '--containers', '2', '--container-rounds', '2', '--baseline-keys', '1280', '--out', path.join(dir, 'out.json')]);
     lines = run.stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))
@@ -79,12 +79,23 @@ describe('npm run bench (smoke, tiny size)', function () {
     assert.equal(c.containers, 2);
     assert.equal(c.completed, true);
     assert.ok((c.dockerDirectSeconds as number) > 0 && (c.berthSeconds as number) > 0 && (c.overheadRatio as number) > 0);
+    const rounds = c.rounds as { berthSeconds: number; dockerDirectSeconds: number }[];
+    assert.equal(rounds.length, 2, 'one entry per round');
+    for (const r of rounds) assert.ok(r.berthSeconds > 0 && r.dockerDirectSeconds > 0);
   });
 
   it('writes the results file and a table', () => {
     assert.ok(existsSync(path.join(dir, 'out.json')));
-    const report = JSON.parse(readFileSync(path.join(dir, 'out.json'), 'utf8')) as { sizes: unknown[]; machine: { cores: number } };
+    const report = JSON.parse(readFileSync(path.join(dir, 'out.json'), 'utf8')) as {
+      sizes: { apiCallsTimeline: { kind: string; ms: number; serverMs?: number }[] }[];
+      machine: { cores: number };
+    };
     assert.equal(report.sizes.length, 1);
+    // Every call of the API load is in the file, with the server's own time (its Server-Timing header).
+    const calls = report.sizes[0]!.apiCallsTimeline.filter((c) => c.kind !== 'etcdGet' && c.kind !== 'bulkApply');
+    assert.ok(calls.length >= 1, 'API calls recorded');
+    for (const c of calls) assert.ok(typeof c.serverMs === 'number' && c.serverMs <= c.ms, `call ${JSON.stringify(c)}`);
+    assert.ok(report.sizes[0]!.apiCallsTimeline.some((c) => c.kind === 'etcdGet'), 'etcd reads sampled alongside');
     assert.ok(report.machine.cores >= 1);
     assert.match(run.stdout, /placements\/s/);
   });
