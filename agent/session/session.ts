@@ -73,6 +73,10 @@ const FENCE_GRACE_PERIODS = 3;
 const CHANNEL_RECONNECT_OPTIONS: grpc.ChannelOptions = {
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 1000,
+  // The channel's connection is its own, not in grpc-js's process-wide pool: an agent has one
+  // channel, and many agents in one process (hollow nodes) made the pool's periodic scan of
+  // every connection 6% of that process's CPU.
+  'grpc.use_local_subchannel_pool': 1,
 };
 
 const REGISTER_TIMEOUT_MS = 10_000;
