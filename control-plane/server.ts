@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ClusterTokens, JOIN_TOKEN_FILE } from './auth/tokens.js';
-import { buildApi, listenApi } from './api/server.js';
+import { startApiThread } from './api/thread.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { EmbeddedEtcd } from './etcd/embedded.js';
 import { EventRecorder } from './events/recorder.js';
@@ -105,9 +105,23 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     await dispatcher.start();
     check();
 
-    const api = buildApi({ store, tokens, logger: log, events, streams: dispatcher, informers });
-    life.onStop('api', () => api.close());
-    const apiUrl = await listenApi(api, opts.listen);
+    // The API on its own thread: its calls do not queue behind the controllers' work.
+    const api = await startApiThread({
+      endpoints,
+      etcdPrefix: opts.etcdPrefix,
+      listen: opts.listen,
+      adminTokenSha256: tokens.adminTokenSha256,
+      streams: dispatcher,
+      informers,
+      logger: log,
+    });
+    life.onStop('api', () => api.stop());
+    void api.crashed.then(() => {
+      if (life.isStopping) return;
+      log.error('the API thread ended unexpectedly; shutting down');
+      void life.stop().then(() => process.exit(1));
+    });
+    const apiUrl = api.url;
     const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl);
     log.info({ apiUrl, agentPort: dispatcher.port, configFile }, 'control plane ready');
     check();

@@ -16,6 +16,7 @@ import { logsAndExecRoutes } from './routes/logs-exec.js';
 import type { TaskStreams } from '../dispatcher/task-streams.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { SharedInformers } from '../store/shared-informers.js';
+import type { RelayedCounts } from './task-counts.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -27,6 +28,8 @@ export interface ApiServerOptions {
   streams?: TaskStreams;
   /** The process's informers for the watch cache to read (the server's); without them it watches on its own. */
   informers?: SharedInformers;
+  /** Task counts of services and nodes from the main thread (the API on its own thread, thread.ts). */
+  counts?: RelayedCounts;
 }
 
 const PUBLIC_PATHS = new Set(['/healthz']);

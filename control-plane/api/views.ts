@@ -1,7 +1,8 @@
 // What the API returns: stored objects plus status derived from the tasks (never stored twice).
 import type { UpdateStatus } from '../../common/rollout.js';
-import { isTerminal, type Node, type Service, type Task } from '../../common/types.js';
-import { isOutdated, isReady } from '../orchestrator/rules.js';
+import type { Node, Service, Task } from '../../common/types.js';
+import { isReady } from '../orchestrator/rules.js';
+import { countNode, countService, type ServiceCounts } from './task-counts.js';
 
 export { isReady };
 
@@ -21,38 +22,28 @@ export interface ServiceStatusView {
   update?: { state: string; message: string; revision: number };
 }
 
-export function isLive(t: Task): boolean {
-  return t.desiredState === 'running' && !isTerminal(t.status.state);
+/** A service as the API shows it, its status counted from `tasks` (its own; others are ignored). */
+export function serviceView(svc: Service, tasks: Iterable<Task>, update?: UpdateStatus): ServiceWithStatus {
+  return serviceViewOf(svc, countService(svc, tasks), update);
 }
 
-export function serviceView(svc: Service, tasks: Task[], update?: UpdateStatus): Service & { status: ServiceStatusView } {
-  const own = tasks.filter((t) => t.serviceName === svc.metadata.name && isLive(t));
-  const desired = svc.spec.mode === 'global' ? own.length : (svc.spec.replicas ?? 1);
-  const running = own.filter((t) => t.status.state === 'running').length;
-  const ready = own.filter(isReady).length;
-  const upToDate = own.filter((t) => !outdatedAgainst(t, svc)).length;
+export type ServiceWithStatus = Service & { status: ServiceStatusView };
+
+/** A service as the API shows it, from counts made against its version (see task-counts.ts). */
+export function serviceViewOf(svc: Service, c: ServiceCounts, update?: UpdateStatus): ServiceWithStatus {
+  const desired = svc.spec.mode === 'global' ? c.tasks : (svc.spec.replicas ?? 1);
   const rollout = update ? { update: { state: update.state, message: update.message, revision: update.revision } } : {};
-  return { ...svc, status: { desired, tasks: own.length, running, ready, upToDate, available: ready, ...rollout } };
+  return { ...svc, status: { desired, tasks: c.tasks, running: c.running, ready: c.ready, upToDate: c.upToDate, available: c.ready, ...rollout } };
 }
 
-/**
- * Whether a task runs an older spec than its service's, remembered per task object and service
- * version: the watch cache keeps task objects until they change, and comparing specs deeply for
- * every task of every list cost more than the rest of the list.
- */
-const outdatedMemo = new WeakMap<Task, { version: number; outdated: boolean }>();
+export type NodeWithTasks = Node & { tasks: number };
 
-function outdatedAgainst(t: Task, svc: Service): boolean {
-  const version = svc.metadata.version;
-  const memo = outdatedMemo.get(t);
-  if (memo && version !== undefined && memo.version === version) return memo.outdated;
-  const outdated = isOutdated(t, svc.spec, svc.metadata.restartedAt);
-  if (version !== undefined) outdatedMemo.set(t, { version, outdated });
-  return outdated;
+export function nodeView(node: Node, tasks: Iterable<Task>): NodeWithTasks {
+  return nodeViewOf(node, countNode(node.id, tasks));
 }
 
-export function nodeView(node: Node, tasks: Task[]): Node & { tasks: number } {
-  return { ...node, tasks: tasks.filter((t) => t.nodeId === node.id && !isTerminal(t.status.state)).length };
+export function nodeViewOf(node: Node, tasks: number): NodeWithTasks {
+  return { ...node, tasks };
 }
 
 export function sortTasks(tasks: Task[]): Task[] {

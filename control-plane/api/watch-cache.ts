@@ -15,7 +15,9 @@ import { keys } from '../store/keys.js';
 import { rolloutKeys } from '../rollout/keys.js';
 import type { UpdateStatus } from '../../common/rollout.js';
 import type { Store } from '../store/store.js';
-import { nodeView, serviceView } from './views.js';
+import type { RelayedCounts } from './task-counts.js';
+import { TaskIndex } from './task-index.js';
+import { nodeView, nodeViewOf, serviceView, serviceViewOf, type NodeWithTasks, type ServiceWithStatus } from './views.js';
 
 /** Changes kept per kind for resuming clients. */
 const HISTORY = 10_000;
@@ -76,45 +78,6 @@ class Feed<T> {
     this.listeners.clear();
     await this.release();
   }
-}
-
-/** Tasks by service and by node, kept from the tasks feed, so derived views cost no full scan. */
-class TaskIndex {
-  readonly byService = new Map<string, Map<string, Task>>();
-  readonly byNode = new Map<string, Map<string, Task>>();
-
-  seed(entries: Iterable<[string, Task]>): void {
-    for (const [k, t] of entries) this.add(k, t);
-  }
-
-  apply(ev: InformerEvent<Task>): void {
-    if (ev.previous) this.remove(ev.key, ev.previous);
-    if (ev.type === 'put') this.add(ev.key, ev.value);
-  }
-
-  ofService(name: string): Task[] {
-    return [...(this.byService.get(name)?.values() ?? [])];
-  }
-
-  ofNode(id: string): Task[] {
-    return [...(this.byNode.get(id)?.values() ?? [])];
-  }
-
-  private add(key: string, t: Task): void {
-    bucket(this.byService, t.serviceName).set(key, t);
-    if (t.nodeId) bucket(this.byNode, t.nodeId).set(key, t);
-  }
-
-  private remove(key: string, t: Task): void {
-    this.byService.get(t.serviceName)?.delete(key);
-    if (t.nodeId) this.byNode.get(t.nodeId)?.delete(key);
-  }
-}
-
-function bucket<K, V>(m: Map<K, Map<string, V>>, k: K): Map<string, V> {
-  let b = m.get(k);
-  if (!b) m.set(k, (b = new Map<string, V>()));
-  return b;
 }
 
 type Subscriber = (change: WatchChange) => void;
@@ -205,7 +168,11 @@ export class WatchCache {
   private readonly streams = new Map<WatchKind, Promise<Stream>>();
   private stopped = false;
 
-  constructor(store: Store, logger: Logger, informers?: SharedInformers) {
+  /**
+   * `counts`: the task counts of services and nodes as the main thread sends them (the API on its
+   * own thread); without them, counted here from the tasks feed.
+   */
+  constructor(store: Store, logger: Logger, informers?: SharedInformers, private readonly counts?: RelayedCounts) {
     const log = logger.child({ component: 'watch-cache' });
     this.services = new Feed(store, keys.services, log, informers?.services);
     this.tasks = new Feed(store, keys.tasks, log, informers?.tasks);
@@ -254,6 +221,48 @@ export class WatchCache {
     return [...this.nodes.informer.cache.values()];
   }
 
+  /**
+   * Starts the feeds the API's reads need at once (services, rollouts, nodes, and the relayed
+   * counts), so the first calls do not wait for their lists. Not tasks: with counts relayed,
+   * only task lists and task watches need those.
+   */
+  async warm(): Promise<void> {
+    await Promise.all([this.services.ready(), this.updates.ready(), this.nodes.ready(), this.counts?.ready]);
+  }
+
+  /**
+   * Services as the API shows them (status counted from their tasks). From the relayed counts
+   * when they were made against the service's version; otherwise (no relay, or a change the
+   * main thread has not counted yet) from the tasks themselves.
+   */
+  async serviceViews(services: Service[], updateOf: (name: string) => UpdateStatus | undefined): Promise<ServiceWithStatus[]> {
+    const counts = this.counts;
+    if (!counts) {
+      await this.indexTasks();
+      return services.map((s) => serviceView(s, this.index.ofService(s.metadata.name), updateOf(s.metadata.name)));
+    }
+    await counts.ready;
+    return Promise.all(
+      services.map(async (s) => {
+        const c = counts.service(s.metadata.name, s.metadata.version);
+        if (c) return serviceViewOf(s, c, updateOf(s.metadata.name));
+        const { items } = await this.store.list<Task>(keys.tasksOf(s.metadata.name));
+        return serviceView(s, items, updateOf(s.metadata.name));
+      }),
+    );
+  }
+
+  /** Nodes as the API shows them (with their task count). */
+  async nodeViews(nodes: Node[]): Promise<NodeWithTasks[]> {
+    const counts = this.counts;
+    if (!counts) {
+      await this.indexTasks();
+      return nodes.map((n) => nodeView(n, this.index.ofNode(n.id)));
+    }
+    await counts.ready;
+    return nodes.map((n) => nodeViewOf(n, counts.node(n.id)));
+  }
+
   /** Calls `send` with the current objects (or the changes after `fromVersion`), then each change. Throws VersionGoneError. */
   async subscribe(kind: WatchKind, fromVersion: number | undefined, send: Subscriber): Promise<() => void> {
     let stream = this.streams.get(kind);
@@ -291,12 +300,22 @@ export class WatchCache {
         });
         break;
       case WatchKind.Services:
-        await Promise.all([this.services.ready(), this.updates.ready(), this.indexTasks()]);
-        this.openServices(stream);
+        if (this.counts) {
+          await Promise.all([this.services.ready(), this.updates.ready(), this.counts.ready]);
+          await this.openRelayedServices(stream, this.counts);
+        } else {
+          await Promise.all([this.services.ready(), this.updates.ready(), this.indexTasks()]);
+          this.openServices(stream);
+        }
         break;
       case WatchKind.Nodes:
-        await Promise.all([this.nodes.ready(), this.indexTasks()]);
-        this.openNodes(stream);
+        if (this.counts) {
+          await Promise.all([this.nodes.ready(), this.counts.ready]);
+          this.openRelayedNodes(stream, this.counts);
+        } else {
+          await Promise.all([this.nodes.ready(), this.indexTasks()]);
+          this.openNodes(stream);
+        }
         break;
     }
     if (this.stopped) stream.close();
@@ -331,6 +350,50 @@ export class WatchCache {
       for (const id of new Set([ev.previous?.nodeId, ev.type === 'put' ? ev.value.nodeId : undefined])) {
         if (id) restateIn(stream, keys.node(id), this.nodes.informer.cache, view, rev);
       }
+    });
+  }
+
+  /**
+   * The services stream from relayed counts. A service changed since the main thread last counted
+   * it is held back until counts of its new version arrive (at most a flush later), rather than
+   * sent with the old version's up-to-date count: `rollout status` would read that as done.
+   */
+  private async openRelayedServices(stream: Stream, counts: RelayedCounts): Promise<void> {
+    const update = (name: string) => this.updates.informer.cache.get(rolloutKeys.update(name));
+    const cache = this.services.informer.cache;
+    const initial = await this.serviceViews([...cache.values()], update);
+    const revision = () => Math.max(this.services.informer.lastRevision, this.updates.informer.lastRevision);
+    stream.init(revision(), initial.map((v) => [keys.service(v.metadata.name), v]));
+    const emit = (name: string, rev: number): void => {
+      const key = keys.service(name);
+      const svc = cache.get(key);
+      const before = stream.current.get(key) as ServiceWithStatus | undefined;
+      if (!svc) {
+        if (before) stream.push(WatchEventType.Deleted, key, before, rev);
+        return;
+      }
+      const c = counts.service(name, svc.metadata.version);
+      if (!c) return;
+      const after = serviceViewOf(svc, c, update(name));
+      if (!before) stream.push(WatchEventType.Added, key, after, rev);
+      else if (before.metadata.version !== after.metadata.version || statusOf(before) !== statusOf(after)) stream.push(WatchEventType.Modified, key, after, rev);
+    };
+    this.services.listen((ev, rev) => emit((ev.type === 'put' ? ev.value : ev.previous).metadata.name, rev));
+    this.updates.listen((ev, rev) => emit((ev.type === 'put' ? ev.value : ev.previous).service, rev));
+    counts.onChange((names) => {
+      for (const name of names) emit(name, revision());
+    });
+  }
+
+  private openRelayedNodes(stream: Stream, counts: RelayedCounts): void {
+    const view = (n: Node) => nodeViewOf(n, counts.node(n.id));
+    const cache = this.nodes.informer.cache;
+    stream.init(this.nodes.informer.lastRevision, [...cache].map(([k, n]) => [k, view(n)]));
+    this.nodes.listen((ev, rev) => {
+      stream.push(changeType(ev), ev.key, ev.type === 'put' ? view(ev.value) : stream.current.get(ev.key) ?? ev.previous, rev);
+    });
+    counts.onChange((_services, ids) => {
+      for (const id of ids) restateIn(stream, keys.node(id), cache, view, this.nodes.informer.lastRevision);
     });
   }
 

@@ -12,6 +12,7 @@ import { closeCodeOf, isWatchKind, WatchErrorCode, type WatchKind, type WatchMes
 import type { ClusterTokens } from '../auth/tokens.js';
 import type { SharedInformers } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
+import type { RelayedCounts } from './task-counts.js';
 import { VersionGoneError, WatchCache } from './watch-cache.js';
 
 export const WATCH_PATH = '/v1/watch';
@@ -24,6 +25,8 @@ export interface WatchOptions {
   logger: Logger;
   /** The process's informers for the watch cache to read (the server's). */
   informers?: SharedInformers;
+  /** Task counts of services and nodes from the main thread (the API on its own thread). */
+  counts?: RelayedCounts;
 }
 
 interface WatchRequest {
@@ -34,7 +37,7 @@ interface WatchRequest {
 /** Serves the watch endpoint on `app`'s server; stops with `app.close()`. */
 export function attachWatch(app: FastifyInstance, opts: WatchOptions): void {
   const log = opts.logger.child({ component: 'watch' });
-  const cache = new WatchCache(opts.store, opts.logger, opts.informers);
+  const cache = new WatchCache(opts.store, opts.logger, opts.informers, opts.counts);
   const wss = new WebSocketServer({ noServer: true });
   const sockets = new Set<WebSocket>();
   const alive = new WeakSet<WebSocket>();

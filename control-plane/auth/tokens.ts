@@ -33,6 +33,11 @@ export class ClusterTokens {
     return matches(token, this.hashes.adminTokenSha256);
   }
 
+  /** What checks admin tokens elsewhere (the API's thread) without the tokens themselves. */
+  get adminTokenSha256(): string {
+    return this.hashes.adminTokenSha256;
+  }
+
   verifyJoin(token: string | undefined): boolean {
     return matches(token, this.hashes.joinTokenSha256);
   }
@@ -88,7 +93,8 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-function matches(token: string | undefined, hash: string): boolean {
+/** Whether `token` is the one whose SHA-256 is `hash` (hex), in constant time. */
+export function matches(token: string | undefined, hash: string): boolean {
   if (!token) return false;
   const a = Buffer.from(sha256(token), 'hex');
   const b = Buffer.from(hash, 'hex');

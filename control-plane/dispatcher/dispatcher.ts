@@ -76,6 +76,7 @@ export class Dispatcher implements TaskStreams {
   private readonly index: TaskIndex;
   private readonly writer: StatusWriter;
   private readonly sessions = new Map<string, NodeSession>();
+  private readonly sessionListeners = new Set<(nodeId: string, connected: boolean) => void>();
   /** Session tokens handed out by Register, valid until the node registers again. */
   private readonly sessionTokens = new Map<string, Buffer>();
   private readonly lastSeen = new Map<string, number>();
@@ -126,6 +127,17 @@ export class Dispatcher implements TaskStreams {
 
   isConnected(nodeId: string): boolean {
     return this.sessions.has(nodeId);
+  }
+
+  /** Nodes with a live session now. */
+  connectedNodes(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  /** Calls `listener` when a node's session comes or goes; returns the unsubscribe. */
+  onSessionChange(listener: (nodeId: string, connected: boolean) => void): () => void {
+    this.sessionListeners.add(listener);
+    return () => this.sessionListeners.delete(listener);
   }
 
   openExec(nodeId: string, req: { taskId: string; instanceId?: string; command: string[] }, handlers: ExecHandlers): RemoteStream {
@@ -250,11 +262,14 @@ export class Dispatcher implements TaskStreams {
       const older = this.sessions.get(nodeId);
       this.sessions.set(nodeId, session);
       older?.end('superseded by a newer session of the same node');
+      if (!older) for (const l of this.sessionListeners) l(nodeId, true);
       if (this.registry.get(nodeId)?.status.state !== NodeState.Ready) void this.markReady(nodeId);
     },
     detach: (session) => {
       const nodeId = session.nodeId!;
-      if (this.sessions.get(nodeId) === session) this.sessions.delete(nodeId);
+      if (this.sessions.get(nodeId) !== session) return;
+      this.sessions.delete(nodeId);
+      for (const l of this.sessionListeners) l(nodeId, false);
     },
     alive: (nodeId) => this.alive(nodeId),
     tasksOf: (nodeId): Task[] => this.index.tasksOf(nodeId),

@@ -75,16 +75,17 @@ export function serviceRoutes(app: FastifyInstance, store: Store, events?: Event
   );
 
   app.get('/v1/services', { schema: { summary: 'List services', tags: ['services'], response: { 200: { type: 'object', properties: { items: { type: 'array', items: serviceOut } } }, 401: errorBodySchema } } }, async () => {
-    // From the watch cache when it has caught up: no read and decode of every task per call.
-    const cached = await WatchCache.of(store)?.taskReads();
+    // Status from the watch cache (or the main thread's counts): no read and decode of every task per call.
+    const cache = WatchCache.of(store);
     const [services, tasks, updates] = await Promise.all([
       store.list<Service>(keys.services),
-      cached ? undefined : store.list<Task>(keys.tasks),
+      cache ? undefined : store.list<Task>(keys.tasks),
       store.list<UpdateStatus>(rolloutKeys.updates),
     ]);
     const updateOf = new Map(updates.items.map((u) => [u.service, u]));
-    const tasksOf = (name: string): Task[] => cached?.ofService(name) ?? tasks?.items ?? [];
-    return { items: services.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)).map((s) => serviceView(s, tasksOf(s.metadata.name), updateOf.get(s.metadata.name))) };
+    const sorted = services.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    if (cache) return { items: await cache.serviceViews(sorted, (name) => updateOf.get(name)) };
+    return { items: sorted.map((s) => serviceView(s, tasks?.items ?? [], updateOf.get(s.metadata.name))) };
   });
 
   app.get<{ Params: { name: string } }>('/v1/services/:name', { schema: { summary: 'Get a service', tags: ['services'], params: nameParams, response: { 200: serviceOut, ...errors } } }, async (req) =>
@@ -145,13 +146,13 @@ export function registerSchemas(app: FastifyInstance): void {
 }
 
 export async function getService(store: Store, name: string): Promise<Service> {
-  const cached = await WatchCache.of(store)?.taskReads();
-  if (cached) {
-    const [svc, update] = await Promise.all([store.get<Service>(keys.service(name)), store.get<UpdateStatus>(rolloutKeys.update(name))]);
-    if (!svc) throw new NotFoundError('service', name);
-    return serviceView(svc, cached.ofService(name), update);
-  }
-  const [svc, tasks, update] = await Promise.all([store.get<Service>(keys.service(name)), store.list<Task>(keys.tasksOf(name)), store.get<UpdateStatus>(rolloutKeys.update(name))]);
+  const cache = WatchCache.of(store);
+  const [svc, tasks, update] = await Promise.all([
+    store.get<Service>(keys.service(name)),
+    cache ? undefined : store.list<Task>(keys.tasksOf(name)),
+    store.get<UpdateStatus>(rolloutKeys.update(name)),
+  ]);
   if (!svc) throw new NotFoundError('service', name);
-  return serviceView(svc, tasks.items, update);
+  if (cache) return (await cache.serviceViews([svc], () => update))[0]!;
+  return serviceView(svc, tasks?.items ?? [], update);
 }

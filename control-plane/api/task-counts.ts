@@ -1,0 +1,204 @@
+// What the API shows of tasks on services and nodes (a service's task, running, ready and
+// up-to-date counts; a node's task count), computed on the main thread, where every task is
+// already decoded for the controllers, and sent to the API's thread (thread.ts). The API's
+// thread then serves services and nodes without watching and decoding every task itself: at
+// 50,000 tasks that doubled the work of every task change.
+//
+// Owns: counting (one function, shared with the in-process views) and the message between the
+// threads. Counts trail the store by up to FLUSH_MS plus the main thread's backlog; a service's
+// counts name the service version they were counted against, and a reader with another
+// version must not use them (see views.ts).
+import type { MessagePort } from 'node:worker_threads';
+import { isTerminal, type Service, type Task } from '../../common/types.js';
+import { isLive, isOutdated, isReady } from '../orchestrator/rules.js';
+import type { InformerEvent } from '../store/informer.js';
+import { keys } from '../store/keys.js';
+import type { SharedInformers } from '../store/shared-informers.js';
+import { TaskIndex } from './task-index.js';
+
+export interface ServiceCounts {
+  /** The service version (`metadata.version`) `upToDate` was counted against. */
+  version: number;
+  /** Live tasks: desired running, not ended. */
+  tasks: number;
+  running: number;
+  ready: number;
+  /** Live tasks running the spec of `version`. */
+  upToDate: number;
+}
+
+/** The counts of `svc` over `tasks` (its tasks; others are ignored). */
+export function countService(svc: Service, tasks: Iterable<Task>): ServiceCounts {
+  const c: ServiceCounts = { version: svc.metadata.version ?? 0, tasks: 0, running: 0, ready: 0, upToDate: 0 };
+  for (const t of tasks) {
+    if (t.serviceName !== svc.metadata.name || !isLive(t)) continue;
+    c.tasks++;
+    if (t.status.state === 'running') c.running++;
+    if (isReady(t)) c.ready++;
+    if (!outdatedAgainst(t, svc)) c.upToDate++;
+  }
+  return c;
+}
+
+/** Tasks on the node that have not ended. */
+export function countNode(nodeId: string, tasks: Iterable<Task>): number {
+  let n = 0;
+  for (const t of tasks) if (t.nodeId === nodeId && !isTerminal(t.status.state)) n++;
+  return n;
+}
+
+/**
+ * Whether a task runs an older spec than its service's, remembered per task object and service
+ * version: caches keep task objects until they change, and comparing specs deeply for every task
+ * of every count cost more than the rest of it.
+ */
+const outdatedMemo = new WeakMap<Task, { version: number; outdated: boolean }>();
+
+function outdatedAgainst(t: Task, svc: Service): boolean {
+  const version = svc.metadata.version;
+  const memo = outdatedMemo.get(t);
+  if (memo && version !== undefined && memo.version === version) return memo.outdated;
+  const outdated = isOutdated(t, svc.spec, svc.metadata.restartedAt);
+  if (version !== undefined) outdatedMemo.set(t, { version, outdated });
+  return outdated;
+}
+
+/** Main thread -> API thread: counts that changed (null: the service is gone). */
+interface CountsMessage {
+  services: [string, ServiceCounts | null][];
+  nodes: [string, number][];
+}
+
+/** How long changes are gathered before the changed counts are sent. */
+const FLUSH_MS = 50;
+
+/** Main thread: keeps the counts from the shared informers and sends what changes to `port`. */
+export class CountsPublisher {
+  private readonly index = new TaskIndex();
+  private readonly sentServices = new Map<string, ServiceCounts>();
+  private readonly sentNodes = new Map<string, number>();
+  private readonly dirtyServices = new Set<string>();
+  private readonly dirtyNodes = new Set<string>();
+  private readonly offs: (() => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly informers: Pick<SharedInformers, 'tasks' | 'services'>,
+    private readonly port: MessagePort,
+  ) {}
+
+  /** Subscribes, waits for both caches, then sends every count once. */
+  async start(): Promise<void> {
+    const { tasks, services } = this.informers;
+    this.offs.push(
+      tasks.subscribe((ev) => this.onTask(ev)),
+      services.subscribe((ev) => this.mark(this.dirtyServices, (ev.type === 'put' ? ev.value : ev.previous).metadata.name)),
+    );
+    tasks.start();
+    services.start();
+    await Promise.all([tasks.synced, services.synced]);
+    this.index.seed(tasks.cache);
+    for (const s of services.cache.values()) this.dirtyServices.add(s.metadata.name);
+    for (const name of this.index.byService.keys()) this.dirtyServices.add(name);
+    for (const id of this.index.byNode.keys()) this.dirtyNodes.add(id);
+    this.flush(true);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const off of this.offs) off();
+  }
+
+  private onTask(ev: InformerEvent<Task>): void {
+    this.index.apply(ev);
+    const before = ev.previous;
+    const after = ev.type === 'put' ? ev.value : undefined;
+    for (const t of [before, after]) {
+      if (!t) continue;
+      this.mark(this.dirtyServices, t.serviceName);
+      if (t.nodeId) this.mark(this.dirtyNodes, t.nodeId);
+    }
+  }
+
+  private mark(set: Set<string>, key: string): void {
+    set.add(key);
+    if (!this.timer && !this.stopped) this.timer = setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  /** `always`: send even if nothing changed (the first message tells the reader it has everything). */
+  private flush(always = false): void {
+    this.timer = undefined;
+    if (this.stopped) return;
+    const msg: CountsMessage = { services: [], nodes: [] };
+    for (const name of this.dirtyServices) {
+      const svc = this.informers.services.cache.get(keys.service(name));
+      const counts = svc ? countService(svc, this.index.byService.get(name)?.values() ?? []) : null;
+      const sent = this.sentServices.get(name);
+      if (counts === null) {
+        if (!sent) continue;
+        this.sentServices.delete(name);
+      } else {
+        if (sent && sameCounts(sent, counts)) continue;
+        this.sentServices.set(name, counts);
+      }
+      msg.services.push([name, counts]);
+    }
+    for (const id of this.dirtyNodes) {
+      const n = countNode(id, this.index.byNode.get(id)?.values() ?? []);
+      if ((this.sentNodes.get(id) ?? 0) === n && this.sentNodes.has(id)) continue;
+      this.sentNodes.set(id, n);
+      msg.nodes.push([id, n]);
+    }
+    this.dirtyServices.clear();
+    this.dirtyNodes.clear();
+    if (always || msg.services.length || msg.nodes.length) this.port.postMessage(msg);
+  }
+}
+
+function sameCounts(a: ServiceCounts, b: ServiceCounts): boolean {
+  return a.version === b.version && a.tasks === b.tasks && a.running === b.running && a.ready === b.ready && a.upToDate === b.upToDate;
+}
+
+/** API thread: the counts as the main thread last sent them. */
+export class RelayedCounts {
+  private readonly services = new Map<string, ServiceCounts>();
+  private readonly nodes = new Map<string, number>();
+  private readonly listeners = new Set<(services: string[], nodes: string[]) => void>();
+  private resolveReady!: () => void;
+  /** Resolves with the first message (every count the main thread had). */
+  readonly ready: Promise<void> = new Promise((r) => (this.resolveReady = r));
+
+  constructor(port: MessagePort) {
+    port.on('message', (m: CountsMessage) => this.receive(m));
+  }
+
+  /** The counts of service `name` if they were counted against `version`. */
+  service(name: string, version: number | undefined): ServiceCounts | undefined {
+    const c = this.services.get(name);
+    return c && version !== undefined && c.version === version ? c : undefined;
+  }
+
+  node(id: string): number {
+    return this.nodes.get(id) ?? 0;
+  }
+
+  /** Calls `listener` with the services and nodes whose counts changed; returns its removal. */
+  onChange(listener: (services: string[], nodes: string[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private receive(m: CountsMessage): void {
+    for (const [name, c] of m.services) {
+      if (c) this.services.set(name, c);
+      else this.services.delete(name);
+    }
+    for (const [id, n] of m.nodes) this.nodes.set(id, n);
+    this.resolveReady();
+    const services = m.services.map(([name]) => name);
+    const nodes = m.nodes.map(([id]) => id);
+    for (const l of this.listeners) l(services, nodes);
+  }
+}

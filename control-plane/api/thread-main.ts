@@ -1,0 +1,54 @@
+// The API thread (see thread.ts): its own store client, event recorder and watch cache, and the
+// fastify server. Ends when the main thread posts 'stop', after closing each of them.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../../common/log.js';
+import { matches } from '../auth/tokens.js';
+import { EventRecorder } from '../events/recorder.js';
+import { createSharedInformers, stopSharedInformers } from '../store/shared-informers.js';
+import { Store } from '../store/store.js';
+import { buildApi, listenApi } from './server.js';
+import { BridgedStreams } from './stream-bridge.js';
+import { WatchCache } from './watch-cache.js';
+import { RelayedCounts } from './task-counts.js';
+import type { ApiThreadData, ApiThreadMessage } from './thread.js';
+
+const data = workerData as ApiThreadData;
+const port = parentPort!;
+const log = createLogger('berth-server', data.logLevel);
+const store = new Store({ endpoints: data.endpoints, prefix: data.etcdPrefix, logger: log });
+const events = new EventRecorder({ store, logger: log });
+const informers = createSharedInformers(store, log);
+const streams = data.streamsPort ? new BridgedStreams(data.streamsPort) : undefined;
+const counts = data.countsPort ? new RelayedCounts(data.countsPort) : undefined;
+const api = buildApi({
+  store,
+  tokens: { verifyAdmin: (token) => matches(token, data.adminTokenSha256) },
+  logger: log,
+  events,
+  informers,
+  ...(streams ? { streams } : {}),
+  ...(counts ? { counts } : {}),
+});
+
+async function close(): Promise<void> {
+  await api.close().catch((err: Error) => log.error({ component: 'api', err: err.message }, 'API close failed'));
+  streams?.close();
+  data.countsPort?.close();
+  await events.stop().catch(() => undefined);
+  await stopSharedInformers(informers).catch(() => undefined);
+  store.close();
+}
+
+port.on('message', (m: unknown) => {
+  if (m !== 'stop') return;
+  void close().finally(() => process.exit(0));
+});
+
+// Ready once the caches the API reads are filled, so the first calls do not wait for them.
+Promise.all([listenApi(api, data.listen), WatchCache.of(store)?.warm()]).then(
+  ([url]) => port.postMessage({ type: 'ready', url } satisfies ApiThreadMessage),
+  (err: NodeJS.ErrnoException) => {
+    port.postMessage({ type: 'failed', message: err.message, ...(err.code ? { code: err.code } : {}) } satisfies ApiThreadMessage);
+    void close().finally(() => process.exit(1));
+  },
+);
