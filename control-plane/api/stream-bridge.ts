@@ -47,7 +47,12 @@ type Answer =
 export function serveStreams(port: MessagePort, source: SessionSource): () => void {
   const open = new Map<number, RemoteStream>();
   const send = (a: Answer, transfer?: ArrayBuffer[]) => port.postMessage(a, transfer);
-  const unavailable = (nodeId: string): StreamFailureInfo => ({ reason: SESSION_ENDED, message: new NodeUnavailableError(nodeId).message });
+  // A request the dispatcher refuses ends at once with why; nothing thrown here may reach the
+  // main thread's loop (it would take the whole server down for one request).
+  const refused = (err: unknown): StreamFailureInfo =>
+    err instanceof NodeUnavailableError
+      ? { reason: SESSION_ENDED, message: err.message }
+      : { reason: (err as Error).name || 'Error', message: (err as Error).message ?? String(err) };
   send({ op: 'sessions', nodes: source.connectedNodes() });
   const off = source.onSessionChange((nodeId, connected) => send({ op: 'session', nodeId, connected }));
   port.on('message', (r: Request) => {
@@ -65,8 +70,7 @@ export function serveStreams(port: MessagePort, source: SessionSource): () => vo
             }),
           );
         } catch (err) {
-          if (!(err instanceof NodeUnavailableError)) throw err;
-          send({ op: 'logsEnd', id: r.id, failure: unavailable(r.nodeId) });
+          send({ op: 'logsEnd', id: r.id, failure: refused(err) });
         }
         return;
       case 'exec':
@@ -85,8 +89,7 @@ export function serveStreams(port: MessagePort, source: SessionSource): () => vo
             }),
           );
         } catch (err) {
-          if (!(err instanceof NodeUnavailableError)) throw err;
-          send({ op: 'execEnd', id: r.id, result: { failure: unavailable(r.nodeId) } });
+          send({ op: 'execEnd', id: r.id, result: { failure: refused(err) } });
         }
         return;
       case 'cancel':
