@@ -46,7 +46,9 @@ export function outcomeOf(svc: ServiceView): RolloutOutcome | undefined {
     const desired = st?.desired ?? svc.spec.replicas ?? 1;
     return (st?.available ?? st?.ready ?? 0) >= desired && (st?.upToDate ?? desired) >= desired ? RolloutOutcome.Complete : undefined;
   }
-  if (u.state === 'completed') return RolloutOutcome.Complete;
+  // A completed rollout of an older revision than the service's: the record of the new
+  // revision's rollout (written with it) has not reached this view yet.
+  if (u.state === 'completed') return u.revision < (svc.metadata.revision ?? 0) ? undefined : RolloutOutcome.Complete;
   if (u.state === 'paused' || u.state === 'failed' || u.state === 'rolled-back') return RolloutOutcome.Failed;
   return undefined;
 }
@@ -88,6 +90,8 @@ export async function waitForRollout(client: ApiClient, name: string, opts: Wait
           stop.abort();
           return;
         }
+        // A watch cache may trail the read this began with: never go back to an older service.
+        if ((svc.metadata.version ?? 0) < (current.metadata.version ?? 0)) return;
         current = svc;
         const outcome = report(svc);
         if (outcome) {
