@@ -151,6 +151,13 @@ export interface CachedTasks {
   all(): Task[];
 }
 
+/** Services and rollouts read from the cache (see WatchCache.serviceReads). */
+export interface CachedServices {
+  all: () => Service[];
+  get: (name: string) => Service | undefined;
+  update: (name: string) => UpdateStatus | undefined;
+}
+
 export class WatchCache {
   /** The running cache of `store`, if the API attached one. */
   static of(store: Store): WatchCache | undefined {
@@ -261,6 +268,29 @@ export class WatchCache {
     }
     await counts.ready;
     return nodes.map((n) => nodeViewOf(n, counts.node(n.id)));
+  }
+
+  /**
+   * Services and their rollouts as the cache has them, once it holds every write this process
+   * made to either (a client reads its own apply at once); undefined without relayed counts,
+   * when stopped, or when the cache does not catch up within `waitMs` (the caller reads the
+   * store). Only on the API's own thread: there no watch of every task shares the etcd stream
+   * with these, so they keep up (in-process, a service's change queued behind thousands of task
+   * events, see taskReads).
+   */
+  async serviceReads(waitMs = 200): Promise<CachedServices | undefined> {
+    if (!this.counts || this.stopped) return undefined;
+    await Promise.all([this.services.ready(), this.updates.ready()]);
+    const [services, updates] = await Promise.all([
+      this.services.caughtUp(this.store.lastWrite(keys.services), waitMs),
+      this.updates.caughtUp(this.store.lastWrite(rolloutKeys.updates), waitMs),
+    ]);
+    if (!services || !updates || this.stopped) return undefined;
+    return {
+      all: () => [...this.services.informer.cache.values()],
+      get: (name) => this.services.informer.cache.get(keys.service(name)),
+      update: (name) => this.updates.informer.cache.get(rolloutKeys.update(name)),
+    };
   }
 
   /** Calls `send` with the current objects (or the changes after `fromVersion`), then each change. Throws VersionGoneError. */

@@ -77,6 +77,11 @@ export function serviceRoutes(app: FastifyInstance, store: Store, events?: Event
   app.get('/v1/services', { schema: { summary: 'List services', tags: ['services'], response: { 200: { type: 'object', properties: { items: { type: 'array', items: serviceOut } } }, 401: errorBodySchema } } }, async () => {
     // Status from the watch cache (or the main thread's counts): no read and decode of every task per call.
     const cache = WatchCache.of(store);
+    const cached = await cache?.serviceReads();
+    if (cache && cached) {
+      const sorted = cached.all().sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+      return { items: await cache.serviceViews(sorted, cached.update) };
+    }
     const [services, tasks, updates] = await Promise.all([
       store.list<Service>(keys.services),
       cache ? undefined : store.list<Task>(keys.tasks),
@@ -147,6 +152,12 @@ export function registerSchemas(app: FastifyInstance): void {
 
 export async function getService(store: Store, name: string): Promise<Service> {
   const cache = WatchCache.of(store);
+  const cached = await cache?.serviceReads();
+  if (cache && cached) {
+    const svc = cached.get(name);
+    if (!svc) throw new NotFoundError('service', name);
+    return (await cache.serviceViews([svc], cached.update))[0]!;
+  }
   const [svc, tasks, update] = await Promise.all([
     store.get<Service>(keys.service(name)),
     cache ? undefined : store.list<Task>(keys.tasksOf(name)),
