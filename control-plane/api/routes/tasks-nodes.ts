@@ -1,5 +1,5 @@
 // /v1/tasks and /v1/nodes: read-only views of what the system does.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BerthError, NotFoundError } from '../../../common/errors.js';
 import type { Node, Task } from '../../../common/types.js';
 import { keys } from '../../store/keys.js';
@@ -11,6 +11,15 @@ import { WatchCache } from '../watch-cache.js';
 const refParams = { type: 'object', required: ['ref'], properties: { ref: { type: 'string' } } } as const;
 const anyObject = { type: 'object', additionalProperties: true } as const;
 const list = { type: 'object', properties: { items: { type: 'array', items: anyObject } } } as const;
+
+/**
+ * A list of free-form objects, as JSON text: the schema above documents it, but serializing
+ * through it (every property of every item checked as "additional") took twice as long as
+ * JSON.stringify, 32 against 15 ms for 5,000 nodes.
+ */
+function listReply(reply: FastifyReply, items: unknown[]): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(JSON.stringify({ items }));
+}
 const errors = { 401: errorBodySchema, 404: errorBodySchema };
 
 export class AmbiguousError extends BerthError {}
@@ -26,21 +35,21 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store): void {
         response: { 200: list, ...errors },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const { service, node } = req.query;
       const cached = await WatchCache.of(store)?.taskReads();
       if (cached) {
         const n = node !== undefined ? await findNode(store, node) : undefined;
         let tasks = n ? cached.ofNode(n.id) : service !== undefined ? cached.ofService(service) : cached.all();
         if (n && service !== undefined) tasks = tasks.filter((t) => t.serviceName === service);
-        return { items: sortTasks(tasks) };
+        return listReply(reply, sortTasks(tasks));
       }
       let tasks = (await store.list<Task>(service ? keys.tasksOf(service) : keys.tasks)).items;
       if (node) {
         const n = await findNode(store, node);
         tasks = tasks.filter((t) => t.nodeId === n.id);
       }
-      return { items: sortTasks(tasks) };
+      return listReply(reply, sortTasks(tasks));
     },
   );
 
@@ -53,11 +62,11 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store): void {
     },
   );
 
-  app.get('/v1/nodes', { schema: { summary: 'List nodes', tags: ['nodes'], response: { 200: list, ...errors } } }, async () => {
+  app.get('/v1/nodes', { schema: { summary: 'List nodes', tags: ['nodes'], response: { 200: list, ...errors } } }, async (_req, reply) => {
     const cache = WatchCache.of(store);
     const cachedNodes = await cache?.nodeReads();
     const nodes = cachedNodes ? { items: cachedNodes } : await store.list<Node>(keys.nodes);
-    if (cache) return { items: await cache.nodeViews(nodes.items.sort(byName)) };
+    if (cache) return listReply(reply, await cache.nodeViews(nodes.items.sort(byName)));
     const tasks = await store.list<Task>(keys.tasks);
     // Group once: filtering every task for every node is O(nodes x tasks), seconds at 5,000 x 50,000.
     const byNode = new Map<string, Task[]>();
@@ -67,7 +76,7 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store): void {
       if (list) list.push(t);
       else byNode.set(t.nodeId, [t]);
     }
-    return { items: nodes.items.sort(byName).map((n) => nodeView(n, byNode.get(n.id) ?? [])) };
+    return listReply(reply, nodes.items.sort(byName).map((n) => nodeView(n, byNode.get(n.id) ?? [])));
   });
 
   app.get<{ Params: { ref: string } }>(
