@@ -4,11 +4,13 @@
 // (concurrently, as the agent does) in the same run. Every container is removed by label.
 import { randomBytes } from 'node:crypto';
 import { DockerClient } from '../../agent/driver/docker-client.js';
-import { maxOf, round } from './measure.js';
+import { cpuSeconds, maxOf, round } from './measure.js';
 import { startDockerAgent, startEtcd, startServer, stopAll, type BenchServer } from './procs.js';
 import { TaskTracker } from './task-tracker.js';
 
 export const BENCH_IMAGE = 'berth/web:latest';
+/** Rounds of the comparison: single rounds' ratios spread over 1.00-1.17x. */
+export const DEFAULT_ROUNDS = 5;
 const BENCH_LABEL = 'berth.bench';
 
 export interface ContainersResult {
@@ -22,6 +24,8 @@ export interface ContainersResult {
   overheadRatio: number;
   /** Each round, in the order run (the two sides alternate which goes first). */
   rounds: { dockerDirectSeconds: number; berthSeconds: number; overheadRatio: number }[];
+  /** Median CPU seconds Berth's own processes used during a round (apply to all running): what they took from the Engine's 2 cores. */
+  berthCpuSeconds: { server: number; agent: number; etcd: number };
 }
 
 interface ContainerSummary {
@@ -56,6 +60,7 @@ export async function runContainers(opts: { count: number; rounds?: number; dist
   const runId = randomBytes(4).toString('hex');
   const nodeName = `bench-docker-${runId}`;
   const rounds: ContainersResult['rounds'] = [];
+  const cpuUsed: ContainersResult['berthCpuSeconds'][] = [];
   try {
     // A first container pays for cold caches; neither side should.
     await startDirect(docker, 1, runId, 'warm');
@@ -63,7 +68,8 @@ export async function runContainers(opts: { count: number; rounds?: number; dist
 
     const etcd = await startEtcd();
     const server = await startServer({ etcdUrl: etcd.url, ...(opts.dist ? { dist: true } : {}) });
-    startDockerAgent(server, nodeName);
+    const agent = startDockerAgent(server, nodeName);
+    const cpuOf = () => ({ server: cpuSeconds(server.child.pid), agent: cpuSeconds(agent.pid), etcd: cpuSeconds(etcd.pid) });
     const tracker = new TaskTracker(etcd.url);
     try {
       const deadline = Date.now() + 60_000;
@@ -77,10 +83,11 @@ export async function runContainers(opts: { count: number; rounds?: number; dist
         await removeByLabel(docker, `${BENCH_LABEL}=${runId}`);
         return s;
       };
-      const berth = (r: number) => berthRound({ server, tracker, docker, nodeName, service: `bench-web-${r}`, count: opts.count, progress: opts.progress });
+      const berth = (r: number) =>
+        berthRound({ server, tracker, docker, nodeName, service: `bench-web-${r}`, count: opts.count, progress: opts.progress, cpu: cpuOf, cpuUsed: (c) => cpuUsed.push(c) });
       // Docker's own time for the same work varies by 20% from one run to the next: several
       // rounds, each side first in turn, and the medians.
-      for (let r = 0; r < (opts.rounds ?? 3); r++) {
+      for (let r = 0; r < (opts.rounds ?? DEFAULT_ROUNDS); r++) {
         let d: number;
         let b: number | undefined;
         if (r % 2 === 0) {
@@ -90,11 +97,11 @@ export async function runContainers(opts: { count: number; rounds?: number; dist
           b = await berth(r);
           d = await direct(r);
         }
-        if (b === undefined) return summary(opts.count, rounds, false);
+        if (b === undefined) return summary(opts.count, rounds, cpuUsed, false);
         rounds.push({ dockerDirectSeconds: round(d, 3), berthSeconds: round(b, 3), overheadRatio: round(b / d, 2) });
         opts.progress(`containers: round ${r + 1}: direct Docker ${d.toFixed(2)} s, Berth ${b.toFixed(2)} s`);
       }
-      return summary(opts.count, rounds, true);
+      return summary(opts.count, rounds, cpuUsed, true);
     } finally {
       await tracker.stop().catch(() => undefined);
     }
@@ -114,8 +121,11 @@ async function berthRound(o: {
   service: string;
   count: number;
   progress: (l: string) => void;
+  cpu: () => ContainersResult['berthCpuSeconds'];
+  cpuUsed: (c: ContainersResult['berthCpuSeconds']) => void;
 }): Promise<number | undefined> {
   const headers = { authorization: `Bearer ${o.server.token}`, 'content-type': 'application/json' };
+  const cpu0 = o.cpu();
   const t0 = performance.now();
   const res = await fetch(`${o.server.apiUrl}/v1/apply`, {
     method: 'POST',
@@ -135,6 +145,8 @@ async function berthRound(o: {
   }
   const running = o.tracker.runningOf(o.service);
   const seconds = running.length >= o.count ? (maxOf(running) - t0) / 1000 : undefined;
+  const cpu1 = o.cpu();
+  o.cpuUsed({ server: cpu1.server - cpu0.server, agent: cpu1.agent - cpu0.agent, etcd: cpu1.etcd - cpu0.etcd });
   // Delete the service and wait until its containers are gone, so the next round starts clean.
   const del = await fetch(`${o.server.apiUrl}/v1/services/${o.service}`, { method: 'DELETE', headers: { authorization: headers.authorization } });
   if (!del.ok) throw new Error(`containers: delete failed: ${del.status} ${await del.text()}`);
@@ -146,7 +158,7 @@ async function berthRound(o: {
   return seconds;
 }
 
-function summary(count: number, rounds: ContainersResult['rounds'], completed: boolean): ContainersResult {
+function summary(count: number, rounds: ContainersResult['rounds'], cpuUsed: ContainersResult['berthCpuSeconds'][], completed: boolean): ContainersResult {
   const median = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
     return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : 0;
@@ -158,5 +170,10 @@ function summary(count: number, rounds: ContainersResult['rounds'], completed: b
     berthSeconds: round(median(rounds.map((r) => r.berthSeconds)), 3),
     overheadRatio: round(median(rounds.map((r) => r.overheadRatio)), 2),
     rounds,
+    berthCpuSeconds: {
+      server: round(median(cpuUsed.map((c) => c.server)), 2),
+      agent: round(median(cpuUsed.map((c) => c.agent)), 2),
+      etcd: round(median(cpuUsed.map((c) => c.etcd)), 2),
+    },
   };
 }

@@ -31,7 +31,7 @@ const USAGE = `npm run bench -- [flags]   (see docs/performance.md)
   (no flags)                 baseline, 100x1,000, 1,000x10,000, 5,000x50,000, 20 containers
   --nodes N --tasks M        one size of hollow nodes
   --containers N             N real containers through Berth against direct Docker (alone unless with a size)
-  --container-rounds R       rounds of that comparison, medians reported (default 3)
+  --container-rounds R       rounds of that comparison, medians reported (default 5)
   --no-containers, --no-baseline, --hollow-procs K, --timeout SECONDS, --baseline-keys K
   --cpu-prof DIR             V8 CPU profile of the server (read it with test/bench/profile-top.ts)
   --out FILE                 the JSON report (default bench-results/<time>.json)
