@@ -197,11 +197,13 @@ export class WatchCache {
    * written by the controllers, never by a client: they are served as the cache has them
    * (milliseconds behind; under load, behind by the control plane's backlog), the way
    * Kubernetes serves lists from its watch cache. Services and nodes, which clients write and
-   * must read back at once, are few and small: routes read those from the store.
+   * must read back at once, are served only once the cache holds this store's own writes to
+   * them (nodeReads, serviceReads), else read from the store.
    *
-   * Waiting for the cache to catch up with the store (`Feed.fresh`) was tried for services and
-   * nodes too: every informer shares one etcd watch stream, so under load a service's change
-   * queues behind thousands of task events, and a list waited seconds for it.
+   * In-process, waiting for the cache to catch up was measured bad for services: every informer
+   * shares one etcd watch stream, so under load a service's change queued behind thousands of
+   * task events, and a list waited seconds for it. On the API's own thread no task watch shares
+   * the stream, and serviceReads is used there only.
    */
   async taskReads(): Promise<CachedTasks | undefined> {
     if (this.stopped) return undefined;
@@ -271,8 +273,8 @@ export class WatchCache {
   }
 
   /**
-   * Services and their rollouts as the cache has them, once it holds every write this process
-   * made to either (a client reads its own apply at once); undefined without relayed counts,
+   * Services and their rollouts as the cache has them, once it holds every write made through
+   * this cache's store to either (a client reads its own apply at once); undefined without relayed counts,
    * when stopped, or when the cache does not catch up within `waitMs` (the caller reads the
    * store). Only on the API's own thread: there no watch of every task shares the etcd stream
    * with these, so they keep up (in-process, a service's change queued behind thousands of task
