@@ -11,8 +11,15 @@ export class Lifecycle {
 
   constructor(private readonly log: Logger) {}
 
-  /** Registers how to undo a step that has just succeeded. */
+  /**
+   * Registers how to undo a step that has just succeeded. A step that finished after stop() began
+   * (a signal during start-up) is undone at once: nothing started may outlive the stop.
+   */
   onStop(name: string, stop: () => Promise<void> | void): void {
+    if (this.stopping) {
+      void this.stopping.then(() => this.run({ name, stop }));
+      return;
+    }
     this.stops.push({ name, stop });
   }
 
@@ -23,18 +30,19 @@ export class Lifecycle {
   /** Runs every registered stop, newest first; errors are logged, the rest still run. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      while (this.stops.length) {
-        const { name, stop } = this.stops.pop()!;
-        try {
-          await stop();
-          this.log.debug({ component: name }, 'stopped');
-        } catch (err) {
-          this.log.error({ component: name, err: (err as Error).message }, 'stop failed');
-        }
-      }
+      while (this.stops.length) await this.run(this.stops.pop()!);
       this.resolveDone();
     })();
     return this.stopping;
+  }
+
+  private async run({ name, stop }: { name: string; stop: () => Promise<void> | void }): Promise<void> {
+    try {
+      await stop();
+      this.log.debug({ component: name }, 'stopped');
+    } catch (err) {
+      this.log.error({ component: name, err: (err as Error).message }, 'stop failed');
+    }
   }
 }
 
