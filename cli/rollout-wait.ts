@@ -70,7 +70,7 @@ export async function waitForRollout(client: ApiClient, name: string, opts: Wait
     last = line;
     return outcomeOf(svc);
   };
-  let current = await client.request<ServiceView>('GET', `/v1/services/${encodeURIComponent(name)}`);
+  let current = await client.getService(name);
   const first = report(current);
   if (first) return { outcome: first, service: current };
 
@@ -106,13 +106,13 @@ export async function waitForRollout(client: ApiClient, name: string, opts: Wait
   } finally {
     if (timer) clearTimeout(timer);
   }
-  if (deleted) await client.request<ServiceView>('GET', `/v1/services/${encodeURIComponent(name)}`); // the not-found error
+  if (deleted) await client.getService(name); // the not-found error
   return result ?? { outcome: RolloutOutcome.TimedOut, service: current };
 }
 
 async function pollRollout(client: ApiClient, name: string, deadline: number, report: (svc: ServiceView) => RolloutOutcome | undefined): Promise<WaitResult> {
   for (;;) {
-    const svc = await client.request<ServiceView>('GET', `/v1/services/${encodeURIComponent(name)}`);
+    const svc = await client.getService(name);
     const outcome = report(svc);
     if (outcome) return { outcome, service: svc };
     if (Date.now() >= deadline) return { outcome: RolloutOutcome.TimedOut, service: svc };

@@ -1,7 +1,8 @@
 // Pure decisions of `logs`: which tasks have output worth streaming, which task took over a
 // slot after the one being followed ended, and the query parameters. No I/O here.
 import { BadRequestError } from './errors.js';
-import { isTerminal, taskStateRank, TaskState, type Task } from '../../common/types.js';
+import { taskStateRank, TaskState, type Task } from '../../common/types.js';
+import { isLive } from '../orchestrator/rules.js';
 
 export interface LogsParams {
   follow: boolean;
@@ -34,7 +35,7 @@ export function hasOutput(t: Task): boolean {
 /** Tasks of a service whose output `logs service/NAME` shows: those that run now. */
 export function liveTasks(tasks: readonly Task[]): Task[] {
   return tasks
-    .filter((t) => t.desiredState === 'running' && hasOutput(t) && !isTerminal(t.status.state))
+    .filter((t) => isLive(t) && hasOutput(t))
     .sort((a, b) => a.slot - b.slot || a.createdAt.localeCompare(b.createdAt));
 }
 
@@ -78,8 +79,15 @@ export function resumeTarget(
   connected: (nodeId: string) => boolean,
 ): Task | undefined {
   const same = tasks.find((t) => t.id === followed.id);
-  if (same && same.desiredState === 'running' && !isTerminal(same.status.state) && same.nodeId && same.nodeId === followed.nodeId && connected(same.nodeId)) {
-    return same;
-  }
+  if (same && isLive(same) && same.nodeId && same.nodeId === followed.nodeId && connected(same.nodeId)) return same;
   return successorOf(followed, tasks, seen);
+}
+
+/**
+ * The query that resumes a followed task after its node came back: from the time of the last
+ * line shown; with no line time, only new lines if some were shown; else the query as asked.
+ */
+export function resumeQuery(lastTime: string | undefined, shown: boolean, asked: LogsParams): LogsParams {
+  if (lastTime) return { follow: true, since: lastTime };
+  return shown ? { follow: true, tail: 0 } : asked;
 }

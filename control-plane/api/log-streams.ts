@@ -4,12 +4,13 @@
 // of the service. Decisions are in log-follow.ts; this file only waits, reads and writes.
 import type { Logger } from 'pino';
 import type { LogNotice, LogRecord, StreamFailure } from '../../common/logs.js';
-import { isTerminal, type Task } from '../../common/types.js';
+import type { Task } from '../../common/types.js';
+import { isLive } from '../orchestrator/rules.js';
 import type { StreamFailureInfo, TaskStreams } from '../dispatcher/task-streams.js';
 import { SESSION_ENDED } from '../dispatcher/task-streams.js';
 import { keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
-import { liveTasks, resumeTarget, successorOf, timeKey, type LogsParams } from './log-follow.js';
+import { liveTasks, resumeQuery, resumeTarget, successorOf, timeKey, type LogsParams } from './log-follow.js';
 import type { NdjsonResponse } from './ndjson-response.js';
 
 /** How often the store is read while waiting for a slot's next task or a service's new tasks. */
@@ -60,9 +61,7 @@ export async function streamTaskLogs(deps: LogStreamDeps, out: NdjsonResponse, f
       // last line shown (lines of that same instant already shown are skipped).
       out.write(notice(`${task.name}: its node is back; resuming`, task.name));
       after = r.lastTime ?? after;
-      // Nothing shown yet (the node was away from the start): the query as asked.
-      if (after) query = { follow: true, since: after };
-      else if (shown) query = { follow: true, tail: 0 };
+      query = resumeQuery(after, shown, query);
       task = next;
       continue;
     }
@@ -108,8 +107,8 @@ export async function streamServiceLogs(deps: LogStreamDeps, out: NdjsonResponse
       if (back?.id === id) {
         cutOff.delete(id);
         out.write(notice(`${back.name}: its node is back; resuming`, back.name));
-        start(back, cut.lastTime ? { follow: true, since: cut.lastTime } : shown.has(id) ? { follow: true, tail: 0 } : cut.query, cut.lastTime);
-      } else if (!tasks.some((t) => t.id === id && t.desiredState === 'running' && !isTerminal(t.status.state))) {
+        start(back, resumeQuery(cut.lastTime, shown.has(id), cut.query), cut.lastTime);
+      } else if (!tasks.some((t) => t.id === id && isLive(t))) {
         cutOff.delete(id); // replaced: its successor is a new task, started below
       }
     }

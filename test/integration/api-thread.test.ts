@@ -14,6 +14,7 @@ import { keys } from '../../control-plane/store/keys.js';
 import { createSharedInformers, stopSharedInformers, type SharedInformers } from '../../control-plane/store/shared-informers.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { makeNode } from '../helpers/fixtures.js';
 
 type ServiceView = Service & { status: { tasks: number; running: number; upToDate: number; desired: number } };
 
@@ -29,21 +30,6 @@ function task(id: string, slot: number, image: string, state: Task['status']['st
     ...(nodeId ? { nodeId } : {}),
     status: { state, timestamp: new Date().toISOString() },
     createdAt: new Date().toISOString(),
-  };
-}
-
-function node(id: string): Node {
-  const now = new Date().toISOString();
-  return {
-    id,
-    name: `node-${id}`,
-    labels: {},
-    availability: 'active',
-    status: { state: 'ready', timestamp: now },
-    capacity: { cpu: 1000, memory: 1024 ** 3 },
-    allocatable: { cpu: 1000, memory: 1024 ** 3 },
-    runtime: 'process',
-    createdAt: now,
   };
 }
 
@@ -93,7 +79,7 @@ describe('API on its own thread (real etcd, worker thread)', function () {
 
   it('services and nodes show the task counts the main thread sends, and follow their changes', async () => {
     await api('POST', '/v1/apply', { items: [web('berth/web:1')] });
-    await store.put(keys.node('n1'), node('n1'));
+    await store.put(keys.node('n1'), makeNode('n1'));
     await store.create(keys.task('web', 'a'), task('a', 1, 'berth/web:1', 'running', 'n1'));
     await store.create(keys.task('web', 'b'), task('b', 2, 'berth/web:1', 'assigned', 'n1'));
     const services = async () => (await api<{ items: ServiceView[] }>('GET', '/v1/services')).items;
