@@ -1,0 +1,64 @@
+// A mocha root hook: once every test has run, the process must be able to end by itself. A test
+// that leaves a child process, socket, server or worker thread open keeps mocha alive for ever
+// (it runs without --exit, so such leaks are seen). Rather than hang the run, the guard waits a
+// grace period, names what is still open, ends the child processes the run started (by pid) and
+// exits with mocha's own verdict.
+import { readFileSync } from 'node:fs';
+
+const GRACE_MS = Number(process.env.BERTH_TEST_EXIT_GRACE_MS ?? 30_000);
+
+/** The pids of this process's live children, from /proc (Linux). */
+function childPids(): number[] {
+  try {
+    const tasks = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8');
+    return tasks.split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 200);
+  } catch {
+    return '?';
+  }
+}
+
+/** One line per open handle, with what can be told about it. */
+function describeHandles(): string[] {
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  return handles.map((h) => {
+    const o = h as { constructor?: { name?: string }; remoteAddress?: string; remotePort?: number; localPort?: number; spawnargs?: string[]; threadId?: number };
+    const kind = o.constructor?.name ?? typeof h;
+    if (o.spawnargs) return `${kind} ${o.spawnargs.join(' ').slice(0, 200)}`;
+    if (o.threadId !== undefined) return `${kind} thread ${o.threadId}`;
+    if (o.remotePort !== undefined) return `${kind} to ${o.remoteAddress}:${o.remotePort}`;
+    if (o.localPort !== undefined) return `${kind} on port ${o.localPort}`;
+    return kind;
+  });
+}
+
+export const mochaHooks = {
+  afterAll(): void {
+    const timer = setTimeout(() => {
+      const lines = [
+        `test: the run has not ended ${GRACE_MS / 1000} s after its last test; a test left this open:`,
+        ...describeHandles().map((d) => `  handle: ${d}`),
+        ...process.getActiveResourcesInfo().filter((r) => r !== 'Timeout').map((r) => `  resource: ${r}`),
+      ];
+      for (const pid of childPids()) {
+        lines.push(`  child process ${pid}: ${commandOf(pid)} (sent SIGKILL)`);
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      process.stderr.write(lines.join('\n') + '\n');
+      // No code given: mocha's own exit listener sets the exit code from the failures.
+      process.exit();
+    }, GRACE_MS);
+    timer.unref();
+  },
+};
