@@ -1,20 +1,21 @@
 // A mocha root hook: once every test has run, the process must be able to end by itself. A test
 // that leaves a child process, socket, server or worker thread open keeps mocha alive for ever
 // (it runs without --exit, so such leaks are seen). Rather than hang the run, the guard waits a
-// grace period, names what is still open, ends the child processes the run started (by pid) and
-// exits with mocha's own verdict.
+// grace period, names what is still open, ends the processes the run started and theirs (by
+// pid) and exits with mocha's own verdict.
 import { readFileSync } from 'node:fs';
 
 const GRACE_MS = Number(process.env.BERTH_TEST_EXIT_GRACE_MS ?? 30_000);
 
-/** The pids of this process's live children, from /proc (Linux). */
-function childPids(): number[] {
+/** The pids of a process's live descendants, children before their own, from /proc (Linux). */
+function descendants(pid: number): number[] {
+  let children: number[] = [];
   try {
-    const tasks = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8');
-    return tasks.split(/\s+/).filter(Boolean).map(Number);
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
   }
+  return children.flatMap((c) => [c, ...descendants(c)]);
 }
 
 function commandOf(pid: number): string {
@@ -47,8 +48,8 @@ export const mochaHooks = {
         ...describeHandles().map((d) => `  handle: ${d}`),
         ...process.getActiveResourcesInfo().filter((r) => r !== 'Timeout').map((r) => `  resource: ${r}`),
       ];
-      for (const pid of childPids()) {
-        lines.push(`  child process ${pid}: ${commandOf(pid)} (sent SIGKILL)`);
+      for (const pid of descendants(process.pid)) {
+        lines.push(`  process ${pid}: ${commandOf(pid)} (sent SIGKILL)`);
         try {
           process.kill(pid, 'SIGKILL');
         } catch {
