@@ -1,6 +1,7 @@
 // One size of the hollow-node benchmark: a fresh etcd and control plane, N hollow nodes, then
 // services adding up to M tasks applied in one call, timed until the last task is reported
 // running, with API calls at a fixed rate meanwhile.
+import { getPriority } from 'node:os';
 import { apiStats, ApiCallKind, probeService, type ApiSample, type ApiStats } from './api-load.js';
 import { cpuSeconds, etcdDbBytes, maxOf, percentile, round, rssBytes } from './measure.js';
 import { startApiLoad, startEtcd, startHollow, startServer, stopAll, type Child } from './procs.js';
@@ -14,6 +15,8 @@ export interface SizeOptions {
   tasks: number;
   /** Hollow-node runner processes (default: one per 2,500 nodes). */
   hollowProcs?: number;
+  /** Run the hollow runners at this lower CPU priority (`nice`, 1-19; default 0, not niced). */
+  hollowNice?: number;
   dist?: boolean;
   cpuProfDir?: string;
   /** Give up on a size after this long from the apply (default 60 s + 5 ms per task). */
@@ -40,9 +43,13 @@ export interface SizeResult extends ApiStats {
   controlPlaneCpuSeconds: number;
   etcdCpuSeconds: number;
   hollowCpuSeconds: number;
+  /** CPU of the harness itself (its watch of every task) over the same span: the observer's share of the machine. */
+  harnessCpuSeconds: number;
   hollowPeakRssBytes: number;
   etcdDbBytes: number;
   hollowProcesses: number;
+  /** The hollow runners' nice value, read from the processes (0: same priority as the control plane and etcd). */
+  hollowNice: number;
   /** Nodes declared down and tasks orphaned during the run (both should be 0). */
   nodeDownEvents: number;
   taskOrphanedEvents: number;
@@ -83,7 +90,7 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
     const tNodes = performance.now();
     const per = Math.ceil(nodes / procs);
     const starting: Promise<Child>[] = [];
-    for (let first = 0; first < nodes; first += per) starting.push(startHollow(server, Math.min(per, nodes - first), first));
+    for (let first = 0; first < nodes; first += per) starting.push(startHollow(server, Math.min(per, nodes - first), first, opts.hollowNice ?? 0));
     hollow.push(...(await Promise.all(starting)));
     const nodesDeadline = Date.now() + 60_000 + nodes * 30;
     for (;;) {
@@ -93,6 +100,8 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
       opts.progress(`${label}: ${ready}/${nodes} nodes ready`);
       await new Promise((r) => setTimeout(r, 1000));
     }
+    // Read back from the running processes, so the figure says what they ran at.
+    const hollowNice = Math.min(...hollow.map((h) => getPriority(h.pid)));
     const secondsToNodesReady = (performance.now() - tNodes) / 1000;
     const rssAtNodesReady = rssBytes(server.child.pid, true);
     const peakRssAtNodesReady = rssBytes(server.child.pid);
@@ -106,7 +115,7 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
     });
     if (!probe.ok) throw new Error(`${label}: probe apply failed: ${probe.status} ${await probe.text()}`);
 
-    const cpu0 = { cp: cpuSeconds(server.child.pid), etcd: cpuSeconds(etcd.pid), hollow: hollow.reduce((s, h) => s + cpuSeconds(h.pid), 0) };
+    const cpu0 = { cp: cpuSeconds(server.child.pid), etcd: cpuSeconds(etcd.pid), hollow: hollow.reduce((s, h) => s + cpuSeconds(h.pid), 0), harness: process.cpuUsage() };
     const load = await startApiLoad(server, etcd.url);
     const bulk: ApiSample[] = [];
     const t0 = performance.now();
@@ -138,7 +147,7 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
     const completed = tracker.running >= tasks;
     const lastRunning = completed ? maxOf(tracker.runningAt.values()) : performance.now();
     const lastAssigned = tracker.assigned ? maxOf(tracker.assignedAt.values()) : performance.now();
-    const cpu1 = { cp: cpuSeconds(server.child.pid), etcd: cpuSeconds(etcd.pid), hollow: hollow.reduce((s, h) => s + cpuSeconds(h.pid), 0) };
+    const cpu1 = { cp: cpuSeconds(server.child.pid), etcd: cpuSeconds(etcd.pid), hollow: hollow.reduce((s, h) => s + cpuSeconds(h.pid), 0), harness: process.cpuUsage(cpu0.harness) };
     const samples = [...(await load.stop()), ...bulk];
     const seconds = (lastRunning - t0) / 1000;
     const startMs = [...tracker.runningAt].map(([id, at]) => at - (tracker.firstSeen.get(id) ?? at));
@@ -160,9 +169,11 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
       controlPlaneCpuSeconds: round(cpu1.cp - cpu0.cp, 2),
       etcdCpuSeconds: round(cpu1.etcd - cpu0.etcd, 2),
       hollowCpuSeconds: round(cpu1.hollow - cpu0.hollow, 2),
+      harnessCpuSeconds: round((cpu1.harness.user + cpu1.harness.system) / 1e6, 2),
       hollowPeakRssBytes: Math.max(...hollow.map((h) => rssBytes(h.pid))),
       etcdDbBytes: await etcdDbBytes(etcd.url),
       hollowProcesses: hollow.length,
+      hollowNice,
       ...(await tracker.eventCounts(['NodeDown', 'TaskOrphaned']).then((c) => ({ nodeDownEvents: c.NodeDown ?? 0, taskOrphanedEvents: c.TaskOrphaned ?? 0 }))),
       timeline: tracker.timeline(t0, lastRunning),
       apiCallsTimeline: samples

@@ -161,13 +161,19 @@ export async function startServer(opts: ServerStartOptions): Promise<BenchServer
 }
 
 /** A hollow-node runner (agent/hollow.ts) for nodes [firstIndex, firstIndex + count). */
-export async function startHollow(server: BenchServer, count: number, firstIndex: number): Promise<Child> {
+/**
+ * `nice`: run the runner at that lower CPU priority (1-19). Hollow nodes stand for machines of
+ * their own; niced, their work still runs on the shared cores but no longer delays the control
+ * plane's and etcd's.
+ */
+export async function startHollow(server: BenchServer, count: number, firstIndex: number, nice = 0): Promise<Child> {
   let started!: () => void;
   const ready = new Promise<void>((r) => (started = r));
   const child = spawnTracked(
     `hollow-${firstIndex}`,
-    process.execPath,
+    nice ? 'nice' : process.execPath,
     [
+      ...(nice ? ['-n', String(nice), process.execPath] : []),
       '--max-old-space-size=4096',
       ...(process.env.BERTH_BENCH_HOLLOW_FLAGS ?? '').split(/\s+/).filter(Boolean),
       '--import', 'tsx', path.join(REPO_ROOT, 'agent', 'hollow.ts'),

@@ -7,7 +7,7 @@
 //   npm run bench                                   baseline, 100x1,000, 1,000x10,000, 5,000x50,000, 20 containers
 //   npm run bench -- --nodes N --tasks M            one hollow size (plus the baseline)
 //   npm run bench -- --containers 20                the real-container comparison alone
-//   flags: --container-rounds R --no-baseline --baseline-keys K --no-containers --hollow-procs K --dist --cpu-prof DIR --out FILE --timeout S
+//   flags: --container-rounds R --no-baseline --baseline-keys K --no-containers --hollow-procs K --hollow-nice N --dist --cpu-prof DIR --out FILE --timeout S
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +33,7 @@ const USAGE = `npm run bench -- [flags]   (see docs/performance.md)
   --containers N             N real containers through Berth against direct Docker (alone unless with a size)
   --container-rounds R       rounds of that comparison, medians reported (default 5)
   --no-containers, --no-baseline, --hollow-procs K, --timeout SECONDS, --baseline-keys K
+  --hollow-nice N            run the hollow runners at nice N (1-19): they stand for other machines
   --cpu-prof DIR             V8 CPU profile of the server (read it with test/bench/profile-top.ts)
   --out FILE                 the JSON report (default bench-results/<time>.json)
   --dist                     run the built server from dist/
@@ -55,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
       'no-containers': { type: 'boolean' },
       'no-baseline': { type: 'boolean' },
       'hollow-procs': { type: 'string' },
+      'hollow-nice': { type: 'string' },
       dist: { type: 'boolean' },
       'cpu-prof': { type: 'string' },
       out: { type: 'string' },
@@ -77,6 +79,8 @@ async function main(argv: string[]): Promise<number> {
     matrix = matrix.filter(([n]) => n < 5000);
     notes.push(`5,000 x 50,000 skipped: ${(machine.memoryBytes / 1024 ** 3).toFixed(1)} GiB of memory, at least 8 GiB needed`);
   }
+  const hollowNice = Number(values['hollow-nice'] ?? 0);
+  if (!Number.isInteger(hollowNice) || hollowNice < 0 || hollowNice > 19) throw new Error(`--hollow-nice: ${values['hollow-nice']} is not a nice value from 0 to 19`);
   const containers = values['no-containers'] ? 0 : Number(values.containers ?? (single ? 0 : DEFAULT_CONTAINERS));
   const common = {
     ...(values.dist ? { dist: true } : {}),
@@ -103,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
       progress,
       ...common,
       ...(values['hollow-procs'] ? { hollowProcs: Number(values['hollow-procs']) } : {}),
+      ...(hollowNice ? { hollowNice } : {}),
       ...(values.timeout ? { timeoutMs: Number(values.timeout) * 1000 } : {}),
     });
     const line = { ...r, ...baseline };
