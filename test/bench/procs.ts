@@ -160,9 +160,8 @@ export async function startServer(opts: ServerStartOptions): Promise<BenchServer
   }
 }
 
-/** A hollow-node runner (agent/hollow.ts) for nodes [firstIndex, firstIndex + count). */
 /**
- * `nice`: run the runner at that lower CPU priority (1-19). Hollow nodes stand for machines of
+ * A hollow-node runner (agent/hollow.ts) for nodes [firstIndex, firstIndex + count). `nice`: run the runner at that lower CPU priority (1-19). Hollow nodes stand for machines of
  * their own; niced, their work still runs on the shared cores but no longer delays the control
  * plane's and etcd's.
  */
