@@ -161,9 +161,9 @@ export async function startServer(opts: ServerStartOptions): Promise<BenchServer
 }
 
 /**
- * A hollow-node runner (agent/hollow.ts) for nodes [firstIndex, firstIndex + count). `nice`: run the runner at that lower CPU priority (1-19). Hollow nodes stand for machines of
- * their own; niced, their work still runs on the shared cores but no longer delays the control
- * plane's and etcd's.
+ * A hollow-node runner (agent/hollow.ts) for nodes [firstIndex, firstIndex + count). `nice`: run
+ * it at that lower CPU priority (1-19). Hollow nodes stand for machines of their own; niced,
+ * their work still runs on the shared cores but no longer delays the control plane's and etcd's.
  */
 export async function startHollow(server: BenchServer, count: number, firstIndex: number, nice = 0): Promise<Child> {
   let started!: () => void;
