@@ -28,7 +28,9 @@ function commandOf(pid: number): string {
 
 /** One line per open handle, with what can be told about it. */
 function describeHandles(): string[] {
-  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  // Node's own (undocumented) list of handles; only the kinds are given where it is missing.
+  const list = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles;
+  const handles = typeof list === 'function' ? list.call(process) : [];
   return handles.map((h) => {
     const o = h as { constructor?: { name?: string }; remoteAddress?: string; remotePort?: number; localPort?: number; spawnargs?: string[]; threadId?: number };
     const kind = o.constructor?.name ?? typeof h;
