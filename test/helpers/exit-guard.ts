@@ -32,12 +32,14 @@ function describeHandles(): string[] {
   const list = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles;
   const handles = typeof list === 'function' ? list.call(process) : [];
   return handles.map((h) => {
-    const o = h as { constructor?: { name?: string }; remoteAddress?: string; remotePort?: number; localPort?: number; spawnargs?: string[]; threadId?: number };
+    const o = h as { constructor?: { name?: string }; remoteAddress?: string; remotePort?: number; localPort?: number; spawnargs?: string[]; threadId?: number; address?: () => unknown };
     const kind = o.constructor?.name ?? typeof h;
     if (o.spawnargs) return `${kind} ${o.spawnargs.join(' ').slice(0, 200)}`;
     if (o.threadId !== undefined) return `${kind} thread ${o.threadId}`;
     if (o.remotePort !== undefined) return `${kind} to ${o.remoteAddress}:${o.remotePort}`;
     if (o.localPort !== undefined) return `${kind} on port ${o.localPort}`;
+    const address = typeof o.address === 'function' ? (o.address() as { port?: number } | string | null) : undefined;
+    if (address && typeof address === 'object' && address.port !== undefined) return `${kind} listening on port ${address.port}`;
     return kind;
   });
 }
