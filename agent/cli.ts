@@ -9,6 +9,7 @@ import { createLogger } from '../common/log.js';
 import { parseCpu, parseMemory } from '../common/quantity.js';
 import type { NodeResources } from '../common/types.js';
 import { Agent, Runtime } from './agent.js';
+import { errorMessage } from '../common/errors.js';
 
 const DOCKER_SOCKET = '/var/run/docker.sock';
 const DOCKER_PING_TIMEOUT_MS = 1000;
@@ -70,7 +71,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
       },
     }));
   } catch (err) {
-    throw new FlagError((err as Error).message.split('\n')[0]);
+    throw new FlagError(errorMessage(err).split('\n')[0]);
   }
   if (values.help) return undefined;
 
@@ -84,7 +85,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
     try {
       joinToken = readFileSync(values['token-file'], 'utf8').trim();
     } catch (err) {
-      throw new FlagError(`--token-file: cannot read ${values['token-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new FlagError(`--token-file: cannot read ${values['token-file']}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
     }
   }
   if (!joinToken) throw new FlagError('a join token is required: --token T or --token-file FILE');
@@ -165,7 +166,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   try {
     mkdirSync(flags.dataDir, { recursive: true });
   } catch (err) {
-    process.stderr.write(`berth agent: --data-dir ${flags.dataDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    process.stderr.write(`berth agent: --data-dir ${flags.dataDir}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}\n`);
     return 1;
   }
 
@@ -183,7 +184,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     try {
       await agent.start();
     } catch (err) {
-      process.stderr.write(`berth agent: cannot start the ${runtime} runtime: ${(err as Error).message}\n`);
+      process.stderr.write(`berth agent: cannot start the ${runtime} runtime: ${errorMessage(err)}\n`);
       await agent.stop().catch(() => undefined);
       return 1;
     }

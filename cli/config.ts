@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CliError } from './command.js';
 import { didYouMean } from './did-you-mean.js';
+import { errorMessage } from '../common/errors.js';
 
 export const DEFAULT_CONFIG_RELATIVE = path.join('.berth', 'config');
 export const FLAT_CONTEXT = 'default';
@@ -56,7 +57,7 @@ export function resolveConfig(inputs: ConfigInputs, read: (p: string) => string 
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' || loc.explicit) {
-      const why = code === 'ENOENT' ? 'no such file' : (err as Error).message;
+      const why = code === 'ENOENT' ? 'no such file' : errorMessage(err);
       throw new CliError(`cannot read config file ${loc.path} (from ${loc.origin}): ${why}`);
     }
   }
@@ -103,7 +104,7 @@ export function parseConfigFile(text: string, file: string): ConfigFile {
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new CliError(`${file}: not valid YAML: ${firstLine((err as Error).message)}`);
+    throw new CliError(`${file}: not valid YAML: ${firstLine(errorMessage(err))}`);
   }
   if (doc === null || doc === undefined) return { contexts: {} };
   if (!isRecord(doc)) throw new CliError(`${file}: must be a mapping like "server: http://127.0.0.1:7070"`);

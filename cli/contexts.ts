@@ -8,6 +8,7 @@ import { stringify as toYaml } from 'yaml';
 import { CliError } from './command.js';
 import { FLAT_CONTEXT, parseConfigFile, type ClusterConfig, type ConfigFile } from './config.js';
 import { didYouMean } from './did-you-mean.js';
+import { errorMessage } from '../common/errors.js';
 
 export const REDACTED = 'REDACTED';
 
@@ -117,7 +118,7 @@ export function readForEdit(file: string): ConfigFile {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { contexts: {} };
-    throw new CliError(`cannot read config file ${file}: ${(err as Error).message}`);
+    throw new CliError(`cannot read config file ${file}: ${errorMessage(err)}`);
   }
   const parsed = parseConfigFile(text, file);
   // What resolveConfig uses when no current-context is set (a flat file): keep it current.
@@ -135,6 +136,6 @@ export function writeConfig(file: string, config: ConfigFile): void {
     chmodSync(tmp, 0o600);
     renameSync(tmp, file);
   } catch (err) {
-    throw new CliError(`cannot write config file ${file}: ${(err as Error).message}`);
+    throw new CliError(`cannot write config file ${file}: ${errorMessage(err)}`);
   }
 }

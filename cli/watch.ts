@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { WatchErrorCode, type WatchChange, type WatchKind, type WatchMessage } from '../common/watch.js';
 import type { ApiClient } from './api-client.js';
 import { CliError } from './command.js';
+import { sleep } from '../common/sleep.js';
 
 export interface FollowOptions {
   kind: WatchKind;
@@ -98,14 +99,3 @@ function safeMessage(body: string): string | undefined {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

@@ -65,3 +65,9 @@ export function formatIssues(issues: FieldIssue[], source = ''): string {
     })
     .join('\n');
 }
+
+/** The message of anything thrown: an Error's message, else the value as a string. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return typeof err === 'string' ? err : String(err);
+}

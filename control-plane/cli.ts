@@ -1,6 +1,6 @@
 // `berth server [flags]`: parses flags, starts the control plane, stops it on SIGTERM/SIGINT.
 import { parseArgs } from 'node:util';
-import { BerthError } from '../common/errors.js';
+import { BerthError, errorMessage } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { Lifecycle, StartAborted } from './lifecycle.js';
 import { SERVER_DEFAULTS, startServer, type ServerOptions } from './server.js';
@@ -35,7 +35,7 @@ export async function runServer(argv: string[]): Promise<number> {
   try {
     opts = parseServerFlags(argv);
   } catch (err) {
-    process.stderr.write(`berth server: ${(err as Error).message}\n`);
+    process.stderr.write(`berth server: ${errorMessage(err)}\n`);
     return 1;
   }
   if (opts === HELP) {
@@ -57,8 +57,8 @@ export async function runServer(argv: string[]): Promise<number> {
     await startServer(opts, log, life);
   } catch (err) {
     if (err instanceof StartAborted) return 0;
-    const msg = err instanceof BerthError ? err.message : `start-up failed: ${(err as Error).message}`;
-    log.error({ err: (err as Error).message }, 'start-up failed');
+    const msg = err instanceof BerthError ? err.message : `start-up failed: ${errorMessage(err)}`;
+    log.error({ err: errorMessage(err) }, 'start-up failed');
     process.stderr.write(`berth server: ${msg}\n`);
     return 1;
   }

@@ -1,6 +1,7 @@
 // Start components in order, stop them in reverse: on SIGTERM/SIGINT, and when start-up fails
 // half-way (so a failed start never leaves an etcd child or a bound port behind).
 import type { Logger } from 'pino';
+import { errorMessage } from '../common/errors.js';
 
 export class Lifecycle {
   private readonly stops: { name: string; stop: () => Promise<void> | void }[] = [];
@@ -41,7 +42,7 @@ export class Lifecycle {
       await stop();
       this.log.debug({ component: name }, 'stopped');
     } catch (err) {
-      this.log.error({ component: name, err: (err as Error).message }, 'stop failed');
+      this.log.error({ component: name, err: errorMessage(err) }, 'stop failed');
     }
   }
 }

@@ -32,6 +32,7 @@ import {
   type Instance,
   type ProbeTarget,
 } from './driver.js';
+import { errorMessage } from '../../common/errors.js';
 
 export interface DockerDriverOptions {
   /** This agent's node name, written in the `berth.node` label of every container. */
@@ -398,7 +399,7 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
         }
       }
     } catch (err) {
-      this.log.debug({ execId, err: (err as Error).message }, 'could not kill a cancelled exec');
+      this.log.debug({ execId, err: errorMessage(err) }, 'could not kill a cancelled exec');
     }
   }
 

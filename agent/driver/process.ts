@@ -38,6 +38,7 @@ import {
   type PullPolicy,
 } from './driver.js';
 import { LineSplitter } from './output-frames.js';
+import { sleep } from '../../common/sleep.js';
 
 export interface ProcessDriverOptions {
   nodeName: string;
@@ -301,6 +302,7 @@ export class ProcessDriver implements Driver, ProbeTarget, Execer, LogReader, Ex
       if (read) continue;
       if (!running) break;
       await sleep(this.pollMs, signal);
+      signal?.throwIfAborted();
     }
     for (const r of readers) {
       const rest = r.lines.flush().map((line) => ({ stream: r.stream, line }));
@@ -500,16 +502,3 @@ function signalSafe(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal?.reason as Error);
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

@@ -7,7 +7,7 @@
 // Must not: know about containers or decide anything about tasks: that is the worker's.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { BerthError } from '../../common/errors.js';
+import { BerthError, errorMessage } from '../../common/errors.js';
 import type { NodeResources, Task } from '../../common/types.js';
 import type { DispatcherClient } from '../../proto/generated/berth/v1/Dispatcher.js';
 import type { AgentMessage } from '../../proto/generated/berth/v1/AgentMessage.js';
@@ -167,7 +167,7 @@ export class AgentSession {
           this.log.error({ err: err.message }, 'join refused');
           return err;
         }
-        this.log.warn({ err: (err as Error).message }, 'cannot reach the control plane');
+        this.log.warn({ err: errorMessage(err) }, 'cannot reach the control plane');
       }
       if (this.stopping) break;
       if (established) attempt = 0;
@@ -310,7 +310,7 @@ export class AgentSession {
       try {
         out.push(taskFromProto(t));
       } catch (err) {
-        this.log.error({ taskId: t.id, err: (err as Error).message }, 'undecodable task ignored');
+        this.log.error({ taskId: t.id, err: errorMessage(err) }, 'undecodable task ignored');
       }
     }
     return out;

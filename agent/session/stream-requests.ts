@@ -4,7 +4,7 @@
 // and the gRPC stream has room, so a slow reader upstream never makes the agent buffer.
 // Must not: decide which task to read (the server names it) or touch the task's lifecycle.
 import type { Logger } from 'pino';
-import { BerthError } from '../../common/errors.js';
+import { BerthError, errorMessage } from '../../common/errors.js';
 import type { AgentMessage } from '../../proto/generated/berth/v1/AgentMessage.js';
 import type { ExecRequest__Output } from '../../proto/generated/berth/v1/ExecRequest.js';
 import type { LogStream } from '../../proto/generated/berth/v1/LogStream.js';
@@ -101,7 +101,7 @@ export class StreamRequests {
       .catch((err: unknown) => {
         if (r.abort.signal.aborted) return;
         const reason = err instanceof RequestError ? err.reason : err instanceof LogsUnsupportedError ? StreamErrorReason.NotSupported : StreamErrorReason.RuntimeError;
-        const error = (err as Error).message;
+        const error = errorMessage(err);
         this.log.debug({ requestId: id, kind, reason, err: error }, 'request failed');
         if (kind === 'logs') sink.write({ logsEnd: { requestId: id, errorReason: reason, error } });
         else sink.write({ execEnd: { requestId: id, errorReason: reason, error } });

@@ -17,6 +17,7 @@ import {
 } from '../contexts.js';
 import { didYouMean } from '../did-you-mean.js';
 import { renderTable } from '../output/table.js';
+import { errorMessage } from '../../common/errors.js';
 
 export const CONFIG_SUBCOMMANDS = [
   'get-contexts',
@@ -155,7 +156,7 @@ function contextChange(args: ParsedArgs): { server?: string; token?: string } {
     try {
       fileToken = readFileSync(tokenFile, 'utf8').trim();
     } catch (err) {
-      throw new CliError(`cannot read --token-file ${tokenFile}: ${(err as Error).message}`);
+      throw new CliError(`cannot read --token-file ${tokenFile}: ${errorMessage(err)}`);
     }
     if (!fileToken) throw new CliError(`--token-file ${tokenFile} is empty`);
   }
@@ -180,7 +181,7 @@ function merge(ctx: CommandContext, target: string, source: string, name: string
   try {
     text = readFileSync(source, 'utf8');
   } catch (err) {
-    throw new CliError(`cannot read ${source}: ${(err as Error).message}`);
+    throw new CliError(`cannot read ${source}: ${errorMessage(err)}`);
   }
   const other = parseConfigFile(text, source);
   const { file: next, merged } = mergeConfig(readForEdit(target), other, { ...(name ? { name } : {}), flat: isFlatConfig(text, source) });

@@ -7,6 +7,7 @@ import { objectName } from '../output/script-output.js';
 import { parseSelector } from '../selector.js';
 import { listMatching } from './get-selected.js';
 import { Kind, parseKindAndNames } from '../resources.js';
+import { errorMessage } from '../../common/errors.js';
 
 export const deleteCommand: ClientCommand = {
   name: 'delete',
@@ -53,7 +54,7 @@ export const deleteCommand: ClientCommand = {
         ctx.out(`service/${name} deleted`);
       } catch (err) {
         if (failed === ExitCode.Ok) failed = exitCodeFor(err);
-        ctx.err(`error: ${(err as Error).message}`);
+        ctx.err(`error: ${errorMessage(err)}`);
       }
     }
     return failed;

@@ -3,6 +3,7 @@
 // per service at a time), rm = forget a node that is down.
 import type { NodeView } from '../api-client.js';
 import { UsageError, type ClientCommand } from '../command.js';
+import { errorMessage } from '../../common/errors.js';
 
 export const NodeAction = { Cordon: 'cordon', Uncordon: 'uncordon', Drain: 'drain', Remove: 'rm' } as const;
 export type NodeAction = (typeof NodeAction)[keyof typeof NodeAction];
@@ -53,7 +54,7 @@ export const nodeCommand: ClientCommand = {
         }
       } catch (err) {
         failed++;
-        ctx.err(`error: ${(err as Error).message}`);
+        ctx.err(`error: ${errorMessage(err)}`);
       }
     }
     return failed ? 1 : 0;

@@ -4,7 +4,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { ValidationError, type FieldIssue } from '../errors.js';
+import { errorMessage, type FieldIssue, ValidationError } from '../errors.js';
 import type { Service } from '../types.js';
 import { validateService } from './validate.js';
 
@@ -34,7 +34,7 @@ export async function readManifests(paths: string[], stdin: NodeJS.ReadableStrea
       try {
         text = file === '-' ? await readAll(stdin) : await readFile(file, 'utf8');
       } catch (err) {
-        problems.push({ source: file, path: '', reason: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+        problems.push({ source: file, path: '', reason: `cannot read: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}` });
         continue;
       }
       docs.push(...collect(text, file === '-' ? '<stdin>' : file, problems));
@@ -89,7 +89,7 @@ async function expand(p: string, problems: Problem[]): Promise<string[]> {
     const entries = await readdir(p);
     return entries.filter((e) => /\.(ya?ml|json)$/.test(e)).sort().map((e) => path.join(p, e));
   } catch (err) {
-    problems.push({ source: p, path: '', reason: `cannot read: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}` });
+    problems.push({ source: p, path: '', reason: `cannot read: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : errorMessage(err)}` });
     return [];
   }
 }

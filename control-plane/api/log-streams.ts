@@ -12,6 +12,8 @@ import { keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { liveTasks, resumeQuery, resumeTarget, successorOf, timeKey, type LogsParams } from './log-follow.js';
 import type { NdjsonResponse } from './ndjson-response.js';
+import { errorMessage } from '../../common/errors.js';
+import { sleep } from '../../common/sleep.js';
 
 /** How often the store is read while waiting for a slot's next task or a service's new tasks. */
 export const FOLLOW_POLL_MS = 500;
@@ -168,7 +170,7 @@ function streamOne(deps: LogStreamDeps, out: NdjsonResponse, task: Task, params:
         },
       );
     } catch (err) {
-      finish({ failure: { reason: NODE_UNAVAILABLE, message: (err as Error).message } });
+      finish({ failure: { reason: NODE_UNAVAILABLE, message: errorMessage(err) } });
       return;
     }
     out.attach(remote);
@@ -192,7 +194,7 @@ async function waitFor(deps: LogStreamDeps, out: NdjsonResponse, service: string
       const found = pick(await tasksOf(deps.store, service));
       if (found) return found;
     } catch (err) {
-      deps.logger.debug({ err: (err as Error).message, service }, 'reading tasks to follow failed; retrying');
+      deps.logger.debug({ err: errorMessage(err), service }, 'reading tasks to follow failed; retrying');
     }
     await sleep(every, out.signal);
   }
@@ -216,14 +218,3 @@ function notice(text: string, task?: string): LogNotice {
   return { notice: text, ...(task ? { task } : {}) };
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

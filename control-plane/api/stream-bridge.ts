@@ -18,6 +18,7 @@ import {
   type StreamFailureInfo,
   type TaskStreams,
 } from '../dispatcher/task-streams.js';
+import { errorMessage } from '../../common/errors.js';
 
 /** What the main thread needs of the dispatcher: its streams and news of its sessions. */
 export interface SessionSource extends TaskStreams {
@@ -52,7 +53,7 @@ export function serveStreams(port: MessagePort, source: SessionSource): () => vo
   const refused = (err: unknown): StreamFailureInfo =>
     err instanceof NodeUnavailableError
       ? { reason: SESSION_ENDED, message: err.message }
-      : { reason: (err as Error).name || 'Error', message: (err as Error).message ?? String(err) };
+      : { reason: (err as Error).name || 'Error', message: errorMessage(err) };
   send({ op: 'sessions', nodes: source.connectedNodes() });
   const off = source.onSessionChange((nodeId, connected) => send({ op: 'session', nodeId, connected }));
   port.on('message', (r: Request) => {

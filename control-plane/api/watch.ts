@@ -14,6 +14,7 @@ import type { SharedInformers } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
 import type { RelayedCounts } from './task-counts.js';
 import { VersionGoneError, WatchCache } from './watch-cache.js';
+import { errorMessage } from '../../common/errors.js';
 
 export const WATCH_PATH = '/v1/watch';
 /** A peer that does not answer a ping within this long is dropped. */
@@ -78,7 +79,7 @@ export function attachWatch(app: FastifyInstance, opts: WatchOptions): void {
       log.debug({ kind: req.kind, fromVersion: req.fromVersion }, 'watch opened');
     } catch (err) {
       const code = err instanceof VersionGoneError ? WatchErrorCode.Gone : WatchErrorCode.Unavailable;
-      send({ type: 'ERROR', code, message: (err as Error).message });
+      send({ type: 'ERROR', code, message: errorMessage(err) });
       ws.close(closeCodeOf(code), code === WatchErrorCode.Gone ? 'Gone' : 'Unavailable');
     }
   };

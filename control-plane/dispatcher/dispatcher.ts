@@ -35,6 +35,7 @@ import {
   type RemoteStream,
   type TaskStreams,
 } from './task-streams.js';
+import { errorMessage } from '../../common/errors.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -236,8 +237,8 @@ export class Dispatcher implements TaskStreams {
         sessionToken: token.toString('base64url'),
       });
     } catch (err) {
-      this.log.error({ err: (err as Error).message, nodeName: req.nodeName }, 'registration failed');
-      callback({ code: grpc.status.UNAVAILABLE, details: `registration failed: ${(err as Error).message}` });
+      this.log.error({ err: errorMessage(err), nodeName: req.nodeName }, 'registration failed');
+      callback({ code: grpc.status.UNAVAILABLE, details: `registration failed: ${errorMessage(err)}` });
     }
   }
 
@@ -295,7 +296,7 @@ export class Dispatcher implements TaskStreams {
         if (node) this.recordNode(node, EventReason.NodeReady, 'heartbeats resumed');
       }
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, nodeId }, 'could not mark node ready');
+      this.log.warn({ err: errorMessage(err), nodeId }, 'could not mark node ready');
     }
   }
 
@@ -318,7 +319,7 @@ export class Dispatcher implements TaskStreams {
           this.opts.onNodeDown?.(nodeId);
         } catch (err) {
           this.down.delete(nodeId); // try again on the next check
-          this.log.warn({ err: (err as Error).message, nodeId }, 'could not mark node down');
+          this.log.warn({ err: errorMessage(err), nodeId }, 'could not mark node down');
         }
       }
     } finally {

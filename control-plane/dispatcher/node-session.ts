@@ -14,6 +14,7 @@ import { reportFromProto, taskToProto } from '../../proto/convert.js';
 import { StatusRejectReason } from './rules.js';
 import type { StatusRejection } from './status-writer.js';
 import { StreamRouter, type StreamHandler } from './stream-router.js';
+import { errorMessage } from '../../common/errors.js';
 
 /** Tasks per message: a full set of many thousands of tasks goes in several messages. */
 export const TASKS_PER_MESSAGE = 500;
@@ -147,7 +148,7 @@ export class NodeSession {
       try {
         valid.push(reportFromProto(r));
       } catch (err) {
-        rejected.push({ taskId: r.taskId, reason: StatusRejectReason.InvalidStatus, message: (err as Error).message });
+        rejected.push({ taskId: r.taskId, reason: StatusRejectReason.InvalidStatus, message: errorMessage(err) });
       }
     }
     rejected.push(...this.host.submitStatuses(nodeId, valid));

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { keys } from '../store/keys.js';
 import type { Store, WriteOp } from '../store/store.js';
 import { storedEvents, type BerthEvent, type EventInput, type StoredEvents } from '../../common/events.js';
+import { errorMessage } from '../../common/errors.js';
 
 export interface EventRecorderOptions {
   store: Store;
@@ -73,7 +74,7 @@ export class EventRecorder {
       }
       await this.opts.store.batch(ops);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, dropped: batch.length }, 'events not recorded');
+      this.log.warn({ err: errorMessage(err), dropped: batch.length }, 'events not recorded');
     }
   }
 

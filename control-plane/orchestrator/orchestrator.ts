@@ -14,7 +14,7 @@
 // orphaned and replaced, a draining node is emptied a few slots at a time, and crash-looping
 // slots wait out a growing backoff (the scheduler honours the replacement's `restartAt`).
 import type { Logger } from 'pino';
-import { ConflictError } from '../../common/errors.js';
+import { ConflictError, errorMessage } from '../../common/errors.js';
 import type { Revision, UpdateStatus } from '../../common/rollout.js';
 import { isTerminal, type Node, type Service, type Task } from '../../common/types.js';
 import type { Informer, InformerEvent } from '../store/informer.js';
@@ -285,7 +285,7 @@ export class Orchestrator {
       const conflicted = new Set(conflicts.map((k) => k.split('/')[2]));
       for (const e of events) if (!e.object.id || !conflicted.has(e.object.id)) this.opts.events?.record(e);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'writing plan failed; will retry');
+      this.log.warn({ err: errorMessage(err) }, 'writing plan failed; will retry');
       for (const name of touched) {
         this.opts.placer?.releaseNew(booked.get(name) ?? []);
         this.retryLater(name);
@@ -353,7 +353,7 @@ export class Orchestrator {
       for (const e of events) this.opts.events?.record(e);
       return true;
     } catch (err) {
-      if (!(err instanceof ConflictError)) this.log.warn({ err: (err as Error).message, service: name }, 'writing rollout failed; will retry');
+      if (!(err instanceof ConflictError)) this.log.warn({ err: errorMessage(err), service: name }, 'writing rollout failed; will retry');
       this.retryLater(name);
       return false;
     }
@@ -388,7 +388,7 @@ export class Orchestrator {
       });
       this.log.warn({ service: name, from: update.revision, to: toRevision, reason }, 'rolling back');
     } catch (err) {
-      if (!(err instanceof ConflictError)) this.log.warn({ err: (err as Error).message, service: name }, 'rollback failed; will retry');
+      if (!(err instanceof ConflictError)) this.log.warn({ err: errorMessage(err), service: name }, 'rollback failed; will retry');
       this.retryLater(name);
     }
   }

@@ -25,6 +25,7 @@ import { placementEvent } from './placement-events.js';
 import { scheduledOn } from './reasons.js';
 import type { EventInput } from '../../common/events.js';
 import { UsageTally } from './usage-tally.js';
+import { errorMessage } from '../../common/errors.js';
 
 export interface SchedulerOptions {
   store: Store;
@@ -267,7 +268,7 @@ export class Scheduler {
     this.firstChangeAt = undefined;
     this.running = this.pass()
       .catch((err: unknown) => {
-        this.log.warn({ err: (err as Error).message }, 'scheduling pass failed; retrying');
+        this.log.warn({ err: errorMessage(err) }, 'scheduling pass failed; retrying');
         this.timer = setTimeout(() => {
           this.timer = undefined;
           this.requestPass();

@@ -3,6 +3,7 @@
 // its cache, reports the differences as events, and watches again from the new revision.
 import type { Logger } from 'pino';
 import type { Store, WatchEvent } from './store.js';
+import { errorMessage } from '../../common/errors.js';
 
 export type InformerEvent<T> =
   | { type: 'put'; key: string; value: T; previous?: T }
@@ -95,7 +96,7 @@ export class Informer<T> {
       this.revision = revision;
       await this.watchFrom(revision);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'list failed; retrying');
+      this.log.warn({ err: errorMessage(err) }, 'list failed; retrying');
       this.scheduleRelist();
     }
   }

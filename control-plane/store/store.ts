@@ -7,7 +7,7 @@
 // Must not: know what a service or a task means. Controllers own meaning; this owns storage.
 import { Etcd3, type IKeyValue, type IRequestOp, type ICompare, type Watcher, type IOptions } from 'etcd3';
 import type { Logger } from 'pino';
-import { ConflictError, StoreUnavailableError } from '../../common/errors.js';
+import { ConflictError, errorMessage, StoreUnavailableError } from '../../common/errors.js';
 
 /** etcd's default limit of operations in one transaction. */
 export const MAX_TXN_OPS = 128;
@@ -300,7 +300,7 @@ export class Store {
     try {
       return await fn();
     } catch (err) {
-      throw new StoreUnavailableError((err as Error).message);
+      throw new StoreUnavailableError(errorMessage(err));
     }
   }
 }

@@ -13,6 +13,8 @@ import { parseArgs } from 'node:util';
 import type { Task } from '../../common/types.js';
 import { runBerth, startAgent, startServer, type TestAgent, type TestServer } from '../helpers/berth.js';
 import { docker, ensureTestImages, removeContainersOfNodes, testNodeName, BUSYBOX_IMAGE } from '../helpers/docker.js';
+import { errorMessage } from '../../common/errors.js';
+import { sleep } from '../../common/sleep.js';
 
 interface Stats {
   samplesMs: number[];
@@ -32,7 +34,6 @@ function progress(line: string): void {
   process.stderr.write(`[bench:healing ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The tasks of a service through the API (cheaper than the CLI, so polling does not load the machine). */
 async function tasksOf(server: TestServer, service: string): Promise<Task[]> {
@@ -199,7 +200,7 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).then(
   () => process.exit(0),
   (err: unknown) => {
-    process.stderr.write(`bench:healing: ${(err as Error).message}\n`);
+    process.stderr.write(`bench:healing: ${errorMessage(err)}\n`);
     process.exit(1);
   },
 );

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { EmbeddedEtcd } from '../../control-plane/etcd/embedded.js';
 import { Store } from '../../control-plane/store/store.js';
+import { errorMessage } from '../../common/errors.js';
 
 export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -64,7 +65,7 @@ export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${errorMessage(last)}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -4,7 +4,7 @@
 // error answers; once streaming, a failure is the last NDJSON line `{error, message}`.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import { ConflictError, NotFoundError } from '../../../common/errors.js';
+import { ConflictError, errorMessage, NotFoundError } from '../../../common/errors.js';
 import type { ExecMessage } from '../../../common/logs.js';
 import type { Service, Task } from '../../../common/types.js';
 import { NodeUnavailableError, type RemoteStream, type TaskStreams } from '../../dispatcher/task-streams.js';
@@ -50,7 +50,7 @@ export function logsAndExecRoutes(app: FastifyInstance, store: Store, streams: T
     void run(out)
       .catch((err: unknown) => {
         log.error({ err }, 'streaming failed');
-        out.write({ error: 'Internal', message: (err as Error).message });
+        out.write({ error: 'Internal', message: errorMessage(err) });
       })
       .finally(() => {
         open.delete(out);
@@ -146,7 +146,7 @@ function runExec(streams: TaskStreams, out: NdjsonResponse, task: Task, nodeId: 
       );
     } catch (err) {
       const reason = err instanceof NodeUnavailableError ? 'NodeUnavailable' : 'Internal';
-      write({ error: reason, message: (err as Error).message });
+      write({ error: reason, message: errorMessage(err) });
       resolve();
       return;
     }
