@@ -3,7 +3,8 @@
 // session, so it stands in for a node in dispatcher tests and in the scale benchmark's hollow
 // nodes. `starts` counts the (pretend) starts per task, which must never exceed one.
 import { DesiredState, isTerminal, TaskState, type Task, type TaskStatus } from '../common/types.js';
-import type { TaskStatusReport, TaskWorker } from './worker/types.js';
+import type { TaskStatusReport } from '../common/task-status.js';
+import type { TaskWorker } from './worker/types.js';
 
 interface Entry {
   task: Task;

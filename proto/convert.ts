@@ -29,7 +29,7 @@ import type { ServiceSpec as PbServiceSpec, ServiceSpec__Output as PbServiceSpec
 import type { Task as PbTask, Task__Output as PbTaskOut } from './generated/berth/v1/Task.js';
 import type { TaskStatus as PbTaskStatus, TaskStatus__Output as PbTaskStatusOut } from './generated/berth/v1/TaskStatus.js';
 import type { TaskStatusReport as PbReport, TaskStatusReport__Output as PbReportOut } from './generated/berth/v1/TaskStatusReport.js';
-import type { TaskStatusReport } from '../agent/worker/types.js';
+import type { TaskStatusReport } from '../common/task-status.js';
 import type { TaskState as PbTaskState } from './generated/berth/v1/TaskState.js';
 import type { DesiredState as PbDesiredState } from './generated/berth/v1/DesiredState.js';
 import type { Protocol as PbProtocol } from './generated/berth/v1/Protocol.js';

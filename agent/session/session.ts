@@ -16,7 +16,8 @@ import type { ServerMessage__Output } from '../../proto/generated/berth/v1/Serve
 import type { Task__Output } from '../../proto/generated/berth/v1/Task.js';
 import { reportToProto, taskFromProto } from '../../proto/convert.js';
 import { KEEPALIVE_OPTIONS, loadBerthProto } from '../../proto/load.js';
-import type { TaskStatusReport, TaskWorker } from '../worker/types.js';
+import type { TaskStatusReport } from '../../common/task-status.js';
+import type { TaskWorker } from '../worker/types.js';
 import { backoffDelay, DEFAULT_BACKOFF, delayBeforeFence, type BackoffOptions } from './backoff.js';
 import type { StreamRequests, StreamSink } from './stream-requests.js';
 

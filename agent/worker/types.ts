@@ -1,12 +1,8 @@
 // The contract between an agent's session (gRPC, talks to the control plane) and its worker
 // (runs the tasks assigned to this node through a driver). The session knows nothing of
 // containers; the worker knows nothing of gRPC.
-import type { Task, TaskStatus } from '../../common/types.js';
-
-export interface TaskStatusReport {
-  taskId: string;
-  status: TaskStatus;
-}
+import type { TaskStatusReport } from '../../common/task-status.js';
+import type { Task } from '../../common/types.js';
 
 export interface TaskWorker {
   /**

@@ -9,7 +9,8 @@ import type { Driver, Instance } from '../driver/driver.js';
 import { DEFAULT_STOP_GRACE_SECONDS } from '../driver/driver.js';
 import { planAdoption } from './lifecycle.js';
 import { TaskRunner } from './task-runner.js';
-import type { TaskStatusReport, TaskWorker } from './types.js';
+import type { TaskStatusReport } from '../../common/task-status.js';
+import type { TaskWorker } from './types.js';
 
 export interface WorkerOptions {
   driver: Driver;

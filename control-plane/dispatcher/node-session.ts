@@ -4,7 +4,7 @@
 // on the same stream; their answers are routed back by request id (stream-router.ts).
 import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { TaskStatusReport } from '../../agent/worker/types.js';
+import type { TaskStatusReport } from '../../common/task-status.js';
 import type { Task } from '../../common/types.js';
 import type { AgentMessage__Output } from '../../proto/generated/berth/v1/AgentMessage.js';
 import type { ServerMessage } from '../../proto/generated/berth/v1/ServerMessage.js';

@@ -3,7 +3,7 @@
 // transactions of up to MAX_TXN_OPS. This is the path every task of every node goes through:
 // nothing here may cost a store round trip per report.
 import type { Logger } from 'pino';
-import type { TaskStatusReport } from '../../agent/worker/types.js';
+import type { TaskStatusReport } from '../../common/task-status.js';
 import { ConflictError } from '../../common/errors.js';
 import { taskStateRank, type Task, type TaskStatus } from '../../common/types.js';
 import { MAX_TXN_OPS, type Store, type WriteOp } from '../store/store.js';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { FakeWorker } from '../../agent/fake-worker.js';
 import { AgentSession, JoinRefusedError, type StatusRejectionNotice } from '../../agent/session/session.js';
-import type { TaskStatusReport, TaskWorker } from '../../agent/worker/types.js';
+import type { TaskWorker } from '../../agent/worker/types.js';
+import type { TaskStatusReport } from '../../common/task-status.js';
 import type { Node, Task, TaskState } from '../../common/types.js';
 import { Dispatcher } from '../../control-plane/dispatcher/dispatcher.js';
 import { keys } from '../../control-plane/store/keys.js';

@@ -11,7 +11,7 @@ import { DockerDriver } from '../../agent/driver/docker.js';
 import type { Driver } from '../../agent/driver/driver.js';
 import { ProcessDriver } from '../../agent/driver/process.js';
 import { StatusReason } from '../../agent/worker/lifecycle.js';
-import type { TaskStatusReport } from '../../agent/worker/types.js';
+import type { TaskStatusReport } from '../../common/task-status.js';
 import { Worker } from '../../agent/worker/worker.js';
 import { WEB_IMAGE, ensureTestImages, inspectContainer, makeTask, removeContainersOfNode, testNodeName } from '../helpers/docker.js';
 import { eventually, silentLogger } from '../helpers/etcd.js';

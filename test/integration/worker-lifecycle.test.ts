@@ -8,7 +8,7 @@ import type { Task, TaskState } from '../../common/types.js';
 import { isLogReader, type Driver } from '../../agent/driver/driver.js';
 import { DockerDriver } from '../../agent/driver/docker.js';
 import { ProcessDriver } from '../../agent/driver/process.js';
-import type { TaskStatusReport } from '../../agent/worker/types.js';
+import type { TaskStatusReport } from '../../common/task-status.js';
 import { Worker } from '../../agent/worker/worker.js';
 import { containersOfNode, ensureTestImages, makeTask, removeContainersOfNode, shellSpec, testNodeName } from '../helpers/docker.js';
 import { eventually, silentLogger } from '../helpers/etcd.js';
