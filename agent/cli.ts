@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { clientVersion } from '../cli/version.js';
+import { clientVersion } from '../common/version.js';
 import { createLogger } from '../common/log.js';
 import { parseCpu, parseMemory } from '../common/quantity.js';
 import type { NodeResources } from '../common/types.js';

@@ -16,7 +16,7 @@ import { createSharedInformers, stopSharedInformers } from './store/shared-infor
 import { Store } from './store/store.js';
 import { Agent, Runtime } from '../agent/agent.js';
 import { dockerAnswers, parseAgentFlags } from '../agent/cli.js';
-import { clientVersion } from '../cli/version.js';
+import { clientVersion } from '../common/version.js';
 
 export interface ServerOptions {
   dataDir: string;

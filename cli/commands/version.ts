@@ -1,6 +1,6 @@
 // `berth version`: the client's version, and with --server-check whether the server answers.
 import { boolOpt, type ClientCommand } from '../command.js';
-import { clientVersion } from '../version.js';
+import { clientVersion } from '../../common/version.js';
 
 export const versionCommand: ClientCommand = {
   name: 'version',

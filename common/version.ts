@@ -1,5 +1,6 @@
-// The version printed by `berth version`: the package's own, found by walking up from this
-// file, which works both from source (cli/) and from the build (dist/cli/).
+// Berth's version (printed by `berth version`, announced by every agent): the package's own,
+// found by walking up from this file, which works both from source (common/) and from the
+// build (dist/common/).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
