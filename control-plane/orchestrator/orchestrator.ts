@@ -19,7 +19,7 @@ import type { Revision, UpdateStatus } from '../../common/rollout.js';
 import { isTerminal, type Node, type Service, type Task } from '../../common/types.js';
 import type { Informer, InformerEvent } from '../store/informer.js';
 import { informerFor, type SharedInformers } from '../store/shared-informers.js';
-import { keys } from '../store/keys.js';
+import { keys, rolloutKeys } from '../store/keys.js';
 import { MAX_TXN_OPS, type Store, type WriteOp } from '../store/store.js';
 import type { BackoffOptions } from './backoff.js';
 import { planGlobal } from './global.js';
@@ -29,7 +29,6 @@ import { mayChangePlan, TaskIndex } from './task-index.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { EventInput } from '../../common/events.js';
 import { rollTo } from '../rollout/actions.js';
-import { rolloutKeys } from '../rollout/keys.js';
 import { ChangeCause } from '../rollout/revisions.js';
 
 /** New tasks planned and placed between two yields of the event loop, about (a service is never split). */

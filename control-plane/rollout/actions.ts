@@ -4,9 +4,8 @@
 import { ConflictError, NotFoundError } from '../../common/errors.js';
 import { isActive, UpdateState, type Revision, type UpdateStatus } from '../../common/rollout.js';
 import type { Service } from '../../common/types.js';
-import { keys } from '../store/keys.js';
+import { keys, rolloutKeys } from '../store/keys.js';
 import type { Store, WriteOp } from '../store/store.js';
-import { rolloutKeys } from './keys.js';
 import { ChangeCause, listRevisions, pruneRevisions, revisionWrite } from './revisions.js';
 
 /** A refused rollout action (nothing to pause, no such revision...): a 409 for API clients. */

@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { DEFAULT_REVISION_HISTORY_LIMIT, UpdateState, type Revision, type UpdateStatus } from '../../common/rollout.js';
 import type { Service } from '../../common/types.js';
 import type { Store, WriteOp } from '../store/store.js';
-import { rolloutKeys } from './keys.js';
+import { rolloutKeys } from '../store/keys.js';
 import { summarizeChange, templateOf } from './summary.js';
 
 export const ChangeCause = {

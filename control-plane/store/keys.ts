@@ -1,4 +1,5 @@
-// The key layout under the store prefix. Every key the control plane writes is built here.
+// The key layout under the store prefix. Every key the control plane writes is built here:
+// objects (`keys`) and rollouts (`rolloutKeys`: revisions and rollout states).
 
 export const keys = {
   services: 'services/',
@@ -11,4 +12,12 @@ export const keys = {
   events: 'events/',
   /** Hashes of the cluster's admin and join tokens. */
   clusterTokens: 'cluster/tokens',
+} as const;
+
+/** Revisions and rollout states. Revision numbers are zero-padded so a prefix list returns them in order. */
+export const rolloutKeys = {
+  revisions: (service: string) => `revisions/${service}/`,
+  revision: (service: string, n: number) => `revisions/${service}/${String(n).padStart(10, '0')}`,
+  updates: 'updates/',
+  update: (service: string) => `updates/${service}`,
 } as const;

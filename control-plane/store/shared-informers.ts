@@ -5,9 +5,8 @@
 import type { Logger } from 'pino';
 import type { UpdateStatus } from '../../common/rollout.js';
 import type { Node, Service, Task } from '../../common/types.js';
-import { rolloutKeys } from '../rollout/keys.js';
 import { Informer, type InformerEvent, type InformerOptions } from './informer.js';
-import { keys } from './keys.js';
+import { keys, rolloutKeys } from './keys.js';
 import type { Store } from './store.js';
 
 export interface SharedInformers {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../../../common/errors.js';
 import { serviceSchema } from '../../../common/manifest/schema.js';
 import type { Service, Task } from '../../../common/types.js';
-import { keys } from '../../store/keys.js';
+import { keys, rolloutKeys } from '../../store/keys.js';
 import type { Store } from '../../store/store.js';
 import { applyServices } from '../apply.js';
 import { BadRequestError, errorBodySchema } from '../errors.js';
@@ -12,7 +12,6 @@ import { WatchCache } from '../watch-cache.js';
 import type { EventRecorder } from '../../events/recorder.js';
 import { recordApplied, recordDeleted, recordScaled } from '../service-events.js';
 import type { UpdateStatus } from '../../../common/rollout.js';
-import { rolloutKeys } from '../../rollout/keys.js';
 
 const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } as const;
 const serviceOut = { type: 'object', additionalProperties: true } as const;
