@@ -2,7 +2,7 @@
 // slot after the one being followed ended, and the query parameters. No I/O here.
 import { BadRequestError } from './errors.js';
 import { taskStateRank, TaskState, type Task } from '../../common/types.js';
-import { isLive } from '../orchestrator/rules.js';
+import { isLive } from '../../common/task-predicates.js';
 
 export interface LogsParams {
   follow: boolean;

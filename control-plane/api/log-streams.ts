@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { LogNotice, LogRecord, StreamFailure } from '../../common/logs.js';
 import type { Task } from '../../common/types.js';
-import { isLive } from '../orchestrator/rules.js';
+import { isLive } from '../../common/task-predicates.js';
 import type { StreamFailureInfo, TaskStreams } from '../dispatcher/task-streams.js';
 import { SESSION_ENDED } from '../dispatcher/task-streams.js';
 import { keys } from '../store/keys.js';

@@ -10,7 +10,7 @@
 // version must not use them (see views.ts).
 import type { MessagePort } from 'node:worker_threads';
 import { isTerminal, type Service, type Task } from '../../common/types.js';
-import { isLive, isOutdated, isReady } from '../orchestrator/rules.js';
+import { isLive, isOutdated, isReady } from '../../common/task-predicates.js';
 import type { InformerEvent } from '../store/informer.js';
 import { keys } from '../store/keys.js';
 import type { SharedInformers } from '../store/shared-informers.js';

@@ -1,7 +1,7 @@
 // What the API returns: stored objects plus status derived from the tasks (never stored twice).
 import type { UpdateStatus } from '../../common/rollout.js';
 import type { Node, Service, Task } from '../../common/types.js';
-import { isReady } from '../orchestrator/rules.js';
+import { isReady } from '../../common/task-predicates.js';
 import { countNode, countService, type ServiceCounts } from './task-counts.js';
 
 export { isReady };

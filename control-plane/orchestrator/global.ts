@@ -8,7 +8,8 @@ import type { BackoffOptions } from './backoff.js';
 import { orphanTasksOfDownNodes, withoutOrphanedTwice } from './healing.js';
 import { emptyPlan, newTask, Reason, type Plan } from './plan.js';
 import { planRestart } from './restart.js';
-import { HISTORY_PER_SLOT, isGone, isLive, isOutdated, newestFirst } from './rules.js';
+import { HISTORY_PER_SLOT, isGone, newestFirst } from './rules.js';
+import { isLive, isOutdated } from '../../common/task-predicates.js';
 import { planGlobalRollout } from './update.js';
 
 /** May `node` keep a task of `svc`? A paused node keeps its tasks but gets no new ones. */

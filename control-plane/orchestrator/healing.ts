@@ -4,7 +4,7 @@
 import type { Node, Task } from '../../common/types.js';
 import { isTerminal } from '../../common/types.js';
 import { EventReason, type Plan } from './plan.js';
-import { isReady } from './rules.js';
+import { isReady } from '../../common/task-predicates.js';
 
 export function orphanedMessage(nodeName: string): string {
   return `node ${nodeName} is down`;

@@ -17,7 +17,8 @@ import type { BackoffOptions } from './backoff.js';
 import { drainingNodes, isMoving, orphanTasksOfDownNodes, withoutOrphanedTwice } from './healing.js';
 import { emptyPlan, EventReason, newTask, Reason, type Plan } from './plan.js';
 import { planRestart } from './restart.js';
-import { HISTORY_PER_SLOT, isGone, isLive, isOutdated, isReady, newestFirst } from './rules.js';
+import { HISTORY_PER_SLOT, isGone, newestFirst } from './rules.js';
+import { isLive, isOutdated, isReady } from '../../common/task-predicates.js';
 import { planRollout } from './update.js';
 
 /** What a planner needs besides the service and its tasks. */

@@ -14,7 +14,8 @@ import { SPEC_DEFAULTS } from '../../common/manifest/schema.js';
 import { isActive, UpdateState, type UpdateStatus, type UpdateTaskRecord } from '../../common/rollout.js';
 import { isTerminal, type Service, type ServiceSpec, type Task } from '../../common/types.js';
 import { EventReason, type Plan } from './plan.js';
-import { isGone, isLive, isOutdated, isReady } from './rules.js';
+import { isGone } from './rules.js';
+import { isLive, isOutdated, isReady } from '../../common/task-predicates.js';
 
 export interface UpdateSettings {
   /** Slots per step (Infinity for `parallelism: 0`). */

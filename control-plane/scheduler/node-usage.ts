@@ -1,6 +1,7 @@
 // What is already placed on each node, kept up to date as a scheduling pass places tasks, so
 // a pass never recomputes a node's usage from the task list and never double-books it.
 import { requestsOf } from '../../common/quantity.js';
+import { isLive } from '../../common/task-predicates.js';
 import { isTerminal, taskStateRank, type Node, type PortSpec, type Task } from '../../common/types.js';
 
 export interface NodeUsage {
@@ -35,9 +36,12 @@ export function holdsNode(task: Task): boolean {
   return taskStateRank(state) >= taskStateRank('assigned') && !isTerminal(state);
 }
 
-/** Counts for spread and maxPerNode: the service still wants this task to run. */
-export function isLive(task: Task): boolean {
-  return holdsNode(task) && task.desiredState === 'running';
+/**
+ * Counts for spread and maxPerNode: on its node and live. Narrower than `isLive`, which also
+ * holds for a task not placed yet (new, pending), one that counts against no node.
+ */
+export function isLiveOnNode(task: Task): boolean {
+  return holdsNode(task) && isLive(task);
 }
 
 /** `8080/tcp` keys of the task's fixed host ports (0 or absent means the runtime picks one). */

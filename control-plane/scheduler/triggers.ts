@@ -1,7 +1,7 @@
 // Which store changes can change a placement decision. Everything else (a task moving from
 // accepted to running, a node's heartbeat timestamp) is not worth a pass.
 import type { Node, Task } from '../../common/types.js';
-import { holdsNode, isLive } from './node-usage.js';
+import { holdsNode, isLiveOnNode } from './node-usage.js';
 import { isSchedulable } from './placement.js';
 
 /** `previous` absent = created; `next` absent = deleted. */
@@ -10,7 +10,7 @@ export function taskChangeMatters(previous: Task | undefined, next: Task | undef
   if (!previous || !next) return previous ? holdsNode(previous) : false;
   return (
     holdsNode(previous) !== holdsNode(next) ||
-    isLive(previous) !== isLive(next) ||
+    isLiveOnNode(previous) !== isLiveOnNode(next) ||
     (holdsNode(next) && previous.nodeId !== next.nodeId)
   );
 }
