@@ -80,28 +80,11 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
   if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(server)) throw new FlagError(`--server "${server}": expected HOST:PORT`);
 
   if (values.token !== undefined && values['token-file'] !== undefined) throw new FlagError('use --token or --token-file, not both');
-  let joinToken = values.token;
-  if (values['token-file'] !== undefined) {
-    try {
-      joinToken = readFileSync(values['token-file'], 'utf8').trim();
-    } catch (err) {
-      throw new FlagError(`--token-file: cannot read ${values['token-file']}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
-    }
-  }
+  const joinToken = values['token-file'] !== undefined ? readJoinToken(values['token-file'], '--token-file') : values.token;
   if (!joinToken) throw new FlagError('a join token is required: --token T or --token-file FILE');
 
-  const nodeName = values.name ?? os.hostname();
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(nodeName)) {
-    throw new FlagError(`--name "${nodeName}": letters, digits, '.', '_' and '-' only, starting with a letter or digit`);
-  }
-
-  const labels: Record<string, string> = {};
-  for (const pair of (values.labels ?? '').split(',').filter((p) => p.trim() !== '')) {
-    const eq = pair.indexOf('=');
-    const key = eq < 0 ? '' : pair.slice(0, eq).trim();
-    if (!key) throw new FlagError(`--labels: "${pair}" is not key=value`);
-    labels[key] = pair.slice(eq + 1).trim();
-  }
+  const nodeName = checkNodeName(values.name ?? os.hostname(), '--name');
+  const labels = parseLabels(values.labels ?? '', '--labels');
 
   let runtime: Runtime | undefined;
   if (values.runtime !== undefined) {
@@ -111,9 +94,9 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
     runtime = values.runtime;
   }
 
-  const cpu = values.cpu === undefined ? os.cpus().length * 1000 : parseCpu(values.cpu);
+  const cpu = values.cpu === undefined ? hostCapacity().cpu : parseCpu(values.cpu);
   if (!cpu) throw new FlagError(`--cpu "${values.cpu}": expected a quantity like 2000m or 2`);
-  const memory = values.memory === undefined ? os.totalmem() : parseMemory(values.memory);
+  const memory = values.memory === undefined ? hostCapacity().memory : parseMemory(values.memory);
   if (!memory) throw new FlagError(`--memory "${values.memory}": expected a quantity like 2Gi or 512Mi`);
 
   let fenceAfterMs: number | undefined;
@@ -133,6 +116,40 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
     dataDir: values['data-dir'] ?? `/var/lib/berth/agent-${nodeName}`,
     capacity: { cpu, memory },
   };
+}
+
+/** The join token in `file` (trimmed); `flag` names the flag it came from in the error. */
+export function readJoinToken(file: string, flag: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new FlagError(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+  }
+}
+
+/** The node name if valid, else a FlagError naming `flag`. */
+export function checkNodeName(nodeName: string, flag: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(nodeName)) {
+    throw new FlagError(`${flag} "${nodeName}": letters, digits, '.', '_' and '-' only, starting with a letter or digit`);
+  }
+  return nodeName;
+}
+
+/** `k=v,k2=v2` as labels; a FlagError naming `flag` for a pair without a key. */
+export function parseLabels(text: string, flag: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of text.split(',').filter((p) => p.trim() !== '')) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? '' : pair.slice(0, eq).trim();
+    if (!key) throw new FlagError(`${flag}: "${pair}" is not key=value`);
+    labels[key] = pair.slice(eq + 1).trim();
+  }
+  return labels;
+}
+
+/** What this host offers by default: all its cores and all its memory. */
+export function hostCapacity(): NodeResources {
+  return { cpu: os.cpus().length * 1000, memory: os.totalmem() };
 }
 
 /** True when the Docker Engine answers its ping on the local socket. */

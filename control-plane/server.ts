@@ -1,7 +1,7 @@
-// `berth server`: wires the control plane together. etcd (embedded or external) -> store ->
-// tokens -> orchestrator, scheduler, dispatcher -> API -> local agent. Each component has
-// start/stop; the Lifecycle stops them in reverse order.
-import os from 'node:os';
+// The control plane, wired together: etcd (embedded or external) -> store -> tokens ->
+// orchestrator, scheduler, dispatcher -> API. Each component has start/stop; the Lifecycle stops
+// them in reverse order. A local agent is not started here: whatever runs one beside the control
+// plane (`berth server`, cli/daemons/server.ts) starts it from what startServer returns.
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ClusterTokens, JOIN_TOKEN_FILE } from './auth/tokens.js';
@@ -14,9 +14,6 @@ import { Orchestrator } from './orchestrator/orchestrator.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { createSharedInformers, stopSharedInformers } from './store/shared-informers.js';
 import { Store } from './store/store.js';
-import { Agent, Runtime } from '../agent/agent.js';
-import { dockerAnswers, parseAgentFlags } from '../agent/cli.js';
-import { clientVersion } from '../common/version.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -27,10 +24,6 @@ export interface ServerOptions {
   /** External etcd endpoints; empty = run an embedded etcd. */
   etcd: string[];
   etcdPrefix: string;
-  /** Run a local agent in this process. */
-  agent: boolean;
-  nodeName: string;
-  nodeLabels: string;
   heartbeatGraceMs: number;
   /** Longest wait between two restarts of a crash-looping slot. */
   restartBackoffMaxMs?: number;
@@ -42,15 +35,15 @@ export const SERVER_DEFAULTS: ServerOptions = {
   agentListen: '0.0.0.0:7071',
   etcd: [],
   etcdPrefix: '/berth/',
-  agent: true,
-  nodeName: os.hostname(),
-  nodeLabels: '',
   heartbeatGraceMs: 5000,
 };
 
 export interface RunningServer {
   apiUrl: string;
+  /** The dispatcher's port, for agents to join. */
   agentPort: number;
+  /** Where this data dir keeps the cluster's join token. */
+  joinTokenFile: string;
   stop(): Promise<void>;
 }
 
@@ -125,36 +118,9 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl);
     log.info({ apiUrl, agentPort: dispatcher.port, configFile }, 'control plane ready');
     check();
-
-    if (opts.agent) {
-      const agent = await startLocalAgent(opts, dispatcher.port, log);
-      life.onStop('local-agent', () => agent.stop());
-    }
-    return { apiUrl, agentPort: dispatcher.port, stop: () => life.stop() };
+    return { apiUrl, agentPort: dispatcher.port, joinTokenFile: path.join(opts.dataDir, JOIN_TOKEN_FILE), stop: () => life.stop() };
   } catch (err) {
     await life.stop();
     throw err;
   }
-}
-
-/** The agent a one-node cluster needs, in this process, joined with this server's join token. */
-async function startLocalAgent(opts: ServerOptions, dispatcherPort: number, log: Logger): Promise<Agent> {
-  const flags = parseAgentFlags([
-    '--server', `127.0.0.1:${dispatcherPort}`,
-    '--token-file', path.join(opts.dataDir, JOIN_TOKEN_FILE),
-    '--name', opts.nodeName,
-    '--labels', opts.nodeLabels,
-    '--data-dir', path.join(opts.dataDir, 'agent'),
-  ])!;
-  const runtime = (await dockerAnswers()) ? Runtime.Docker : Runtime.Process;
-  const agent = new Agent({
-    ...flags,
-    runtime,
-    version: clientVersion(),
-    logger: log.child({ component: 'local-agent', node: flags.nodeName }),
-    fenceAfterMs: 3 * opts.heartbeatGraceMs,
-  });
-  await agent.start();
-  log.info({ node: flags.nodeName, runtime }, 'local agent started');
-  return agent;
 }

@@ -1,6 +1,6 @@
-// `berth server` and `berth agent`: the daemons live in their own folders and parse their own
-// flags; the client only hands them the arguments after the verb. Imported lazily so client
-// verbs never load the control plane or the agent.
+// `berth server` and `berth agent`: the client only hands them the arguments after the verb.
+// The agent parses its own flags (agent/cli.ts); the server is composed in cli/daemons/ (the
+// control plane and a local agent). Imported lazily so client verbs never load either.
 import type { DaemonCommand } from '../command.js';
 
 export const serverCommand: DaemonCommand = {
@@ -10,7 +10,7 @@ export const serverCommand: DaemonCommand = {
   description: "The server parses its own flags: run 'berth server --help' for them.",
   examples: ['berth server --data-dir /var/lib/berth', 'berth server --no-agent --listen 127.0.0.1:7070'],
   async daemon(argv) {
-    const { runServer } = await import('../../control-plane/cli.js');
+    const { runServer } = await import('../daemons/server.js');
     return runServer(argv);
   },
 };

@@ -1,9 +1,9 @@
-// `berth server [flags]`: parses flags, starts the control plane, stops it on SIGTERM/SIGINT.
+// `berth server`'s flags: its help text and the parse into typed options for the control plane
+// and, unless --no-agent, for the local agent beside it.
+import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { BerthError, errorMessage } from '../common/errors.js';
-import { createLogger } from '../common/log.js';
-import { Lifecycle, StartAborted } from './lifecycle.js';
-import { SERVER_DEFAULTS, startServer, type ServerOptions } from './server.js';
+import { checkNodeName, parseLabels } from '../../agent/cli.js';
+import { SERVER_DEFAULTS, type ServerOptions } from '../../control-plane/server.js';
 
 export const SERVER_USAGE = `Usage: berth server [flags]
 
@@ -30,46 +30,20 @@ Example:
   berth server --data-dir /var/lib/berth
 `;
 
-export async function runServer(argv: string[]): Promise<number> {
-  let opts: ServerOptions;
-  try {
-    opts = parseServerFlags(argv);
-  } catch (err) {
-    process.stderr.write(`berth server: ${errorMessage(err)}\n`);
-    return 1;
-  }
-  if (opts === HELP) {
-    process.stdout.write(SERVER_USAGE);
-    return 0;
-  }
-  const log = createLogger('berth-server');
-  const life = new Lifecycle(log);
-  let signalled = false;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (signalled) return;
-    signalled = true;
-    log.info({ signal: sig }, 'shutting down');
-    void life.stop();
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  try {
-    await startServer(opts, log, life);
-  } catch (err) {
-    if (err instanceof StartAborted) return 0;
-    const msg = err instanceof BerthError ? err.message : `start-up failed: ${errorMessage(err)}`;
-    log.error({ err: errorMessage(err) }, 'start-up failed');
-    process.stderr.write(`berth server: ${msg}\n`);
-    return 1;
-  }
-  await life.done;
-  log.info('stopped');
-  return 0;
+/** The local agent's node, when the server runs one. */
+export interface LocalNodeFlags {
+  nodeName: string;
+  labels: Record<string, string>;
 }
 
-const HELP = Symbol('help') as unknown as ServerOptions;
+export interface ServerFlags {
+  server: ServerOptions;
+  /** Undefined with --no-agent. */
+  localAgent: LocalNodeFlags | undefined;
+}
 
-export function parseServerFlags(argv: string[]): ServerOptions {
+/** Parses `berth server` flags; throws with a one-line message. Undefined for --help. */
+export function parseServerFlags(argv: string[]): ServerFlags | undefined {
   const { values, positionals } = parseArgs({
     args: argv,
     strict: true,
@@ -88,7 +62,7 @@ export function parseServerFlags(argv: string[]): ServerOptions {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) return HELP;
+  if (values.help) return undefined;
   if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}"`);
   const grace = values['heartbeat-grace'] !== undefined ? Number(values['heartbeat-grace']) : SERVER_DEFAULTS.heartbeatGraceMs / 1000;
   if (!Number.isFinite(grace) || grace <= 0) throw new Error(`--heartbeat-grace: must be a positive number of seconds`);
@@ -96,16 +70,20 @@ export function parseServerFlags(argv: string[]): ServerOptions {
   if (backoffMax !== undefined && (!Number.isFinite(backoffMax) || backoffMax <= 0)) {
     throw new Error(`--restart-backoff-max: must be a positive number of seconds`);
   }
-  return {
+  const server: ServerOptions = {
     dataDir: values['data-dir'] ?? SERVER_DEFAULTS.dataDir,
     listen: values.listen ?? SERVER_DEFAULTS.listen,
     agentListen: values['agent-listen'] ?? SERVER_DEFAULTS.agentListen,
     etcd: values.etcd ? values.etcd.split(',').map((s) => s.trim()).filter(Boolean) : [],
     etcdPrefix: values['etcd-prefix'] ?? SERVER_DEFAULTS.etcdPrefix,
-    agent: !values['no-agent'],
-    nodeName: values['node-name'] ?? SERVER_DEFAULTS.nodeName,
-    nodeLabels: values['node-labels'] ?? '',
     heartbeatGraceMs: grace * 1000,
     ...(backoffMax !== undefined ? { restartBackoffMaxMs: backoffMax * 1000 } : {}),
   };
+  const localAgent = values['no-agent']
+    ? undefined
+    : {
+        nodeName: checkNodeName(values['node-name'] ?? os.hostname(), '--node-name'),
+        labels: parseLabels(values['node-labels'] ?? '', '--node-labels'),
+      };
+  return { server, localAgent };
 }
