@@ -9,7 +9,7 @@ import { createLogger } from '../common/log.js';
 import { parseCpu, parseMemory } from '../common/quantity.js';
 import type { NodeResources } from '../common/types.js';
 import { Agent, Runtime } from './agent.js';
-import { errorMessage } from '../common/errors.js';
+import { BerthError, errorMessage } from '../common/errors.js';
 
 const DOCKER_SOCKET = '/var/run/docker.sock';
 const DOCKER_PING_TIMEOUT_MS = 1000;
@@ -34,7 +34,9 @@ Flags:
   -h, --help             show this help
 `;
 
-export class FlagError extends Error {}
+export class FlagError extends BerthError {
+  override readonly code: string = 'BAD_FLAG';
+}
 
 export interface AgentFlags {
   server: string;
@@ -71,7 +73,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
       },
     }));
   } catch (err) {
-    throw new FlagError(errorMessage(err).split('\n')[0]);
+    throw new FlagError(errorMessage(err).split('\n')[0] ?? '');
   }
   if (values.help) return undefined;
 

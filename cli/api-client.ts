@@ -26,7 +26,7 @@ export interface ApiIssue {
 export class ApiError extends BerthError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    override readonly code: string,
     message: string,
     readonly issues: ApiIssue[] = [],
   ) {
@@ -35,7 +35,9 @@ export class ApiError extends BerthError {
 }
 
 /** The server could not be reached at all. */
-export class ConnectionError extends BerthError {}
+export class ConnectionError extends BerthError {
+  override readonly code: string = 'UNREACHABLE';
+}
 
 export interface ApiClientOptions {
   server: string;

@@ -68,10 +68,13 @@ export function isDaemon(c: Command): c is DaemonCommand {
 }
 
 /** A failure the user caused or must act on: printed as one `error: ...` line, exit 1 (exit-codes.ts). */
-export class CliError extends BerthError {}
+export class CliError extends BerthError {
+  override readonly code: string = 'CLI';
+}
 
 /** Wrong arguments: printed with a pointer to the verb's help, exit 2. */
 export class UsageError extends CliError {
+  override readonly code: string = 'USAGE';
   constructor(
     message: string,
     readonly verb?: string,

@@ -1,7 +1,7 @@
 // Start components in order, stop them in reverse: on SIGTERM/SIGINT, and when start-up fails
 // half-way (so a failed start never leaves an etcd child or a bound port behind).
 import type { Logger } from 'pino';
-import { errorMessage } from '../common/errors.js';
+import { BerthError, errorMessage } from '../common/errors.js';
 
 export class Lifecycle {
   private readonly stops: { name: string; stop: () => Promise<void> | void }[] = [];
@@ -47,7 +47,8 @@ export class Lifecycle {
   }
 }
 
-export class StartAborted extends Error {
+export class StartAborted extends BerthError {
+  override readonly code: string = 'ABORTED';
   constructor() {
     super('start-up interrupted by a signal');
   }

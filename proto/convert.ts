@@ -42,6 +42,7 @@ import type { TaskHealth as PbTaskHealth } from './generated/berth/v1/TaskHealth
 
 /** A message from the other end that cannot be turned into our model. */
 export class ProtocolError extends BerthError {
+  override readonly code: string = 'PROTOCOL';
   constructor(readonly field: string, readonly reason: string) {
     super(`invalid message: ${field}: ${reason}`);
   }

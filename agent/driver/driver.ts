@@ -147,7 +147,9 @@ export function isExecStreamer(d: Driver): d is Driver & ExecStreamer {
 }
 
 /** The runtime cannot answer this logs query (e.g. --since without line times). */
-export class LogsUnsupportedError extends BerthError {}
+export class LogsUnsupportedError extends BerthError {
+  override readonly code: string = 'LOGS_UNSUPPORTED';
+}
 
 export function isProbeTarget(d: Driver): d is Driver & ProbeTarget {
   return typeof (d as Partial<ProbeTarget>).probeAddress === 'function';
@@ -159,6 +161,7 @@ export function isExecer(d: Driver): d is Driver & Execer {
 
 /** A command run through Execer did not finish in time. */
 export class ExecTimeoutError extends BerthError {
+  override readonly code: string = 'EXEC_TIMEOUT';
   constructor(
     readonly command: string[],
     readonly timeoutMs: number,
@@ -187,12 +190,14 @@ export function labelsOf(task: Task, nodeName: string): Record<string, string> {
 
 /** The image is absent and the pull policy forbids pulling it. */
 export class ImageNotPresentError extends BerthError {
+  override readonly code: string = 'IMAGE_NOT_PRESENT';
   constructor(readonly image: string) {
     super(`image "${image}" not found locally and pull policy is never`);
   }
 }
 
 export class ImagePullError extends BerthError {
+  override readonly code: string = 'IMAGE_PULL_FAILED';
   override readonly transient = true;
   constructor(
     readonly image: string,
@@ -203,10 +208,13 @@ export class ImagePullError extends BerthError {
 }
 
 /** The spec cannot be run by this driver (e.g. no command for the process driver). */
-export class InvalidSpecError extends BerthError {}
+export class InvalidSpecError extends BerthError {
+  override readonly code: string = 'INVALID_SPEC';
+}
 
 /** The runtime itself failed or refused (Docker Engine error, spawn failure). */
 export class RuntimeError extends BerthError {
+  override readonly code: string = 'RUNTIME';
   constructor(
     message: string,
     readonly statusCode?: number,

@@ -23,6 +23,7 @@ import type { StreamRequests, StreamSink } from './stream-requests.js';
 
 /** The control plane refused the join token: retrying cannot help. */
 export class JoinRefusedError extends BerthError {
+  override readonly code: string = 'JOIN_REFUSED';
   constructor(readonly server: string, readonly detail: string) {
     super(`the server at ${server} refused to register this node: ${detail}`);
   }

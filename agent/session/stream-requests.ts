@@ -31,6 +31,7 @@ export interface StreamSink {
 const LINES_PER_CHUNK = 500;
 
 class RequestError extends BerthError {
+  override readonly code: string = 'STREAM_REQUEST';
   constructor(
     readonly reason: StreamErrorReason,
     message: string,

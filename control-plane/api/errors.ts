@@ -1,7 +1,7 @@
 // Maps errors to HTTP responses: one JSON shape `{ error, message, issues? }` for every failure.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { ConflictError, NotFoundError, StoreUnavailableError, ValidationError, type FieldIssue } from '../../common/errors.js';
+import { BerthError, ConflictError, NotFoundError, StoreUnavailableError, ValidationError, type FieldIssue } from '../../common/errors.js';
 import { pointerToPath } from '../../common/manifest/validate.js';
 
 export interface ErrorBody {
@@ -10,7 +10,9 @@ export interface ErrorBody {
   issues?: FieldIssue[];
 }
 
-export class BadRequestError extends Error {}
+export class BadRequestError extends BerthError {
+  override readonly code: string = 'BAD_REQUEST';
+}
 
 export const errorBodySchema = {
   type: 'object',

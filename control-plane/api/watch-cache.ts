@@ -6,6 +6,7 @@
 // derived from tasks, a service's rollout as `status.update`), so a task or rollout change that
 // changes those is a MODIFIED of the service or node.
 import type { Logger } from 'pino';
+import { BerthError } from '../../common/errors.js';
 import { storedEvents, type BerthEvent, type StoredEvents } from '../../common/events.js';
 import type { Node, Service, Task } from '../../common/types.js';
 import { WatchEventType, WatchKind, type WatchChange } from '../../common/watch.js';
@@ -21,7 +22,9 @@ import { nodeView, nodeViewOf, serviceView, serviceViewOf, type NodeWithTasks, t
 /** Changes kept per kind for resuming clients. */
 const HISTORY = 10_000;
 
-export class VersionGoneError extends Error {}
+export class VersionGoneError extends BerthError {
+  override readonly code: string = 'GONE';
+}
 
 type Listener<T> = (ev: InformerEvent<T>, revision: number) => void;
 

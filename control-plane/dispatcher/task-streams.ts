@@ -27,6 +27,8 @@ export interface RemoteLogLine {
 export interface StreamFailureInfo {
   reason: string;
   message: string;
+  /** The control plane's own error, when it refused the request (not the agent). */
+  error?: BerthError;
 }
 
 /** Reason given when the node's session ended under a request. */
@@ -63,6 +65,7 @@ export interface TaskStreams {
 
 /** The task's node has no session with this control plane (down, or not connected yet). */
 export class NodeUnavailableError extends BerthError {
+  override readonly code: string = 'NODE_UNAVAILABLE';
   constructor(readonly nodeId: string) {
     super(`the task's node ${nodeId} is not connected`);
   }

@@ -12,12 +12,15 @@ import type { Logger } from 'pino';
 import { BerthError } from '../../common/errors.js';
 
 export class EtcdNotInstalledError extends BerthError {
+  override readonly code: string = 'ETCD_NOT_INSTALLED';
   constructor(readonly binary: string) {
     super(`etcd binary "${binary}" not found on PATH: install it with "apt-get install etcd-server" (Debian) or pass --etcd http://HOST:2379`);
   }
 }
 
-export class EtcdStartError extends BerthError {}
+export class EtcdStartError extends BerthError {
+  override readonly code: string = 'ETCD_START_FAILED';
+}
 
 export interface EmbeddedEtcdOptions {
   dataDir: string;

@@ -22,7 +22,9 @@ function listReply(reply: FastifyReply, items: unknown[]): FastifyReply {
 }
 const errors = { 401: errorBodySchema, 404: errorBodySchema };
 
-export class AmbiguousError extends BerthError {}
+export class AmbiguousError extends BerthError {
+  override readonly code: string = 'AMBIGUOUS';
+}
 
 export function taskAndNodeRoutes(app: FastifyInstance, store: Store): void {
   app.get<{ Querystring: { service?: string; node?: string } }>(
