@@ -4,7 +4,9 @@
 // MessagePort carries both directions; every request has an id.
 //
 // Owns: the message protocol and a mirror of which nodes have a session (isConnected must answer
-// at once). Must not: interpret logs or exec; the dispatcher and the API do.
+// at once), and errors as data (code, name, message) rebuilt on the API's side with their class
+// (errors cross a MessagePort as plain Errors otherwise). Must not: interpret logs or exec; the
+// dispatcher and the API do.
 import type { MessagePort } from 'node:worker_threads';
 import type { OutputStream } from '../../common/logs.js';
 import {
@@ -18,7 +20,7 @@ import {
   type StreamFailureInfo,
   type TaskStreams,
 } from '../dispatcher/task-streams.js';
-import { errorMessage } from '../../common/errors.js';
+import { errorData, errorMessage, rebuildError, type ErrorData } from '../../common/errors.js';
 
 /** What the main thread needs of the dispatcher: its streams and news of its sessions. */
 export interface SessionSource extends TaskStreams {
@@ -35,14 +37,27 @@ type Request =
   | { op: 'exec'; id: number; nodeId: string; req: ExecRequest }
   | { op: 'cancel' | 'pause' | 'resume'; id: number };
 
+/** A StreamFailureInfo as it crosses: its error as data. */
+type Failure = Omit<StreamFailureInfo, 'error'> & { error?: ErrorData };
+
 /** Main thread -> API thread. */
 type Answer =
   | { op: 'sessions'; nodes: string[] }
   | { op: 'session'; nodeId: string; connected: boolean }
   | { op: 'lines'; id: number; lines: RemoteLogLine[] }
   | { op: 'output'; id: number; stream: OutputStream; data: Uint8Array }
-  | { op: 'logsEnd'; id: number; failure?: StreamFailureInfo }
-  | { op: 'execEnd'; id: number; result: { exitCode?: number; failure?: StreamFailureInfo } };
+  | { op: 'logsEnd'; id: number; failure?: Failure }
+  | { op: 'execEnd'; id: number; result: { exitCode?: number; failure?: Failure } };
+
+function toWire({ error, ...f }: StreamFailureInfo): Failure {
+  return error ? { ...f, error: errorData(error) } : f;
+}
+
+/** The classes the API tells apart, rebuilt as themselves; any other code is a BerthError with it. */
+function fromWire({ error, ...f }: Failure, nodeId: string): StreamFailureInfo {
+  if (!error) return f;
+  return { ...f, error: rebuildError(error, { NODE_UNAVAILABLE: () => new NodeUnavailableError(nodeId) }) };
+}
 
 /** Main thread: answers the API thread's requests on `port` from `source` until the returned stop. */
 export function serveStreams(port: MessagePort, source: SessionSource): () => void {
@@ -50,10 +65,11 @@ export function serveStreams(port: MessagePort, source: SessionSource): () => vo
   const send = (a: Answer, transfer?: ArrayBuffer[]) => port.postMessage(a, transfer);
   // A request the dispatcher refuses ends at once with why; nothing thrown here may reach the
   // main thread's loop (it would take the whole server down for one request).
-  const refused = (err: unknown): StreamFailureInfo =>
-    err instanceof NodeUnavailableError
-      ? { reason: SESSION_ENDED, message: err.message }
-      : { reason: (err as Error).name || 'Error', message: errorMessage(err) };
+  const refused = (err: unknown): Failure => ({
+    reason: err instanceof NodeUnavailableError ? SESSION_ENDED : (err as Error).name || 'Error',
+    message: errorMessage(err),
+    error: errorData(err),
+  });
   send({ op: 'sessions', nodes: source.connectedNodes() });
   const off = source.onSessionChange((nodeId, connected) => send({ op: 'session', nodeId, connected }));
   port.on('message', (r: Request) => {
@@ -66,7 +82,7 @@ export function serveStreams(port: MessagePort, source: SessionSource): () => vo
               lines: (lines) => send({ op: 'lines', id: r.id, lines }),
               end: (failure) => {
                 open.delete(r.id);
-                send({ op: 'logsEnd', id: r.id, ...(failure ? { failure } : {}) });
+                send({ op: 'logsEnd', id: r.id, ...(failure ? { failure: toWire(failure) } : {}) });
               },
             }),
           );
@@ -83,9 +99,9 @@ export function serveStreams(port: MessagePort, source: SessionSource): () => vo
                 const copy = new Uint8Array(data); // its own buffer, so it can be moved, not copied again
                 send({ op: 'output', id: r.id, stream, data: copy }, [copy.buffer]);
               },
-              end: (result) => {
+              end: ({ failure, ...result }) => {
                 open.delete(r.id);
-                send({ op: 'execEnd', id: r.id, result });
+                send({ op: 'execEnd', id: r.id, result: { ...result, ...(failure ? { failure: toWire(failure) } : {}) } });
               },
             }),
           );
@@ -113,7 +129,7 @@ export function serveStreams(port: MessagePort, source: SessionSource): () => vo
   };
 }
 
-type Pending = { kind: 'logs'; h: LogsHandlers } | { kind: 'exec'; h: ExecHandlers };
+type Pending = { kind: 'logs'; h: LogsHandlers; nodeId: string } | { kind: 'exec'; h: ExecHandlers; nodeId: string };
 
 /** API thread: the dispatcher's streams, reached through `port`. */
 export class BridgedStreams implements TaskStreams {
@@ -130,11 +146,11 @@ export class BridgedStreams implements TaskStreams {
   }
 
   openLogs(nodeId: string, query: LogsQuery, handlers: LogsHandlers): RemoteStream {
-    return this.open({ kind: 'logs', h: handlers }, (id) => ({ op: 'logs', id, nodeId, query }), nodeId);
+    return this.open({ kind: 'logs', h: handlers, nodeId }, (id) => ({ op: 'logs', id, nodeId, query }));
   }
 
   openExec(nodeId: string, req: ExecRequest, handlers: ExecHandlers): RemoteStream {
-    return this.open({ kind: 'exec', h: handlers }, (id) => ({ op: 'exec', id, nodeId, req }), nodeId);
+    return this.open({ kind: 'exec', h: handlers, nodeId }, (id) => ({ op: 'exec', id, nodeId, req }));
   }
 
   /** Ends every request in flight as if its session had ended (the main thread is gone). */
@@ -143,8 +159,8 @@ export class BridgedStreams implements TaskStreams {
     this.port.close();
   }
 
-  private open(p: Pending, request: (id: number) => Request, nodeId: string): RemoteStream {
-    if (!this.connected.has(nodeId)) throw new NodeUnavailableError(nodeId);
+  private open(p: Pending, request: (id: number) => Request): RemoteStream {
+    if (!this.connected.has(p.nodeId)) throw new NodeUnavailableError(p.nodeId);
     const id = this.nextId++;
     this.pending.set(id, p);
     this.port.postMessage(request(id));
@@ -189,14 +205,15 @@ export class BridgedStreams implements TaskStreams {
       }
       case 'logsEnd': {
         const p = this.pending.get(a.id);
-        if (p) this.end(a.id, p, a.failure);
+        if (p) this.end(a.id, p, a.failure && fromWire(a.failure, p.nodeId));
         return;
       }
       case 'execEnd': {
         const p = this.pending.get(a.id);
         if (p?.kind === 'exec') {
           this.pending.delete(a.id);
-          p.h.end(a.result);
+          const { failure, ...result } = a.result;
+          p.h.end({ ...result, ...(failure ? { failure: fromWire(failure, p.nodeId) } : {}) });
         }
         return;
       }

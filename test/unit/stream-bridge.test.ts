@@ -2,6 +2,7 @@
 // with a stand-in dispatcher (the sessions themselves are tested with real agents elsewhere).
 import assert from 'node:assert/strict';
 import { MessageChannel } from 'node:worker_threads';
+import { BerthError, ConflictError, NotFoundError } from '../../common/errors.js';
 import { OutputStream } from '../../common/logs.js';
 import { BridgedStreams, serveStreams, type SessionSource } from '../../control-plane/api/stream-bridge.js';
 import { NodeUnavailableError, type ExecHandlers, type LogsHandlers, type LogsQuery, type RemoteLogLine, type StreamFailureInfo } from '../../control-plane/dispatcher/task-streams.js';
@@ -37,6 +38,7 @@ class FakeDispatcher implements SessionSource {
     return this.remote('logs');
   }
   openExec(nodeId: string, req: { taskId: string; command: string[] }, handlers: ExecHandlers) {
+    if (this.failWith) throw this.failWith;
     this.exec = handlers;
     this.calls.push(`exec ${nodeId} ${req.command.join(' ')}`);
     return this.remote('exec');
@@ -131,5 +133,44 @@ describe('logs/exec bridge between the API thread and the dispatcher', () => {
     bridged.openLogs('n1', { taskId: 't1', follow: true }, { lines: () => undefined, end: (f) => (ended = f) });
     await tick();
     assert.equal(ended?.reason, 'SessionEnded');
+    assert.ok(ended?.error instanceof NodeUnavailableError, 'rebuilt with its class');
+    assert.equal(ended.error.nodeId, 'n1');
+    assert.equal(ended.error.code, 'NODE_UNAVAILABLE');
+    assert.equal(ended.error.message, new NodeUnavailableError('n1').message);
+  });
+
+  it("a refusal keeps its error's code and name across the thread; a foreign error is INTERNAL", async () => {
+    const endedWith = async (err: Error, open: 'logs' | 'exec') => {
+      dispatcher.failWith = err;
+      let failure: StreamFailureInfo | undefined;
+      if (open === 'logs') bridged.openLogs('n1', { taskId: 't1', follow: false }, { lines: () => undefined, end: (f) => (failure = f) });
+      else bridged.openExec('n1', { taskId: 't1', command: ['true'] }, { output: () => undefined, end: (r) => (failure = r.failure) });
+      await tick();
+      return failure;
+    };
+    const conflict = await endedWith(new ConflictError('tasks/web/1'), 'logs');
+    assert.ok(conflict?.error instanceof BerthError);
+    assert.equal(conflict.error.code, 'CONFLICT');
+    assert.equal(conflict.error.name, 'ConflictError');
+    assert.equal(conflict.error.message, new ConflictError('tasks/web/1').message);
+    assert.equal(conflict.reason, 'ConflictError');
+
+    const notFound = await endedWith(new NotFoundError('task', 'web.1'), 'exec');
+    assert.equal(notFound?.error?.code, 'NOT_FOUND');
+    assert.equal(notFound.message, 'task "web.1" not found');
+
+    const foreign = await endedWith(new TypeError('x is undefined'), 'logs');
+    assert.equal(foreign?.error?.code, 'INTERNAL');
+    assert.equal(foreign.error.name, 'TypeError');
+    assert.equal(foreign.reason, 'TypeError');
+  });
+
+  it("an agent's failure crosses as it was, with no error of the control plane", async () => {
+    let ended: StreamFailureInfo | undefined;
+    bridged.openLogs('n1', { taskId: 't1', follow: false }, { lines: () => undefined, end: (f) => (ended = f) });
+    await tick();
+    dispatcher.logs!.end({ reason: 'InstanceNotFound', message: 'no such container' });
+    await tick();
+    assert.deepEqual(ended, { reason: 'InstanceNotFound', message: 'no such container' });
   });
 });
