@@ -1,4 +1,5 @@
-// `berth version`: the client's version, and with --server-check whether the server answers.
+// `berth version`: the client's version, and with --check-server whether the configured server
+// answers /healthz.
 import { boolOpt, type ClientCommand } from '../command.js';
 import { clientVersion } from '../../common/version.js';
 
