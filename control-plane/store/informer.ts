@@ -36,6 +36,8 @@ export class Informer<T> {
   private readonly subscribers = new Set<(ev: InformerEvent<T>) => void>();
   /** Named indexes of the cache, updated before any handler hears of a change. */
   private readonly indexes = new Map<string, InformerIndex<T>>();
+  /** The same indexes as a list: updating them per event allocates no iterator. */
+  private readonly indexList: InformerIndex<T>[] = [];
   private readonly log: Logger;
   private syncedResolve!: () => void;
   /** Resolves once the first list has filled the cache. */
@@ -91,6 +93,7 @@ export class Informer<T> {
     const index = new InformerIndex<T>(fn, opts);
     for (const [k, v] of this.cache) index.update(k, undefined, v);
     this.indexes.set(name, index);
+    this.indexList.push(index);
     return index;
   }
 
@@ -206,7 +209,8 @@ export class Informer<T> {
   }
 
   private emit(ev: InformerEvent<T>): void {
-    for (const index of this.indexes.values()) index.update(ev.key, ev.previous, ev.type === 'put' ? ev.value : undefined);
+    const value = ev.type === 'put' ? ev.value : undefined;
+    for (let i = 0; i < this.indexList.length; i++) this.indexList[i]!.update(ev.key, ev.previous, value);
     if (this.opts.onEvent) this.call(this.opts.onEvent, ev);
     for (const handler of this.subscribers) this.call(handler, ev);
   }
