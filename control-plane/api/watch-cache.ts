@@ -18,8 +18,6 @@ import type { RelayedCounts } from './task-counts.js';
 import { nodeViewOf, serviceViewOf, type ServiceWithStatus } from './views.js';
 import { changeType, restateIn, statusOf, WatchHistory, type Subscriber } from './watch-history.js';
 
-export { VersionGoneError } from './watch-history.js';
-
 export interface WatchCacheOptions {
   store: Store;
   logger: Logger;

@@ -10,7 +10,8 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { closeCodeOf, isWatchKind, WatchErrorCode, type WatchKind, type WatchMessage } from '../../common/watch.js';
 import type { ClusterTokens } from '../auth/tokens.js';
-import { VersionGoneError, type WatchCache } from './watch-cache.js';
+import type { WatchCache } from './watch-cache.js';
+import { VersionGoneError } from './watch-history.js';
 import { errorMessage } from '../../common/errors.js';
 
 export const WATCH_PATH = '/v1/watch';
