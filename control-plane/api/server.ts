@@ -15,8 +15,7 @@ import { attachWatch } from './watch.js';
 import { logsAndExecRoutes } from './routes/logs-exec.js';
 import type { TaskStreams } from '../dispatcher/task-streams.js';
 import type { EventRecorder } from '../events/recorder.js';
-import type { SharedInformers } from '../store/shared-informers.js';
-import type { RelayedCounts } from './task-counts.js';
+import type { WatchCache } from './watch-cache.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -26,10 +25,11 @@ export interface ApiServerOptions {
   events?: EventRecorder;
   /** Logs and exec through the agents' sessions (the dispatcher); without it those routes are absent. */
   streams?: TaskStreams;
-  /** The process's informers for the watch cache to read (the server's); without them it watches on its own. */
-  informers?: SharedInformers;
-  /** Task counts of services and nodes from the main thread (the API on its own thread, thread.ts). */
-  counts?: RelayedCounts;
+  /**
+   * The API's caches: its informers and the task counts relayed from the main thread
+   * (thread-main.ts builds it; tests build it the same way). Stopped when the API closes.
+   */
+  cache: WatchCache;
 }
 
 const PUBLIC_PATHS = new Set(['/healthz']);
@@ -62,11 +62,12 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
 
   app.get('/healthz', { schema: { summary: 'Liveness; needs no token', tags: ['health'] } }, () => Promise.resolve({ status: 'ok' }));
   app.get('/v1/openapi.json', { schema: { summary: 'This document', tags: ['meta'] } }, () => Promise.resolve(openapi()));
-  serviceRoutes(app, opts.store, opts.events);
-  taskAndNodeRoutes(app, opts.store);
+  const reads = opts.cache.reads;
+  serviceRoutes(app, opts.store, reads, opts.events);
+  taskAndNodeRoutes(app, opts.store, reads);
   nodeAdminRoutes(app, opts.store);
   eventRoutes(app, opts.store);
-  rolloutRoutes(app, opts.store, opts.events);
+  rolloutRoutes(app, opts.store, reads, opts.events);
   if (opts.streams) logsAndExecRoutes(app, opts.store, opts.streams, log);
   attachWatch(app, opts);
   return app;

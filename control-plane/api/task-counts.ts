@@ -4,8 +4,8 @@
 // thread then serves services and nodes without watching and decoding every task itself: at
 // 50,000 tasks that doubled the work of every task change.
 //
-// Owns: counting (one function, shared with the in-process views) and the message between the
-// threads. Counts trail the store by up to FLUSH_MS plus the main thread's backlog; a service's
+// Owns: counting (one function, shared with the API's count of a service from etcd) and the
+// message between the threads. Counts trail the store by up to FLUSH_MS plus the main thread's backlog; a service's
 // counts name the service version they were counted against, and a reader with another
 // version must not use them (see views.ts).
 import type { MessagePort } from 'node:worker_threads';
@@ -13,8 +13,7 @@ import { isTerminal, type Service, type Task } from '../../common/types.js';
 import { isLive, isOutdated, isReady } from '../../common/task-predicates.js';
 import type { InformerEvent } from '../store/informer.js';
 import { keys } from '../store/keys.js';
-import type { SharedInformers } from '../store/shared-informers.js';
-import { TaskIndex } from './task-index.js';
+import { taskIndexes, type SharedInformers, type TaskIndexes } from '../store/shared-informers.js';
 
 export interface ServiceCounts {
   /** The service version (`metadata.version`) `upToDate` was counted against. */
@@ -74,7 +73,7 @@ const FLUSH_MS = 50;
 
 /** Main thread: keeps the counts from the shared informers and sends what changes to `port`. */
 export class CountsPublisher {
-  private readonly index = new TaskIndex();
+  private readonly index: TaskIndexes;
   private readonly sentServices = new Map<string, ServiceCounts>();
   private readonly sentNodes = new Map<string, number>();
   private readonly dirtyServices = new Set<string>();
@@ -86,7 +85,9 @@ export class CountsPublisher {
   constructor(
     private readonly informers: Pick<SharedInformers, 'tasks' | 'services'>,
     private readonly port: MessagePort,
-  ) {}
+  ) {
+    this.index = taskIndexes(informers.tasks);
+  }
 
   /** Subscribes, waits for both caches, then sends every count once. */
   async start(): Promise<void> {
@@ -98,7 +99,6 @@ export class CountsPublisher {
     tasks.start();
     services.start();
     await Promise.all([tasks.synced, services.synced]);
-    this.index.seed(tasks.cache);
     for (const s of services.cache.values()) this.dirtyServices.add(s.metadata.name);
     for (const name of this.index.byService.keys()) this.dirtyServices.add(name);
     for (const id of this.index.byNode.keys()) this.dirtyNodes.add(id);
@@ -112,7 +112,6 @@ export class CountsPublisher {
   }
 
   private onTask(ev: InformerEvent<Task>): void {
-    this.index.apply(ev);
     const before = ev.previous;
     const after = ev.type === 'put' ? ev.value : undefined;
     for (const t of [before, after]) {

@@ -19,21 +19,20 @@ const store = new Store({ endpoints: data.endpoints, prefix: data.etcdPrefix, lo
 const events = new EventRecorder({ store, logger: log });
 const informers = createSharedInformers(store, log);
 const streams = data.streamsPort ? new BridgedStreams(data.streamsPort) : undefined;
-const counts = data.countsPort ? new RelayedCounts(data.countsPort) : undefined;
+const cache = new WatchCache({ store, logger: log, informers, counts: new RelayedCounts(data.countsPort) });
 const api = buildApi({
   store,
   tokens: { verifyAdmin: (token) => matches(token, data.adminTokenSha256) },
   logger: log,
   events,
-  informers,
+  cache,
   ...(streams ? { streams } : {}),
-  ...(counts ? { counts } : {}),
 });
 
 async function close(): Promise<void> {
   await api.close().catch((err: Error) => log.error({ component: 'api', err: err.message }, 'API close failed'));
   streams?.close();
-  data.countsPort?.close();
+  data.countsPort.close();
   await events.stop().catch(() => undefined);
   await stopSharedInformers(informers).catch(() => undefined);
   store.close();
@@ -45,7 +44,7 @@ port.on('message', (m: unknown) => {
 });
 
 // Ready once the caches the API reads are filled, so the first calls do not wait for them.
-Promise.all([listenApi(api, data.listen), WatchCache.of(store)?.warm()]).then(
+Promise.all([listenApi(api, data.listen), cache.warm()]).then(
   ([url]) => port.postMessage({ type: 'ready', url } satisfies ApiThreadMessage),
   (err: NodeJS.ErrnoException) => {
     port.postMessage({ type: 'failed', message: err.message, ...(err.code ? { code: err.code } : {}) } satisfies ApiThreadMessage);

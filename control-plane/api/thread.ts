@@ -26,7 +26,7 @@ export interface ApiThreadOptions {
   /** Logs and exec through the agents' sessions (the dispatcher); without it those routes are absent. */
   streams?: SessionSource;
   /** The main thread's informers: the thread gets task counts from them instead of watching every task. */
-  informers?: Pick<SharedInformers, 'tasks' | 'services'>;
+  informers: Pick<SharedInformers, 'tasks' | 'services'>;
   logger: Logger;
 }
 
@@ -38,7 +38,7 @@ export interface ApiThreadData {
   adminTokenSha256: string;
   logLevel: string;
   streamsPort?: MessagePort;
-  countsPort?: MessagePort;
+  countsPort: MessagePort;
 }
 
 /** Messages from the thread. */
@@ -73,7 +73,7 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
   const here = fileURLToPath(import.meta.url);
   const entry = path.join(path.dirname(here), `thread-main${path.extname(here)}`);
   const channel = opts.streams ? new MessageChannel() : undefined;
-  const countsChannel = opts.informers ? new MessageChannel() : undefined;
+  const countsChannel = new MessageChannel();
   const data: ApiThreadData = {
     endpoints: opts.endpoints,
     etcdPrefix: opts.etcdPrefix,
@@ -81,17 +81,17 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
     adminTokenSha256: opts.adminTokenSha256,
     logLevel: opts.logger.level,
     ...(channel ? { streamsPort: channel.port2 } : {}),
-    ...(countsChannel ? { countsPort: countsChannel.port2 } : {}),
+    countsPort: countsChannel.port2,
   };
-  const transferList = [channel?.port2, countsChannel?.port2].filter((p) => p !== undefined);
+  const transferList = [channel?.port2, countsChannel.port2].filter((p) => p !== undefined);
   const worker = newWorker(entry, here, { workerData: data, transferList });
   const stopStreams = channel && opts.streams ? serveStreams(channel.port1, opts.streams) : () => undefined;
-  const publisher = countsChannel && opts.informers ? new CountsPublisher(opts.informers, countsChannel.port1) : undefined;
-  void publisher?.start();
+  const publisher = new CountsPublisher(opts.informers, countsChannel.port1);
+  void publisher.start();
   const stopServing = () => {
     stopStreams();
-    publisher?.stop();
-    countsChannel?.port1.close();
+    publisher.stop();
+    countsChannel.port1.close();
   };
   let stopping = false;
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));

@@ -10,10 +10,8 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { closeCodeOf, isWatchKind, WatchErrorCode, type WatchKind, type WatchMessage } from '../../common/watch.js';
 import type { ClusterTokens } from '../auth/tokens.js';
-import type { SharedInformers } from '../store/shared-informers.js';
-import type { Store } from '../store/store.js';
-import type { RelayedCounts } from './task-counts.js';
-import { VersionGoneError, WatchCache } from './watch-cache.js';
+import type { WatchCache } from './watch-cache.js';
+import { VersionGoneError } from './watch-history.js';
 import { errorMessage } from '../../common/errors.js';
 
 export const WATCH_PATH = '/v1/watch';
@@ -21,13 +19,10 @@ export const WATCH_PATH = '/v1/watch';
 const PING_MS = 30_000;
 
 export interface WatchOptions {
-  store: Store;
   tokens: Pick<ClusterTokens, 'verifyAdmin'>;
   logger: Logger;
-  /** The process's informers for the watch cache to read (the server's). */
-  informers?: SharedInformers;
-  /** Task counts of services and nodes from the main thread (the API on its own thread). */
-  counts?: RelayedCounts;
+  /** The API's watch cache; stopped here when the API closes. */
+  cache: WatchCache;
 }
 
 interface WatchRequest {
@@ -38,7 +33,7 @@ interface WatchRequest {
 /** Serves the watch endpoint on `app`'s server; stops with `app.close()`. */
 export function attachWatch(app: FastifyInstance, opts: WatchOptions): void {
   const log = opts.logger.child({ component: 'watch' });
-  const cache = new WatchCache(opts.store, opts.logger, opts.informers, opts.counts);
+  const cache = opts.cache;
   const wss = new WebSocketServer({ noServer: true });
   const sockets = new Set<WebSocket>();
   const alive = new WeakSet<WebSocket>();

@@ -22,7 +22,7 @@ import { NodeRegistry } from './node-registry.js';
 import { NodeSession, type SessionCall, type SessionHost } from './node-session.js';
 import { AssignmentChange, expiredNodes } from './rules.js';
 import { StatusWriter } from './status-writer.js';
-import { TaskIndex } from './task-index.js';
+import { TaskView } from './task-view.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { taskStatusEvents } from './task-events.js';
 import {
@@ -74,7 +74,7 @@ export class Dispatcher implements TaskStreams {
   private readonly heartbeatIntervalMs: number;
   private readonly graceMs: number;
   private readonly registry: NodeRegistry;
-  private readonly index: TaskIndex;
+  private readonly index: TaskView;
   private readonly writer: StatusWriter;
   private readonly sessions = new Map<string, NodeSession>();
   private readonly sessionListeners = new Set<(nodeId: string, connected: boolean) => void>();
@@ -93,7 +93,7 @@ export class Dispatcher implements TaskStreams {
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 1000;
     this.graceMs = opts.heartbeatGraceMs ?? 5000;
     this.registry = new NodeRegistry(opts.store, this.log, opts.informers?.nodes);
-    this.index = new TaskIndex({
+    this.index = new TaskView({
       store: opts.store,
       logger: this.log,
       ...(opts.informers ? { informer: opts.informers.tasks } : {}),

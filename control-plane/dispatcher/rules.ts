@@ -1,6 +1,6 @@
 // The dispatcher's decisions, as pure functions of plain data: which task changes an agent must
 // hear about, and whether a status report may be written. The I/O around them lives in
-// task-index.ts, status-writer.ts and node-session.ts.
+// task-view.ts, status-writer.ts and node-session.ts.
 import { isTerminal, taskStateRank, type Task, type TaskStatus } from '../../common/types.js';
 
 export const AssignmentChange = { Upsert: 'upsert', Remove: 'remove' } as const;

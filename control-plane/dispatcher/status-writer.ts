@@ -8,7 +8,7 @@ import { ConflictError } from '../../common/errors.js';
 import { taskStateRank, type Task, type TaskStatus } from '../../common/types.js';
 import { MAX_TXN_OPS, type Store, type WriteOp } from '../store/store.js';
 import { decideStatus, type StatusRejectReason } from './rules.js';
-import type { TaskIndex } from './task-index.js';
+import type { TaskView } from './task-view.js';
 
 export interface StatusRejection {
   taskId: string;
@@ -18,7 +18,7 @@ export interface StatusRejection {
 
 export interface StatusWriterOptions {
   store: Store;
-  index: TaskIndex;
+  index: TaskView;
   logger: Logger;
   /** How long reports are gathered before a write (default 5 ms). */
   gatherMs?: number;

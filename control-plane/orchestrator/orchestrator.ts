@@ -18,14 +18,14 @@ import { ConflictError, errorMessage } from '../../common/errors.js';
 import type { Revision, UpdateStatus } from '../../common/rollout.js';
 import { isTerminal, type Node, type Service, type Task } from '../../common/types.js';
 import type { Informer, InformerEvent } from '../store/informer.js';
-import { informerFor, type SharedInformers } from '../store/shared-informers.js';
+import { informerFor, taskIndexes, type SharedInformers, type TaskIndexes } from '../store/shared-informers.js';
 import { keys, rolloutKeys } from '../store/keys.js';
 import { MAX_TXN_OPS, type Store, type WriteOp } from '../store/store.js';
 import type { BackoffOptions } from './backoff.js';
 import { planGlobal } from './global.js';
 import { EventReason, type Plan } from './plan.js';
 import { planDeleted, planReplicated } from './replicated.js';
-import { mayChangePlan, TaskIndex } from './task-index.js';
+import { mayChangePlan } from './may-change-plan.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { EventInput } from '../../common/events.js';
 import { rollTo } from '../rollout/actions.js';
@@ -68,8 +68,8 @@ export class Orchestrator {
   private readonly updates: Informer<UpdateStatus>;
   private readonly release: (() => Promise<void>)[];
   private readonly log: Logger;
-  /** The tasks cache per service and per node, kept per event (a pass never regroups all tasks). */
-  private readonly index = new TaskIndex();
+  /** The tasks cache per service and per node, kept by the informer (a pass never regroups all tasks). */
+  private readonly index: TaskIndexes;
   private readonly dirty = new Set<string>();
   /** Per service: the store revision of our last write, per informer; wait to see it before planning again. */
   private readonly awaiting = new Map<string, { tasks?: number; updates?: number; services?: number }>();
@@ -90,6 +90,7 @@ export class Orchestrator {
     const nodes = informerFor<Node>(shared?.nodes, { ...base, prefix: keys.nodes, onEvent: (e) => this.onNode(e) });
     this.services = services.informer;
     this.tasks = tasks.informer;
+    this.index = taskIndexes(this.tasks);
     this.nodes = nodes.informer;
     const updates = informerFor<UpdateStatus>(shared?.updates, { ...base, prefix: rolloutKeys.updates, onEvent: (e) => this.mark(e.key.slice(rolloutKeys.updates.length)) });
     this.updates = updates.informer;
@@ -102,8 +103,6 @@ export class Orchestrator {
     this.nodes.start();
     this.updates.start();
     await Promise.all([this.services.synced, this.tasks.synced, this.nodes.synced, this.updates.synced]);
-    // The first list emits no events; later events keep the index in step with the cache.
-    for (const [key, t] of this.tasks.cache) this.index.put(key, t, undefined);
     this.started = true;
     this.markAll();
     this.resyncTimer = setInterval(() => this.markAll(), this.opts.resyncMs ?? 30_000);
@@ -129,15 +128,12 @@ export class Orchestrator {
    * between assigned and running (most of the events at scale) cannot.
    */
   private onTask(e: InformerEvent<Task>): void {
-    // Until start() indexes the cache, the cache holds every change (a shared informer may be
-    // running already): indexing these too would count a task twice per node.
+    // Until start(), which plans every service, there is nothing to mark.
     if (!this.started) return;
     if (e.type === 'delete') {
-      this.index.delete(e.key, e.previous);
       this.mark(e.previous.serviceName);
       return;
     }
-    this.index.put(e.key, e.value, e.previous);
     if (!e.previous || mayChangePlan(e.previous, e.value)) {
       this.mark(e.value.serviceName);
       if (e.previous && e.previous.serviceName !== e.value.serviceName) this.mark(e.previous.serviceName);
@@ -153,7 +149,7 @@ export class Orchestrator {
     const prev = e.previous;
     if (!next || prev?.status.state !== next.status.state || prev.availability !== next.availability) {
       const nodeId = next?.id ?? prev?.id;
-      if (nodeId) for (const name of [...this.index.servicesOnNode(nodeId)]) this.mark(name);
+      if (nodeId) for (const t of this.index.byNode.get(nodeId)?.values() ?? []) this.mark(t.serviceName);
     }
     if (next && next.availability === 'drain' && prev?.availability !== 'drain' && this.started) {
       this.opts.events?.record({
@@ -172,7 +168,7 @@ export class Orchestrator {
 
   private markAll(): void {
     for (const s of this.services.values()) this.mark(s.metadata.name);
-    for (const name of [...this.index.services()]) this.mark(name);
+    for (const name of [...this.index.byService.keys()]) this.mark(name);
   }
 
   private mark(service: string): void {
@@ -231,7 +227,7 @@ export class Orchestrator {
       this.awaiting.delete(name);
       const svc = this.services.cache.get(keys.service(name));
       const update = this.updates.cache.get(rolloutKeys.update(name));
-      const tasks = this.index.tasksOf(name);
+      const tasks = [...(this.index.byService.get(name)?.values() ?? [])];
       const backoff = this.opts.backoff;
       const plan = !svc
         ? planDeleted(tasks)

@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { Store, WatchEvent } from './store.js';
 import { errorMessage } from '../../common/errors.js';
+import { InformerIndex, type IndexFunc, type IndexOptions } from './informer-index.js';
 
 export type InformerEvent<T> =
   | { type: 'put'; key: string; value: T; previous?: T }
@@ -33,6 +34,10 @@ export class Informer<T> {
   private started = false;
   /** Handlers of the components sharing this informer, beside `onEvent` of its owner. */
   private readonly subscribers = new Set<(ev: InformerEvent<T>) => void>();
+  /** Named indexes of the cache, updated before any handler hears of a change. */
+  private readonly indexes = new Map<string, InformerIndex<T>>();
+  /** The same indexes as a list: updating them per event allocates no iterator. */
+  private readonly indexList: InformerIndex<T>[] = [];
   private readonly log: Logger;
   private syncedResolve!: () => void;
   /** Resolves once the first list has filled the cache. */
@@ -49,6 +54,7 @@ export class Informer<T> {
     const resume = this.opts.resumeFrom;
     if (resume) {
       for (const [k, v] of resume.items) this.cache.set(k, v);
+      this.reindex();
       this.revision = resume.revision;
       void this.watchFrom(resume.revision).catch(() => this.scheduleRelist());
     } else {
@@ -74,6 +80,30 @@ export class Informer<T> {
     return () => this.subscribers.delete(handler);
   }
 
+  /**
+   * Adds the index `name` of the cache (built from what the cache holds, then kept on every
+   * change, before any handler is called), or returns it if it exists with the same `fn`.
+   */
+  addIndex(name: string, fn: IndexFunc<T>, opts?: IndexOptions): InformerIndex<T> {
+    const existing = this.indexes.get(name);
+    if (existing) {
+      if (existing.fn !== fn) throw new Error(`informer ${this.opts.prefix}: index "${name}" exists with another function`);
+      return existing;
+    }
+    const index = new InformerIndex<T>(fn, opts);
+    for (const [k, v] of this.cache) index.update(k, undefined, v);
+    this.indexes.set(name, index);
+    this.indexList.push(index);
+    return index;
+  }
+
+  /** The index `name`; throws if it was never added. */
+  index(name: string): InformerIndex<T> {
+    const index = this.indexes.get(name);
+    if (!index) throw new Error(`informer ${this.opts.prefix}: no index "${name}"`);
+    return index;
+  }
+
   get lastRevision(): number {
     return this.revision;
   }
@@ -90,9 +120,13 @@ export class Informer<T> {
       const { items, keys, revision } = await this.opts.store.list<T>(this.opts.prefix);
       const fresh = new Map<string, T>();
       items.forEach((item, i) => fresh.set(keys[i]!, this.share(keys[i]!, item)));
-      if (this.revision !== 0) this.diff(fresh);
+      // A re-list reports the differences as events, which update the indexes; the first list
+      // fills them at once.
+      const first = this.revision === 0;
+      if (!first) this.diff(fresh);
       this.cache.clear();
       for (const [k, v] of fresh) this.cache.set(k, v);
+      if (first) this.reindex();
       this.revision = revision;
       await this.watchFrom(revision);
     } catch (err) {
@@ -167,7 +201,16 @@ export class Informer<T> {
     }
   }
 
+  private reindex(): void {
+    for (const index of this.indexes.values()) {
+      index.clear();
+      for (const [k, v] of this.cache) index.update(k, undefined, v);
+    }
+  }
+
   private emit(ev: InformerEvent<T>): void {
+    const value = ev.type === 'put' ? ev.value : undefined;
+    for (let i = 0; i < this.indexList.length; i++) this.indexList[i]!.update(ev.key, ev.previous, value);
     if (this.opts.onEvent) this.call(this.opts.onEvent, ev);
     for (const handler of this.subscribers) this.call(handler, ev);
   }

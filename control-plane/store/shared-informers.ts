@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { UpdateStatus } from '../../common/rollout.js';
 import type { Node, Service, Task } from '../../common/types.js';
 import { Informer, type InformerEvent, type InformerOptions } from './informer.js';
+import type { InformerIndex } from './informer-index.js';
 import { keys, rolloutKeys } from './keys.js';
 import type { Store } from './store.js';
 
@@ -17,11 +18,32 @@ export interface SharedInformers {
   updates: Informer<UpdateStatus>;
 }
 
+/** The named indexes of the task informer every component reads. */
+export interface TaskIndexes {
+  /** Tasks by service name, in the order of their last change (the planners' order). */
+  byService: InformerIndex<Task>;
+  /** Tasks assigned to a node, by node id, in the order they came to it; tasks without a node are not indexed. */
+  byNode: InformerIndex<Task>;
+}
+
+const serviceOf = (t: Task): string => t.serviceName;
+const nodeOf = (t: Task): string | undefined => t.nodeId || undefined;
+
+/** The task indexes of `informer`, added on first call (shared or a component's own informer). */
+export function taskIndexes(informer: Informer<Task>): TaskIndexes {
+  return {
+    byService: informer.addIndex('byService', serviceOf, { moveOnChange: true }),
+    byNode: informer.addIndex('byNode', nodeOf),
+  };
+}
+
 /** Built unstarted; components start them (idempotent). Only the creator stops them, after every component. */
 export function createSharedInformers(store: Store, logger: Logger): SharedInformers {
   const log = logger.child({ component: 'informers' });
+  const tasks = new Informer<Task>({ store, prefix: keys.tasks, logger: log });
+  taskIndexes(tasks);
   return {
-    tasks: new Informer<Task>({ store, prefix: keys.tasks, logger: log }),
+    tasks,
     nodes: new Informer<Node>({ store, prefix: keys.nodes, logger: log }),
     services: new Informer<Service>({ store, prefix: keys.services, logger: log }),
     updates: new Informer<UpdateStatus>({ store, prefix: rolloutKeys.updates, logger: log }),

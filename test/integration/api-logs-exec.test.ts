@@ -10,7 +10,8 @@ import type { FastifyInstance } from 'fastify';
 import { Agent } from '../../agent/agent.js';
 import type { ExecMessage, LogsMessage } from '../../common/logs.js';
 import type { Node, Task } from '../../common/types.js';
-import { buildApi, listenApi } from '../../control-plane/api/server.js';
+import { listenApi } from '../../control-plane/api/server.js';
+import { buildTestApi } from '../helpers/api.js';
 import { Dispatcher } from '../../control-plane/dispatcher/dispatcher.js';
 import { keys } from '../../control-plane/store/keys.js';
 import type { Store } from '../../control-plane/store/store.js';
@@ -36,7 +37,7 @@ describe('logs and exec through API, dispatcher and agent session', function () 
     store = t.newStore();
     dispatcher = new Dispatcher({ store, logger: silentLogger, listen: '127.0.0.1:0', verifyJoinToken: (tok) => tok === TOKEN });
     await dispatcher.start();
-    api = buildApi({ store, tokens: { verifyAdmin: () => true }, logger: silentLogger, streams: dispatcher });
+    api = buildTestApi({ store, tokens: { verifyAdmin: () => true }, logger: silentLogger, streams: dispatcher });
     url = await listenApi(api, '127.0.0.1:0');
     dataDir = mkdtempSync(path.join(tmpdir(), 'berth-api-logs-'));
     agent = new Agent({

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { parse } from 'yaml';
 import { ClusterTokens } from '../../control-plane/auth/tokens.js';
-import { buildApi } from '../../control-plane/api/server.js';
+import { buildTestApi } from '../helpers/api.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 
@@ -32,7 +32,7 @@ describe('API (real etcd)', function () {
     store = t.newStore();
     dataDir = mkdtempSync(path.join(tmpdir(), 'berth-api-'));
     tokens = await ClusterTokens.ensure(store, dataDir, silentLogger);
-    app = buildApi({ store, tokens, logger: silentLogger });
+    app = buildTestApi({ store, tokens, logger: silentLogger });
     auth = { authorization: `Bearer ${tokens.adminToken}` };
   });
   afterEach(async () => {

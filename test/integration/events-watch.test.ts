@@ -9,7 +9,8 @@ import { EventReason, EventType, type BerthEvent } from '../../common/events.js'
 import type { Service, Task } from '../../common/types.js';
 import type { WatchMessage } from '../../common/watch.js';
 import { ClusterTokens } from '../../control-plane/auth/tokens.js';
-import { buildApi, listenApi } from '../../control-plane/api/server.js';
+import { listenApi } from '../../control-plane/api/server.js';
+import { buildTestApi } from '../helpers/api.js';
 import { EVENTS_PER_KEY, EventRecorder } from '../../control-plane/events/recorder.js';
 import { keys, rolloutKeys } from '../../control-plane/store/keys.js';
 import type { UpdateStatus } from '../../common/rollout.js';
@@ -100,7 +101,7 @@ describe('events and watch API (real etcd, listening server)', function () {
     const tokens = await ClusterTokens.ensure(store, dataDir, silentLogger);
     token = tokens.adminToken!;
     recorder = new EventRecorder({ store, logger: silentLogger, flushMs: 5 });
-    app = buildApi({ store, tokens, logger: silentLogger, events: recorder });
+    app = buildTestApi({ store, tokens, logger: silentLogger, events: recorder });
     base = await listenApi(app, '127.0.0.1:0');
   });
   afterEach(async () => {
@@ -202,8 +203,13 @@ describe('events and watch API (real etcd, listening server)', function () {
     const [added] = await w.waitFor(1, 'initial list');
     assert.equal(added?.type, 'ADDED');
     await api('POST', '/v1/services/web/scale', { replicas: 1 });
+    // Counts come from the main thread every 50 ms: a task change made in the same flush would be
+    // one MODIFIED with the scale, so the task starts once the scale is seen.
+    const scaled = (await w.waitFor(2, 'scaled'))[1]!;
+    assert.equal(scaled.type, 'MODIFIED');
+    assert.equal((scaled.object as Service).spec.replicas, 1);
     await store.create(keys.task('web', 'a'), task('a', 1, 'running'));
-    const all = await w.waitFor(3, 'scaled, then a running task');
+    const all = await w.waitFor(3, 'a running task');
     const last = all[2]!;
     assert.equal(last.type, 'MODIFIED');
     assert.equal((last.object as Service).status?.running, 1);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import type { Node } from '../../common/types.js';
-import { buildApi } from '../../control-plane/api/server.js';
+import { buildTestApi } from '../helpers/api.js';
 import { keys } from '../../control-plane/store/keys.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -21,7 +21,7 @@ describe('node admin API (real etcd)', function () {
   before(async () => {
     t = await startTestEtcd();
     store = t.newStore();
-    app = buildApi({ store, tokens: { verifyAdmin: (tok) => tok === TOKEN }, logger: silentLogger });
+    app = buildTestApi({ store, tokens: { verifyAdmin: (tok) => tok === TOKEN }, logger: silentLogger });
     await store.create(keys.node('a1'), node('a1', 'ready'));
     await store.create(keys.node('b2'), node('b2', 'down'));
   });

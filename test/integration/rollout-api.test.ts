@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Revision, UpdateStatus } from '../../common/rollout.js';
 import type { Service } from '../../common/types.js';
 import { ClusterTokens } from '../../control-plane/auth/tokens.js';
-import { buildApi } from '../../control-plane/api/server.js';
+import { buildTestApi } from '../helpers/api.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 
@@ -42,7 +42,7 @@ describe('rollout API (real etcd)', function () {
     store = t.newStore();
     dataDir = mkdtempSync(path.join(tmpdir(), 'berth-rollout-api-'));
     const tokens = await ClusterTokens.ensure(store, dataDir, silentLogger);
-    app = buildApi({ store, tokens, logger: silentLogger });
+    app = buildTestApi({ store, tokens, logger: silentLogger });
     auth = { authorization: `Bearer ${tokens.adminToken}` };
   });
   afterEach(async () => {

@@ -10,6 +10,7 @@ import { pause, restart, resume, undo } from '../../rollout/actions.js';
 import { listRevisions } from '../../rollout/revisions.js';
 import { keys } from '../../store/keys.js';
 import type { Store } from '../../store/store.js';
+import type { CachedReads } from '../cached-reads.js';
 import { errorBodySchema } from '../errors.js';
 import { getService } from './services.js';
 
@@ -25,7 +26,7 @@ export const RolloutEventReason = {
   RolloutRestart: 'RolloutRestart',
 } as const;
 
-export function rolloutRoutes(app: FastifyInstance, store: Store, events?: EventRecorder): void {
+export function rolloutRoutes(app: FastifyInstance, store: Store, reads: CachedReads, events?: EventRecorder): void {
   const record = (name: string, reason: string, message: string) =>
     events?.record({ type: EventType.Normal, reason, object: { kind: 'service', name }, service: name, message });
 
@@ -53,7 +54,7 @@ export function rolloutRoutes(app: FastifyInstance, store: Store, events?: Event
     async (req) => {
       const r = await undo(store, req.params.name, req.body?.toRevision);
       record(req.params.name, RolloutEventReason.RolloutUndo, `rollout undo from revision ${r.from} to ${r.to}: new revision ${r.update.revision}`);
-      return getService(store, req.params.name);
+      return getService(store, reads, req.params.name);
     },
   );
 
@@ -63,7 +64,7 @@ export function rolloutRoutes(app: FastifyInstance, store: Store, events?: Event
     async (req) => {
       const u = await pause(store, req.params.name);
       record(req.params.name, RolloutEventReason.RolloutPaused, `rollout of revision ${u.revision} paused by the user`);
-      return getService(store, req.params.name);
+      return getService(store, reads, req.params.name);
     },
   );
 
@@ -73,7 +74,7 @@ export function rolloutRoutes(app: FastifyInstance, store: Store, events?: Event
     async (req) => {
       const u = await resume(store, req.params.name);
       record(req.params.name, RolloutEventReason.RolloutResumed, `rollout of revision ${u.revision} resumed`);
-      return getService(store, req.params.name);
+      return getService(store, reads, req.params.name);
     },
   );
 
@@ -83,7 +84,7 @@ export function rolloutRoutes(app: FastifyInstance, store: Store, events?: Event
     async (req) => {
       const r = await restart(store, req.params.name);
       record(req.params.name, RolloutEventReason.RolloutRestart, `rollout restart: revision ${r.update.revision} replaces every task`);
-      return getService(store, req.params.name);
+      return getService(store, reads, req.params.name);
     },
   );
 }

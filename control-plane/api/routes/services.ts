@@ -2,13 +2,12 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../../../common/errors.js';
 import { serviceSchema } from '../../../common/manifest/schema.js';
-import type { Service, Task } from '../../../common/types.js';
+import type { Service } from '../../../common/types.js';
 import { keys, rolloutKeys } from '../../store/keys.js';
 import type { Store } from '../../store/store.js';
 import { applyServices } from '../apply.js';
+import type { CachedReads } from '../cached-reads.js';
 import { BadRequestError, errorBodySchema } from '../errors.js';
-import { serviceView } from '../views.js';
-import { WatchCache } from '../watch-cache.js';
 import type { EventRecorder } from '../../events/recorder.js';
 import { recordApplied, recordDeleted, recordScaled } from '../service-events.js';
 import type { UpdateStatus } from '../../../common/rollout.js';
@@ -17,7 +16,7 @@ const nameParams = { type: 'object', required: ['name'], properties: { name: { t
 const serviceOut = { type: 'object', additionalProperties: true } as const;
 const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
 
-export function serviceRoutes(app: FastifyInstance, store: Store, events?: EventRecorder): void {
+export function serviceRoutes(app: FastifyInstance, store: Store, reads: CachedReads, events?: EventRecorder): void {
   app.post<{ Body: { items: unknown[]; dryRun?: boolean } }>(
     '/v1/apply',
     {
@@ -69,31 +68,25 @@ export function serviceRoutes(app: FastifyInstance, store: Store, events?: Event
         throw new BadRequestError(`metadata.name "${req.body.metadata.name}" does not match the URL ("${req.params.name}")`);
       }
       recordApplied(events, await applyServices(store, [req.body]));
-      return getService(store, req.params.name);
+      return getService(store, reads, req.params.name);
     },
   );
 
   app.get('/v1/services', { schema: { summary: 'List services', tags: ['services'], response: { 200: { type: 'object', properties: { items: { type: 'array', items: serviceOut } } }, 401: errorBodySchema } } }, async () => {
-    // Status from the watch cache (or the main thread's counts): no read and decode of every task per call.
-    const cache = WatchCache.of(store);
-    const cached = await cache?.serviceReads();
-    if (cache && cached) {
+    // Status from the main thread's counts: no read and decode of every task per call.
+    const cached = await reads.serviceReads();
+    if (cached) {
       const sorted = cached.all().sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-      return { items: await cache.serviceViews(sorted, cached.update) };
+      return { items: await reads.serviceViews(sorted, cached.update) };
     }
-    const [services, tasks, updates] = await Promise.all([
-      store.list<Service>(keys.services),
-      cache ? undefined : store.list<Task>(keys.tasks),
-      store.list<UpdateStatus>(rolloutKeys.updates),
-    ]);
+    const [services, updates] = await Promise.all([store.list<Service>(keys.services), store.list<UpdateStatus>(rolloutKeys.updates)]);
     const updateOf = new Map(updates.items.map((u) => [u.service, u]));
     const sorted = services.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-    if (cache) return { items: await cache.serviceViews(sorted, (name) => updateOf.get(name)) };
-    return { items: sorted.map((s) => serviceView(s, tasks?.items ?? [], updateOf.get(s.metadata.name))) };
+    return { items: await reads.serviceViews(sorted, (name) => updateOf.get(name)) };
   });
 
   app.get<{ Params: { name: string } }>('/v1/services/:name', { schema: { summary: 'Get a service', tags: ['services'], params: nameParams, response: { 200: serviceOut, ...errors } } }, async (req) =>
-    getService(store, req.params.name),
+    getService(store, reads, req.params.name),
   );
 
   app.delete<{ Params: { name: string }; Querystring: { version?: number } }>(
@@ -140,7 +133,7 @@ export function serviceRoutes(app: FastifyInstance, store: Store, events?: Event
         await store.put(keys.service(req.params.name), next, cur.metadata.version);
         recordScaled(events, req.params.name, cur.spec.replicas ?? 1, req.body.replicas);
       }
-      return getService(store, req.params.name);
+      return getService(store, reads, req.params.name);
     },
   );
 }
@@ -149,20 +142,15 @@ export function registerSchemas(app: FastifyInstance): void {
   app.addSchema(serviceSchema);
 }
 
-export async function getService(store: Store, name: string): Promise<Service> {
-  const cache = WatchCache.of(store);
-  const cached = await cache?.serviceReads();
-  if (cache && cached) {
+/** A service as the API shows it: from the cache once it holds this store's writes, else from the store. */
+export async function getService(store: Store, reads: CachedReads, name: string): Promise<Service> {
+  const cached = await reads.serviceReads();
+  if (cached) {
     const svc = cached.get(name);
     if (!svc) throw new NotFoundError('service', name);
-    return (await cache.serviceViews([svc], cached.update))[0]!;
+    return (await reads.serviceViews([svc], cached.update))[0]!;
   }
-  const [svc, tasks, update] = await Promise.all([
-    store.get<Service>(keys.service(name)),
-    cache ? undefined : store.list<Task>(keys.tasksOf(name)),
-    store.get<UpdateStatus>(rolloutKeys.update(name)),
-  ]);
+  const [svc, update] = await Promise.all([store.get<Service>(keys.service(name)), store.get<UpdateStatus>(rolloutKeys.update(name))]);
   if (!svc) throw new NotFoundError('service', name);
-  if (cache) return (await cache.serviceViews([svc], () => update))[0]!;
-  return serviceView(svc, tasks?.items ?? [], update);
+  return (await reads.serviceViews([svc], () => update))[0]!;
 }

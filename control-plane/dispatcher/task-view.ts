@@ -1,15 +1,16 @@
-// The dispatcher's view of the tasks: an informer on `tasks/` indexed by task id and by node,
-// plus the versions of the dispatcher's own writes that the watch has not delivered yet (so the
+// The dispatcher's view of the tasks: an informer on `tasks/`, its tasks by node (the informer's
+// `byNode` index), task keys by id, plus the versions of the dispatcher's own writes that the watch has not delivered yet (so the
 // next conditional write of the same task does not lose against itself).
 import type { Logger } from 'pino';
 import type { Task } from '../../common/types.js';
 import type { Informer, InformerEvent } from '../store/informer.js';
-import { informerFor } from '../store/shared-informers.js';
+import { informerFor, taskIndexes } from '../store/shared-informers.js';
+import type { InformerIndex } from '../store/informer-index.js';
 import { keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { assignmentDeltas, type AssignmentDelta } from './rules.js';
 
-export interface TaskIndexOptions {
+export interface TaskViewOptions {
   store: Store;
   logger: Logger;
   /** Called for every change an agent must hear about, after the index is updated. */
@@ -18,26 +19,27 @@ export interface TaskIndexOptions {
   informer?: Informer<Task>;
 }
 
-export class TaskIndex {
+export class TaskView {
   private readonly informer: Informer<Task>;
   private readonly release: () => Promise<void>;
   private readonly keyById = new Map<string, string>();
-  private readonly idsByNode = new Map<string, Set<string>>();
+  private readonly byNode: InformerIndex<Task>;
   private readonly written = new Map<string, Task>();
 
-  constructor(private readonly opts: TaskIndexOptions) {
+  constructor(private readonly opts: TaskViewOptions) {
     ({ informer: this.informer, release: this.release } = informerFor<Task>(opts.informer, {
       store: opts.store,
       prefix: keys.tasks,
       logger: opts.logger,
       onEvent: (ev) => this.onEvent(ev),
     }));
+    this.byNode = taskIndexes(this.informer).byNode;
   }
 
   async start(): Promise<void> {
     this.informer.start();
     await this.informer.synced;
-    for (const [key, task] of this.informer.cache) this.index(key, undefined, task);
+    for (const [key, task] of this.informer.cache) this.keyById.set(task.id, key);
   }
 
   async stop(): Promise<void> {
@@ -61,8 +63,8 @@ export class TaskIndex {
   /** Every task assigned to a node, whatever its desired state, until deleted from the store. */
   tasksOf(nodeId: string): Task[] {
     const out: Task[] = [];
-    for (const id of this.idsByNode.get(nodeId) ?? []) {
-      const t = this.get(id);
+    for (const cached of this.byNode.get(nodeId)?.values() ?? []) {
+      const t = this.get(cached.id);
       if (t) out.push(t);
     }
     return out;
@@ -75,11 +77,12 @@ export class TaskIndex {
 
   private onEvent(ev: InformerEvent<Task>): void {
     const next = ev.type === 'put' ? ev.value : undefined;
-    this.index(ev.key, ev.previous, next);
     if (ev.type === 'put') {
+      this.keyById.set(ev.value.id, ev.key);
       const mine = this.written.get(ev.value.id);
       if (mine && (ev.value.version ?? 0) >= (mine.version ?? 0)) this.written.delete(ev.value.id);
     } else {
+      this.keyById.delete(ev.previous.id);
       this.written.delete(ev.previous.id);
     }
     const task = next ?? ev.previous;
@@ -90,21 +93,6 @@ export class TaskIndex {
       } catch (err) {
         this.opts.logger.error({ err, taskId: task.id }, 'assignment delta handler failed');
       }
-    }
-  }
-
-  /** Idempotent: the initial build and early watch events may both index the same task. */
-  private index(key: string, prev: Task | undefined, next: Task | undefined): void {
-    if (prev?.nodeId && prev.nodeId !== next?.nodeId) this.idsByNode.get(prev.nodeId)?.delete(prev.id);
-    if (!next) {
-      if (prev) this.keyById.delete(prev.id);
-      return;
-    }
-    this.keyById.set(next.id, key);
-    if (next.nodeId) {
-      let set = this.idsByNode.get(next.nodeId);
-      if (!set) this.idsByNode.set(next.nodeId, (set = new Set()));
-      set.add(next.id);
     }
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Task, TaskState } from '../../common/types.js';
-import { mayChangePlan, TaskIndex } from '../../control-plane/orchestrator/task-index.js';
+import { mayChangePlan } from '../../control-plane/orchestrator/may-change-plan.js';
 
 const NOW = '2026-01-01T00:00:00.000Z';
 
@@ -22,7 +22,7 @@ function task(id: string, service: string, state: TaskState, extra: Partial<Task
 
 const withState = (t: Task, state: TaskState, extra: Partial<Task['status']> = {}): Task => ({ ...t, status: { ...t.status, state, ...extra } });
 
-describe('orchestrator task index', () => {
+describe('orchestrator: which task changes plan a service again', () => {
   it('an agent reporting steps between assigned and running does not plan the service again', () => {
     const t = task('a', 'web', 'assigned');
     assert.equal(mayChangePlan(t, withState(t, 'accepted', { message: 'accepted' })), false);
@@ -39,25 +39,5 @@ describe('orchestrator task index', () => {
     const running = withState(starting, 'running');
     assert.equal(mayChangePlan(running, withState(running, 'running', { health: 'unhealthy' })), true);
     assert.equal(mayChangePlan(running, { ...running, desiredState: 'shutdown' }), true);
-  });
-
-  it('keeps tasks per service and services per node through puts, moves and deletes', () => {
-    const index = new TaskIndex();
-    const a = task('a', 'web', 'running');
-    const b = task('b', 'web', 'running', { nodeId: 'n2' });
-    const c = task('c', 'db', 'running');
-    index.put('tasks/web/a', a);
-    index.put('tasks/web/b', b);
-    index.put('tasks/db/c', c);
-    assert.deepEqual(index.tasksOf('web').map((t) => t.id).sort(), ['a', 'b']);
-    assert.deepEqual([...index.servicesOnNode('n1')].sort(), ['db', 'web']);
-    const moved = { ...a, nodeId: 'n3' };
-    index.put('tasks/web/a', moved, a);
-    assert.deepEqual([...index.servicesOnNode('n1')], ['db']);
-    assert.deepEqual([...index.servicesOnNode('n3')], ['web']);
-    assert.equal(index.tasksOf('web').find((t) => t.id === 'a'), moved);
-    index.delete('tasks/db/c', c);
-    assert.deepEqual([...index.servicesOnNode('n1')], []);
-    assert.deepEqual([...index.services()], ['web']);
   });
 });
