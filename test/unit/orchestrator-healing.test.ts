@@ -4,7 +4,7 @@ import { nextRestarts, restartDelayMs } from '../../control-plane/orchestrator/b
 import { planGlobal } from '../../control-plane/orchestrator/global.js';
 import { planReplicated } from '../../control-plane/orchestrator/replicated.js';
 import { isSchedulable, nextRestartAt } from '../../control-plane/scheduler/placement.js';
-import { makeNode, makeService } from '../helpers/fixtures.js';
+import { makeNode, makeService, taskOf } from '../helpers/builders.js';
 
 const T0 = Date.parse('2026-01-01T12:00:00.000Z');
 const at = (ms: number): string => new Date(T0 + ms).toISOString();
@@ -15,20 +15,19 @@ const svc = makeService;
 function task(s: Service, slot: number, extra: Partial<Task> & { state?: TaskState; desired?: DesiredState; endedAt?: number } = {}): Task {
   seq++;
   const { state = 'running', desired = 'running', endedAt = 0, ...rest } = extra;
-  return {
+  return taskOf(s, {
     id: `t${String(seq).padStart(4, '0')}`,
     name: `${s.metadata.name}.${slot}.x${seq}`,
-    serviceName: s.metadata.name,
     slot,
     serviceVersion: 10,
-    spec: s.spec,
     desiredState: desired,
     nodeId: 'n1',
-    status: { state, timestamp: at(endedAt) },
+    state,
+    status: { timestamp: at(endedAt) },
     createdAt: at(-1000 + seq),
     version: seq,
     ...rest,
-  };
+  });
 }
 
 const node = (id: string, extra: Partial<Node> = {}): Node => makeNode(id, { name: `node-${id}`, at: at(0), ...extra });

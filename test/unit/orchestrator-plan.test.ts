@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Node, Service, Task, TaskState, DesiredState } from '../../common/types.js';
 import { planGlobal } from '../../control-plane/orchestrator/global.js';
 import { planDeleted, planReplicated } from '../../control-plane/orchestrator/replicated.js';
-import { makeNode, makeService } from '../helpers/fixtures.js';
+import { makeNode, makeService, taskOf } from '../helpers/builders.js';
 
 const NOW = '2026-01-01T00:00:00.000Z';
 let seq = 0;
@@ -11,20 +11,19 @@ const svc = makeService;
 
 function task(s: Service, slot: number, state: TaskState = 'running', desiredState: DesiredState = 'running', extra: Partial<Task> = {}): Task {
   seq++;
-  return {
+  return taskOf(s, {
     id: `t${String(seq).padStart(4, '0')}`,
     name: `${s.metadata.name}.${slot}.x${seq}`,
-    serviceName: s.metadata.name,
     slot,
     serviceVersion: 10,
-    spec: s.spec,
     desiredState,
     nodeId: 'n1',
-    status: { state, timestamp: NOW },
+    state,
+    status: { timestamp: NOW },
     createdAt: `2026-01-01T00:00:${String(seq % 60).padStart(2, '0')}.000Z`,
     version: seq,
     ...extra,
-  };
+  });
 }
 
 const node = (id: string, extra: Partial<Node> = {}): Node => makeNode(id, { at: NOW, ...extra });

@@ -7,6 +7,7 @@ import { planGlobal } from '../../control-plane/orchestrator/global.js';
 import { planReplicated } from '../../control-plane/orchestrator/replicated.js';
 import { summarizeChange } from '../../control-plane/rollout/summary.js';
 import { newUpdateStatus, progressDeadlineSeconds } from '../../control-plane/orchestrator/update.js';
+import { taskOf } from '../helpers/builders.js';
 
 const T0 = Date.parse('2026-01-01T12:00:00.000Z');
 const at = (s: number): string => new Date(T0 + s * 1000).toISOString();
@@ -19,20 +20,17 @@ function svc(spec: Partial<ServiceSpec> = {}, revision = 2): Service {
 function task(s: Service, slot: number, opts: { state?: TaskState; desired?: DesiredState; created?: number; health?: 'healthy' | 'unhealthy' } = {}): Task {
   seq++;
   const { state = 'running', desired = 'running', created = -100 } = opts;
-  return {
+  return taskOf(s, {
     id: `t${String(seq).padStart(4, '0')}`,
     name: `web.${slot}.x${seq}`,
-    serviceName: 'web',
     slot,
-    serviceVersion: 10,
-    revision: s.metadata.revision,
-    spec: s.spec,
     desiredState: desired,
     nodeId: 'n1',
-    status: { state, timestamp: at(created), ...(opts.health ? { health: opts.health } : {}) },
+    state,
+    status: { timestamp: at(created), ...(opts.health ? { health: opts.health } : {}) },
     createdAt: at(created + seq / 1000),
     version: seq,
-  };
+  });
 }
 
 const v1 = svc({ env: { GREETING: 'one' } }, 1);
