@@ -55,9 +55,14 @@ export function planReplicated(input: PlanInput & { service: Service }): Plan {
   for (let slot = 1; slot <= replicas; slot++) {
     const list = bySlot.get(slot) ?? [];
     const [keep, ...extra] = list.filter(isLive);
+    let serving = false;
     for (const t of extra) {
-      // Start-first: the old task serves until its replacement is ready.
-      if (rollout.startFirst && keep && !outdated(keep) && outdated(t) && !isReady(keep)) continue;
+      // Start-first: the old task serves until its replacement is ready; one old task only
+      // (the newest): an old twin beside it is shut down.
+      if (!serving && rollout.startFirst && keep && !outdated(keep) && outdated(t) && !isReady(keep)) {
+        serving = true;
+        continue;
+      }
       plan.shutdown.push({ task: t, desiredState: 'shutdown', reason: outdated(t) && keep && !outdated(keep) ? Reason.UpdatedStartFirst : Reason.Superseded });
     }
     if (keep) {

@@ -126,6 +126,16 @@ describe('rollout planner', () => {
     assert.equal(p3.create.length, 0, 'one slot at a time');
   });
 
+  it('start-first keeps one old task beside the replacement, not an old twin too (found by a property test)', () => {
+    const s = v2({ parallelism: 0, order: 'start-first' }, { replicas: 1 });
+    const older = task(v1, 1, { state: 'pending', created: 0 });
+    const replacement = task(s, 1, { state: 'pending', created: 1 });
+    const newer = task(v1, 1, { state: 'pending', created: 0 });
+    const plan = planReplicated({ service: s, tasks: [older, replacement, newer], now: at(2) });
+    assert.deepEqual(plan.shutdown.map((x) => x.task.id), [older.id], 'the older twin stops; the newer old task serves');
+    assert.equal(plan.create.length, 0);
+  });
+
   it('resumes from the stored state without repeating a step: slots already done stay done', () => {
     const s = v2();
     const done = [task(s, 1, { created: 1 }), task(s, 2, { created: 1 })];
