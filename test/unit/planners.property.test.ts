@@ -34,7 +34,7 @@ interface World {
 
 const nodeArb = (id: string) =>
   fc.record({ state: fc.constantFrom('ready', 'ready', 'down'), availability: fc.constantFrom('active', 'active', 'pause', 'drain') }).map((n) =>
-    node({ id, at: at(0), state: n.state as Node['status']['state'], availability: n.availability as Node['availability'] }),
+    node({ id, at: at(0), state: n.state as Node['status']['state'], availability: n.availability }),
   );
 
 const worldArb: fc.Arbitrary<World> = fc
