@@ -117,49 +117,9 @@ export interface Service {
 
 // ---------- Task ----------
 
-/**
- * Observed task state. It only moves forward, in this order (a lamport clock): a report of an
- * earlier state than the stored one is ignored. A restart is a new task in the same slot.
- */
-export const TaskState = {
-  New: 'new',
-  Pending: 'pending',
-  Assigned: 'assigned',
-  Accepted: 'accepted',
-  Preparing: 'preparing',
-  Starting: 'starting',
-  Running: 'running',
-  Complete: 'complete',
-  Failed: 'failed',
-  Shutdown: 'shutdown',
-  Rejected: 'rejected',
-  Orphaned: 'orphaned',
-} as const;
-export type TaskState = (typeof TaskState)[keyof typeof TaskState];
-
-export const TASK_STATE_ORDER: readonly TaskState[] = [
-  'new',
-  'pending',
-  'assigned',
-  'accepted',
-  'preparing',
-  'starting',
-  'running',
-  'complete',
-  'failed',
-  'shutdown',
-  'rejected',
-  'orphaned',
-];
-
-export function taskStateRank(s: TaskState): number {
-  return TASK_STATE_ORDER.indexOf(s);
-}
-
-/** True once a task has ended: nothing of it runs any more. */
-export function isTerminal(s: TaskState): boolean {
-  return taskStateRank(s) >= taskStateRank('complete');
-}
+// Observed task state and its moves: see task-states.ts.
+export { isTerminal, TASK_STATE_ORDER, TaskState, taskStateRank } from './task-states.js';
+import type { TaskState } from './task-states.js';
 
 export const DesiredState = { Running: 'running', Shutdown: 'shutdown', Remove: 'remove' } as const;
 export type DesiredState = (typeof DesiredState)[keyof typeof DesiredState];

@@ -1,7 +1,8 @@
 // Pure decisions of the worker and its task runners, with no I/O: which status a runner may
 // report next, what an exit means, which instances found on the node to adopt or discard.
 import type { Instance, ExitResult } from '../driver/driver.js';
-import { isTerminal, taskStateRank, type TaskState, type TaskStatus } from '../../common/types.js';
+import { isBeforeAgent, mayMove } from '../../common/task-states.js';
+import type { TaskState, TaskStatus } from '../../common/types.js';
 
 /** Named reasons a runner reports with a state (TaskStatus.reason). */
 export const StatusReason = {
@@ -33,15 +34,14 @@ export type StatusReason = (typeof StatusReason)[keyof typeof StatusReason];
 export type StatusDetails = Omit<TaskStatus, 'state' | 'timestamp'>;
 
 /**
- * The status to report when moving to `next`, or undefined when the move is not allowed:
- * observed state only moves forward, and nothing follows a terminal state. Repeating the current
+ * The status to report when moving to `next`, or undefined when the move is not allowed by the
+ * task state machine (common/task-states.ts): forward only, nothing after an end. Repeating the current
  * (non-terminal) state is allowed, to add details such as the container id after an adoption.
  * Details not given are carried over (a container id stays known). The timestamp is the time
  * the state last changed: a repeated state (a health report, say) keeps it.
  */
 export function advanceStatus(current: TaskStatus, next: TaskState, details: StatusDetails, now: Date): TaskStatus | undefined {
-  if (isTerminal(current.state)) return undefined;
-  if (taskStateRank(next) < taskStateRank(current.state)) return undefined;
+  if (!mayMove(current.state, next)) return undefined;
   const carried: StatusDetails = {};
   if (current.containerId !== undefined) carried.containerId = current.containerId;
   if (current.hostPorts !== undefined) carried.hostPorts = current.hostPorts;
@@ -72,7 +72,7 @@ export function exitOutcome(exit: ExitResult, stopRequested: boolean, unhealthy?
  * no instance any more is lost, not started again: a restart is a new task.
  */
 export function mayStartFresh(state: TaskState): boolean {
-  return taskStateRank(state) <= taskStateRank('assigned');
+  return isBeforeAgent(state);
 }
 
 export interface AdoptionPlan {

@@ -1,7 +1,8 @@
 // The dispatcher's decisions, as pure functions of plain data: which task changes an agent must
 // hear about, and whether a status report may be written. The I/O around them lives in
 // task-view.ts, status-writer.ts and node-session.ts.
-import { isTerminal, taskStateRank, type Task, type TaskStatus } from '../../common/types.js';
+import { taskStateMove } from '../../common/task-states.js';
+import type { Task, TaskStatus } from '../../common/types.js';
 
 export const AssignmentChange = { Upsert: 'upsert', Remove: 'remove' } as const;
 export type AssignmentChange = (typeof AssignmentChange)[keyof typeof AssignmentChange];
@@ -66,11 +67,13 @@ export function decideStatus(task: Task | undefined, nodeId: string, status: Tas
       message: `task is assigned to ${task.nodeId ? `node ${task.nodeId}` : 'no node'}`,
     };
   }
+  // The task state machine (common/task-states.ts) decides; a repeated state is written only
+  // when its details changed.
   const stored = task.status;
-  if (isTerminal(stored.state)) return { kind: 'ignore', why: StatusIgnoreReason.Final };
-  const delta = taskStateRank(status.state) - taskStateRank(stored.state);
-  if (delta < 0) return { kind: 'ignore', why: StatusIgnoreReason.Stale };
-  if (delta === 0 && sameDetails(stored, status)) return { kind: 'ignore', why: StatusIgnoreReason.Unchanged };
+  const move = taskStateMove(stored.state, status.state);
+  if (move === 'final') return { kind: 'ignore', why: StatusIgnoreReason.Final };
+  if (move === 'stale') return { kind: 'ignore', why: StatusIgnoreReason.Stale };
+  if (move === 'repeat' && sameDetails(stored, status)) return { kind: 'ignore', why: StatusIgnoreReason.Unchanged };
   return { kind: 'write' };
 }
 

@@ -2,11 +2,9 @@
 // join, leave, drain or change labels. Tasks are created already pinned to their node; the
 // scheduler still checks that they fit there.
 import { firstUnmet, parseConstraints } from '../../common/constraints.js';
-import type { UpdateStatus } from '../../common/rollout.js';
 import type { Node, Service, Task } from '../../common/types.js';
-import type { BackoffOptions } from './backoff.js';
 import { orphanTasksOfDownNodes, withoutOrphanedTwice } from './healing.js';
-import { emptyPlan, newTask, Reason, type Plan } from './plan.js';
+import { emptyPlan, mergePlans, newTask, Reason, type Plan, type PlanInput } from './plan.js';
 import { planRestart } from './restart.js';
 import { HISTORY_PER_SLOT, isGone, newestFirst } from './rules.js';
 import { isLive, isOutdated } from '../../common/task-predicates.js';
@@ -22,10 +20,13 @@ export function isEligible(node: Node, svc: Service): boolean {
  * The task of a `down` node is orphaned and not replaced elsewhere (a global task belongs to its
  * node); its history stays until the node comes back or is deleted.
  */
-export function planGlobal(svc: Service, allTasks: Task[], nodes: readonly Node[], now: string, backoff?: BackoffOptions, update?: UpdateStatus): Plan {
+export function planGlobal(input: PlanInput & { service: Service }): Plan {
+  const { service: svc, now, backoff } = input;
+  const nodes = input.nodes ?? [];
+  const healing = orphanTasksOfDownNodes(input.tasks, nodes, now);
+  const tasks = healing.tasks;
+  const rolloutPlan = planGlobalRollout(svc, tasks, input.update, now);
   const plan = emptyPlan();
-  const tasks = orphanTasksOfDownNodes(allTasks, nodes, plan, now);
-  planGlobalRollout(svc, tasks, update, now, plan);
   const downNodes = new Set(nodes.filter((n) => n.status.state === 'down').map((n) => n.id));
   const byNode = new Map<string, Task[]>();
   for (const t of tasks) {
@@ -63,5 +64,5 @@ export function planGlobal(svc: Service, allTasks: Task[], nodes: readonly Node[
       if (t.desiredState === 'running') plan.shutdown.push({ task: t, desiredState: 'shutdown', reason: Reason.NodeIneligible });
     }
   }
-  return withoutOrphanedTwice(plan);
+  return withoutOrphanedTwice(mergePlans(mergePlans(healing.plan, rolloutPlan), plan));
 }

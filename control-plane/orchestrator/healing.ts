@@ -3,7 +3,7 @@
 // few slots at a time. The planners call these before their per-slot logic.
 import type { Node, Task } from '../../common/types.js';
 import { isTerminal } from '../../common/types.js';
-import { EventReason, type Plan } from './plan.js';
+import { emptyPlan, EventReason, type Plan } from './plan.js';
 import { isReady } from '../../common/task-predicates.js';
 
 export function orphanedMessage(nodeName: string): string {
@@ -15,10 +15,11 @@ export function orphanedMessage(nodeName: string): string {
  * event each) and returns the task list as it will be once the plan is written, so the slot
  * logic sees those slots empty and fills them at once.
  */
-export function orphanTasksOfDownNodes(tasks: readonly Task[], nodes: readonly Node[], plan: Plan, now: string): Task[] {
+export function orphanTasksOfDownNodes(tasks: readonly Task[], nodes: readonly Node[], now: string): { tasks: Task[]; plan: Plan } {
+  const plan = emptyPlan();
   const down = new Map(nodes.filter((n) => n.status.state === 'down').map((n) => [n.id, n]));
-  if (!down.size) return [...tasks];
-  return tasks.map((t) => {
+  if (!down.size) return { tasks: [...tasks], plan };
+  const after = tasks.map((t) => {
     const node = t.nodeId ? down.get(t.nodeId) : undefined;
     if (!node || isTerminal(t.status.state)) return t;
     const message = orphanedMessage(node.name);
@@ -33,6 +34,7 @@ export function orphanTasksOfDownNodes(tasks: readonly Task[], nodes: readonly N
     });
     return next;
   });
+  return { tasks: after, plan };
 }
 
 /** A task as written when orphaned: ended for good, told to stop if its agent ever returns. */

@@ -2,7 +2,7 @@
 //
 // Owns: creating tasks, telling tasks to stop (desiredState), deleting finished tasks.
 // Must not: choose nodes (the scheduler does), or write observed task state (agents report it
-// through the dispatcher). Decisions come from the pure planners (replicated.ts, global.ts);
+// through the dispatcher). Decisions come from the pure planners (planners.ts picks one);
 // this file only feeds them the informers' caches and writes their plans in batches.
 //
 // Rolling updates too (update.ts): the planners decide which outdated slots a rollout replaces
@@ -22,9 +22,8 @@ import { informerFor, taskIndexes, type SharedInformers, type TaskIndexes } from
 import { keys, rolloutKeys } from '../store/keys.js';
 import { MAX_TXN_OPS, type Store, type WriteOp } from '../store/store.js';
 import type { BackoffOptions } from './backoff.js';
-import { planGlobal } from './global.js';
 import { EventReason, type Plan } from './plan.js';
-import { planDeleted, planReplicated } from './replicated.js';
+import { planService } from './planners.js';
 import { mayChangePlan } from './may-change-plan.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { EventInput } from '../../common/events.js';
@@ -229,11 +228,7 @@ export class Orchestrator {
       const update = this.updates.cache.get(rolloutKeys.update(name));
       const tasks = [...(this.index.byService.get(name)?.values() ?? [])];
       const backoff = this.opts.backoff;
-      const plan = !svc
-        ? planDeleted(tasks)
-        : svc.spec.mode === 'global'
-          ? planGlobal(svc, tasks, nodes, now, backoff, update)
-          : planReplicated(svc, tasks, now, { nodes: unwell, backoff, update });
+      const plan = planService({ service: svc, tasks, now, nodes: svc?.spec.mode === 'global' ? nodes : unwell, backoff, update });
       if (plan.wakeAt !== undefined) this.wakeAt(name, plan.wakeAt);
       if (svc && update && plan.rollback) {
         rollbacks.push({ svc, update, plan });

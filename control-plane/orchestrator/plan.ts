@@ -1,8 +1,28 @@
-// What a reconcile decides, with no I/O: tasks to create, tasks to stop, tasks to forget.
+// What a reconcile reads and decides, with no I/O: every planner takes a PlanInput and returns a
+// Plan (tasks to create, tasks to stop, tasks to forget); the parts of a plan merge (mergePlans).
 import { randomBytes } from 'node:crypto';
 import type { EventInput } from '../../common/events.js';
 import type { UpdateStatus } from '../../common/rollout.js';
-import type { Service, Task } from '../../common/types.js';
+import type { Node, Service, Task } from '../../common/types.js';
+import type { BackoffOptions } from './backoff.js';
+
+/** What every planner reads: one service's tasks and what decides their fate. */
+export interface PlanInput {
+  /** The service; absent once it was deleted. */
+  service?: Service;
+  /** Every task of the service, ended ones included. */
+  tasks: readonly Task[];
+  /** The time of the pass (ISO 8601). */
+  now: string;
+  /**
+   * Known nodes. A global plan needs every node; a replicated one reads only the nodes that are
+   * down or draining, so a caller may pass just those.
+   */
+  nodes?: readonly Node[];
+  backoff?: BackoffOptions;
+  /** The service's rollout state (`updates/<service>`), if any. */
+  update?: UpdateStatus;
+}
 
 export interface Plan {
   /** New tasks to write (state pending). */
@@ -27,6 +47,27 @@ export interface Plan {
 }
 
 export const emptyPlan = (): Plan => ({ create: [], shutdown: [], remove: [], orphan: [], events: [] });
+
+/**
+ * Two parts of one service's plan as one: the lists in order (`a`'s first), the later rollout
+ * state and rollback when both have one, the earlier wake-up. Neither part is changed.
+ */
+export function mergePlans(a: Plan, b: Plan): Plan {
+  const plan: Plan = {
+    create: [...a.create, ...b.create],
+    shutdown: [...a.shutdown, ...b.shutdown],
+    remove: [...a.remove, ...b.remove],
+    orphan: [...a.orphan, ...b.orphan],
+    events: [...a.events, ...b.events],
+  };
+  const update = b.update ?? a.update;
+  if (update) plan.update = update;
+  const rollback = b.rollback ?? a.rollback;
+  if (rollback) plan.rollback = rollback;
+  const wakes = [a.wakeAt, b.wakeAt].filter((w): w is number => w !== undefined);
+  if (wakes.length) plan.wakeAt = Math.min(...wakes);
+  return plan;
+}
 
 /** Named reasons for the orchestrator's decisions, shown in task messages. */
 export const Reason = {

@@ -11,30 +11,21 @@
 // (no backoff); live tasks of a draining node are moved like a stop-first update, at most
 // `update.parallelism` (default 1) slots at a time, the next one only once the previous
 // replacement runs. A task that ended by itself is replaced after its restart backoff.
-import type { UpdateStatus } from '../../common/rollout.js';
-import type { Node, Service, Task } from '../../common/types.js';
-import type { BackoffOptions } from './backoff.js';
+import type { Service, Task } from '../../common/types.js';
 import { drainingNodes, isMoving, orphanTasksOfDownNodes, withoutOrphanedTwice } from './healing.js';
-import { emptyPlan, EventReason, newTask, Reason, type Plan } from './plan.js';
+import { emptyPlan, EventReason, mergePlans, newTask, Reason, type Plan, type PlanInput } from './plan.js';
 import { planRestart } from './restart.js';
 import { HISTORY_PER_SLOT, isGone, newestFirst } from './rules.js';
 import { isLive, isOutdated, isReady } from '../../common/task-predicates.js';
 import { planRollout } from './update.js';
 
-/** What a planner needs besides the service and its tasks. */
-export interface PlanContext {
-  /** Every known node (for down and draining nodes). */
-  nodes?: readonly Node[];
-  backoff?: BackoffOptions;
-  /** The service's rollout state (`updates/<service>`), if any. */
-  update?: UpdateStatus;
-}
-
-export function planReplicated(svc: Service, allTasks: Task[], now: string, ctx: PlanContext = {}): Plan {
-  const plan = emptyPlan();
-  const nodes = ctx.nodes ?? [];
-  const tasks = orphanTasksOfDownNodes(allTasks, nodes, plan, now);
-  const orphanedIds = new Set(plan.orphan.map((o) => o.task.id));
+/** Orphans, then the rollout's pass, then the slots: one plan of three merged parts. */
+export function planReplicated(input: PlanInput & { service: Service }): Plan {
+  const { service: svc, now } = input;
+  const nodes = input.nodes ?? [];
+  const healing = orphanTasksOfDownNodes(input.tasks, nodes, now);
+  const tasks = healing.tasks;
+  const orphanedIds = new Set(healing.plan.orphan.map((o) => o.task.id));
   const draining = drainingNodes(nodes);
   const replicas = svc.spec.replicas ?? 1;
   const bySlot = new Map<number, Task[]>();
@@ -51,18 +42,28 @@ export function planReplicated(svc: Service, allTasks: Task[], now: string, ctx:
     const list = bySlot.get(slot) ?? [];
     if (draining.size && isMoving(list, draining, isLive)) moving++;
   }
-  const rollout = planRollout(
-    { svc, bySlot, replicas, update: ctx.update, now, isDraining: (t) => !!t.nodeId && draining.has(t.nodeId) },
-    plan,
-  );
+  const { pass: rollout, plan: rolloutPlan } = planRollout({
+    svc,
+    bySlot,
+    replicas,
+    update: input.update,
+    now,
+    isDraining: (t) => !!t.nodeId && draining.has(t.nodeId),
+  });
+  const plan = emptyPlan();
   const outdated = (t: Task) => isOutdated(t, svc.spec, svc.metadata.restartedAt);
 
   for (let slot = 1; slot <= replicas; slot++) {
     const list = bySlot.get(slot) ?? [];
     const [keep, ...extra] = list.filter(isLive);
+    let serving = false;
     for (const t of extra) {
-      // Start-first: the old task serves until its replacement is ready.
-      if (rollout.startFirst && keep && !outdated(keep) && outdated(t) && !isReady(keep)) continue;
+      // Start-first: the old task serves until its replacement is ready; one old task only
+      // (the newest): an old twin beside it is shut down.
+      if (!serving && rollout.startFirst && keep && !outdated(keep) && outdated(t) && !isReady(keep)) {
+        serving = true;
+        continue;
+      }
       plan.shutdown.push({ task: t, desiredState: 'shutdown', reason: outdated(t) && keep && !outdated(keep) ? Reason.UpdatedStartFirst : Reason.Superseded });
     }
     if (keep) {
@@ -90,7 +91,7 @@ export function planReplicated(svc: Service, allTasks: Task[], now: string, ctx:
         if (last && orphanedIds.has(last.id)) plan.events.push(rescheduled(task, last));
       } else {
         // The task ended by itself: replace it (after its backoff) and keep it as history.
-        planRestart(svc, last, { slot }, now, plan, ctx.backoff);
+        planRestart(svc, last, { slot }, now, plan, input.backoff);
       }
     }
     const ended = list.filter((t) => t.desiredState !== 'running' && isGone(t));
@@ -105,7 +106,7 @@ export function planReplicated(svc: Service, allTasks: Task[], now: string, ctx:
       else if (t.desiredState === 'running') plan.shutdown.push({ task: t, desiredState: 'shutdown', reason: Reason.ScaledDown });
     }
   }
-  return withoutOrphanedTwice(plan);
+  return withoutOrphanedTwice(mergePlans(mergePlans(healing.plan, rolloutPlan), plan));
 }
 
 export function rescheduled(task: Task, orphaned: Task): Plan['events'][number] {
@@ -119,9 +120,9 @@ export function rescheduled(task: Task, orphaned: Task): Plan['events'][number] 
 }
 
 /** The service is gone: every task is told to go away and is forgotten once nothing runs. */
-export function planDeleted(tasks: Task[]): Plan {
+export function planDeleted(input: PlanInput): Plan {
   const plan = emptyPlan();
-  for (const t of tasks) {
+  for (const t of input.tasks) {
     if (isGone(t)) plan.remove.push(t);
     else if (t.desiredState !== 'remove') plan.shutdown.push({ task: t, desiredState: 'remove', reason: Reason.ServiceDeleted });
   }

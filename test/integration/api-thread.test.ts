@@ -14,23 +14,13 @@ import { keys } from '../../control-plane/store/keys.js';
 import { createSharedInformers, stopSharedInformers, type SharedInformers } from '../../control-plane/store/shared-informers.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { makeNode } from '../helpers/fixtures.js';
+import { makeNode, task as buildTask } from '../helpers/builders.js';
 
 type ServiceView = Service & { status: { tasks: number; running: number; upToDate: number; desired: number } };
 
 function task(id: string, slot: number, image: string, state: Task['status']['state'], nodeId?: string): Task {
-  return {
-    id,
-    name: `web.${slot}.${id}`,
-    serviceName: 'web',
-    slot,
-    serviceVersion: 1,
-    spec: { image, replicas: 2 },
-    desiredState: 'running',
-    ...(nodeId ? { nodeId } : {}),
-    status: { state, timestamp: new Date().toISOString() },
-    createdAt: new Date().toISOString(),
-  };
+  const at = new Date().toISOString();
+  return buildTask({ id, slot, spec: { image, replicas: 2 }, ...(nodeId ? { nodeId } : {}), state, status: { timestamp: at }, createdAt: at });
 }
 
 describe('API on its own thread (real etcd, worker thread)', function () {

@@ -16,21 +16,13 @@ import { keys, rolloutKeys } from '../../control-plane/store/keys.js';
 import type { UpdateStatus } from '../../common/rollout.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { task as buildTask } from '../helpers/builders.js';
 
 const web = { apiVersion: 'berth/v1', kind: 'Service', metadata: { name: 'web' }, spec: { image: 'berth/web', replicas: 2 } };
 
 function task(id: string, slot: number, state: Task['status']['state'] = 'pending'): Task {
-  return {
-    id,
-    name: `web.${slot}.${id}`,
-    serviceName: 'web',
-    slot,
-    serviceVersion: 1,
-    spec: { image: 'berth/web' },
-    desiredState: 'running',
-    status: { state, timestamp: new Date().toISOString() },
-    createdAt: new Date().toISOString(),
-  };
+  const at = new Date().toISOString();
+  return buildTask({ id, slot, state, status: { timestamp: at }, createdAt: at });
 }
 
 /** A watch connection that keeps every message it receives. */

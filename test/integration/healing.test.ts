@@ -9,7 +9,7 @@ import { Informer } from '../../control-plane/store/informer.js';
 import { keys } from '../../control-plane/store/keys.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { makeNode } from '../helpers/fixtures.js';
+import { makeNode } from '../helpers/builders.js';
 import { isTerminal } from '../../common/types.js';
 
 const now = () => new Date().toISOString();

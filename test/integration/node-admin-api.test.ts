@@ -6,7 +6,7 @@ import { buildTestApi } from '../helpers/api.js';
 import { keys } from '../../control-plane/store/keys.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { makeNode } from '../helpers/fixtures.js';
+import { makeNode } from '../helpers/builders.js';
 
 const TOKEN = 'admin-secret';
 

@@ -12,7 +12,7 @@ import { Scheduler } from '../../control-plane/scheduler/scheduler.js';
 import { keys } from '../../control-plane/store/keys.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { makeNode } from '../helpers/fixtures.js';
+import { makeNode, task as buildTask } from '../helpers/builders.js';
 
 const MiB = 1 << 20;
 
@@ -109,17 +109,10 @@ describe('placement at creation (real etcd, orchestrator with the scheduler as p
     await store.create(keys.node('n1'), node('n1', 1));
     sched = new Scheduler({ store, logger: silentLogger, events });
     await sched.start();
-    const task = (id: string): Task => ({
-      id,
-      name: `x.1.${id}`,
-      serviceName: 'x',
-      slot: 1,
-      serviceVersion: 1,
-      spec: service('x', 1).spec,
-      desiredState: 'running',
-      status: { state: 'pending', timestamp: new Date().toISOString() },
-      createdAt: new Date().toISOString(),
-    });
+    const task = (id: string): Task => {
+      const at = new Date().toISOString();
+      return buildTask({ id, serviceName: 'x', spec: service('x', 1).spec, status: { timestamp: at }, createdAt: at });
+    };
     const first = sched.placeNew([task('t1')], new Date().toISOString());
     assert.equal(first.tasks[0]?.nodeId, 'n1');
     const full = sched.placeNew([task('t2')], new Date().toISOString());

@@ -4,7 +4,7 @@ import { Scheduler } from '../../control-plane/scheduler/scheduler.js';
 import { keys } from '../../control-plane/store/keys.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { makeNode } from '../helpers/fixtures.js';
+import { makeNode, task as buildTask } from '../helpers/builders.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -15,19 +15,9 @@ const node = (name: string, over: Partial<Node> = {}): Node =>
 let seq = 0;
 function task(service: string, spec: Partial<ServiceSpec> = {}, over: Partial<Task> & { state?: TaskState } = {}): Task {
   seq++;
-  const { state, ...rest } = over;
-  return {
-    id: `t${String(seq).padStart(5, '0')}`,
-    name: `${service}.${seq}`,
-    serviceName: service,
-    slot: seq,
-    serviceVersion: 1,
-    spec: { image: 'nginx', ...spec },
-    desiredState: 'running',
-    status: { state: state ?? 'pending', timestamp: new Date().toISOString() },
-    createdAt: new Date().toISOString(),
-    ...rest,
-  };
+  const { state = 'pending', ...rest } = over;
+  const at = new Date().toISOString();
+  return buildTask({ id: `t${String(seq).padStart(5, '0')}`, name: `${service}.${seq}`, serviceName: service, slot: seq, spec: { image: 'nginx', ...spec }, state, status: { timestamp: at }, createdAt: at, ...rest });
 }
 
 async function putNodes(store: Store, ...nodes: Node[]): Promise<void> {

@@ -3,13 +3,11 @@ import assert from 'node:assert/strict';
 import type { Task, TaskStatus } from '../../common/types.js';
 import { taskStatusEvents } from '../../control-plane/dispatcher/task-events.js';
 import { placementEvent } from '../../control-plane/scheduler/placement-events.js';
+import { task as buildTask } from '../helpers/builders.js';
 
 const at = '2026-01-10T12:00:00Z';
 function task(status: Partial<TaskStatus>): Task {
-  return {
-    id: 'abc', name: 'web.1.abc', serviceName: 'web', slot: 1, serviceVersion: 1, spec: { image: 'x' },
-    desiredState: 'running', nodeId: 'n1', status: { state: 'starting', timestamp: at, ...status }, createdAt: at,
-  };
+  return buildTask({ id: 'abc', spec: { image: 'x' }, nodeId: 'n1', status: { state: 'starting', timestamp: at, ...status }, createdAt: at });
 }
 const brief = (t: Task | undefined, next: Task) => taskStatusEvents(t, next, 'node-a').map((e) => [e.type, e.reason, e.message]);
 

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import type { Service, Task, TaskStatus } from '../../common/types.js';
 import { serviceView } from '../../control-plane/api/views.js';
+import { task as buildTask } from '../helpers/builders.js';
 
 const svc = (healthCheck?: Service['spec']['healthCheck']): Service => ({
   apiVersion: 'berth/v1',
@@ -13,18 +14,8 @@ const svc = (healthCheck?: Service['spec']['healthCheck']): Service => ({
 let n = 0;
 function task(service: Service, status: Partial<TaskStatus>, over: Partial<Task> = {}): Task {
   n += 1;
-  return {
-    id: `t${n}`,
-    name: `web.${n}.x`,
-    serviceName: 'web',
-    slot: n,
-    serviceVersion: 1,
-    spec: service.spec,
-    desiredState: 'running',
-    status: { state: 'running', timestamp: '2026-01-01T00:00:00.000Z', ...status },
-    createdAt: '2026-01-01T00:00:00.000Z',
-    ...over,
-  };
+  const at = '2026-01-01T00:00:00.000Z';
+  return buildTask({ id: `t${n}`, name: `web.${n}.x`, slot: n, spec: service.spec, status: { state: 'running', timestamp: at, ...status }, createdAt: at, ...over });
 }
 
 describe('service READY count', () => {

@@ -10,6 +10,7 @@ import { StreamRouter, routeOf } from '../../control-plane/dispatcher/stream-rou
 import { liveTasks, parseLogsParams, resumeTarget, successorOf, timeKey } from '../../control-plane/api/log-follow.js';
 import type { AgentMessage__Output } from '../../proto/generated/berth/v1/AgentMessage.js';
 import type { Task } from '../../common/types.js';
+import { task as buildTask } from '../helpers/builders.js';
 
 function frame(type: number, text: string): Buffer {
   const body = Buffer.from(text);
@@ -138,19 +139,7 @@ describe('logs and exec: routing agent answers by request id', () => {
 
 describe('logs -f: the task that takes over a slot', () => {
   const task = (id: string, slot: number, createdAt: string, extra: Partial<Task> = {}): Task =>
-    ({
-      id,
-      name: `web.${slot}.${id}`,
-      serviceName: 'web',
-      slot,
-      serviceVersion: 1,
-      spec: { image: 'x' },
-      desiredState: 'running',
-      nodeId: 'n1',
-      status: { state: 'running', timestamp: createdAt },
-      createdAt,
-      ...extra,
-    });
+    buildTask({ id, slot, spec: { image: 'x' }, nodeId: 'n1', status: { state: 'running', timestamp: createdAt }, createdAt, ...extra });
   const ended = task('a', 1, '2026-01-10T12:00:00Z', { status: { state: 'failed', timestamp: '2026-01-10T12:01:00Z' } });
 
   it('is the newer running task of the same slot', () => {

@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
 import type { Task, TaskState } from '../../common/types.js';
 import { mayChangePlan } from '../../control-plane/orchestrator/may-change-plan.js';
+import { task as buildTask } from '../helpers/builders.js';
 
 const NOW = '2026-01-01T00:00:00.000Z';
 
 function task(id: string, service: string, state: TaskState, extra: Partial<Task> = {}): Task {
-  return {
-    id,
-    name: `${service}.1.${id}`,
-    serviceName: service,
-    slot: 1,
-    serviceVersion: 1,
-    spec: { image: 'berth/web' },
-    desiredState: 'running',
-    nodeId: 'n1',
-    status: { state, timestamp: NOW },
-    createdAt: NOW,
-    ...extra,
-  };
+  return buildTask({ id, serviceName: service, nodeId: 'n1', state, status: { timestamp: NOW }, createdAt: NOW, ...extra });
 }
 
 const withState = (t: Task, state: TaskState, extra: Partial<Task['status']> = {}): Task => ({ ...t, status: { ...t.status, state, ...extra } });

@@ -4,7 +4,7 @@ import { nextRestarts, restartDelayMs } from '../../control-plane/orchestrator/b
 import { planGlobal } from '../../control-plane/orchestrator/global.js';
 import { planReplicated } from '../../control-plane/orchestrator/replicated.js';
 import { isSchedulable, nextRestartAt } from '../../control-plane/scheduler/placement.js';
-import { makeNode, makeService } from '../helpers/fixtures.js';
+import { makeNode, makeService, taskOf } from '../helpers/builders.js';
 
 const T0 = Date.parse('2026-01-01T12:00:00.000Z');
 const at = (ms: number): string => new Date(T0 + ms).toISOString();
@@ -15,20 +15,19 @@ const svc = makeService;
 function task(s: Service, slot: number, extra: Partial<Task> & { state?: TaskState; desired?: DesiredState; endedAt?: number } = {}): Task {
   seq++;
   const { state = 'running', desired = 'running', endedAt = 0, ...rest } = extra;
-  return {
+  return taskOf(s, {
     id: `t${String(seq).padStart(4, '0')}`,
     name: `${s.metadata.name}.${slot}.x${seq}`,
-    serviceName: s.metadata.name,
     slot,
     serviceVersion: 10,
-    spec: s.spec,
     desiredState: desired,
     nodeId: 'n1',
-    status: { state, timestamp: at(endedAt) },
+    state,
+    status: { timestamp: at(endedAt) },
     createdAt: at(-1000 + seq),
     version: seq,
     ...rest,
-  };
+  });
 }
 
 const node = (id: string, extra: Partial<Node> = {}): Node => makeNode(id, { name: `node-${id}`, at: at(0), ...extra });
@@ -43,7 +42,7 @@ describe('orchestrator healing: restart backoff (pure, fake times)', () => {
     let prev = task(s, 1, { state: 'failed', endedAt: 100 });
     for (let i = 1; i <= 6; i++) {
       const now = at(200 * i);
-      const plan = planReplicated(s, [prev], now);
+      const plan = planReplicated({ service: s, tasks: [prev], now });
       assert.equal(plan.create.length, 1);
       const next = plan.create[0]!;
       assert.equal(next.restarts, i);
@@ -57,7 +56,7 @@ describe('orchestrator healing: restart backoff (pure, fake times)', () => {
   it('writes the crash-loop reason and next retry on the waiting replacement', () => {
     const s = svc({ replicas: 1 });
     const ended = task(s, 1, { state: 'failed', restarts: 3, endedAt: 10 });
-    const plan = planReplicated(s, [ended], at(0));
+    const plan = planReplicated({ service: s, tasks: [ended], now: at(0) });
     const next = plan.create[0]!;
     assert.equal(next.restarts, 4);
     assert.equal(next.restartAt, at(4000));
@@ -73,7 +72,7 @@ describe('orchestrator healing: restart backoff (pure, fake times)', () => {
 
   it('honours restartPolicy.delaySeconds for the first restart', () => {
     const s = svc({ replicas: 1, restartPolicy: { delaySeconds: 3 } });
-    const plan = planReplicated(s, [task(s, 1, { state: 'failed' })], at(0));
+    const plan = planReplicated({ service: s, tasks: [task(s, 1, { state: 'failed' })], now: at(0) });
     assert.equal(plan.create[0]!.restartAt, at(3000));
   });
 
@@ -81,7 +80,7 @@ describe('orchestrator healing: restart backoff (pure, fake times)', () => {
     const s = svc({ replicas: 1 });
     const longLived = task(s, 1, { state: 'failed', restarts: 7, createdAt: at(-120_000), endedAt: 0 });
     assert.equal(nextRestarts(longLived, at(0)), 0);
-    const plan = planReplicated(s, [longLived], at(0));
+    const plan = planReplicated({ service: s, tasks: [longLived], now: at(0) });
     assert.equal(plan.create[0]!.restarts, 0);
     assert.equal(plan.create[0]!.restartAt, undefined);
     assert.equal(nextRestarts(longLived, at(0), { resetWindowMs: 600_000 }), 8);
@@ -89,8 +88,8 @@ describe('orchestrator healing: restart backoff (pure, fake times)', () => {
 
   it('stops restarting after restartPolicy.maxAttempts', () => {
     const s = svc({ replicas: 1, restartPolicy: { maxAttempts: 2 } });
-    assert.equal(planReplicated(s, [task(s, 1, { state: 'failed', restarts: 1 })], at(0)).create.length, 1);
-    const plan = planReplicated(s, [task(s, 1, { state: 'failed', restarts: 2 })], at(0));
+    assert.equal(planReplicated({ service: s, tasks: [task(s, 1, { state: 'failed', restarts: 1 })], now: at(0) }).create.length, 1);
+    const plan = planReplicated({ service: s, tasks: [task(s, 1, { state: 'failed', restarts: 2 })], now: at(0) });
     assert.equal(plan.create.length, 0);
     assert.equal(plan.shutdown.length, 0);
   });
@@ -110,7 +109,7 @@ describe('orchestrator healing: node down (pure)', () => {
     const s = svc({ replicas: 3 });
     const onDown = [task(s, 1, { nodeId: 'n1' }), task(s, 2, { nodeId: 'n1', state: 'starting' })];
     const elsewhere = task(s, 3, { nodeId: 'n2' });
-    const plan = planReplicated(s, [...onDown, elsewhere], at(0), { nodes: [down('n1'), node('n2')] });
+    const plan = planReplicated({ service: s, tasks: [...onDown, elsewhere], now: at(0), nodes: [down('n1'), node('n2')] });
     assert.deepEqual(plan.orphan.map((o) => o.task.id).sort(), onDown.map((t) => t.id).sort());
     for (const { next } of plan.orphan) {
       assert.equal(next.status.state, 'orphaned');
@@ -128,7 +127,7 @@ describe('orchestrator healing: node down (pure)', () => {
   it('orphans a task still stopping on a down node, so the slot is not stuck', () => {
     const s = svc({ replicas: 1 });
     const stopping = task(s, 1, { desired: 'shutdown' });
-    const plan = planReplicated(s, [stopping], at(0), { nodes: [down('n1')] });
+    const plan = planReplicated({ service: s, tasks: [stopping], now: at(0), nodes: [down('n1')] });
     assert.equal(plan.orphan.length, 1);
     assert.equal(plan.create.length, 1);
   });
@@ -136,7 +135,7 @@ describe('orchestrator healing: node down (pure)', () => {
   it('never writes one task twice in a plan (orphaned scaled-down task)', () => {
     const s = svc({ replicas: 1 });
     const surplus = task(s, 2);
-    const plan = planReplicated(s, [task(s, 1, { nodeId: 'n2' }), surplus], at(0), { nodes: [down('n1'), node('n2')] });
+    const plan = planReplicated({ service: s, tasks: [task(s, 1, { nodeId: 'n2' }), surplus], now: at(0), nodes: [down('n1'), node('n2')] });
     assert.equal(plan.orphan.length, 1);
     assert.ok(!plan.remove.includes(surplus) && !plan.shutdown.some((x) => x.task === surplus));
   });
@@ -145,11 +144,11 @@ describe('orchestrator healing: node down (pure)', () => {
     const s = svc({ mode: 'global' });
     const t1 = task(s, 0, { nodeId: 'n1' });
     const t2 = task(s, 0, { nodeId: 'n2' });
-    const plan = planGlobal(s, [t1, t2], [down('n1'), node('n2')], at(0));
+    const plan = planGlobal({ service: s, tasks: [t1, t2], nodes: [down('n1'), node('n2')], now: at(0) });
     assert.deepEqual(plan.orphan.map((o) => o.task.id), [t1.id]);
     assert.deepEqual(plan.create, []);
     const orphaned = plan.orphan[0]!.next;
-    const later = planGlobal(s, [orphaned, t2], [down('n1'), node('n2')], at(1000));
+    const later = planGlobal({ service: s, tasks: [orphaned, t2], nodes: [down('n1'), node('n2')], now: at(1000) });
     assert.deepEqual(later.remove, []);
     assert.deepEqual(later.create, []);
   });
@@ -157,7 +156,7 @@ describe('orchestrator healing: node down (pure)', () => {
   it('global: a paused node keeps its task but gets no new one', () => {
     const s = svc({ mode: 'global' });
     const kept = task(s, 0, { nodeId: 'n1' });
-    const plan = planGlobal(s, [kept], [node('n1', { availability: 'pause' }), node('n2', { availability: 'pause' })], at(0));
+    const plan = planGlobal({ service: s, tasks: [kept], nodes: [node('n1', { availability: 'pause' }), node('n2', { availability: 'pause' })], now: at(0) });
     assert.deepEqual(plan.shutdown, []);
     assert.deepEqual(plan.create, []);
   });
@@ -168,7 +167,7 @@ describe('orchestrator healing: drain (pure)', () => {
     const s = svc({ replicas: 3 });
     let tasks = [task(s, 1), task(s, 2), task(s, 3)];
     const nodes = [drain('n1'), node('n2')];
-    const first = planReplicated(s, tasks, at(0), { nodes });
+    const first = planReplicated({ service: s, tasks, now: at(0), nodes });
     assert.equal(first.shutdown.length, 1);
     assert.equal(first.shutdown[0]!.reason, 'moved off a draining node');
     assert.ok(first.events.some((e) => e.reason === 'TaskMoved'));
@@ -176,11 +175,11 @@ describe('orchestrator healing: drain (pure)', () => {
 
     // Still stopping: nothing else moves.
     tasks = tasks.map((t) => (t === moved ? { ...t, desiredState: 'shutdown' as const } : t));
-    assert.equal(planReplicated(s, tasks, at(1), { nodes }).shutdown.length, 0);
+    assert.equal(planReplicated({ service: s, tasks, now: at(1), nodes }).shutdown.length, 0);
 
     // Stopped: its slot gets a fresh task, still nothing else moves.
     tasks = tasks.map((t) => (t.id === moved.id ? { ...t, status: { state: 'shutdown' as const, timestamp: at(2) } } : t));
-    const refill = planReplicated(s, tasks, at(2), { nodes });
+    const refill = planReplicated({ service: s, tasks, now: at(2), nodes });
     assert.equal(refill.create.length, 1);
     assert.equal(refill.create[0]!.slot, moved.slot);
     assert.equal(refill.shutdown.length, 0);
@@ -188,33 +187,31 @@ describe('orchestrator healing: drain (pure)', () => {
     // Replacement placed but not running yet: still waiting.
     const repl = { ...refill.create[0]!, nodeId: 'n2', version: 500, status: { state: 'starting' as const, timestamp: at(3) } };
     tasks = [...tasks, repl];
-    assert.equal(planReplicated(s, tasks, at(3), { nodes }).shutdown.length, 0);
+    assert.equal(planReplicated({ service: s, tasks, now: at(3), nodes }).shutdown.length, 0);
 
     // Running: the next slot moves.
     tasks = tasks.map((t) => (t === repl ? { ...t, status: { state: 'running' as const, timestamp: at(4) } } : t));
-    const next = planReplicated(s, tasks, at(4), { nodes });
+    const next = planReplicated({ service: s, tasks, now: at(4), nodes });
     assert.equal(next.shutdown.length, 1);
     assert.notEqual(next.shutdown[0]!.task.slot, moved.slot);
   });
 
   it('moves update.parallelism slots at a time', () => {
     const s = svc({ replicas: 5, update: { parallelism: 2 } });
-    const plan = planReplicated(s, [1, 2, 3, 4, 5].map((i) => task(s, i)), at(0), { nodes: [drain('n1'), node('n2')] });
+    const plan = planReplicated({ service: s, tasks: [1, 2, 3, 4, 5].map((i) => task(s, i)), now: at(0), nodes: [drain('n1'), node('n2')] });
     assert.equal(plan.shutdown.length, 2);
   });
 
   it('leaves tasks of other nodes and of paused nodes in place', () => {
     const s = svc({ replicas: 2 });
-    const plan = planReplicated(s, [task(s, 1, { nodeId: 'n2' }), task(s, 2, { nodeId: 'n3' })], at(0), {
-      nodes: [drain('n1'), node('n2'), node('n3', { availability: 'pause' })],
-    });
+    const plan = planReplicated({ service: s, tasks: [task(s, 1, { nodeId: 'n2' }), task(s, 2, { nodeId: 'n3' })], now: at(0), nodes: [drain('n1'), node('n2'), node('n3', { availability: 'pause' })] });
     assert.deepEqual(plan.shutdown, []);
   });
 
   it('global: the task of a drained node is shut down', () => {
     const s = svc({ mode: 'global' });
     const t1 = task(s, 0, { nodeId: 'n1' });
-    const plan = planGlobal(s, [t1], [drain('n1')], at(0));
+    const plan = planGlobal({ service: s, tasks: [t1], nodes: [drain('n1')], now: at(0) });
     assert.deepEqual(plan.shutdown.map((x) => x.task.id), [t1.id]);
   });
 });

@@ -4,21 +4,11 @@ import assert from 'node:assert/strict';
 import { backoffDelay, delayBeforeFence } from '../../agent/session/backoff.js';
 import type { Task, TaskStatus } from '../../common/types.js';
 import { assignmentDeltas, decideStatus, expiredNodes } from '../../control-plane/dispatcher/rules.js';
+import { task as buildTask } from '../helpers/builders.js';
 
 const at = (state: TaskStatus['state'], extra: Partial<TaskStatus> = {}): TaskStatus => ({ state, timestamp: new Date().toISOString(), ...extra });
-const task = (over: Partial<Task> = {}): Task => ({
-  id: 't1',
-  name: 'web.1.a',
-  serviceName: 'web',
-  slot: 1,
-  serviceVersion: 3,
-  spec: { image: 'nginx' },
-  desiredState: 'running',
-  nodeId: 'n1',
-  status: at('assigned'),
-  createdAt: '2026-01-01T00:00:00.000Z',
-  ...over,
-});
+const task = (over: Partial<Task> = {}): Task =>
+  buildTask({ id: 't1', name: 'web.1.a', serviceVersion: 3, spec: { image: 'nginx' }, nodeId: 'n1', status: at('assigned'), createdAt: '2026-01-01T00:00:00.000Z', ...over });
 
 describe('dispatcher rules', () => {
   it('tells agents about new, changed, moved and deleted tasks, not about status writes', () => {

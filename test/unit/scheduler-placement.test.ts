@@ -2,43 +2,23 @@ import assert from 'node:assert/strict';
 import { requestsOf } from '../../common/quantity.js';
 import type { Node, ServiceSpec, Task, TaskState } from '../../common/types.js';
 import { isSchedulable, placeTasks, type PlacementResult } from '../../control-plane/scheduler/placement.js';
+import { node as buildNode, task as buildTask } from '../helpers/builders.js';
 
 // ---------- plain-data fixtures ----------
 
 const GiB = 1024 ** 3;
 
 function node(name: string, over: Partial<Node> = {}): Node {
-  return {
-    id: `id-${name}`,
-    name,
-    labels: {},
-    availability: 'active',
-    status: { state: 'ready', timestamp: '2024-01-01T00:00:00.000Z' },
-    capacity: { cpu: 4000, memory: 8 * GiB },
-    allocatable: { cpu: 4000, memory: 8 * GiB },
-    runtime: 'docker',
-    createdAt: '2024-01-01T00:00:00.000Z',
-    ...over,
-  };
+  return buildNode({ id: `id-${name}`, name, capacity: { cpu: 4000, memory: 8 * GiB }, allocatable: { cpu: 4000, memory: 8 * GiB }, at: '2024-01-01T00:00:00.000Z', ...over });
 }
 
 let seq = 0;
 
 function task(service: string, spec: Partial<ServiceSpec> = {}, over: Partial<Task> & { state?: TaskState } = {}): Task {
   seq++;
-  const { state, ...rest } = over;
-  return {
-    id: `${service}-${String(seq).padStart(6, '0')}`,
-    name: `${service}.${seq}`,
-    serviceName: service,
-    slot: seq,
-    serviceVersion: 1,
-    spec: { image: 'nginx', ...spec },
-    desiredState: 'running',
-    status: { state: state ?? 'pending', timestamp: '2024-01-01T00:00:00.000Z' },
-    createdAt: '2024-01-01T00:00:00.000Z',
-    ...rest,
-  };
+  const { state = 'pending', ...rest } = over;
+  const at = '2024-01-01T00:00:00.000Z';
+  return buildTask({ id: `${service}-${String(seq).padStart(6, '0')}`, name: `${service}.${seq}`, serviceName: service, slot: seq, spec: { image: 'nginx', ...spec }, state, status: { timestamp: at }, createdAt: at, ...rest });
 }
 
 function pending(n: number, service: string, spec: Partial<ServiceSpec> = {}): Task[] {

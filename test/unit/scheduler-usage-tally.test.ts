@@ -2,36 +2,27 @@ import assert from 'node:assert/strict';
 import type { Node, ServiceSpec, Task, TaskState } from '../../common/types.js';
 import { buildNodeInfos } from '../../control-plane/scheduler/node-usage.js';
 import { UsageTally } from '../../control-plane/scheduler/usage-tally.js';
+import { node as buildNode, task as buildTask } from '../helpers/builders.js';
 
 const MiB = 1024 ** 2;
 
 function node(id: string): Node {
-  return {
-    id,
-    name: id,
-    labels: {},
-    availability: 'active',
-    status: { state: 'ready', timestamp: '2024-01-01T00:00:00.000Z' },
-    capacity: { cpu: 4000, memory: 1024 * MiB },
-    allocatable: { cpu: 4000, memory: 1024 * MiB },
-    runtime: 'docker',
-    createdAt: '2024-01-01T00:00:00.000Z',
-  };
+  return buildNode({ id, capacity: { cpu: 4000, memory: 1024 * MiB }, allocatable: { cpu: 4000, memory: 1024 * MiB }, at: '2024-01-01T00:00:00.000Z' });
 }
 
 function task(id: string, service: string, state: TaskState, nodeId?: string, spec: Partial<ServiceSpec> = {}, desired: Task['desiredState'] = 'running'): Task {
-  return {
+  const at = '2024-01-01T00:00:00.000Z';
+  return buildTask({
     id,
     name: `${service}.${id}`,
     serviceName: service,
-    slot: 1,
-    serviceVersion: 1,
     spec: { image: 'nginx', resources: { cpu: '100m', memory: '64Mi' }, ...spec },
     desiredState: desired,
-    status: { state, timestamp: '2024-01-01T00:00:00.000Z' },
-    createdAt: '2024-01-01T00:00:00.000Z',
+    state,
+    status: { timestamp: at },
+    createdAt: at,
     ...(nodeId ? { nodeId } : {}),
-  };
+  });
 }
 
 /** The usage a rebuild from every task gives: what the tally must always equal. */

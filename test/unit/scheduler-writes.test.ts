@@ -2,38 +2,17 @@ import assert from 'node:assert/strict';
 import type { Node, Task } from '../../common/types.js';
 import { nodeChangeMatters, taskChangeMatters } from '../../control-plane/scheduler/triggers.js';
 import { planWrites } from '../../control-plane/scheduler/writes.js';
+import { node as buildNode, task as buildTask } from '../helpers/builders.js';
 
 const NOW = '2024-06-01T12:00:00.000Z';
 
 function node(name: string, over: Partial<Node> = {}): Node {
-  return {
-    id: `id-${name}`,
-    name,
-    labels: { zone: 'a' },
-    availability: 'active',
-    status: { state: 'ready', timestamp: '2024-01-01T00:00:00.000Z' },
-    capacity: { cpu: 1000, memory: 1024 },
-    allocatable: { cpu: 1000, memory: 1024 },
-    runtime: 'docker',
-    createdAt: '2024-01-01T00:00:00.000Z',
-    ...over,
-  };
+  return buildNode({ id: `id-${name}`, name, labels: { zone: 'a' }, capacity: { cpu: 1000, memory: 1024 }, allocatable: { cpu: 1000, memory: 1024 }, at: '2024-01-01T00:00:00.000Z', ...over });
 }
 
 function task(id: string, over: Partial<Task> = {}): Task {
-  return {
-    id,
-    name: `web.1`,
-    serviceName: 'web',
-    slot: 1,
-    serviceVersion: 3,
-    spec: { image: 'nginx' },
-    desiredState: 'running',
-    status: { state: 'pending', timestamp: '2024-01-01T00:00:00.000Z' },
-    createdAt: '2024-01-01T00:00:00.000Z',
-    version: 42,
-    ...over,
-  };
+  const at = '2024-01-01T00:00:00.000Z';
+  return buildTask({ id, name: 'web.1', serviceVersion: 3, spec: { image: 'nginx' }, status: { timestamp: at }, createdAt: at, version: 42, ...over });
 }
 
 describe('scheduler writes (pure)', () => {
