@@ -12,6 +12,7 @@ import { ConflictError } from '../../common/errors.js';
 import { taskStateRank, type Task, type TaskStatus } from '../../common/types.js';
 import { MAX_TXN_OPS, type Store, type WriteOp } from '../store/store.js';
 import { decideStatus, type StatusRejectReason } from './rules.js';
+import type { Controller } from '../controller/controller.js';
 import { WorkQueue } from '../controller/work-queue.js';
 import type { TaskIndex } from './task-index.js';
 
@@ -41,7 +42,7 @@ const CONCURRENT_TXNS = 4;
 /** Conditional write attempts of one task before its report is dropped (it is resent on reconnect). */
 const MAX_ATTEMPTS = 5;
 
-export class StatusWriter {
+export class StatusWriter implements Controller {
   /** The latest acceptable report per task id, until written; the queue says when. */
   private readonly pending = new Map<string, Pending>();
   private readonly queue: WorkQueue<string>;
@@ -53,6 +54,9 @@ export class StatusWriter {
     this.queue = new WorkQueue<string>({ logger: this.log, name: 'status-writer', quietMs: gatherMs, maxDelayMs: gatherMs, process: (ids) => this.flush(ids) });
     this.queue.start();
   }
+
+  /** Nothing to start: reports are taken from construction (kept for the controllers' shape). */
+  start(): void {}
 
   /** Queues the acceptable reports of node `nodeId`; returns the rejected ones. */
   submit(nodeId: string, reports: TaskStatusReport[]): StatusRejection[] {

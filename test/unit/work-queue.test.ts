@@ -9,6 +9,9 @@ import { retryDelay } from '../../control-plane/controller/retry-backoff.js';
 import { WorkQueue, type WorkQueueOptions } from '../../control-plane/controller/work-queue.js';
 import { EventRecorder, MAX_BUFFERED } from '../../control-plane/events/recorder.js';
 import type { Store } from '../../control-plane/store/store.js';
+import { StatusWriter } from '../../control-plane/dispatcher/status-writer.js';
+import type { TaskIndex } from '../../control-plane/dispatcher/task-index.js';
+import type { Task } from '../../common/types.js';
 
 const silent = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -409,6 +412,60 @@ describe('event recorder on the work queue', () => {
       assert.ok(lines.some((l) => l.msg === 'events dropped while the store was unreachable' && l.dropped === 10));
     } finally {
       await rec.stop();
+    }
+  });
+});
+
+describe('status writer on the work queue', () => {
+  it('an etcd outage: reports wait with growing delays, one line when it starts, one when it ends, the latest report written', async () => {
+    const { logger, lines } = capture();
+    const task: Task = {
+      id: 't1',
+      name: 'web.1',
+      serviceName: 'web',
+      slot: 1,
+      serviceVersion: 1,
+      spec: { image: 'nginx' },
+      desiredState: 'running',
+      nodeId: 'n1',
+      status: { state: 'assigned', timestamp: '2024-01-01T00:00:00.000Z' },
+      createdAt: '2024-01-01T00:00:00.000Z',
+      version: 7,
+    };
+    const index = { get: () => task, keyOf: () => 'tasks/web/t1', noteWritten: () => undefined } as unknown as TaskIndex;
+    const attempts: number[] = [];
+    const written: Task[] = [];
+    let failing = 5;
+    const store = {
+      txn: (ops: { value: Task }[]) => {
+        attempts.push(Date.now());
+        if (failing-- > 0) return Promise.reject(new StoreUnavailableError('etcd: connection refused'));
+        written.push(...ops.map((o) => o.value));
+        return Promise.resolve(8);
+      },
+    } as unknown as Store;
+    const writer = new StatusWriter({ store, index, logger: logger.child({ component: 'dispatcher' }) });
+    try {
+      writer.submit('n1', [{ taskId: 't1', status: { state: 'starting', timestamp: '2024-01-01T00:00:01.000Z' } }]);
+      await until(() => attempts.length === 2);
+      // A newer report during the outage replaces the waiting one.
+      writer.submit('n1', [{ taskId: 't1', status: { state: 'running', timestamp: '2024-01-01T00:00:02.000Z' } }]);
+      await until(() => written.length === 1);
+      assert.equal(written[0]!.status.state, 'running');
+      const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
+      assert.ok(gaps[4]! > gaps[0]! && gaps[4]! >= 1600 * 0.8 - 2, `gaps ${gaps.join(', ')}`);
+      const loud = lines.filter((l) => (l.level as number) >= 30);
+      assert.deepEqual(
+        loud.map((l) => [l.level, l.queue, l.msg]),
+        [
+          [40, 'status-writer', 'work failing; retrying with backoff'],
+          [30, 'status-writer', 'work recovered'],
+        ],
+      );
+      assert.match(String(loud[0]!.err), /connection refused/);
+      assert.equal(loud[1]!.retries, 4);
+    } finally {
+      await writer.stop();
     }
   });
 });
