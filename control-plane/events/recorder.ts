@@ -29,7 +29,7 @@ export interface EventRecorderOptions {
 
 /** Events per stored value: well under etcd's request size limit (1.5 MiB) at ~300 bytes each. */
 export const EVENTS_PER_KEY = 500;
-/** Events kept for a retry while the store is unreachable; the oldest beyond are dropped. */
+/** Events kept while the store is unreachable; the oldest beyond are dropped (a flush that works takes any number). */
 export const MAX_BUFFERED = 10 * EVENTS_PER_KEY;
 /** The queue's one key. */
 const FLUSH = 'flush';
@@ -62,7 +62,7 @@ export class EventRecorder implements Controller {
     const id = `${String(now.getTime()).padStart(14, '0')}-${String(this.seq++ % 1e6).padStart(6, '0')}-${this.suffix}`;
     this.buffer.push({ ...input, id, time: now.toISOString() });
     this.log.debug({ reason: input.reason, object: input.object, msg2: input.message }, 'event');
-    this.trim();
+    if (this.work.failing) this.trim();
     this.work.add(FLUSH);
   }
 
@@ -101,7 +101,7 @@ export class EventRecorder implements Controller {
     return batch;
   }
 
-  /** Drops the oldest events beyond MAX_BUFFERED. */
+  /** Drops the oldest events beyond MAX_BUFFERED (while the store refuses them only). */
   private trim(): void {
     const over = this.buffer.length - MAX_BUFFERED;
     if (over <= 0) return;

@@ -390,6 +390,24 @@ describe('event recorder on the work queue', () => {
     }
   });
 
+  it('with the store up, writes any number of events of one flush (the cap is for outages only)', async () => {
+    const written: unknown[] = [];
+    const store = {
+      grantLease: () => Promise.resolve('1'),
+      batch: (ops: { value: { items: unknown[] } }[]) => {
+        for (const op of ops) written.push(...op.value.items);
+        return Promise.resolve({ conflicts: [], revision: 1 });
+      },
+    } as unknown as Store;
+    const rec = new EventRecorder({ store, logger: silent, flushMs: 5 });
+    try {
+      for (let i = 0; i < 2 * MAX_BUFFERED; i++) rec.record({ type: 'Normal', reason: 'Test', object: { kind: 'node', name: `n${i}` }, message: 'm' });
+      await until(() => written.length === 2 * MAX_BUFFERED);
+    } finally {
+      await rec.stop();
+    }
+  });
+
   it('drops the oldest events beyond its buffer while the store is down, and says how many', async () => {
     const { logger, lines } = capture();
     let down = true;
