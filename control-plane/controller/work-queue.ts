@@ -59,6 +59,7 @@ export class WorkQueue<K> {
   private inPass = false;
   private started = false;
   private stopped = false;
+  private stopping: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: WorkQueueOptions<K>) {
@@ -80,11 +81,12 @@ export class WorkQueue<K> {
    * last pass with every key still waiting, delayed ones too (its errors are logged, not
    * retried). Safe to call more than once.
    */
-  async stop(opts: { finalPass?: boolean } = {}): Promise<void> {
-    if (this.stopped) {
-      await this.running;
-      return;
-    }
+  stop(opts: { finalPass?: boolean } = {}): Promise<void> {
+    this.stopping ??= this.stopOnce(opts);
+    return this.stopping;
+  }
+
+  private async stopOnce(opts: { finalPass?: boolean }): Promise<void> {
     this.stopped = true;
     if (this.passTimer) clearTimeout(this.passTimer);
     this.passTimer = undefined;
