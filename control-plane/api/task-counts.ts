@@ -8,12 +8,19 @@
 // message between the threads. Counts trail the store by up to FLUSH_MS plus the main thread's backlog; a service's
 // counts name the service version they were counted against, and a reader with another
 // version must not use them (see views.ts).
+//
+// The loop is the controllers' work queue (controller/work-queue.ts), keyed by `service/<name>`
+// and `node/<id>`: task and service events add keys, a pass (a fixed FLUSH_MS after the first)
+// counts them and sends what changed.
 import type { MessagePort } from 'node:worker_threads';
+import { pino, type Logger } from 'pino';
 import { isTerminal, type Service, type Task } from '../../common/types.js';
 import { isLive, isOutdated, isReady } from '../../common/task-predicates.js';
 import type { InformerEvent } from '../store/informer.js';
 import { keys } from '../store/keys.js';
 import { taskIndexes, type SharedInformers, type TaskIndexes } from '../store/shared-informers.js';
+import type { Controller } from '../controller/controller.js';
+import { WorkQueue } from '../controller/work-queue.js';
 
 export interface ServiceCounts {
   /** The service version (`metadata.version`) `upToDate` was counted against. */
@@ -71,22 +78,29 @@ interface CountsMessage {
 /** How long changes are gathered before the changed counts are sent. */
 const FLUSH_MS = 50;
 
+/** Queue keys: a service's counts or a node's. */
+const SERVICE = 'service/';
+const NODE = 'node/';
+
 /** Main thread: keeps the counts from the shared informers and sends what changes to `port`. */
-export class CountsPublisher {
+export class CountsPublisher implements Controller {
   private readonly index: TaskIndexes;
   private readonly sentServices = new Map<string, ServiceCounts>();
   private readonly sentNodes = new Map<string, number>();
-  private readonly dirtyServices = new Set<string>();
-  private readonly dirtyNodes = new Set<string>();
+  /** Service and node keys whose counts may have changed. */
+  private readonly queue: WorkQueue<string>;
   private readonly offs: (() => void)[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  /** Whether the first message (every count) was sent. */
+  private sentAll = false;
 
   constructor(
     private readonly informers: Pick<SharedInformers, 'tasks' | 'services'>,
     private readonly port: MessagePort,
+    logger: Logger = pino({ enabled: false }),
   ) {
     this.index = taskIndexes(informers.tasks);
+    const log = logger.child({ component: 'task-counts' });
+    this.queue = new WorkQueue<string>({ logger: log, quietMs: FLUSH_MS, maxDelayMs: FLUSH_MS, process: (dirty) => this.flush(dirty) });
   }
 
   /** Subscribes, waits for both caches, then sends every count once. */
@@ -94,21 +108,23 @@ export class CountsPublisher {
     const { tasks, services } = this.informers;
     this.offs.push(
       tasks.subscribe((ev) => this.onTask(ev)),
-      services.subscribe((ev) => this.mark(this.dirtyServices, (ev.type === 'put' ? ev.value : ev.previous).metadata.name)),
+      services.subscribe((ev) => this.queue.add(SERVICE + (ev.type === 'put' ? ev.value : ev.previous).metadata.name)),
     );
     tasks.start();
     services.start();
     await Promise.all([tasks.synced, services.synced]);
-    for (const s of services.cache.values()) this.dirtyServices.add(s.metadata.name);
-    for (const name of this.index.byService.keys()) this.dirtyServices.add(name);
-    for (const id of this.index.byNode.keys()) this.dirtyNodes.add(id);
-    this.flush(true);
+    for (const s of services.cache.values()) this.queue.add(SERVICE + s.metadata.name);
+    for (const name of this.index.byService.keys()) this.queue.add(SERVICE + name);
+    for (const id of this.index.byNode.keys()) this.queue.add(NODE + id);
+    // The first message goes at once, even empty: it tells the reader it has everything.
+    this.queue.start();
+    this.queue.runNow();
+    if (!this.sentAll) this.flush([]);
   }
 
-  stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+  async stop(): Promise<void> {
     for (const off of this.offs) off();
+    await this.queue.stop();
   }
 
   private onTask(ev: InformerEvent<Task>): void {
@@ -116,22 +132,17 @@ export class CountsPublisher {
     const after = ev.type === 'put' ? ev.value : undefined;
     for (const t of [before, after]) {
       if (!t) continue;
-      this.mark(this.dirtyServices, t.serviceName);
-      if (t.nodeId) this.mark(this.dirtyNodes, t.nodeId);
+      this.queue.add(SERVICE + t.serviceName);
+      if (t.nodeId) this.queue.add(NODE + t.nodeId);
     }
   }
 
-  private mark(set: Set<string>, key: string): void {
-    set.add(key);
-    if (!this.timer && !this.stopped) this.timer = setTimeout(() => this.flush(), FLUSH_MS);
-  }
-
-  /** `always`: send even if nothing changed (the first message tells the reader it has everything). */
-  private flush(always = false): void {
-    this.timer = undefined;
-    if (this.stopped) return;
+  /** Sends the counts of `dirty` that changed (the first time, even none). */
+  private flush(dirty: readonly string[]): void {
     const msg: CountsMessage = { services: [], nodes: [] };
-    for (const name of this.dirtyServices) {
+    for (const key of dirty) {
+      if (!key.startsWith(SERVICE)) continue;
+      const name = key.slice(SERVICE.length);
       const svc = this.informers.services.cache.get(keys.service(name));
       const counts = svc ? countService(svc, this.index.byService.get(name)?.values() ?? []) : null;
       const sent = this.sentServices.get(name);
@@ -144,15 +155,16 @@ export class CountsPublisher {
       }
       msg.services.push([name, counts]);
     }
-    for (const id of this.dirtyNodes) {
+    for (const key of dirty) {
+      if (!key.startsWith(NODE)) continue;
+      const id = key.slice(NODE.length);
       const n = countNode(id, this.index.byNode.get(id)?.values() ?? []);
       if ((this.sentNodes.get(id) ?? 0) === n && this.sentNodes.has(id)) continue;
       this.sentNodes.set(id, n);
       msg.nodes.push([id, n]);
     }
-    this.dirtyServices.clear();
-    this.dirtyNodes.clear();
-    if (always || msg.services.length || msg.nodes.length) this.port.postMessage(msg);
+    if (!this.sentAll || msg.services.length || msg.nodes.length) this.port.postMessage(msg);
+    this.sentAll = true;
   }
 }
 

@@ -86,11 +86,11 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
   const transferList = [channel?.port2, countsChannel.port2].filter((p) => p !== undefined);
   const worker = newWorker(entry, here, { workerData: data, transferList });
   const stopStreams = channel && opts.streams ? serveStreams(channel.port1, opts.streams) : () => undefined;
-  const publisher = new CountsPublisher(opts.informers, countsChannel.port1);
+  const publisher = new CountsPublisher(opts.informers, countsChannel.port1, opts.logger);
   void publisher.start();
   const stopServing = () => {
     stopStreams();
-    publisher.stop();
+    void publisher.stop();
     countsChannel.port1.close();
   };
   let stopping = false;

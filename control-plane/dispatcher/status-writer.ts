@@ -2,12 +2,18 @@
 // its own stream), then gathered for a few milliseconds and written as conditional puts in
 // transactions of up to MAX_TXN_OPS. This is the path every task of every node goes through:
 // nothing here may cost a store round trip per report.
+//
+// The loop is the controllers' work queue (controller/work-queue.ts), keyed by task id: a
+// report adds its task, a pass writes every task ready (a fixed gatherMs after the first), and
+// reports the store could not take are retried with backoff (one log line per outage).
 import type { Logger } from 'pino';
 import type { TaskStatusReport } from '../../common/task-status.js';
 import { ConflictError } from '../../common/errors.js';
 import { taskStateRank, type Task, type TaskStatus } from '../../common/types.js';
 import { MAX_TXN_OPS, type Store, type WriteOp } from '../store/store.js';
 import { decideStatus, type StatusRejectReason } from './rules.js';
+import type { Controller } from '../controller/controller.js';
+import { WorkQueue } from '../controller/work-queue.js';
 import type { TaskView } from './task-view.js';
 
 export interface StatusRejection {
@@ -35,20 +41,22 @@ interface Pending {
 const CONCURRENT_TXNS = 4;
 /** Conditional write attempts of one task before its report is dropped (it is resent on reconnect). */
 const MAX_ATTEMPTS = 5;
-const RETRY_AFTER_UNAVAILABLE_MS = 500;
 
-export class StatusWriter {
+export class StatusWriter implements Controller {
+  /** The latest acceptable report per task id, until written; the queue says when. */
   private readonly pending = new Map<string, Pending>();
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
-  private stopped = false;
+  private readonly queue: WorkQueue<string>;
   private readonly log: Logger;
-  private readonly gatherMs: number;
 
   constructor(private readonly opts: StatusWriterOptions) {
     this.log = opts.logger;
-    this.gatherMs = opts.gatherMs ?? 5;
+    const gatherMs = opts.gatherMs ?? 5;
+    this.queue = new WorkQueue<string>({ logger: this.log, name: 'status-writer', quietMs: gatherMs, maxDelayMs: gatherMs, process: (ids) => this.flush(ids) });
+    this.queue.start();
   }
+
+  /** Nothing to start: reports are taken from construction (kept for the controllers' shape). */
+  start(): void {}
 
   /** Queues the acceptable reports of node `nodeId`; returns the rejected ones. */
   submit(nodeId: string, reports: TaskStatusReport[]): StatusRejection[] {
@@ -62,40 +70,23 @@ export class StatusWriter {
         rejected.push({ taskId, reason: decision.reason, message: decision.message });
       } else if (decision.kind === 'write') {
         this.pending.set(taskId, { nodeId, status });
+        this.queue.add(taskId);
       }
     }
-    this.schedule(this.gatherMs);
     return rejected;
   }
 
-  /** Writes what is queued, then stops accepting timers. */
+  /** Writes what is queued (reports waiting out a retry too), then stops. Safe to call more than once. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.flushing;
-    if (this.pending.size > 0) await this.flush().catch(() => undefined);
+    await this.queue.stop({ finalPass: true });
   }
 
-  private schedule(delayMs: number): void {
-    if (this.stopped || this.timer || this.pending.size === 0) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (this.flushing) return; // the running flush reschedules itself when it ends
-      this.flushing = this.flush()
-        .catch((err: Error) => this.log.error({ err: err.message }, 'status flush failed'))
-        .finally(() => {
-          this.flushing = undefined;
-          this.schedule(this.gatherMs);
-        });
-    }, delayMs);
-  }
-
-  private async flush(): Promise<void> {
-    const batch = [...this.pending];
-    this.pending.clear();
+  private async flush(taskIds: string[]): Promise<void> {
     const ops: { op: WriteOp; task: Task; previous: Task; nodeId: string }[] = [];
-    for (const [taskId, p] of batch) {
+    for (const taskId of taskIds) {
+      const p = this.pending.get(taskId);
+      if (!p) continue;
+      this.pending.delete(taskId);
       const built = this.build(taskId, p);
       if (built) ops.push({ ...built, nodeId: p.nodeId });
     }
@@ -128,7 +119,7 @@ export class StatusWriter {
       }
       return;
     } catch (err) {
-      if (!(err instanceof ConflictError)) return this.requeue(chunk, err as Error);
+      if (!(err instanceof ConflictError)) return this.requeue(chunk, err);
     }
     // One stale task fails the whole transaction: write the others one by one.
     await Promise.all(chunk.map((c) => this.writeOne(c.task.id, { nodeId: c.nodeId, status: c.task.status }, c.op, c.task, c.previous)));
@@ -142,7 +133,7 @@ export class StatusWriter {
         this.opts.onWritten?.(previous, task);
         return;
       } catch (err) {
-        if (!(err instanceof ConflictError)) return this.requeue([{ task, nodeId: p.nodeId }], err as Error);
+        if (!(err instanceof ConflictError)) return this.requeue([{ task, nodeId: p.nodeId }], err);
         if (attempt >= MAX_ATTEMPTS) {
           this.log.warn({ taskId, state: p.status.state }, 'status write kept conflicting; dropped');
           return;
@@ -157,15 +148,14 @@ export class StatusWriter {
     }
   }
 
-  /** The store is unreachable: keep the reports (unless newer ones came) and try again later. */
-  private requeue(items: { task: Task; nodeId: string }[], err: Error): void {
-    this.log.warn({ err: err.message, reports: items.length }, 'status write failed; retrying');
+  /** The store is unreachable: keep the reports (unless newer ones came) and try again after a backoff. */
+  private requeue(items: { task: Task; nodeId: string }[], err: unknown): void {
     for (const { task, nodeId } of items) {
       if (!this.pending.has(task.id)) this.pending.set(task.id, { nodeId, status: task.status });
     }
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.schedule(RETRY_AFTER_UNAVAILABLE_MS);
+    this.queue.retryAll(
+      items.map((i) => i.task.id),
+      err,
+    );
   }
 }

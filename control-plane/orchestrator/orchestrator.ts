@@ -13,8 +13,12 @@
 // Self-healing lives in the planners too: tasks of a node the dispatcher marked `down` are
 // orphaned and replaced, a draining node is emptied a few slots at a time, and crash-looping
 // slots wait out a growing backoff (the scheduler honours the replacement's `restartAt`).
+//
+// The loop is the controllers' work queue (controller/work-queue.ts), keyed by service name:
+// events add services, a pass plans and writes all that are ready, a failed write is retried
+// with backoff, and a rollout's wake-up time is a delayed add.
 import type { Logger } from 'pino';
-import { ConflictError, errorMessage } from '../../common/errors.js';
+import { ConflictError } from '../../common/errors.js';
 import type { Revision, UpdateStatus } from '../../common/rollout.js';
 import { isTerminal, type Node, type Service, type Task } from '../../common/types.js';
 import type { Informer, InformerEvent } from '../store/informer.js';
@@ -29,9 +33,15 @@ import type { EventRecorder } from '../events/recorder.js';
 import type { EventInput } from '../../common/events.js';
 import { rollTo } from '../rollout/actions.js';
 import { ChangeCause } from '../rollout/revisions.js';
+import type { Controller } from '../controller/controller.js';
+import { WorkQueue } from '../controller/work-queue.js';
 
 /** New tasks planned and placed between two yields of the event loop, about (a service is never split). */
 const CREATES_PER_SLICE = 2000;
+/** How soon a service whose last write the informers have not shown yet is looked at again. */
+const AWAIT_OWN_WRITE_MS = 100;
+/** Added to a rollout's wake-up time, so the pass finds the period over. */
+const WAKE_SLACK_MS = 5;
 
 export interface OrchestratorOptions {
   store: Store;
@@ -60,7 +70,7 @@ export interface TaskPlacer {
   releaseNew(taskKeys: Iterable<string>): void;
 }
 
-export class Orchestrator {
+export class Orchestrator implements Controller {
   private readonly services: Informer<Service>;
   private readonly tasks: Informer<Task>;
   private readonly nodes: Informer<Node>;
@@ -69,19 +79,20 @@ export class Orchestrator {
   private readonly log: Logger;
   /** The tasks cache per service and per node, kept by the informer (a pass never regroups all tasks). */
   private readonly index: TaskIndexes;
-  private readonly dirty = new Set<string>();
+  /** Services to plan again. */
+  private readonly queue: WorkQueue<string>;
   /** Per service: the store revision of our last write, per informer; wait to see it before planning again. */
   private readonly awaiting = new Map<string, { tasks?: number; updates?: number; services?: number }>();
-  /** Per service: a timer planning it again when a rollout's monitor, delay or deadline ends. */
-  private readonly wakeTimers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
-  private timer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
   private started = false;
   private stopped = false;
 
   constructor(private readonly opts: OrchestratorOptions) {
     this.log = opts.logger.child({ component: 'orchestrator' });
+    // A pass plans what is marked within debounceMs of its first mark (a fixed delay, not a
+    // quiet time), all in one batch.
+    const debounceMs = opts.debounceMs ?? 10;
+    this.queue = new WorkQueue<string>({ logger: this.log, quietMs: debounceMs, maxDelayMs: debounceMs, process: (names) => this.reconcile(names) });
     const base = { store: opts.store, logger: this.log };
     const shared = opts.informers;
     const services = informerFor<Service>(shared?.services, { ...base, prefix: keys.services, onEvent: (e) => this.onService(e) });
@@ -104,6 +115,7 @@ export class Orchestrator {
     await Promise.all([this.services.synced, this.tasks.synced, this.nodes.synced, this.updates.synced]);
     this.started = true;
     this.markAll();
+    this.queue.start();
     this.resyncTimer = setInterval(() => this.markAll(), this.opts.resyncMs ?? 30_000);
     this.log.info('orchestrator started');
   }
@@ -111,10 +123,8 @@ export class Orchestrator {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
-    for (const w of this.wakeTimers.values()) clearTimeout(w.timer);
-    await this.running;
+    await this.queue.stop();
     await Promise.all(this.release.map((r) => r()));
   }
 
@@ -170,29 +180,15 @@ export class Orchestrator {
     for (const name of [...this.index.byService.keys()]) this.mark(name);
   }
 
-  private mark(service: string): void {
-    this.dirty.add(service);
-    this.schedule();
-  }
-
   /**
-   * One pass at a time: marks made during a pass wait for it to end. (Overlapping passes could
-   * plan a service from a cache that missed the other pass's writes, and create twins.)
+   * One pass at a time (the queue's): marks made during a pass wait for it to end. (Overlapping
+   * passes could plan a service from a cache that missed the other pass's writes, and create twins.)
    */
-  private schedule(): void {
-    if (!this.started || this.stopped || this.timer || this.running) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.reconcileDirty().finally(() => {
-        this.running = undefined;
-        if (this.dirty.size) this.schedule();
-      });
-    }, this.opts.debounceMs ?? 10);
+  private mark(service: string): void {
+    this.queue.add(service);
   }
 
-  private async reconcileDirty(): Promise<void> {
-    const names = [...this.dirty];
-    this.dirty.clear();
+  private async reconcile(names: string[]): Promise<void> {
     const nodes = this.nodes.values();
     // All a replicated plan reads of nodes: which are down or draining.
     const unwell = nodes.filter((n) => n.status.state === 'down' || n.availability === 'drain');
@@ -220,7 +216,7 @@ export class Orchestrator {
       }
       if (!this.caughtUp(name)) {
         // Our last write is not in the cache yet: planning now could create twins.
-        this.retryLater(name);
+        this.queue.addAfter(name, AWAIT_OWN_WRITE_MS);
         continue;
       }
       this.awaiting.delete(name);
@@ -229,7 +225,7 @@ export class Orchestrator {
       const tasks = [...(this.index.byService.get(name)?.values() ?? [])];
       const backoff = this.opts.backoff;
       const plan = planService({ service: svc, tasks, now, nodes: svc?.spec.mode === 'global' ? nodes : unwell, backoff, update });
-      if (plan.wakeAt !== undefined) this.wakeAt(name, plan.wakeAt);
+      if (plan.wakeAt !== undefined) this.queue.addAfter(name, Math.max(0, plan.wakeAt - Date.now()) + WAKE_SLACK_MS);
       if (svc && update && plan.rollback) {
         rollbacks.push({ svc, update, plan });
         continue;
@@ -269,17 +265,14 @@ export class Orchestrator {
     try {
       const { conflicts, revision } = await this.opts.store.batch(ops);
       for (const name of touched) this.awaiting.set(name, { tasks: revision });
-      for (const key of conflicts) this.retryLater(key.split('/')[1] ?? '');
+      for (const key of conflicts) this.queue.retry(key.split('/')[1] ?? '');
       if (conflicts.length) this.opts.placer?.releaseNew(conflicts);
       // A conflicting write is planned again; its event would be recorded twice.
       const conflicted = new Set(conflicts.map((k) => k.split('/')[2]));
       for (const e of events) if (!e.object.id || !conflicted.has(e.object.id)) this.opts.events?.record(e);
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'writing plan failed; will retry');
-      for (const name of touched) {
-        this.opts.placer?.releaseNew(booked.get(name) ?? []);
-        this.retryLater(name);
-      }
+      for (const name of touched) this.opts.placer?.releaseNew(booked.get(name) ?? []);
+      this.queue.retryAll(touched, err);
     }
   }
 
@@ -322,18 +315,6 @@ export class Orchestrator {
     );
   }
 
-  private wakeAt(name: string, at: number): void {
-    const cur = this.wakeTimers.get(name);
-    if (cur && cur.at <= at && cur.at > Date.now()) return;
-    if (cur) clearTimeout(cur.timer);
-    const timer = setTimeout(() => {
-      this.wakeTimers.delete(name);
-      this.mark(name);
-    }, Math.max(0, at - Date.now()) + 5);
-    timer.unref();
-    this.wakeTimers.set(name, { at, timer });
-  }
-
   /** One service's task writes and its rollout's next state, in one transaction; whether it was written. */
   private async writeRollout(name: string, ops: WriteOp[], events: EventInput[]): Promise<boolean> {
     try {
@@ -343,8 +324,7 @@ export class Orchestrator {
       for (const e of events) this.opts.events?.record(e);
       return true;
     } catch (err) {
-      if (!(err instanceof ConflictError)) this.log.warn({ err: errorMessage(err), service: name }, 'writing rollout failed; will retry');
-      this.retryLater(name);
+      this.queue.retry(name, err instanceof ConflictError ? undefined : err);
       return false;
     }
   }
@@ -378,13 +358,8 @@ export class Orchestrator {
       });
       this.log.warn({ service: name, from: update.revision, to: toRevision, reason }, 'rolling back');
     } catch (err) {
-      if (!(err instanceof ConflictError)) this.log.warn({ err: errorMessage(err), service: name }, 'rollback failed; will retry');
-      this.retryLater(name);
+      this.queue.retry(name, err instanceof ConflictError ? undefined : err);
     }
-  }
-
-  private retryLater(name: string): void {
-    setTimeout(() => this.mark(name), 100).unref();
   }
 }
 

@@ -11,6 +11,10 @@
 // (writes.ts). In the server, the orchestrator also asks `placeNew` for the tasks it is about to
 // create, so a task that fits somewhere is written once, already assigned, instead of written
 // pending and then again assigned. See README.md for the whole pipeline.
+//
+// The loop is the controllers' work queue (controller/work-queue.ts) with a single key, a pass:
+// quiet time batchDelayMs bounded by maxDelayMs, a failed pass retried with backoff, and the
+// end of the earliest restart backoff of a pending task as a delayed add.
 import type { Logger } from '../../common/log.js';
 import type { Node, Task } from '../../common/types.js';
 import type { Informer, InformerEvent } from '../store/informer.js';
@@ -25,7 +29,9 @@ import { placementEvent } from './placement-events.js';
 import { scheduledOn } from './reasons.js';
 import type { EventInput } from '../../common/events.js';
 import { UsageTally } from './usage-tally.js';
-import { errorMessage } from '../../common/errors.js';
+import type { Controller } from '../controller/controller.js';
+import type { RetryBackoffOptions } from '../controller/retry-backoff.js';
+import { WorkQueue } from '../controller/work-queue.js';
 
 export interface SchedulerOptions {
   store: Store;
@@ -36,8 +42,8 @@ export interface SchedulerOptions {
   batchDelayMs?: number;
   /** Longest a change waits for its pass while changes keep coming (default 20 x batchDelayMs). */
   maxDelayMs?: number;
-  /** Wait before retrying a pass that failed on the store (default 1000 ms). */
-  retryMs?: number;
+  /** Backoff of a pass that failed on the store (default 100 ms doubling up to 5 s). */
+  retry?: RetryBackoffOptions;
   /** The process's informers to subscribe to (the server's); without them, the scheduler watches on its own. */
   informers?: SharedInformers;
 }
@@ -45,7 +51,6 @@ export interface SchedulerOptions {
 interface CompiledOptions {
   batchDelayMs: number;
   maxDelayMs: number;
-  retryMs: number;
 }
 
 function compile(opts: SchedulerOptions): CompiledOptions {
@@ -53,9 +58,13 @@ function compile(opts: SchedulerOptions): CompiledOptions {
   return {
     batchDelayMs,
     maxDelayMs: Math.max(batchDelayMs, opts.maxDelayMs ?? 20 * batchDelayMs),
-    retryMs: opts.retryMs ?? 1000,
   };
 }
+
+/** The scheduler's one queue key: its passes look at every pending task. */
+const PASS = 'pass';
+/** Added to the end of a restart backoff, so the pass finds it over. */
+const WAKE_SLACK_MS = 5;
 
 /** What `placeNew` decided: the tasks to write, the events to record once written, the keys booked. */
 export interface PlacedNew {
@@ -70,7 +79,7 @@ export interface SchedulerStats {
   conflicts: number;
 }
 
-export class Scheduler {
+export class Scheduler implements Controller {
   private readonly store: Store;
   private readonly log: Logger;
   private readonly opts: CompiledOptions;
@@ -97,13 +106,7 @@ export class Scheduler {
   private readonly counters: SchedulerStats = { passes: 0, placed: 0, conflicts: 0 };
   private started = false;
   private stopped = false;
-  private dirty = false;
-  private firstChangeAt: number | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  /** Wakes the loop when the earliest restart backoff of a pending task is over. */
-  private backoffTimer: { at: number; timer: NodeJS.Timeout } | undefined;
-  private running: Promise<void> | undefined;
-  private idleWaiters: (() => void)[] = [];
+  private readonly queue: WorkQueue<string>;
   private onStop: () => void = () => undefined;
   private readonly stopping = new Promise<void>((resolve) => (this.onStop = resolve));
 
@@ -112,6 +115,13 @@ export class Scheduler {
     this.log = opts.logger.child({ component: 'scheduler' });
     this.opts = compile(opts);
     this.events = opts.events;
+    this.queue = new WorkQueue<string>({
+      logger: this.log,
+      quietMs: this.opts.batchDelayMs,
+      maxDelayMs: this.opts.maxDelayMs,
+      backoff: opts.retry,
+      process: () => this.pass(),
+    });
     const tasks = informerFor<Task>(opts.informers?.tasks, {
       store: this.store,
       prefix: keys.tasks,
@@ -142,6 +152,7 @@ export class Scheduler {
     // The informer reports changes after its first list, not the list itself.
     for (const key of this.tasks.cache.keys()) this.refresh(key);
     this.synced = !this.stopped;
+    this.queue.start();
     this.requestPass();
   }
 
@@ -192,18 +203,14 @@ export class Scheduler {
   /** Stops watching and waits for a pass in flight. Safe to call more than once. */
   async stop(): Promise<void> {
     if (this.stopped) {
-      await this.running;
+      await this.queue.stop();
       return;
     }
     this.stopped = true;
     this.onStop();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.backoffTimer) clearTimeout(this.backoffTimer.timer);
-    this.backoffTimer = undefined;
+    const stopping = this.queue.stop();
     await Promise.all(this.release.map((r) => r()));
-    await this.running;
-    this.wakeIdle();
+    await stopping;
   }
 
   /**
@@ -211,8 +218,7 @@ export class Scheduler {
    * known here: callers that just wrote should first wait for the effect they expect.
    */
   whenIdle(): Promise<void> {
-    if (this.isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.queue.whenIdle();
   }
 
   get stats(): Readonly<SchedulerStats> {
@@ -249,37 +255,10 @@ export class Scheduler {
     else this.pending.delete(key);
   }
 
-  /** Marks the state dirty and arms the timer: quiet time, but never past the longest delay. */
+  /** A pass is due: after the quiet time, but never past the longest delay (the queue's). */
   private requestPass(): void {
     if (this.stopped || !this.started) return;
-    this.dirty = true;
-    if (this.running) return; // the pass re-arms when it ends
-    const now = Date.now();
-    this.firstChangeAt ??= now;
-    const wait = Math.max(0, Math.min(this.opts.batchDelayMs, this.firstChangeAt + this.opts.maxDelayMs - now));
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.runPass(), wait);
-  }
-
-  private runPass(): void {
-    this.timer = undefined;
-    if (this.stopped) return;
-    this.dirty = false;
-    this.firstChangeAt = undefined;
-    this.running = this.pass()
-      .catch((err: unknown) => {
-        this.log.warn({ err: errorMessage(err) }, 'scheduling pass failed; retrying');
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          this.requestPass();
-        }, this.opts.retryMs);
-      })
-      .finally(() => {
-        this.running = undefined;
-        if (this.timer) return; // a retry is armed
-        if (this.dirty) this.requestPass();
-        else this.wakeIdle();
-      });
+    this.queue.add(PASS);
   }
 
   private async pass(): Promise<void> {
@@ -334,26 +313,9 @@ export class Scheduler {
     );
   }
 
-  /** One timer for the earliest backoff end; a later pass re-arms it for the next one. */
+  /** A pass when the earliest restart backoff ends (the earliest asked for wins; a later pass asks again). */
   private armBackoffWake(at: number | undefined): void {
     if (this.stopped || at === undefined) return;
-    if (this.backoffTimer && this.backoffTimer.at <= at) return;
-    if (this.backoffTimer) clearTimeout(this.backoffTimer.timer);
-    const timer = setTimeout(() => {
-      this.backoffTimer = undefined;
-      this.requestPass();
-    }, Math.max(0, at - Date.now()) + 5);
-    this.backoffTimer = { at, timer };
-  }
-
-  private isIdle(): boolean {
-    return this.stopped || (!this.running && !this.timer && !this.dirty);
-  }
-
-  private wakeIdle(): void {
-    if (!this.isIdle()) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const w of waiters) w();
+    this.queue.addAfter(PASS, Math.max(0, at - Date.now()) + WAKE_SLACK_MS);
   }
 }

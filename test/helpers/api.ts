@@ -19,7 +19,7 @@ export function buildTestApi(opts: Omit<ApiServerOptions, 'cache'>): FastifyInst
   const cache = new WatchCache({ store, logger, informers, counts: new RelayedCounts(channel.port2) });
   const app = buildApi({ ...opts, cache });
   app.addHook('onClose', async () => {
-    publisher.stop();
+    await publisher.stop();
     channel.port1.close();
     channel.port2.close();
     await Promise.all([stopSharedInformers(informers), stopSharedInformers(main)]);
