@@ -13,6 +13,7 @@ import type { ClusterTokens } from '../auth/tokens.js';
 import type { SharedInformers } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
 import type { RelayedCounts } from './task-counts.js';
+import type { Refusal } from './access.js';
 import { VersionGoneError, WatchCache } from './watch-cache.js';
 import { errorMessage } from '../../common/errors.js';
 
@@ -28,6 +29,8 @@ export interface WatchOptions {
   informers?: SharedInformers;
   /** Task counts of services and nodes from the main thread (the API on its own thread). */
   counts?: RelayedCounts;
+  /** The token's check for a watch of `kind` (access.ts); without it, only the admin token may watch. */
+  authorize?: (token: string | undefined, kind: WatchKind | undefined) => Promise<Refusal | undefined>;
 }
 
 interface WatchRequest {
@@ -42,24 +45,30 @@ export function attachWatch(app: FastifyInstance, opts: WatchOptions): void {
   const wss = new WebSocketServer({ noServer: true });
   const sockets = new Set<WebSocket>();
   const alive = new WeakSet<WebSocket>();
+  const authorize =
+    opts.authorize ??
+    ((token: string | undefined): Promise<Refusal | undefined> =>
+      Promise.resolve(opts.tokens.verifyAdmin(token) ? undefined : { status: 401, error: 'Unauthorized', message: token ? 'invalid token' : 'missing bearer token' }));
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://berth');
     if (url.pathname !== WATCH_PATH) return refuse(socket, 404, 'NotFound', `no WebSocket endpoint at ${url.pathname}`);
     const header = req.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : (url.searchParams.get('token') ?? undefined);
-    if (!opts.tokens.verifyAdmin(token)) {
-      log.warn({ ip: req.socket.remoteAddress }, 'watch without a valid token refused');
-      return refuse(socket, 401, 'Unauthorized', token ? 'invalid token' : 'missing bearer token');
-    }
     const parsed = parseWatchRequest(url.searchParams);
-    if (typeof parsed === 'string') return refuse(socket, 400, 'BadRequest', parsed);
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      sockets.add(ws);
-      alive.add(ws);
-      ws.on('pong', () => alive.add(ws));
-      void serve(ws, parsed);
-    });
+    void authorize(token, typeof parsed === 'string' ? undefined : parsed.kind).then((refusal) => {
+      if (refusal) {
+        log.warn({ ip: req.socket.remoteAddress, status: refusal.status, reason: refusal.message }, 'watch refused');
+        return refuse(socket, refusal.status, refusal.error, refusal.message);
+      }
+      if (typeof parsed === 'string') return refuse(socket, 400, 'BadRequest', parsed);
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        sockets.add(ws);
+        alive.add(ws);
+        ws.on('pong', () => alive.add(ws));
+        void serve(ws, parsed);
+      });
+    }, (err: unknown) => refuse(socket, 503, 'Unavailable', errorMessage(err)));
   });
 
   const serve = async (ws: WebSocket, req: WatchRequest): Promise<void> => {
@@ -118,7 +127,7 @@ export function parseWatchRequest(q: URLSearchParams): WatchRequest | string {
 
 function refuse(socket: Duplex, status: number, error: string, message: string): void {
   const body = JSON.stringify({ error, message });
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found' }[status] ?? 'Error';
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );

@@ -28,6 +28,7 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store): void {
   app.get<{ Querystring: { service?: string; node?: string } }>(
     '/v1/tasks',
     {
+      config: { permission: 'tasks:read' },
       schema: {
         summary: 'List tasks, optionally of one service or one node',
         tags: ['tasks'],
@@ -55,14 +56,14 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store): void {
 
   app.get<{ Params: { ref: string } }>(
     '/v1/tasks/:ref',
-    { schema: { summary: 'Get a task by name, id or unique id prefix', tags: ['tasks'], params: refParams, response: { 200: anyObject, ...errors } } },
+    { config: { permission: 'tasks:read' }, schema: { summary: 'Get a task by name, id or unique id prefix', tags: ['tasks'], params: refParams, response: { 200: anyObject, ...errors } } },
     async (req) => {
       const cached = await WatchCache.of(store)?.taskReads();
       return cached ? taskByRef(cached.all(), req.params.ref) : findTask(store, req.params.ref);
     },
   );
 
-  app.get('/v1/nodes', { schema: { summary: 'List nodes', tags: ['nodes'], response: { 200: list, ...errors } } }, async (_req, reply) => {
+  app.get('/v1/nodes', { config: { permission: 'nodes:read' }, schema: { summary: 'List nodes', tags: ['nodes'], response: { 200: list, ...errors } } }, async (_req, reply) => {
     const cache = WatchCache.of(store);
     const cachedNodes = await cache?.nodeReads();
     const nodes = cachedNodes ? { items: cachedNodes } : await store.list<Node>(keys.nodes);
@@ -81,7 +82,7 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store): void {
 
   app.get<{ Params: { ref: string } }>(
     '/v1/nodes/:ref',
-    { schema: { summary: 'Get a node by name or id', tags: ['nodes'], params: refParams, response: { 200: anyObject, ...errors } } },
+    { config: { permission: 'nodes:read' }, schema: { summary: 'Get a node by name or id', tags: ['nodes'], params: refParams, response: { 200: anyObject, ...errors } } },
     async (req) => {
       const node = await findNode(store, req.params.ref);
       const cache = WatchCache.of(store);
