@@ -5,7 +5,7 @@
 // etcd key `audit/<id of the first>`, attached to a lease, so etcd forgets them by itself when
 // they age out. At a few hundred calls a second that is ~10 writes a second instead of one write
 // (and one lease attachment) per call; etcd's history and compaction grow with writes, not with
-// bytes. The size bound: after every TRIM_EVERY entries written here, the oldest keys beyond
+// bytes. The size bound: after every `trimEvery` (1,000) entries written here, the oldest keys beyond
 // `maxEntries` are deleted (one list of at most ~maxEntries entries, a few MB).
 //
 // Owns: recording (batched, fire-and-forget: a lost entry is logged, never fails the call it
@@ -22,7 +22,7 @@ export const AUDIT_ENTRIES_PER_KEY = 500;
 export const DEFAULT_AUDIT_TTL_SECONDS = 7 * 24 * 3600;
 export const DEFAULT_AUDIT_MAX_ENTRIES = 10_000;
 /** Entries written between two size trims. */
-const TRIM_EVERY = 1000;
+export const DEFAULT_AUDIT_TRIM_EVERY = 1000;
 
 export type AuditInput = Omit<AuditEntry, 'id' | 'version'>;
 
@@ -31,6 +31,8 @@ export interface AuditRecorderOptions {
   logger: Logger;
   ttlSeconds?: number;
   maxEntries?: number;
+  /** Entries written here between two size trims. */
+  trimEvery?: number;
   flushMs?: number;
 }
 
@@ -40,7 +42,8 @@ export class AuditRecorder {
   private flushing: Promise<void> | undefined;
   private lease: { id: string; renewAt: number } | undefined;
   private seq = 0;
-  private sinceTrim = TRIM_EVERY; // the first flush trims: entries of earlier runs count
+  /** Entries written since the last trim; the first flush trims (entries of earlier runs count). */
+  private sinceTrim = Number.POSITIVE_INFINITY;
   private readonly suffix = randomBytes(3).toString('hex');
   private readonly log: Logger;
   private stopped = false;
@@ -90,7 +93,7 @@ export class AuditRecorder {
       this.log.warn({ err: errorMessage(err), dropped: batch.length }, 'audit entries not recorded');
       return;
     }
-    if (this.sinceTrim >= TRIM_EVERY) {
+    if (this.sinceTrim >= (this.opts.trimEvery ?? DEFAULT_AUDIT_TRIM_EVERY)) {
       this.sinceTrim = 0;
       await this.trim().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'audit trim failed'));
     }

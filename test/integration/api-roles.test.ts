@@ -187,6 +187,13 @@ describe('API tokens, roles and audit (real etcd)', function () {
     }
   });
 
+  it('shows each route\'s permission in the OpenAPI document', async () => {
+    const doc = (await call('viewer-token', 'GET', '/v1/openapi.json')).json<{ paths: Record<string, Record<string, { 'x-berth-permission'?: string }>> }>();
+    assert.equal(doc.paths['/v1/apply']?.post?.['x-berth-permission'], 'services:write');
+    assert.equal(doc.paths['/v1/tokens/{name}']?.delete?.['x-berth-permission'], 'tokens:write');
+    assert.equal(doc.paths['/healthz']?.get?.['x-berth-permission'], undefined);
+  });
+
   it('refuses what each role lacks with 403 naming role and permission, and writes nothing', async () => {
     await seed();
     for (const role of ROLES) {
@@ -363,5 +370,38 @@ describe('API tokens, roles and audit (real etcd)', function () {
     }
     assert.ok(!stored.includes(cluster.adminToken!), 'admin token in etcd');
     assert.ok(!log.includes(cluster.adminToken!), 'admin token in the log');
+  });
+});
+
+describe('audit log retention (real etcd)', function () {
+  this.timeout(60_000);
+  let t: TestEtcd;
+  before(async () => {
+    t = await startTestEtcd();
+  });
+  after(async () => t?.stop());
+
+  const entry = (i: number) => ({ time: new Date().toISOString(), token: 'ci', role: 'operator', source: '127.0.0.1', verb: 'POST /v1/apply', objects: [`service/s${i}`], status: 200 });
+
+  it('keeps at most maxEntries, deleting the oldest batches', async () => {
+    const store = t.newStore();
+    const rec = new AuditRecorder({ store, logger: silentLogger, maxEntries: 10, trimEvery: 5 });
+    for (let batch = 0; batch < 6; batch++) {
+      for (let i = 0; i < 5; i++) rec.record(entry(batch * 5 + i));
+      await rec.flushNow();
+    }
+    await rec.stop();
+    const { items } = await listAudit(store);
+    assert.deepEqual(items.map((e) => e.objects[0]), Array.from({ length: 10 }, (_, i) => `service/s${20 + i}`));
+    assert.deepEqual((await listAudit(store, { limit: 3 })).items.map((e) => e.objects[0]), ['service/s27', 'service/s28', 'service/s29']);
+  });
+
+  it('forgets entries older than the TTL (a lease)', async () => {
+    const store = t.newStore();
+    const rec = new AuditRecorder({ store, logger: silentLogger, ttlSeconds: 2 });
+    rec.record(entry(1));
+    await rec.stop();
+    assert.equal((await listAudit(store)).items.length, 1);
+    await eventually(async () => (await listAudit(store)).items.length === 0, 10_000, 'the lease to expire');
   });
 });
