@@ -31,6 +31,7 @@ export const getCommand: ClientCommand = {
     'berth get nodes -o json',
     'berth get tasks -w',
     'berth get events --for service/web',
+    'berth get audit -w',
     'berth get services -l app=web,tier!=db -o name',
     "berth get tasks -o jsonpath='{range .items[*]}{.name}{\"\\t\"}{.status.state}{\"\\n\"}{end}'",
   ],

@@ -1,6 +1,7 @@
 // GET /v1/watch?kind=services|tasks|nodes|events[&fromVersion=N]: a WebSocket of changes, on the
 // API's own HTTP server (its `upgrade` event), behind the same bearer token as the REST routes:
-// the `Authorization` header, or `?token=` for clients that cannot set headers.
+// the `Authorization` header, or `?token=` for clients that cannot set headers; the token's role
+// needs the read permission of the kind (access.ts).
 // Each message is one JSON WatchMessage (common/watch.ts). Connections and the shared watch cache
 // end when the API closes.
 import type { IncomingMessage } from 'node:http';
