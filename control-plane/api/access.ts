@@ -49,7 +49,7 @@ export interface Access {
 }
 
 export interface AccessOptions {
-  tokens: Pick<ApiTokens, 'authenticate'>;
+  tokens: Pick<ApiTokens, 'authenticate' | 'used'>;
   logger: Logger;
 }
 
@@ -88,6 +88,7 @@ export function installAccess(app: FastifyInstance, opts: AccessOptions): Access
       log.info({ token: who.token, role: who.role, route, permission }, 'call refused: role lacks permission');
       return refuse(reply, { status: 403, error: 'Forbidden', message: lacksMessage(who.role, permission) });
     }
+    opts.tokens.used(who);
   });
 
   return {
@@ -98,6 +99,7 @@ export function installAccess(app: FastifyInstance, opts: AccessOptions): Access
       if (kind === undefined) return undefined;
       const permission = watchPermission(kind);
       if (!can(who.role, permission)) return { status: 403, error: 'Forbidden', message: lacksMessage(who.role, permission) };
+      opts.tokens.used(who);
       return undefined;
     },
   };

@@ -6,7 +6,8 @@
 // Owns: creating, listing and revoking tokens, and answering "who is this token" without an
 // etcd round trip per call: an informer keeps every token in memory by hash; a token not found
 // there is looked up in etcd once (a token created through another API server a moment ago),
-// with concurrent look-ups sharing one read. lastUsedAt is written at most once a minute per token.
+// with concurrent look-ups sharing one read. lastUsedAt is written at most once a minute per token,
+// for calls its role allows (a refused call writes nothing).
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { BUILTIN_ADMIN_TOKEN, Role, type ApiTokenInfo, type CreatedApiToken } from '../../common/access.js';
@@ -56,6 +57,7 @@ export interface ApiTokensOptions {
 export class ApiTokens {
   private readonly informer: Informer<StoredApiToken>;
   private byHash = new Map<string, StoredApiToken>();
+  private byName = new Map<string, StoredApiToken>();
   /** Tokens created or revoked here, ahead of the informer (which catches up within moments). */
   private readonly local = new Map<string, StoredApiToken | 'revoked'>();
   private missRead: Promise<void> | undefined;
@@ -91,10 +93,7 @@ export class ApiTokens {
 
   /** The caller a bearer token stands for, or why it is refused. */
   async authenticate(token: string | undefined): Promise<Caller | Unauthenticated> {
-    if (this.opts.verifyAdmin(token)) {
-      this.adminLastUsed = this.now();
-      return { token: BUILTIN_ADMIN_TOKEN, role: Role.Admin };
-    }
+    if (this.opts.verifyAdmin(token)) return { token: BUILTIN_ADMIN_TOKEN, role: Role.Admin };
     if (!token) return { message: 'missing bearer token' };
     const hash = sha256(token);
     let rec = this.byHash.get(hash);
@@ -104,8 +103,17 @@ export class ApiTokens {
     }
     if (!rec) return { message: 'invalid token (unknown or revoked)' };
     if (rec.expiresAt && Date.parse(rec.expiresAt) <= this.now()) return { message: `token "${rec.name}" expired at ${rec.expiresAt}` };
-    this.touch(rec);
     return { token: rec.name, role: rec.role };
+  }
+
+  /** Records a use of the caller's token (a call its role allowed), at most once a minute. */
+  used(caller: Caller): void {
+    if (caller.token === BUILTIN_ADMIN_TOKEN) {
+      this.adminLastUsed = this.now();
+      return;
+    }
+    const rec = this.byName.get(caller.token);
+    if (rec) this.touch(rec);
   }
 
   async create(name: string, role: Role, ttlSeconds?: number): Promise<CreatedApiToken> {
@@ -162,6 +170,7 @@ export class ApiTokens {
       if (rec === 'revoked') byName.delete(name);
       else byName.set(name, rec);
     }
+    this.byName = byName;
     this.byHash = new Map([...byName.values()].map((r) => [r.sha256, r]));
   }
 
