@@ -114,6 +114,11 @@ function bearerOf(req: FastifyRequest): string | undefined {
   return header.startsWith('Bearer ') ? header.slice(7).trim() || undefined : undefined;
 }
 
+/** A request URL fit for a log line: a `token` query parameter (the watch's) is masked. */
+export function loggableUrl(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, '$1<redacted>');
+}
+
 /** The path without the query string (which may carry anything, a token among them). */
 function pathOf(req: FastifyRequest): string {
   return req.url.split('?')[0]!;

@@ -17,7 +17,7 @@ import type { TaskStreams } from '../dispatcher/task-streams.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { SharedInformers } from '../store/shared-informers.js';
 import type { RelayedCounts } from './task-counts.js';
-import { installAccess, type Access } from './access.js';
+import { installAccess, loggableUrl, type Access } from './access.js';
 import { installAuditHook } from './audit-hook.js';
 import { ApiTokens } from '../auth/api-tokens.js';
 import type { AuditRecorder } from '../audit/recorder.js';
@@ -66,7 +66,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
     return payload;
   });
   app.addHook('onResponse', async (req, reply) => {
-    log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    log.debug({ method: req.method, url: loggableUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
   app.get('/healthz', { config: { permission: 'public' }, schema: { summary: 'Liveness; needs no token', tags: ['health'] } }, () => Promise.resolve({ status: 'ok' }));
