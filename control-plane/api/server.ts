@@ -78,7 +78,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   rolloutRoutes(app, opts.store, opts.events);
   if (opts.streams) logsAndExecRoutes(app, opts.store, opts.streams, log);
   tokenRoutes(app, apiTokens);
-  auditRoutes(app, opts.store);
+  auditRoutes(app, opts.store, log);
   attachWatch(app, { ...opts, authorize: (token, kind) => app.access.authorizeWatch(token, kind) });
   return app;
 }

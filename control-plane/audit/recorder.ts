@@ -129,12 +129,22 @@ export class AuditRecorder {
  * Audit entries, oldest first: those stored after `fromVersion` when given, at most the last
  * `limit`. `version` is the store revision of the read: pass it as the next `fromVersion`.
  */
-export async function listAudit(store: Store, opts: { fromVersion?: number; limit?: number } = {}): Promise<{ items: AuditEntry[]; version: number }> {
+export async function listAudit(store: Store, opts: AuditQuery = {}): Promise<{ items: AuditEntry[]; version: number }> {
   const { items: stored, revision } = await store.list<StoredAudit>(AUDIT_PREFIX);
-  let items = stored
+  return { items: selectAudit(stored, opts), version: revision };
+}
+
+export interface AuditQuery {
+  fromVersion?: number;
+  limit?: number;
+}
+
+/** The entries of stored batches, oldest first, as `listAudit` selects them. */
+export function selectAudit(stored: Iterable<StoredAudit>, opts: AuditQuery): AuditEntry[] {
+  let items = [...stored]
     .filter((s) => opts.fromVersion === undefined || (s.version ?? 0) > opts.fromVersion)
     .flatMap((s) => (s.items ?? []).map((e) => ({ ...e, ...(s.version !== undefined ? { version: s.version } : {}) })));
   items.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (opts.limit !== undefined && items.length > opts.limit) items = items.slice(items.length - opts.limit);
-  return { items, version: revision };
+  return items;
 }

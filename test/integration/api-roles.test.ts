@@ -341,12 +341,19 @@ describe('API tokens, roles and audit (real etcd)', function () {
     assert.ok(items.every((e) => e.source === '127.0.0.1' && e.time));
 
     // Through the API: operators and admins read it, viewers do not; fromVersion continues.
-    const page = (await call('operator-token', 'GET', '/v1/audit')).json<{ items: AuditEntry[]; version: number }>();
-    assert.equal(page.items.length, items.length);
+    // The API reads the log through a watch: what was just stored shows within moments.
+    const page = (await eventually(async () => {
+      const p = (await call('operator-token', 'GET', '/v1/audit')).json<{ items: AuditEntry[]; version: number }>();
+      return p.items.length === items.length ? p : undefined;
+    }, 5000, 'GET /v1/audit to show every entry'))!;
+    assert.deepEqual(page.items, items);
     assert.equal((await call('viewer-token', 'GET', '/v1/audit')).statusCode, 403);
     await call('admin', 'POST', '/v1/services/web/scale', { replicas: 2 }, '/v1/services/:name/scale');
     await audit.flushNow();
-    const next = (await call('admin', 'GET', `/v1/audit?fromVersion=${page.version}`)).json<{ items: AuditEntry[] }>();
+    const next = (await eventually(async () => {
+      const n = (await call('admin', 'GET', `/v1/audit?fromVersion=${page.version}`)).json<{ items: AuditEntry[] }>();
+      return n.items.length ? n : undefined;
+    }, 5000, 'the scale in GET /v1/audit?fromVersion'))!;
     assert.deepEqual(next.items.map((e) => e.verb), ['POST /v1/services/:name/scale']);
   });
 

@@ -1,7 +1,8 @@
 // GET /v1/audit: the audit log (control-plane/audit/), oldest first. Readable by operators and
 // admins (permission audit:read); `fromVersion` continues after an earlier answer's `version`.
 import type { FastifyInstance } from 'fastify';
-import { listAudit } from '../../audit/recorder.js';
+import type { Logger } from 'pino';
+import { AuditReader } from '../../audit/reader.js';
 import type { Store } from '../../store/store.js';
 import { errorBodySchema } from '../errors.js';
 
@@ -23,7 +24,9 @@ const entrySchema = {
   },
 } as const;
 
-export function auditRoutes(app: FastifyInstance, store: Store): void {
+export function auditRoutes(app: FastifyInstance, store: Store, logger: Logger): void {
+  const reader = new AuditReader(store, logger);
+  app.addHook('onClose', () => reader.stop());
   app.get<{ Querystring: { fromVersion?: number; limit?: number } }>(
     '/v1/audit',
     {
@@ -44,6 +47,6 @@ export function auditRoutes(app: FastifyInstance, store: Store): void {
         },
       },
     },
-    async (req) => listAudit(store, req.query),
+    async (req) => reader.list(req.query),
   );
 }
