@@ -9,7 +9,7 @@ export type Shell = (typeof SHELLS)[number];
 
 /** The kinds each verb takes as its first argument (beyond that: names of that kind). */
 export const VERB_KINDS: Readonly<Record<string, readonly string[]>> = {
-  get: ['services', 'tasks', 'nodes', 'events'],
+  get: ['services', 'tasks', 'nodes', 'events', 'audit'],
   describe: ['services', 'tasks', 'nodes'],
   delete: ['services'],
   scale: ['services'],
@@ -20,6 +20,7 @@ export const VERB_WORDS: Readonly<Record<string, readonly string[]>> = {
   config: ['get-contexts', 'current-context', 'use-context', 'set-context', 'delete-context', 'view', 'merge'],
   completion: SHELLS,
   node: ['cordon', 'uncordon', 'drain', 'rm'],
+  token: ['create', 'list', 'revoke'],
 };
 
 const FILE_FLAGS = ['-f', '--filename', '--config', '--token-file'];

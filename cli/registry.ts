@@ -15,6 +15,7 @@ import { nodeCommand } from './commands/node.js';
 import { scaleCommand } from './commands/scale.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { versionCommand } from './commands/version.js';
+import { tokenCommand } from './commands/token.js';
 
 export const COMMANDS: readonly Command[] = [
   applyCommand,
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   logsCommand,
   execCommand,
   nodeCommand,
+  tokenCommand,
   serverCommand,
   agentCommand,
   configCommand,

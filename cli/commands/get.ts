@@ -12,15 +12,17 @@ import type { NodeView, ServiceView } from '../api-client.js';
 import { EVENT_KIND_NAMES, getEvents } from './get-events.js';
 import { watchChanges } from './get-watch.js';
 import { getSelected, wantsSelectedGet } from './get-selected.js';
+import { AUDIT_KIND_NAMES, getAudit } from './get-audit.js';
 
 export const getCommand: ClientCommand = {
   name: 'get',
-  summary: 'List services, tasks, nodes or events',
-  usage: 'berth get services|tasks|nodes|events [NAME] [-l SELECTOR] [-o table|wide|json|yaml|name|jsonpath=T] [-w] [flags]',
+  summary: 'List services, tasks, nodes, events or the audit log',
+  usage: 'berth get services|tasks|nodes|events|audit [NAME] [-l SELECTOR] [-o table|wide|json|yaml|name|jsonpath=T] [-w] [flags]',
   description:
     'Kinds: services (service, svc), tasks (task), nodes (node, no). With a NAME, shows that one object.\n' +
     'A task NAME may be its name, its id or a unique id prefix; a node NAME its name or id.\n' +
     'events (event, ev) lists what happened, oldest first; --for KIND/NAME narrows it to one object.\n' +
+    'audit lists the API calls that changed something (operators and admins), oldest first.\n' +
     'With -w, the list is followed by a line per change until Ctrl-C.',
   examples: [
     'berth get services',
@@ -29,6 +31,7 @@ export const getCommand: ClientCommand = {
     'berth get nodes -o json',
     'berth get tasks -w',
     'berth get events --for service/web',
+    'berth get audit -w',
     'berth get services -l app=web,tier!=db -o name',
     "berth get tasks -o jsonpath='{range .items[*]}{.name}{\"\\t\"}{.status.state}{\"\\n\"}{end}'",
   ],
@@ -50,6 +53,7 @@ export const getCommand: ClientCommand = {
     }
     if (boolOpt(args.values, 'watch') && format === 'yaml') throw new UsageError('-w prints a table, or one JSON change per line with -o json', 'get');
     if (EVENT_KIND_NAMES.includes(args.positionals[0]?.toLowerCase() ?? '')) return getEvents(ctx, args, format);
+    if (AUDIT_KIND_NAMES.includes(args.positionals[0]?.toLowerCase() ?? '')) return getAudit(ctx, args, format);
     if (stringOpt(args.values, 'for')) throw new UsageError('--for applies to events only', 'get');
     const { kind, names } = parseKindAndNames(args.positionals, 'get');
     const watch = boolOpt(args.values, 'watch');

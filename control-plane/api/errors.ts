@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { BerthError, ConflictError, NotFoundError, StoreUnavailableError, ValidationError, type FieldIssue } from '../../common/errors.js';
 import { pointerToPath } from '../../common/manifest/validate.js';
+import { loggableUrl } from './access.js';
 
 export interface ErrorBody {
   error: string;
@@ -32,7 +33,7 @@ export const errorBodySchema = {
 export function makeErrorHandler(log: Logger) {
   return (err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void => {
     const [status, body] = toResponse(err);
-    if (status >= 500) log.error({ err, url: req.url }, 'request failed');
+    if (status >= 500) log.error({ err, url: loggableUrl(req.url) }, 'request failed');
     void reply.code(status).send(body);
   };
 }

@@ -6,6 +6,7 @@ interface Operation {
   method: string;
   url: string;
   schema: Record<string, unknown>;
+  permission?: string;
 }
 
 export function collectOpenApi(app: FastifyInstance): () => Record<string, unknown> {
@@ -14,7 +15,8 @@ export function collectOpenApi(app: FastifyInstance): () => Record<string, unkno
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const m of methods) {
       if (m === 'HEAD') continue;
-      ops.push({ method: m.toLowerCase(), url: route.url, schema: (route.schema ?? {}) as Record<string, unknown> });
+      const permission = route.config?.permission;
+      ops.push({ method: m.toLowerCase(), url: route.url, schema: (route.schema ?? {}) as Record<string, unknown>, ...(permission ? { permission } : {}) });
     }
   });
   return () => {
@@ -38,6 +40,8 @@ export function collectOpenApi(app: FastifyInstance): () => Record<string, unkno
         ],
         ...(s.body ? { requestBody: { content: { 'application/json': { schema: s.body } } } } : {}),
         responses: Object.keys(responses).length ? responses : { 200: { description: 'OK' } },
+        // The permission a caller's role needs (control-plane/auth/permissions.ts); lacking it is a 403.
+        ...(op.permission && op.permission !== 'public' ? { 'x-berth-permission': op.permission } : {}),
       };
     }
     return {

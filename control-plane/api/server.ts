@@ -16,6 +16,12 @@ import { logsAndExecRoutes } from './routes/logs-exec.js';
 import type { TaskStreams } from '../dispatcher/task-streams.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { WatchCache } from './watch-cache.js';
+import { installAccess, loggableUrl, type Access } from './access.js';
+import { installAuditHook } from './audit-hook.js';
+import { ApiTokens } from '../auth/api-tokens.js';
+import type { AuditRecorder } from '../audit/recorder.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { auditRoutes } from './routes/audit.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -30,9 +36,16 @@ export interface ApiServerOptions {
    * (thread-main.ts builds it; tests build it the same way). Stopped when the API closes.
    */
   cache: WatchCache;
+  /** Where mutating calls are recorded (the server's); without it none are. */
+  audit?: AuditRecorder;
 }
 
-const PUBLIC_PATHS = new Set(['/healthz']);
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The registered routes and their permissions, and the watch's check (access.ts). */
+    access: Access;
+  }
+}
 
 export function buildApi(opts: ApiServerOptions): FastifyInstance {
   const log = opts.logger.child({ component: 'api' });
@@ -41,15 +54,11 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   registerSchemas(app);
   app.setErrorHandler(makeErrorHandler(log));
 
-  app.addHook('onRequest', async (req, reply) => {
-    if (PUBLIC_PATHS.has(req.url.split('?')[0]!)) return;
-    const header = req.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    if (!opts.tokens.verifyAdmin(token)) {
-      log.warn({ url: req.url, method: req.method, ip: req.ip }, 'request without a valid token refused');
-      return reply.code(401).send({ error: 'Unauthorized', message: token ? 'invalid token' : 'missing bearer token' });
-    }
-  });
+  const apiTokens = new ApiTokens({ store: opts.store, logger: log, verifyAdmin: (token) => opts.tokens.verifyAdmin(token) });
+  void apiTokens.start().catch((err: Error) => log.warn({ err: err.message }, 'API tokens not loaded yet'));
+  app.addHook('onClose', () => apiTokens.stop());
+  if (opts.audit) installAuditHook(app, { store: opts.store, recorder: opts.audit });
+  app.decorate('access', installAccess(app, { tokens: apiTokens, logger: log }));
   // How long the server held the call (from its first byte read to the reply), for clients that
   // measure where their time went (the scale benchmark does).
   app.addHook('onSend', async (_req, reply, payload) => {
@@ -57,11 +66,11 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
     return payload;
   });
   app.addHook('onResponse', async (req, reply) => {
-    log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    log.debug({ method: req.method, url: loggableUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  app.get('/healthz', { schema: { summary: 'Liveness; needs no token', tags: ['health'] } }, () => Promise.resolve({ status: 'ok' }));
-  app.get('/v1/openapi.json', { schema: { summary: 'This document', tags: ['meta'] } }, () => Promise.resolve(openapi()));
+  app.get('/healthz', { config: { permission: 'public' }, schema: { summary: 'Liveness; needs no token', tags: ['health'] } }, () => Promise.resolve({ status: 'ok' }));
+  app.get('/v1/openapi.json', { config: { permission: 'meta:read' }, schema: { summary: 'This document', tags: ['meta'] } }, () => Promise.resolve(openapi()));
   const reads = opts.cache.reads;
   serviceRoutes(app, opts.store, reads, opts.events);
   taskAndNodeRoutes(app, opts.store, reads);
@@ -69,7 +78,9 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   eventRoutes(app, opts.store);
   rolloutRoutes(app, opts.store, reads, opts.events);
   if (opts.streams) logsAndExecRoutes(app, opts.store, opts.streams, log);
-  attachWatch(app, opts);
+  tokenRoutes(app, apiTokens);
+  auditRoutes(app, opts.store, log);
+  attachWatch(app, { ...opts, authorize: (token, kind) => app.access.authorizeWatch(token, kind) });
   return app;
 }
 

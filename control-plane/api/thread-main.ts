@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../../common/log.js';
 import { matches } from '../auth/tokens.js';
 import { EventRecorder } from '../events/recorder.js';
+import { AuditRecorder } from '../audit/recorder.js';
 import { createSharedInformers, stopSharedInformers } from '../store/shared-informers.js';
 import { Store } from '../store/store.js';
 import { buildApi, listenApi } from './server.js';
@@ -17,6 +18,7 @@ const port = parentPort!;
 const log = createLogger('berth-server', data.logLevel);
 const store = new Store({ endpoints: data.endpoints, prefix: data.etcdPrefix, logger: log });
 const events = new EventRecorder({ store, logger: log });
+const audit = new AuditRecorder({ store, logger: log });
 const informers = createSharedInformers(store, log);
 const streams = data.streamsPort ? new BridgedStreams(data.streamsPort) : undefined;
 const cache = new WatchCache({ store, logger: log, informers, counts: new RelayedCounts(data.countsPort) });
@@ -26,6 +28,7 @@ const api = buildApi({
   logger: log,
   events,
   cache,
+  audit,
   ...(streams ? { streams } : {}),
 });
 
@@ -34,6 +37,7 @@ async function close(): Promise<void> {
   streams?.close();
   data.countsPort.close();
   await events.stop().catch(() => undefined);
+  await audit.stop().catch(() => undefined);
   await stopSharedInformers(informers).catch(() => undefined);
   store.close();
 }

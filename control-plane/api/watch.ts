@@ -1,6 +1,7 @@
 // GET /v1/watch?kind=services|tasks|nodes|events[&fromVersion=N]: a WebSocket of changes, on the
 // API's own HTTP server (its `upgrade` event), behind the same bearer token as the REST routes:
-// the `Authorization` header, or `?token=` for clients that cannot set headers.
+// the `Authorization` header, or `?token=` for clients that cannot set headers; the token's role
+// needs the read permission of the kind (access.ts).
 // Each message is one JSON WatchMessage (common/watch.ts). Connections and the shared watch cache
 // end when the API closes.
 import type { IncomingMessage } from 'node:http';
@@ -12,6 +13,7 @@ import { closeCodeOf, isWatchKind, WatchErrorCode, type WatchKind, type WatchMes
 import type { ClusterTokens } from '../auth/tokens.js';
 import type { WatchCache } from './watch-cache.js';
 import { VersionGoneError } from './watch-history.js';
+import type { Refusal } from './access.js';
 import { errorMessage } from '../../common/errors.js';
 
 export const WATCH_PATH = '/v1/watch';
@@ -23,6 +25,8 @@ export interface WatchOptions {
   logger: Logger;
   /** The API's watch cache; stopped here when the API closes. */
   cache: WatchCache;
+  /** The token's check for a watch of `kind` (access.ts); without it, only the admin token may watch. */
+  authorize?: (token: string | undefined, kind: WatchKind | undefined) => Promise<Refusal | undefined>;
 }
 
 interface WatchRequest {
@@ -37,24 +41,30 @@ export function attachWatch(app: FastifyInstance, opts: WatchOptions): void {
   const wss = new WebSocketServer({ noServer: true });
   const sockets = new Set<WebSocket>();
   const alive = new WeakSet<WebSocket>();
+  const authorize =
+    opts.authorize ??
+    ((token: string | undefined): Promise<Refusal | undefined> =>
+      Promise.resolve(opts.tokens.verifyAdmin(token) ? undefined : { status: 401, error: 'Unauthorized', message: token ? 'invalid token' : 'missing bearer token' }));
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://berth');
     if (url.pathname !== WATCH_PATH) return refuse(socket, 404, 'NotFound', `no WebSocket endpoint at ${url.pathname}`);
     const header = req.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : (url.searchParams.get('token') ?? undefined);
-    if (!opts.tokens.verifyAdmin(token)) {
-      log.warn({ ip: req.socket.remoteAddress }, 'watch without a valid token refused');
-      return refuse(socket, 401, 'Unauthorized', token ? 'invalid token' : 'missing bearer token');
-    }
     const parsed = parseWatchRequest(url.searchParams);
-    if (typeof parsed === 'string') return refuse(socket, 400, 'BadRequest', parsed);
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      sockets.add(ws);
-      alive.add(ws);
-      ws.on('pong', () => alive.add(ws));
-      void serve(ws, parsed);
-    });
+    void authorize(token, typeof parsed === 'string' ? undefined : parsed.kind).then((refusal) => {
+      if (refusal) {
+        log.warn({ ip: req.socket.remoteAddress, status: refusal.status, reason: refusal.message }, 'watch refused');
+        return refuse(socket, refusal.status, refusal.error, refusal.message);
+      }
+      if (typeof parsed === 'string') return refuse(socket, 400, 'BadRequest', parsed);
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        sockets.add(ws);
+        alive.add(ws);
+        ws.on('pong', () => alive.add(ws));
+        void serve(ws, parsed);
+      });
+    }, (err: unknown) => refuse(socket, 503, 'Unavailable', errorMessage(err)));
   });
 
   const serve = async (ws: WebSocket, req: WatchRequest): Promise<void> => {
@@ -113,7 +123,7 @@ export function parseWatchRequest(q: URLSearchParams): WatchRequest | string {
 
 function refuse(socket: Duplex, status: number, error: string, message: string): void {
   const body = JSON.stringify({ error, message });
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found' }[status] ?? 'Error';
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );

@@ -30,6 +30,7 @@ export function eventRoutes(app: FastifyInstance, store: Store): void {
   app.get<{ Querystring: EventFilter }>(
     '/v1/events',
     {
+      config: { permission: 'events:read' },
       schema: {
         summary: 'List recent events, oldest first; service=NAME includes the events of its tasks',
         tags: ['events'],

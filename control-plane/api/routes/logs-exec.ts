@@ -61,6 +61,7 @@ export function logsAndExecRoutes(app: FastifyInstance, store: Store, streams: T
   app.get<{ Params: { ref: string }; Querystring: Record<string, string> }>(
     '/v1/tasks/:ref/logs',
     {
+      config: { permission: 'tasks:logs' },
       schema: {
         summary: "A task's output (stdout and stderr apart), NDJSON; follow=true keeps streaming, across restarts of its slot",
         tags: ['tasks'],
@@ -80,6 +81,7 @@ export function logsAndExecRoutes(app: FastifyInstance, store: Store, streams: T
   app.get<{ Params: { name: string }; Querystring: Record<string, string> }>(
     '/v1/services/:name/logs',
     {
+      config: { permission: 'tasks:logs' },
       schema: {
         summary: 'The output of every running task of a service, NDJSON; follow=true also streams tasks that start later',
         tags: ['services'],
@@ -99,6 +101,7 @@ export function logsAndExecRoutes(app: FastifyInstance, store: Store, streams: T
   app.post<{ Params: { ref: string }; Body: { command: string[] } }>(
     '/v1/tasks/:ref/exec',
     {
+      config: { permission: 'tasks:exec' },
       schema: {
         summary: "Runs a command in a task's container (host process for the process runtime): output, then the exit code, NDJSON",
         tags: ['tasks'],

@@ -22,6 +22,7 @@ export function nodeAdminRoutes(app: FastifyInstance, store: Store): void {
   app.post<{ Params: { ref: string }; Body: { availability: NodeAvailability } }>(
     '/v1/nodes/:ref/availability',
     {
+      config: { permission: 'nodes:write' },
       schema: {
         summary: 'Set a node availability: active, pause (no new tasks) or drain (move its tasks away)',
         tags: ['nodes'],
@@ -45,6 +46,7 @@ export function nodeAdminRoutes(app: FastifyInstance, store: Store): void {
   app.delete<{ Params: { ref: string } }>(
     '/v1/nodes/:ref',
     {
+      config: { permission: 'nodes:write' },
       schema: {
         summary: 'Remove a node that is down (its ended tasks stay until cleaned up)',
         tags: ['nodes'],

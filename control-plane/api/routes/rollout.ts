@@ -32,7 +32,7 @@ export function rolloutRoutes(app: FastifyInstance, store: Store, reads: CachedR
 
   app.get<{ Params: { name: string } }>(
     '/v1/services/:name/revisions',
-    { schema: { summary: 'Revision history of a service, oldest first', tags: ['rollout'], params: nameParams, response: { 200: { type: 'object', properties: { items: { type: 'array', items: anyObject }, current: { type: 'integer' } } }, ...errors } } },
+    { config: { permission: 'services:read' }, schema: { summary: 'Revision history of a service, oldest first', tags: ['rollout'], params: nameParams, response: { 200: { type: 'object', properties: { items: { type: 'array', items: anyObject }, current: { type: 'integer' } } }, ...errors } } },
     async (req) => {
       const svc = await store.get<Service>(keys.service(req.params.name));
       if (!svc) throw new NotFoundError('service', req.params.name);
@@ -43,6 +43,7 @@ export function rolloutRoutes(app: FastifyInstance, store: Store, reads: CachedR
   app.post<{ Params: { name: string }; Body: { toRevision?: number } | undefined }>(
     '/v1/services/:name/rollout/undo',
     {
+      config: { permission: 'services:write' },
       schema: {
         summary: 'Roll back to a previous revision (default: the one before the current)',
         tags: ['rollout'],
@@ -60,7 +61,7 @@ export function rolloutRoutes(app: FastifyInstance, store: Store, reads: CachedR
 
   app.post<{ Params: { name: string } }>(
     '/v1/services/:name/rollout/pause',
-    { schema: { summary: 'Pause the rollout in progress', tags: ['rollout'], params: nameParams, response: { 200: anyObject, ...errors } } },
+    { config: { permission: 'services:write' }, schema: { summary: 'Pause the rollout in progress', tags: ['rollout'], params: nameParams, response: { 200: anyObject, ...errors } } },
     async (req) => {
       const u = await pause(store, req.params.name);
       record(req.params.name, RolloutEventReason.RolloutPaused, `rollout of revision ${u.revision} paused by the user`);
@@ -70,7 +71,7 @@ export function rolloutRoutes(app: FastifyInstance, store: Store, reads: CachedR
 
   app.post<{ Params: { name: string } }>(
     '/v1/services/:name/rollout/resume',
-    { schema: { summary: 'Resume a paused rollout', tags: ['rollout'], params: nameParams, response: { 200: anyObject, ...errors } } },
+    { config: { permission: 'services:write' }, schema: { summary: 'Resume a paused rollout', tags: ['rollout'], params: nameParams, response: { 200: anyObject, ...errors } } },
     async (req) => {
       const u = await resume(store, req.params.name);
       record(req.params.name, RolloutEventReason.RolloutResumed, `rollout of revision ${u.revision} resumed`);
@@ -80,7 +81,7 @@ export function rolloutRoutes(app: FastifyInstance, store: Store, reads: CachedR
 
   app.post<{ Params: { name: string } }>(
     '/v1/services/:name/rollout/restart',
-    { schema: { summary: 'Replace every task (a new revision with the same spec)', tags: ['rollout'], params: nameParams, response: { 200: anyObject, ...errors } } },
+    { config: { permission: 'services:write' }, schema: { summary: 'Replace every task (a new revision with the same spec)', tags: ['rollout'], params: nameParams, response: { 200: anyObject, ...errors } } },
     async (req) => {
       const r = await restart(store, req.params.name);
       record(req.params.name, RolloutEventReason.RolloutRestart, `rollout restart: revision ${r.update.revision} replaces every task`);

@@ -20,6 +20,7 @@ export function serviceRoutes(app: FastifyInstance, store: Store, reads: CachedR
   app.post<{ Body: { items: unknown[]; dryRun?: boolean } }>(
     '/v1/apply',
     {
+      config: { permission: 'services:write' },
       schema: {
         summary: 'Create or update services, all or nothing',
         tags: ['services'],
@@ -60,6 +61,7 @@ export function serviceRoutes(app: FastifyInstance, store: Store, reads: CachedR
   app.put<{ Params: { name: string }; Body: Service }>(
     '/v1/services/:name',
     {
+      config: { permission: 'services:write' },
       schema: { summary: 'Create or update one service', tags: ['services'], params: nameParams, body: { $ref: 'Service#' }, response: { 200: serviceOut, ...errors } },
       validatorCompiler: () => (body: unknown) => ({ value: body }),
     },
@@ -72,7 +74,7 @@ export function serviceRoutes(app: FastifyInstance, store: Store, reads: CachedR
     },
   );
 
-  app.get('/v1/services', { schema: { summary: 'List services', tags: ['services'], response: { 200: { type: 'object', properties: { items: { type: 'array', items: serviceOut } } }, 401: errorBodySchema } } }, async () => {
+  app.get('/v1/services', { config: { permission: 'services:read' }, schema: { summary: 'List services', tags: ['services'], response: { 200: { type: 'object', properties: { items: { type: 'array', items: serviceOut } } }, 401: errorBodySchema } } }, async () => {
     // Status from the main thread's counts: no read and decode of every task per call.
     const cached = await reads.serviceReads();
     if (cached) {
@@ -85,13 +87,14 @@ export function serviceRoutes(app: FastifyInstance, store: Store, reads: CachedR
     return { items: await reads.serviceViews(sorted, (name) => updateOf.get(name)) };
   });
 
-  app.get<{ Params: { name: string } }>('/v1/services/:name', { schema: { summary: 'Get a service', tags: ['services'], params: nameParams, response: { 200: serviceOut, ...errors } } }, async (req) =>
+  app.get<{ Params: { name: string } }>('/v1/services/:name', { config: { permission: 'services:read' }, schema: { summary: 'Get a service', tags: ['services'], params: nameParams, response: { 200: serviceOut, ...errors } } }, async (req) =>
     getService(store, reads, req.params.name),
   );
 
   app.delete<{ Params: { name: string }; Querystring: { version?: number } }>(
     '/v1/services/:name',
     {
+      config: { permission: 'services:write' },
       schema: {
         summary: 'Delete a service; its tasks are stopped and removed',
         tags: ['services'],
@@ -116,6 +119,7 @@ export function serviceRoutes(app: FastifyInstance, store: Store, reads: CachedR
   app.post<{ Params: { name: string }; Body: { replicas: number } }>(
     '/v1/services/:name/scale',
     {
+      config: { permission: 'services:write' },
       schema: {
         summary: 'Set the replica count of a replicated service',
         tags: ['services'],

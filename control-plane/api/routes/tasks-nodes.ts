@@ -30,6 +30,7 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store, reads: Cac
   app.get<{ Querystring: { service?: string; node?: string } }>(
     '/v1/tasks',
     {
+      config: { permission: 'tasks:read' },
       schema: {
         summary: 'List tasks, optionally of one service or one node',
         tags: ['tasks'],
@@ -49,18 +50,18 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store, reads: Cac
 
   app.get<{ Params: { ref: string } }>(
     '/v1/tasks/:ref',
-    { schema: { summary: 'Get a task by name, id or unique id prefix', tags: ['tasks'], params: refParams, response: { 200: anyObject, ...errors } } },
+    { config: { permission: 'tasks:read' }, schema: { summary: 'Get a task by name, id or unique id prefix', tags: ['tasks'], params: refParams, response: { 200: anyObject, ...errors } } },
     async (req) => taskByRef((await reads.taskReads()).all(), req.params.ref),
   );
 
-  app.get('/v1/nodes', { schema: { summary: 'List nodes', tags: ['nodes'], response: { 200: list, ...errors } } }, async (_req, reply) => {
+  app.get('/v1/nodes', { config: { permission: 'nodes:read' }, schema: { summary: 'List nodes', tags: ['nodes'], response: { 200: list, ...errors } } }, async (_req, reply) => {
     const nodes = (await reads.nodeReads()) ?? (await store.list<Node>(keys.nodes)).items;
     return listReply(reply, await reads.nodeViews(nodes.sort(byName)));
   });
 
   app.get<{ Params: { ref: string } }>(
     '/v1/nodes/:ref',
-    { schema: { summary: 'Get a node by name or id', tags: ['nodes'], params: refParams, response: { 200: anyObject, ...errors } } },
+    { config: { permission: 'nodes:read' }, schema: { summary: 'Get a node by name or id', tags: ['nodes'], params: refParams, response: { 200: anyObject, ...errors } } },
     async (req) => {
       const node = await findNode(store, req.params.ref);
       return (await reads.nodeViews([node]))[0]!;
