@@ -120,6 +120,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       etcdPrefix: opts.etcdPrefix,
       listen: opts.listen,
       adminTokenSha256: tokens.adminTokenSha256,
+      joinTokenRotation: { dataDir: opts.dataDir, caDigest: pki.ca.digest },
       streams: dispatcher,
       informers,
       logger: log,

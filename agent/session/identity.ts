@@ -9,7 +9,8 @@ import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { certFacts, createCsr, generateKeyPair, type PemKeyPair } from '../../common/pki/certs.js';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { certFacts, createCsr, DISPATCHER_TLS_NAME, generateKeyPair, type PemKeyPair } from '../../common/pki/certs.js';
 import { readIfExists, writePrivateFile, writePublicFile } from '../../common/pki/files.js';
 import { parseJoinToken } from '../../common/pki/join-token.js';
 import { errorMessage } from '../../common/errors.js';
@@ -18,7 +19,7 @@ import type { RegisterRequest } from '../../proto/generated/berth/v1/RegisterReq
 import type { RegisterResponse__Output } from '../../proto/generated/berth/v1/RegisterResponse.js';
 import { loadBerthProto } from '../../proto/load.js';
 import { NodeIdentityError } from './identity-errors.js';
-import { fetchPinnedCa } from './pin.js';
+import { dialAddress, fetchPinnedCa, splitHostPort } from './pin.js';
 
 export const NODE_CERT_FILE = 'node.crt';
 export const NODE_KEY_FILE = 'node.key';
@@ -134,7 +135,7 @@ export class NodeIdentity {
     const key = this.opts.sharedKey ?? (await generateKeyPair());
     const csr = await createCsr(key.keys);
     const Client = loadBerthProto().Dispatcher;
-    const client = new Client(this.opts.server, grpc.credentials.createSsl(Buffer.from(caPem), null, null, serverCheck()), this.opts.channelOptions);
+    const client = new Client(this.opts.server, grpc.credentials.createSsl(Buffer.from(caPem), null, null, this.serverCheck()), this.channelOptions());
     try {
       const res = await new Promise<{ registration?: RegisterResponse__Output | null; certificate: string; caCertificate: string }>((resolve, reject) => {
         client.Join({ registration: { ...registration, joinToken: token }, csr }, { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, out) =>
@@ -229,21 +230,30 @@ export class NodeIdentity {
 
   private newClient(c: NodeCredentials): DispatcherClient {
     const Client = loadBerthProto().Dispatcher;
-    const creds = grpc.credentials.createSsl(Buffer.from(c.caPem), Buffer.from(c.keyPem), Buffer.from(c.certPem), serverCheck());
-    return new Client(this.opts.server, creds, this.opts.channelOptions);
+    const creds = grpc.credentials.createSsl(Buffer.from(c.caPem), Buffer.from(c.keyPem), Buffer.from(c.certPem), this.serverCheck());
+    return new Client(this.opts.server, creds, this.channelOptions());
+  }
+
+  private channelOptions(): grpc.ChannelOptions {
+    return { ...this.opts.channelOptions, 'grpc.ssl_target_name_override': DISPATCHER_TLS_NAME };
+  }
+
+  /**
+   * The server's certificate must name the address dialled (TLS checked the fixed server name
+   * only) and be a server certificate (not another node's).
+   */
+  private serverCheck(): grpc.VerifyOptions {
+    const { host } = splitHostPort(dialAddress(this.opts.server));
+    return {
+      checkServerIdentity: (_name, cert) => {
+        const usage = (cert as PeerCertificate & { ext_key_usage?: string[] }).ext_key_usage ?? [];
+        if (!usage.includes(SERVER_AUTH_OID)) return new Error('the server presented a certificate that is not a server certificate of the cluster');
+        return checkServerIdentity(host, cert);
+      },
+    };
   }
 
   private where(): string {
     return this.opts.dir ? ` (in ${this.opts.dir})` : '';
   }
-}
-
-/** Besides the host name, the server's certificate must be a server certificate (not a node's). */
-function serverCheck(): grpc.VerifyOptions {
-  return {
-    checkServerIdentity: (_host, cert) => {
-      const usage = (cert as { ext_key_usage?: string[] }).ext_key_usage ?? [];
-      return usage.includes(SERVER_AUTH_OID) ? undefined : new Error('the server presented a certificate that is not a server certificate of the cluster');
-    },
-  };
 }

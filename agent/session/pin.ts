@@ -19,7 +19,7 @@ export function dialAddress(target: string): string {
   return uri ? uri[1]! : target;
 }
 
-function splitHostPort(address: string): { host: string; port: number } {
+export function splitHostPort(address: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
   if (!m) throw new Error(`invalid server address "${address}": expected HOST:PORT`);
   return { host: m[1] ?? m[2]!, port: Number(m[3]) };

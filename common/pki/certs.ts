@@ -7,6 +7,12 @@ import { subtle, x509, type CryptoKey, type CryptoKeyPair } from './x509.js';
 
 export const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
+/**
+ * A DNS name every dispatcher certificate carries. Agents send it as the TLS server name (a
+ * server name may not be an IP address) and check the address they dialled themselves.
+ */
+export const DISPATCHER_TLS_NAME = 'berth-dispatcher';
+
 export interface PemKeyPair {
   keys: CryptoKeyPair;
   /** PKCS#8, PEM. */

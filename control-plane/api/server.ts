@@ -11,6 +11,7 @@ import { taskAndNodeRoutes } from './routes/tasks-nodes.js';
 import { nodeAdminRoutes } from './routes/node-admin.js';
 import { eventRoutes } from './routes/events.js';
 import { rolloutRoutes } from './routes/rollout.js';
+import { tokenRoutes, type JoinTokenRotation } from './routes/tokens.js';
 import { attachWatch } from './watch.js';
 import { logsAndExecRoutes } from './routes/logs-exec.js';
 import type { TaskStreams } from '../dispatcher/task-streams.js';
@@ -30,6 +31,8 @@ export interface ApiServerOptions {
   informers?: SharedInformers;
   /** Task counts of services and nodes from the main thread (the API on its own thread, thread.ts). */
   counts?: RelayedCounts;
+  /** Replaces the join token (`POST /v1/tokens/join/rotate`); without it the route is absent. */
+  joinTokens?: JoinTokenRotation;
 }
 
 const PUBLIC_PATHS = new Set(['/healthz']);
@@ -68,6 +71,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   eventRoutes(app, opts.store);
   rolloutRoutes(app, opts.store, opts.events);
   if (opts.streams) logsAndExecRoutes(app, opts.store, opts.streams, log);
+  if (opts.joinTokens) tokenRoutes(app, opts.joinTokens, log);
   attachWatch(app, opts);
   return app;
 }

@@ -292,7 +292,7 @@ export class Dispatcher implements TaskStreams {
     const who = this.peers.identify(call);
     if (isDenied(who)) {
       this.log.warn({ peer: call.getPeer(), reason: who.details }, 'session refused');
-      call.emit('error', { ...who, name: 'SessionError', message: who.details });
+      setImmediate(() => call.emit('error', { ...who, name: 'SessionError', message: who.details }));
       return;
     }
     new NodeSession(call, this.certifiedHost(call, who), this.log.child({ peer: call.getPeer() }));

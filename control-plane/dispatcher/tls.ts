@@ -70,7 +70,12 @@ export class PeerVerifier {
   identify(call: Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext'>, now = Date.now()): PeerNode | CallDenied {
     const peerCert = call.getAuthContext().sslPeerCertificate;
     if (!peerCert?.raw) {
-      return { code: grpc.status.UNAUTHENTICATED, details: 'this call needs the node\'s client certificate (mutual TLS): join the cluster first' };
+      // TLS vouches for the certificates it passes on: a missing one, one of another CA and an
+      // expired one all arrive as none.
+      return {
+        code: grpc.status.UNAUTHENTICATED,
+        details: 'this call needs a valid client certificate of this cluster (none was presented, or it expired or is not the cluster CA\'s): join with a join token',
+      };
     }
     const key = peerCert.fingerprint256;
     let checked = this.remembered.get(key);

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { generateKeyPair } from '../../common/pki/certs.js';
+import { DISPATCHER_TLS_NAME, generateKeyPair } from '../../common/pki/certs.js';
 import { readIfExists, writePrivateFile, writePublicFile } from '../../common/pki/files.js';
 import type { ClusterCa, SubjectAltNames } from './ca.js';
 
@@ -33,7 +33,7 @@ export interface ServerKeyPair {
 
 /** The names the server certificate carries, sorted and without duplicates. */
 export function serverSans(n: ServerCertNames): SubjectAltNames {
-  const names = new Set<string>(['localhost', '127.0.0.1', '::1']);
+  const names = new Set<string>([DISPATCHER_TLS_NAME, 'localhost', '127.0.0.1', '::1']);
   const listenHost = hostOf(n.agentListen);
   if (listenHost === '0.0.0.0' || listenHost === '::' || listenHost === '') {
     for (const a of n.interfaceAddresses ?? []) names.add(a);
