@@ -55,6 +55,19 @@ export interface NodeIdentityOptions {
   logger: Logger;
 }
 
+/** The request for a shared key is the same for every node: made once per process. */
+const sharedKeyCsrs = new WeakMap<PemKeyPair, Promise<string>>();
+
+async function csrFor(key: PemKeyPair, shared: boolean): Promise<string> {
+  if (!shared) return createCsr(key.keys);
+  let csr = sharedKeyCsrs.get(key);
+  if (!csr) {
+    csr = createCsr(key.keys);
+    sharedKeyCsrs.set(key, csr);
+  }
+  return csr;
+}
+
 /** When a certificate obtained at `obtainedAt`, valid until `notAfter`, is renewed. */
 export function renewalDue(obtainedAt: number, notAfter: number): number {
   return obtainedAt + Math.floor(((notAfter - obtainedAt) * 2) / 3);
@@ -133,7 +146,7 @@ export class NodeIdentity {
     // Nothing secret is sent before the server proved it holds a certificate of the pinned CA.
     const caPem = await fetchPinnedCa(this.opts.server, parsed.caDigest);
     const key = this.opts.sharedKey ?? (await generateKeyPair());
-    const csr = await createCsr(key.keys);
+    const csr = await csrFor(key, !!this.opts.sharedKey);
     const Client = loadBerthProto().Dispatcher;
     const client = new Client(this.opts.server, grpc.credentials.createSsl(Buffer.from(caPem), null, null, this.serverCheck()), this.channelOptions());
     try {
@@ -153,7 +166,7 @@ export class NodeIdentity {
 
   private async renew(): Promise<void> {
     const key = this.opts.sharedKey ?? (await generateKeyPair());
-    const csr = await createCsr(key.keys);
+    const csr = await csrFor(key, !!this.opts.sharedKey);
     const client = this.client();
     const res = await new Promise<{ certificate: string; caCertificate: string }>((resolve, reject) => {
       client.Renew({ csr }, { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, out) => (err ? reject(err) : out ? resolve(out) : reject(new Error('empty renew response'))));

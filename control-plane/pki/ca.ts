@@ -18,6 +18,9 @@ export const CA_TTL_MS = 10 * 365 * 24 * 3600_000;
 /** Signed certificates start this far in the past: clocks of a cluster's machines differ a little. */
 export const CLOCK_SKEW_MS = 5 * 60_000;
 
+/** Verified requests remembered (a request holds no secret: it is what was signed, not the key). */
+const CHECKED_CSRS_KEPT = 256;
+
 /** A node's CSR the CA will not sign. */
 export class CsrRejectedError extends BerthError {}
 
@@ -36,6 +39,7 @@ export class ClusterCa {
   /** The CA's certificate as node:crypto reads it, to check peers' certificates on every call. */
   readonly cert: X509Certificate;
   readonly digest: string;
+  private readonly checkedCsrs = new Map<string, x509.Pkcs10CertificateRequest>();
 
   private constructor(
     readonly certPem: string,
@@ -114,6 +118,16 @@ export class ClusterCa {
 
   /** The request, if the CA would sign it; else throws CsrRejectedError saying why. */
   async checkCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
+    // Many nodes of one process (hollow nodes) send the same request: checked once.
+    const known = this.checkedCsrs.get(csrPem);
+    if (known) return known;
+    const csr = await this.verifyCsr(csrPem);
+    if (this.checkedCsrs.size >= CHECKED_CSRS_KEPT) this.checkedCsrs.clear();
+    this.checkedCsrs.set(csrPem, csr);
+    return csr;
+  }
+
+  private async verifyCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
     let csr: x509.Pkcs10CertificateRequest;
     try {
       csr = new x509.Pkcs10CertificateRequest(csrPem);
