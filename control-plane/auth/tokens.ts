@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import { ConflictError } from '../../common/errors.js';
-import { formatJoinToken } from '../../common/pki/join-token.js';
+import { formatJoinToken, parseJoinToken } from '../../common/pki/join-token.js';
 import { keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 
@@ -87,9 +87,16 @@ export class ClusterTokens {
     }
     if (!stored.managerTokenSha256) stored = await addManagerToken(store, stored, dataDir, caDigest, log);
     const admin = await readSecret(path.join(dataDir, ADMIN_TOKEN_FILE));
-    const join = await readSecret(path.join(dataDir, JOIN_TOKEN_FILE));
+    let join = await readSecret(path.join(dataDir, JOIN_TOKEN_FILE));
     const adminOk = admin !== undefined && matches(admin, stored.adminTokenSha256);
-    const joinOk = join !== undefined && matches(join, stored.joinTokenSha256);
+    let joinOk = join !== undefined && matches(join, stored.joinTokenSha256);
+    if (joinOk && parseJoinToken(join!)?.caDigest !== caDigest) {
+      // A token of an older release, or of a CA made again: agents would refuse it. Replaced.
+      join = await rotateJoinToken(store, dataDir, caDigest);
+      stored = (await store.get<StoredTokens>(keys.clusterTokens)) ?? stored;
+      joinOk = true;
+      log.warn({ dataDir }, 'the join token did not name this cluster\'s CA: made a new one (join-token); nodes that joined are not affected');
+    }
     if (!adminOk || !joinOk) {
       log.warn({ dataDir }, 'this data dir does not hold the cluster tokens; copy admin-token and join-token from the first server to use them here');
     }

@@ -4,6 +4,7 @@
 // it on every connection and call. An entry outlives every certificate the node could hold; it
 // may be deleted after `expiresAt`.
 import type { Logger } from 'pino';
+import { errorMessage } from '../../common/errors.js';
 import type { Node } from '../../common/types.js';
 import { Informer } from '../store/informer.js';
 import type { Store, WriteOp } from '../store/store.js';
@@ -36,11 +37,18 @@ export function revokeOp(node: Pick<Node, 'id' | 'name'>, now = new Date()): Wri
   return { type: 'put', key: revocationKey(node.id), value };
 }
 
+/** How often expired entries are looked for. */
+const SWEEP_EVERY_MS = 3600_000;
+
 export class RevokedNodes {
   private readonly informer: Informer<Revocation>;
   private readonly listeners = new Set<(nodeId: string) => void>();
+  private sweeper: NodeJS.Timeout | undefined;
 
-  constructor(store: Store, logger: Logger) {
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+  ) {
     this.informer = new Informer<Revocation>({
       store,
       prefix: REVOKED_PREFIX,
@@ -55,10 +63,28 @@ export class RevokedNodes {
   async start(): Promise<void> {
     this.informer.start();
     await this.informer.synced;
+    this.sweeper = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
+    this.sweeper.unref();
   }
 
   stop(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
     return this.informer.stop();
+  }
+
+  /** Deletes the entries no certificate can need any more (each only if unchanged). */
+  async sweep(now = Date.now()): Promise<number> {
+    let deleted = 0;
+    for (const [key, r] of this.informer.cache) {
+      if (Date.parse(r.expiresAt) > now) continue;
+      try {
+        await this.store.delete(key, (r as Revocation & { version?: number }).version);
+        deleted++;
+      } catch (err) {
+        this.logger.debug({ err: errorMessage(err), nodeId: r.nodeId }, 'expired revocation not deleted');
+      }
+    }
+    return deleted;
   }
 
   has(nodeId: string): boolean {
