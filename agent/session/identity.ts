@@ -55,6 +55,9 @@ export interface NodeIdentityOptions {
   logger: Logger;
 }
 
+/** Channel credentials trusting only a CA, for joining: one per CA for the process (hollow nodes). */
+const joinCredentials = new Map<string, grpc.ChannelCredentials>();
+
 /** The request for a shared key is the same for every node: made once per process. */
 const sharedKeyCsrs = new WeakMap<PemKeyPair, Promise<string>>();
 
@@ -148,7 +151,12 @@ export class NodeIdentity {
     const key = this.opts.sharedKey ?? (await generateKeyPair());
     const csr = await csrFor(key, !!this.opts.sharedKey);
     const Client = loadBerthProto().Dispatcher;
-    const client = new Client(this.opts.server, grpc.credentials.createSsl(Buffer.from(caPem), null, null, this.serverCheck()), this.channelOptions());
+    let creds = joinCredentials.get(`${caPem}|${dialAddress(this.opts.server)}`);
+    if (!creds) {
+      creds = grpc.credentials.createSsl(Buffer.from(caPem), null, null, this.serverCheck());
+      joinCredentials.set(`${caPem}|${dialAddress(this.opts.server)}`, creds);
+    }
+    const client = new Client(this.opts.server, creds, this.channelOptions());
     try {
       const res = await new Promise<{ registration?: RegisterResponse__Output | null; certificate: string; caCertificate: string }>((resolve, reject) => {
         client.Join({ registration: { ...registration, joinToken: token }, csr }, { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, out) =>

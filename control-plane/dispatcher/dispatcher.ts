@@ -295,18 +295,18 @@ export class Dispatcher implements TaskStreams {
       setImmediate(() => call.emit('error', { ...who, name: 'SessionError', message: who.details }));
       return;
     }
-    new NodeSession(call, this.certifiedHost(call, who), this.log.child({ peer: call.getPeer() }));
+    new NodeSession(call, this.certifiedHost(who), this.log.child({ peer: call.getPeer() }));
   }
 
   /** The session host for a connection of `who`: its hello and every later message are checked against the certificate. */
-  private certifiedHost(call: SessionCall, who: PeerNode): SessionHost {
+  private certifiedHost(who: PeerNode): SessionHost {
     return {
       ...this.sessionHost,
       authorize: (nodeId) => {
         if (nodeId !== who.nodeId) {
           return { code: grpc.status.PERMISSION_DENIED, details: `this connection's certificate is node ${who.nodeId}'s, not node ${nodeId}'s` };
         }
-        const now = this.peers.identify(call);
+        const now = this.peers.stillValid(who);
         return isDenied(now) ? now : undefined;
       },
     };

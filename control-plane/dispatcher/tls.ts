@@ -2,8 +2,8 @@
 // the cluster CA asked of clients without requiring a client certificate, since Join is called
 // without one) and the identity of a call's peer: the node id (CN) of a client certificate the
 // cluster CA signed, not expired and not revoked. Every call but Join goes through `identify`;
-// sessions call it again on every message, so an expired or revoked certificate stops working
-// on a live session too.
+// sessions check `stillValid` on every message, so an expired or revoked certificate stops
+// working on a live session too.
 import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { commonNameOf } from '../../common/pki/certs.js';
@@ -84,7 +84,14 @@ export class PeerVerifier {
       if (this.remembered.size >= MAX_REMEMBERED) this.remembered.clear();
       this.remembered.set(key, checked);
     }
-    if (isDenied(checked)) return checked;
+    return isDenied(checked) ? checked : this.stillValid(checked, now);
+  }
+
+  /**
+   * The node of a connection identified before, or why it no longer holds (expired, revoked).
+   * Cheap: what a session asks on every message (reading the peer certificate again is not).
+   */
+  stillValid(checked: PeerNode, now = Date.now()): PeerNode | CallDenied {
     if (now < checked.notBefore) {
       return { code: grpc.status.UNAUTHENTICATED, details: `the client certificate of node ${checked.nodeId} is not valid before ${new Date(checked.notBefore).toISOString()}` };
     }
