@@ -21,6 +21,15 @@ export const CLOCK_SKEW_MS = 5 * 60_000;
 /** Verified requests remembered (a request holds no secret: it is what was signed, not the key). */
 const CHECKED_CSRS_KEPT = 256;
 
+/** The extensions every node (client) or server certificate has; made once (they are immutable DER). */
+const leafExtensions = (usage: x509.ExtendedKeyUsageType) => [
+  new x509.BasicConstraintsExtension(false, undefined, true),
+  new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+  new x509.ExtendedKeyUsageExtension([usage], false),
+];
+const NODE_EXTENSIONS = leafExtensions(x509.ExtendedKeyUsage.clientAuth);
+const SERVER_EXTENSIONS = leafExtensions(x509.ExtendedKeyUsage.serverAuth);
+
 /** A node's CSR the CA will not sign. */
 export class CsrRejectedError extends BerthError {}
 
@@ -39,7 +48,8 @@ export class ClusterCa {
   /** The CA's certificate as node:crypto reads it, to check peers' certificates on every call. */
   readonly cert: X509Certificate;
   readonly digest: string;
-  private readonly checkedCsrs = new Map<string, x509.Pkcs10CertificateRequest>();
+  /** Requests checked, with their keys as WebCrypto keys (the generator is slower given its own kind). */
+  private readonly checkedCsrs = new Map<string, Promise<CryptoKey>>();
 
   private constructor(
     readonly certPem: string,
@@ -106,25 +116,29 @@ export class ClusterCa {
    * signature is wrong (not made with the key it carries) or whose key is not ECDSA P-256.
    */
   async signNodeCsr(csrPem: string, nodeId: string, ttlMs: number, now = new Date()): Promise<IssuedCert> {
-    const csr = await this.checkCsr(csrPem);
+    const publicKey = await this.checkCsr(csrPem);
     return this.issue({
       subject: `CN=${nodeId}`,
-      publicKey: csr.publicKey,
+      publicKey,
       ttlMs,
       now,
       usage: x509.ExtendedKeyUsage.clientAuth,
     });
   }
 
-  /** The request, if the CA would sign it; else throws CsrRejectedError saying why. */
-  async checkCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
-    // Many nodes of one process (hollow nodes) send the same request: checked once.
-    const known = this.checkedCsrs.get(csrPem);
-    if (known) return known;
-    const csr = await this.verifyCsr(csrPem);
-    if (this.checkedCsrs.size >= CHECKED_CSRS_KEPT) this.checkedCsrs.clear();
-    this.checkedCsrs.set(csrPem, csr);
-    return csr;
+  /**
+   * The request's key, if the CA would sign the request; else throws CsrRejectedError saying
+   * why. Many nodes of one process (hollow nodes) send the same request: it is checked once.
+   */
+  checkCsr(csrPem: string): Promise<CryptoKey> {
+    let publicKey = this.checkedCsrs.get(csrPem);
+    if (!publicKey) {
+      publicKey = this.verifyCsr(csrPem).then((csr) => csr.publicKey.export() as Promise<unknown> as Promise<CryptoKey>);
+      if (this.checkedCsrs.size >= CHECKED_CSRS_KEPT) this.checkedCsrs.clear();
+      this.checkedCsrs.set(csrPem, publicKey);
+      publicKey.catch(() => this.checkedCsrs.delete(csrPem));
+    }
+    return publicKey;
   }
 
   private async verifyCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
@@ -165,9 +179,7 @@ export class ClusterCa {
       publicKey: o.publicKey,
       signingKey: this.keys.privateKey,
       extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([o.usage], false),
+        ...(o.usage === x509.ExtendedKeyUsage.clientAuth ? NODE_EXTENSIONS : SERVER_EXTENSIONS),
         ...(o.sans?.length ? [new x509.SubjectAlternativeNameExtension(o.sans, false)] : []),
       ],
     });
