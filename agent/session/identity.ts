@@ -269,7 +269,8 @@ export class NodeIdentity {
       checkServerIdentity: (_name, cert) => {
         const usage = (cert as PeerCertificate & { ext_key_usage?: string[] }).ext_key_usage ?? [];
         if (!usage.includes(SERVER_AUTH_OID)) return new Error('the server presented a certificate that is not a server certificate of the cluster');
-        return checkServerIdentity(host, cert);
+        const wrongName = checkServerIdentity(host, cert);
+        return wrongName && new Error(`${wrongName.message} (start the server with --tls-san ${host} or --advertise-addr so its certificate names it)`);
       },
     };
   }
