@@ -5,6 +5,7 @@
 // left running, to be adopted by the next agent on this node).
 // Must not: parse flags (cli.ts) or know the protocol (session/) or the runtime (driver/).
 import type { Logger } from 'pino';
+import type { PemKeyPair } from '../common/pki/certs.js';
 import type { NodeResources } from '../common/types.js';
 import { DockerDriver } from './driver/docker.js';
 import type { Driver } from './driver/driver.js';
@@ -20,7 +21,8 @@ export type Runtime = (typeof Runtime)[keyof typeof Runtime];
 export interface AgentOptions {
   /** `HOST:PORT` of the control plane's dispatcher. */
   server: string;
-  joinToken: string;
+  /** Needed only to join: a node whose data dir holds a valid certificate connects with it. */
+  joinToken?: string | undefined;
   nodeName: string;
   labels: Record<string, string>;
   runtime: Runtime;
@@ -32,6 +34,8 @@ export interface AgentOptions {
   worker?: TaskWorker;
   /** Cut off from the control plane this long, the node stops its tasks (see AgentSession). */
   fenceAfterMs?: number;
+  /** Hollow nodes: the node's certificate in memory only, and one key for all nodes of the process. */
+  identity?: { inMemory?: boolean; sharedKey?: PemKeyPair };
 }
 
 export class Agent {
@@ -49,7 +53,9 @@ export class Agent {
     this.streams = new StreamRequests(driver, opts.logger);
     this.session = new AgentSession({
       server: opts.server,
-      joinToken: opts.joinToken,
+      ...(opts.joinToken ? { joinToken: opts.joinToken } : {}),
+      ...(opts.identity?.inMemory ? {} : { identityDir: opts.dataDir }),
+      ...(opts.identity?.sharedKey ? { sharedKey: opts.identity.sharedKey } : {}),
       nodeName: opts.nodeName,
       labels: opts.labels,
       capacity: opts.capacity,

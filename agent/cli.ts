@@ -1,6 +1,7 @@
 // `berth agent`: flags -> an Agent, run until SIGTERM/SIGINT (exit 0) or until the server refuses
 // the join token (exit 1). Bad flags are one clear line on stderr and exit code 1.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import http from 'node:http';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -9,6 +10,7 @@ import { createLogger } from '../common/log.js';
 import { parseCpu, parseMemory } from '../common/quantity.js';
 import type { NodeResources } from '../common/types.js';
 import { Agent, Runtime } from './agent.js';
+import { NODE_CERT_FILE } from './session/identity.js';
 import { BerthError, errorMessage } from '../common/errors.js';
 
 const DOCKER_SOCKET = '/var/run/docker.sock';
@@ -16,11 +18,13 @@ const DOCKER_PING_TIMEOUT_MS = 1000;
 
 const USAGE = `Usage: berth agent --server HOST:PORT (--token T | --token-file FILE) [flags]
 
-Joins a Berth control plane and runs the tasks it assigns to this node.
+Joins a Berth control plane and runs the tasks it assigns to this node. The first start joins
+with the join token (checking the server's CA against the digest in it) and keeps the node's
+certificate in --data-dir; later starts connect with that certificate and need no token.
 
 Flags:
   --server HOST:PORT     the control plane's dispatcher address (required)
-  --token T              the cluster's join token
+  --token T              the cluster's join token (BERTH-1-<CA digest>-<secret>)
   --token-file FILE      read the join token from FILE
   --name N               node name (default: this host's name)
   --labels k=v,k2=v2     node labels, for placement constraints
@@ -40,7 +44,8 @@ export class FlagError extends BerthError {
 
 export interface AgentFlags {
   server: string;
-  joinToken: string;
+  /** Undefined when the data dir holds the node's certificate already. */
+  joinToken: string | undefined;
   nodeName: string;
   labels: Record<string, string>;
   runtime: Runtime | undefined;
@@ -83,9 +88,11 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
 
   if (values.token !== undefined && values['token-file'] !== undefined) throw new FlagError('use --token or --token-file, not both');
   const joinToken = values['token-file'] !== undefined ? readJoinToken(values['token-file'], '--token-file') : values.token;
-  if (!joinToken) throw new FlagError('a join token is required: --token T or --token-file FILE');
-
   const nodeName = checkNodeName(values.name ?? os.hostname(), '--name');
+  const dataDir = values['data-dir'] ?? `/var/lib/berth/agent-${nodeName}`;
+  if (!joinToken && !existsSync(path.join(dataDir, NODE_CERT_FILE))) {
+    throw new FlagError(`a join token is required: --token T or --token-file FILE (${dataDir} holds no node certificate yet)`);
+  }
   const labels = parseLabels(values.labels ?? '', '--labels');
 
   let runtime: Runtime | undefined;
@@ -115,7 +122,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
     nodeName,
     labels,
     runtime,
-    dataDir: values['data-dir'] ?? `/var/lib/berth/agent-${nodeName}`,
+    dataDir,
     capacity: { cpu, memory },
   };
 }

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { createLogger } from '../common/log.js';
 import type { NodeResources } from '../common/types.js';
+import { generateKeyPair, type PemKeyPair } from '../common/pki/certs.js';
 import { Agent, Runtime } from './agent.js';
 import { FakeWorker } from './fake-worker.js';
 
@@ -53,6 +54,9 @@ export class HollowFleet {
   /** Starts every agent (in batches); resolves once all have begun connecting. */
   async start(): Promise<void> {
     const o = this.opts;
+    // Each node joins (pins the CA, sends a CSR, gets its own certificate) as any agent does,
+    // with one key for the whole process: 5,000 key pairs would be time for nothing.
+    const sharedKey: PemKeyPair = await generateKeyPair();
     const first = o.firstIndex ?? 0;
     const batch = o.rampBatch ?? 200;
     for (let i = 0; i < o.count; i++) {
@@ -69,6 +73,7 @@ export class HollowFleet {
         version: 'hollow',
         logger: o.logger,
         worker: new FakeWorker(),
+        identity: { inMemory: true, sharedKey },
       });
       this.agents.push(agent);
       await agent.start();

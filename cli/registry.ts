@@ -13,9 +13,9 @@ import { getCommand } from './commands/get.js';
 import { logsCommand } from './commands/logs.js';
 import { nodeCommand } from './commands/node.js';
 import { scaleCommand } from './commands/scale.js';
+import { tokenCommand } from './commands/token.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { versionCommand } from './commands/version.js';
-import { tokenCommand } from './commands/token.js';
 
 export const COMMANDS: readonly Command[] = [
   applyCommand,

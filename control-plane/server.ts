@@ -11,6 +11,7 @@ import { EmbeddedEtcd } from './etcd/embedded.js';
 import { EventRecorder } from './events/recorder.js';
 import { Lifecycle, StartAborted } from './lifecycle.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
+import { ensureClusterPki } from './pki/setup.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { createSharedInformers, stopSharedInformers } from './store/shared-informers.js';
 import { Store } from './store/store.js';
@@ -27,6 +28,12 @@ export interface ServerOptions {
   heartbeatGraceMs: number;
   /** Longest wait between two restarts of a crash-looping slot. */
   restartBackoffMaxMs?: number;
+  /** The address agents dial, if not the listen address (a name in the server certificate). */
+  advertiseAddr?: string;
+  /** More names (host names, IP addresses) for the server certificate. */
+  tlsSans?: string[];
+  /** Lifetime of node certificates (default 24 h). */
+  nodeCertTtlMs?: number;
 }
 
 export const SERVER_DEFAULTS: ServerOptions = {
@@ -67,7 +74,8 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     check();
     const store = new Store({ endpoints, prefix: opts.etcdPrefix, logger: log });
     life.onStop('store', () => store.close());
-    const tokens = await ClusterTokens.ensure(store, opts.dataDir, log);
+    const pki = await ensureClusterPki(opts, log);
+    const tokens = await ClusterTokens.ensure(store, opts.dataDir, log, pki.ca.digest);
     check();
 
     const events = new EventRecorder({ store, logger: log });
@@ -87,6 +95,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       logger: log,
       listen: opts.agentListen,
       verifyJoinToken: (t) => tokens.verifyJoin(t),
+      tls: { ...pki, ...(opts.nodeCertTtlMs ? { nodeCertTtlMs: opts.nodeCertTtlMs } : {}) },
       heartbeatGraceMs: opts.heartbeatGraceMs,
       events,
       informers,
@@ -104,6 +113,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       etcdPrefix: opts.etcdPrefix,
       listen: opts.listen,
       adminTokenSha256: tokens.adminTokenSha256,
+      joinTokenRotation: { dataDir: opts.dataDir, caDigest: pki.ca.digest },
       streams: dispatcher,
       informers,
       logger: log,

@@ -1,6 +1,7 @@
 // Agent session: the agent's one connection to the control plane's dispatcher.
 //
-// Owns: Register (join token -> node id) then one Session stream, reconnecting with jittered
+// Owns: Register (the node's certificate -> registration; joining first with the join token when
+// the node has no valid certificate, identity.ts) then one Session stream, reconnecting with jittered
 // exponential backoff; on every (re)connect it resends every status the worker knows and hands
 // the worker the full assignment set (the worker keeps what already runs, so nothing is started
 // twice); status changes go upstream in batches; heartbeats at the interval the server gave.
@@ -15,11 +16,14 @@ import type { RegisterResponse__Output } from '../../proto/generated/berth/v1/Re
 import type { ServerMessage__Output } from '../../proto/generated/berth/v1/ServerMessage.js';
 import type { Task__Output } from '../../proto/generated/berth/v1/Task.js';
 import { reportToProto, taskFromProto } from '../../proto/convert.js';
-import { KEEPALIVE_OPTIONS, loadBerthProto } from '../../proto/load.js';
+import { KEEPALIVE_OPTIONS } from '../../proto/load.js';
 import type { TaskStatusReport } from '../../common/task-status.js';
 import type { TaskWorker } from '../worker/types.js';
 import { backoffDelay, DEFAULT_BACKOFF, delayBeforeFence, type BackoffOptions } from './backoff.js';
 import type { StreamRequests, StreamSink } from './stream-requests.js';
+import type { PemKeyPair } from '../../common/pki/certs.js';
+import { NodeIdentity } from './identity.js';
+import { NodeIdentityError } from './identity-errors.js';
 
 /** The control plane refused the join token: retrying cannot help. */
 export class JoinRefusedError extends BerthError {
@@ -38,7 +42,12 @@ export interface StatusRejectionNotice {
 export interface AgentSessionOptions {
   /** `HOST:PORT` of the dispatcher. */
   server: string;
-  joinToken: string;
+  /** Needed only to join: a node with a valid certificate connects with it. */
+  joinToken?: string;
+  /** Where the node's key and certificates are kept; undefined: in memory (hollow nodes). */
+  identityDir?: string;
+  /** One key for the certificates of many nodes of a process (hollow nodes). */
+  sharedKey?: PemKeyPair;
   nodeName: string;
   labels: Record<string, string>;
   capacity: NodeResources;
@@ -90,7 +99,8 @@ const CLOSE_WAIT_MS = 1000;
 type SessionCall = grpc.ClientDuplexStream<AgentMessage, ServerMessage__Output>;
 
 export class AgentSession {
-  private readonly client: DispatcherClient;
+  /** The node's key and certificate, and the mutual-TLS client made of them. */
+  readonly identity: NodeIdentity;
   private readonly log: Logger;
   private readonly pending = new Map<string, TaskStatusReport>();
   private call: SessionCall | undefined;
@@ -105,12 +115,25 @@ export class AgentSession {
   /** When the armed fence fires (ms since the epoch). */
   private fenceAt: number | undefined;
   private announcedGraceMs: number | undefined;
+  /** Set when a renewed certificate needs a new connection: the registration to resume with. */
+  private resume: RegisterResponse__Output | undefined;
+  private lastRegistration: RegisterResponse__Output | undefined;
 
   constructor(private readonly opts: AgentSessionOptions) {
     this.log = opts.logger.child({ component: 'session', server: opts.server });
-    const Client = loadBerthProto().Dispatcher;
-    this.client = new Client(opts.server, grpc.credentials.createInsecure(), { ...KEEPALIVE_OPTIONS, ...CHANNEL_RECONNECT_OPTIONS });
+    this.identity = new NodeIdentity({
+      server: opts.server,
+      ...(opts.joinToken ? { joinToken: opts.joinToken } : {}),
+      ...(opts.identityDir ? { dir: opts.identityDir } : {}),
+      ...(opts.sharedKey ? { sharedKey: opts.sharedKey } : {}),
+      channelOptions: { ...KEEPALIVE_OPTIONS, ...CHANNEL_RECONNECT_OPTIONS },
+      logger: this.log,
+    });
     opts.worker.onStatus((r) => this.onWorkerStatus(r));
+  }
+
+  private get client(): DispatcherClient {
+    return this.identity.client();
   }
 
   /** The node id the control plane gave this node (after the first registration). */
@@ -152,7 +175,7 @@ export class AgentSession {
     await this.loop;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.disarmFence();
-    this.client.close();
+    this.identity.close();
   }
 
   private async run(): Promise<Error | undefined> {
@@ -161,11 +184,13 @@ export class AgentSession {
     while (!this.stopping) {
       let established = false;
       try {
-        const reg = await this.register();
+        const reg = this.resume ?? (await this.register());
+        this.resume = undefined;
         if (this.stopping) break;
+        this.lastRegistration = reg;
         established = await this.runStream(reg);
       } catch (err) {
-        if (err instanceof JoinRefusedError) {
+        if (err instanceof JoinRefusedError || err instanceof NodeIdentityError) {
           this.log.error({ err: err.message }, 'join refused');
           return err;
         }
@@ -173,6 +198,7 @@ export class AgentSession {
       }
       if (this.stopping) break;
       if (established) attempt = 0;
+      if (this.resume) continue; // a renewed certificate: reconnect at once with it
       const delay = delayBeforeFence(backoffDelay(attempt++, backoff), Date.now(), this.fenceAt);
       this.log.info({ delayMs: delay, attempt }, 'reconnecting');
       await this.sleep(delay);
@@ -180,23 +206,44 @@ export class AgentSession {
     return undefined;
   }
 
-  private register(): Promise<RegisterResponse__Output> {
+  private async register(): Promise<RegisterResponse__Output> {
     const o = this.opts;
+    const registration = {
+      nodeName: o.nodeName,
+      labels: o.labels,
+      capacity: { cpuMillicores: o.capacity.cpu, memoryBytes: o.capacity.memory },
+      runtime: o.runtime,
+      agentVersion: o.agentVersion,
+    };
+    try {
+      const joined = await this.identity.ensure(registration);
+      if (joined) {
+        this.identity.startRenewing(() => this.reconnectWithRenewedCertificate());
+        return joined;
+      }
+    } catch (err) {
+      const e = err as grpc.ServiceError;
+      if (e.code === grpc.status.UNAUTHENTICATED || e.code === grpc.status.INVALID_ARGUMENT) throw new JoinRefusedError(o.server, e.details);
+      throw err;
+    }
+    this.identity.startRenewing(() => this.reconnectWithRenewedCertificate());
     return new Promise((resolve, reject) => {
       this.registering = this.client.Register(
-        {
-          joinToken: o.joinToken,
-          nodeName: o.nodeName,
-          labels: o.labels,
-          capacity: { cpuMillicores: o.capacity.cpu, memoryBytes: o.capacity.memory },
-          runtime: o.runtime,
-          agentVersion: o.agentVersion,
-        },
+        registration,
         { deadline: Date.now() + REGISTER_TIMEOUT_MS },
         (err, res) => {
           this.registering = undefined;
-          if (err) {
-            const fatal = err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.INVALID_ARGUMENT;
+          if (err?.code === grpc.status.UNAUTHENTICATED) {
+            // The certificate is not (or no longer) accepted: join again with the token, if any.
+            this.log.warn({ reason: err.details }, 'node certificate refused');
+            this.identity.invalidate();
+            reject(err);
+          } else if (err?.code === grpc.status.PERMISSION_DENIED) {
+            // Revoked (the node was removed), or the certificate of another node: it is of no use.
+            void this.identity.forget();
+            reject(new JoinRefusedError(o.server, err.details));
+          } else if (err) {
+            const fatal = err.code === grpc.status.INVALID_ARGUMENT;
             reject(fatal ? new JoinRefusedError(o.server, err.details) : err);
           } else if (!res?.nodeId) {
             reject(new Error('empty registration response'));
@@ -275,6 +322,18 @@ export class AgentSession {
       const statuses = this.opts.worker.statuses().map(reportToProto);
       call.write({ hello: { nodeId: reg.nodeId, sessionToken: reg.sessionToken, statuses } });
     });
+  }
+
+  /**
+   * The certificate was renewed: the session moves to a connection made with the new one, with
+   * the same registration (its session token still holds), so the node is never seen as gone.
+   */
+  private reconnectWithRenewedCertificate(): void {
+    const call = this.call;
+    if (!call || this.stopping || !this.lastRegistration) return;
+    this.resume = this.lastRegistration;
+    this.flushStatuses();
+    call.end();
   }
 
   /** The delay a cut-off node waits before stopping its tasks. */

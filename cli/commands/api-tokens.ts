@@ -69,3 +69,14 @@ function expiresCell(expiresAt: string | undefined, nowMs: number): string {
   if (at <= nowMs) return `expired ${formatAge(expiresAt, nowMs)} ago`;
   return `in ${formatDuration(at - nowMs)}`;
 }
+
+/** `berth token rotate join`: prints the new join token alone on standard output. */
+export async function rotateJoinToken(ctx: CommandContext, args: string[]): Promise<number> {
+  const [kind, ...rest] = args;
+  if (kind !== 'join') throw new UsageError(kind ? `cannot rotate "${kind}" tokens: only join` : 'token rotate needs a token kind: join', 'token');
+  if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`, 'token');
+  const res = await ctx.client().request<{ token: string }>('POST', '/v1/tokens/join/rotate');
+  ctx.out(res.token);
+  ctx.err('join token rotated: the previous one no longer works; joined nodes are not affected');
+  return 0;
+}

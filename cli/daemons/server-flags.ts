@@ -3,6 +3,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { checkNodeName, parseLabels } from '../../agent/cli.js';
+import { MAX_NODE_CERT_TTL_MS, MIN_NODE_CERT_TTL_MS, parseDurationMs } from '../../control-plane/pki/setup.js';
 import { SERVER_DEFAULTS, type ServerOptions } from '../../control-plane/server.js';
 
 export const SERVER_USAGE = `Usage: berth server [flags]
@@ -25,6 +26,15 @@ Flags:
   --restart-backoff-max SECONDS
                           longest wait between two restarts of a crash-looping task
                           (default 300)
+  --advertise-addr HOST[:PORT]
+                          the address agents dial, if not --agent-listen's (put in the
+                          dispatcher's TLS certificate)
+  --tls-san NAME[,NAME...]
+                          more host names or IP addresses for the dispatcher's TLS
+                          certificate (repeatable)
+  --node-cert-ttl DURATION
+                          lifetime of node certificates, e.g. 24h, 30m, 20s (default 24h);
+                          agents renew them at 2/3 of it
 
 Example:
   berth server --data-dir /var/lib/berth
@@ -59,6 +69,9 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
       'node-labels': { type: 'string' },
       'heartbeat-grace': { type: 'string' },
       'restart-backoff-max': { type: 'string' },
+      'advertise-addr': { type: 'string' },
+      'tls-san': { type: 'string', multiple: true },
+      'node-cert-ttl': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -70,7 +83,19 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
   if (backoffMax !== undefined && (!Number.isFinite(backoffMax) || backoffMax <= 0)) {
     throw new Error(`--restart-backoff-max: must be a positive number of seconds`);
   }
+  let nodeCertTtlMs: number | undefined;
+  if (values['node-cert-ttl'] !== undefined) {
+    nodeCertTtlMs = parseDurationMs(values['node-cert-ttl']);
+    if (nodeCertTtlMs === undefined) throw new Error(`--node-cert-ttl "${values['node-cert-ttl']}": expected a duration like 24h, 30m or 20s`);
+    if (nodeCertTtlMs < MIN_NODE_CERT_TTL_MS || nodeCertTtlMs > MAX_NODE_CERT_TTL_MS) {
+      throw new Error(`--node-cert-ttl "${values['node-cert-ttl']}": must be between ${MIN_NODE_CERT_TTL_MS / 1000}s and ${MAX_NODE_CERT_TTL_MS / 86_400_000}d`);
+    }
+  }
+  const tlsSans = (values['tls-san'] ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
   const server: ServerOptions = {
+    ...(values['advertise-addr'] ? { advertiseAddr: values['advertise-addr'] } : {}),
+    ...(tlsSans.length ? { tlsSans } : {}),
+    ...(nodeCertTtlMs !== undefined ? { nodeCertTtlMs } : {}),
     dataDir: values['data-dir'] ?? SERVER_DEFAULTS.dataDir,
     listen: values.listen ?? SERVER_DEFAULTS.listen,
     agentListen: values['agent-listen'] ?? SERVER_DEFAULTS.agentListen,

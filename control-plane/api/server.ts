@@ -11,6 +11,7 @@ import { taskAndNodeRoutes } from './routes/tasks-nodes.js';
 import { nodeAdminRoutes } from './routes/node-admin.js';
 import { eventRoutes } from './routes/events.js';
 import { rolloutRoutes } from './routes/rollout.js';
+import { joinTokenRoutes, type JoinTokenRotation } from './routes/join-token.js';
 import { attachWatch } from './watch.js';
 import { logsAndExecRoutes } from './routes/logs-exec.js';
 import type { TaskStreams } from '../dispatcher/task-streams.js';
@@ -38,6 +39,8 @@ export interface ApiServerOptions {
   cache: WatchCache;
   /** Where mutating calls are recorded (the server's); without it none are. */
   audit?: AuditRecorder;
+  /** Replaces the join token (`POST /v1/tokens/join/rotate`); without it the route is absent. */
+  joinTokens?: JoinTokenRotation;
 }
 
 declare module 'fastify' {
@@ -79,6 +82,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   rolloutRoutes(app, opts.store, reads, opts.events);
   if (opts.streams) logsAndExecRoutes(app, opts.store, opts.streams, log);
   tokenRoutes(app, apiTokens);
+  if (opts.joinTokens) joinTokenRoutes(app, opts.joinTokens, log);
   auditRoutes(app, opts.store, log);
   attachWatch(app, { ...opts, authorize: (token, kind) => app.access.authorizeWatch(token, kind) });
   return app;

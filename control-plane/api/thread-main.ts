@@ -2,7 +2,7 @@
 // fastify server. Ends when the main thread posts 'stop', after closing each of them.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../../common/log.js';
-import { matches } from '../auth/tokens.js';
+import { matches, rotateJoinToken } from '../auth/tokens.js';
 import { EventRecorder } from '../events/recorder.js';
 import { AuditRecorder } from '../audit/recorder.js';
 import { createSharedInformers, stopSharedInformers } from '../store/shared-informers.js';
@@ -30,6 +30,7 @@ const api = buildApi({
   cache,
   audit,
   ...(streams ? { streams } : {}),
+  ...(data.joinTokenRotation ? { joinTokens: { rotate: () => rotateJoinToken(store, data.joinTokenRotation!.dataDir, data.joinTokenRotation!.caDigest) } } : {}),
 });
 
 async function close(): Promise<void> {

@@ -27,6 +27,8 @@ export interface ApiThreadOptions {
   streams?: SessionSource;
   /** The main thread's informers: the thread gets task counts from them instead of watching every task. */
   informers: Pick<SharedInformers, 'tasks' | 'services'>;
+  /** Where `POST /v1/tokens/join/rotate` writes the new join token, and the CA digest it carries. */
+  joinTokenRotation?: { dataDir: string; caDigest: string };
   logger: Logger;
 }
 
@@ -39,6 +41,7 @@ export interface ApiThreadData {
   logLevel: string;
   streamsPort?: MessagePort;
   countsPort: MessagePort;
+  joinTokenRotation?: { dataDir: string; caDigest: string };
 }
 
 /** Messages from the thread. */
@@ -80,6 +83,7 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
     listen: opts.listen,
     adminTokenSha256: opts.adminTokenSha256,
     logLevel: opts.logger.level,
+    ...(opts.joinTokenRotation ? { joinTokenRotation: opts.joinTokenRotation } : {}),
     ...(channel ? { streamsPort: channel.port2 } : {}),
     countsPort: countsChannel.port2,
   };

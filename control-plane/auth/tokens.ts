@@ -1,28 +1,37 @@
-// Cluster credentials: the admin token (for the API and CLI) and the join token (for agents).
-// etcd keeps only their SHA-256 hashes, so every control-plane instance can verify them; the
-// tokens themselves live in files under the data dir, readable by root only. The server also
-// writes a ready-to-use client config, `<data-dir>/berth.yaml`.
+// Cluster credentials: the admin token (for the API and CLI), the join token (for agents) and
+// the manager token (for control planes joining this one). Join and manager tokens carry the
+// cluster CA's digest (`BERTH-1-<digest>-<secret>`, common/pki/join-token.ts) so the one who
+// joins can check the control plane before sending them. etcd keeps only their SHA-256 hashes,
+// so every control-plane instance can verify them (and a rotated join token is refused at once
+// everywhere); the tokens themselves live in files under the data dir, readable by root only.
+// The server also writes a ready-to-use client config, `<data-dir>/berth.yaml`.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import { ConflictError } from '../../common/errors.js';
+import { formatJoinToken, parseJoinToken } from '../../common/pki/join-token.js';
 import { keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 
 interface StoredTokens {
   adminTokenSha256: string;
   joinTokenSha256: string;
+  /** Absent in clusters made before manager tokens existed (added on their next start). */
+  managerTokenSha256?: string;
   createdAt: string;
+  joinTokenRotatedAt?: string;
 }
 
 export const ADMIN_TOKEN_FILE = 'admin-token';
 export const JOIN_TOKEN_FILE = 'join-token';
+export const MANAGER_TOKEN_FILE = 'manager-token';
 export const CLIENT_CONFIG_FILE = 'berth.yaml';
 
 export class ClusterTokens {
   private constructor(
+    private readonly store: Store,
     private readonly hashes: StoredTokens,
     /** The plain tokens when this data dir holds them (always, for the server that made them). */
     readonly adminToken: string | undefined,
@@ -38,42 +47,60 @@ export class ClusterTokens {
     return this.hashes.adminTokenSha256;
   }
 
-  verifyJoin(token: string | undefined): boolean {
-    return matches(token, this.hashes.joinTokenSha256);
+  /** Checks against the join token's hash in etcd now: a rotated token is refused at once. */
+  async verifyJoin(token: string | undefined): Promise<boolean> {
+    if (!token) return false;
+    const current = await this.store.get<StoredTokens>(keys.clusterTokens);
+    return !!current && matches(token, current.joinTokenSha256);
   }
 
   /**
    * Loads the cluster's tokens, creating them on the cluster's first start. Files in `dataDir`
    * that do not match the hashes in etcd (another cluster's) are ignored with a warning.
    */
-  static async ensure(store: Store, dataDir: string, log: Logger): Promise<ClusterTokens> {
+  static async ensure(store: Store, dataDir: string, log: Logger, caDigest: string): Promise<ClusterTokens> {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     let stored = await store.get<StoredTokens>(keys.clusterTokens);
     if (!stored) {
       const admin = newToken('adm');
-      const join = newToken('join');
-      const fresh: StoredTokens = { adminTokenSha256: sha256(admin), joinTokenSha256: sha256(join), createdAt: new Date().toISOString() };
+      const join = newCaPinnedToken(caDigest);
+      const manager = newCaPinnedToken(caDigest);
+      const fresh: StoredTokens = {
+        adminTokenSha256: sha256(admin),
+        joinTokenSha256: sha256(join),
+        managerTokenSha256: sha256(manager),
+        createdAt: new Date().toISOString(),
+      };
       try {
         // Files first: a crash between the two steps leaves unused files, never unknown tokens.
         await writeSecret(path.join(dataDir, ADMIN_TOKEN_FILE), admin);
         await writeSecret(path.join(dataDir, JOIN_TOKEN_FILE), join);
+        await writeSecret(path.join(dataDir, MANAGER_TOKEN_FILE), manager);
         await store.create(keys.clusterTokens, fresh);
-        log.info({ dataDir }, 'generated cluster admin and join tokens');
-        return new ClusterTokens(fresh, admin, join);
+        log.info({ dataDir }, 'generated cluster admin, join and manager tokens');
+        return new ClusterTokens(store, fresh, admin, join);
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
         stored = await store.get<StoredTokens>(keys.clusterTokens);
         if (!stored) throw err;
       }
     }
+    if (!stored.managerTokenSha256) stored = await addManagerToken(store, stored, dataDir, caDigest, log);
     const admin = await readSecret(path.join(dataDir, ADMIN_TOKEN_FILE));
-    const join = await readSecret(path.join(dataDir, JOIN_TOKEN_FILE));
+    let join = await readSecret(path.join(dataDir, JOIN_TOKEN_FILE));
     const adminOk = admin !== undefined && matches(admin, stored.adminTokenSha256);
-    const joinOk = join !== undefined && matches(join, stored.joinTokenSha256);
+    let joinOk = join !== undefined && matches(join, stored.joinTokenSha256);
+    if (joinOk && parseJoinToken(join!)?.caDigest !== caDigest) {
+      // A token of an older release, or of a CA made again: agents would refuse it. Replaced.
+      join = await rotateJoinToken(store, dataDir, caDigest);
+      stored = (await store.get<StoredTokens>(keys.clusterTokens)) ?? stored;
+      joinOk = true;
+      log.warn({ dataDir }, 'the join token did not name this cluster\'s CA: made a new one (join-token); nodes that joined are not affected');
+    }
     if (!adminOk || !joinOk) {
       log.warn({ dataDir }, 'this data dir does not hold the cluster tokens; copy admin-token and join-token from the first server to use them here');
     }
-    return new ClusterTokens(stored, adminOk ? admin : undefined, joinOk ? join : undefined);
+    return new ClusterTokens(store, stored, adminOk ? admin : undefined, joinOk ? join : undefined);
   }
 
   /** Writes `<data-dir>/berth.yaml` (server URL + admin token) for the CLI. */
@@ -83,6 +110,48 @@ export class ClusterTokens {
     await writeSecret(file, stringify({ server: serverUrl, token: this.adminToken }));
     return file;
   }
+}
+
+/**
+ * Replaces the join token: a new one (with the CA digest `caDigest`) whose hash is written to
+ * etcd, so the old one is refused from now on, and to `<dataDir>/join-token`. Nodes that joined
+ * keep their certificates. Returns the new token (the caller shows it once; never log it).
+ */
+export async function rotateJoinToken(store: Store, dataDir: string, caDigest: string): Promise<string> {
+  const join = newCaPinnedToken(caDigest);
+  for (let attempt = 1; ; attempt++) {
+    const stored = await store.get<StoredTokens & { version?: number }>(keys.clusterTokens);
+    if (!stored) throw new Error('the cluster has no tokens yet');
+    const { version, ...rest } = stored;
+    try {
+      await store.put(keys.clusterTokens, { ...rest, joinTokenSha256: sha256(join), joinTokenRotatedAt: new Date().toISOString() }, version);
+      break;
+    } catch (err) {
+      if (!(err instanceof ConflictError) || attempt >= 5) throw err;
+    }
+  }
+  await writeSecret(path.join(dataDir, JOIN_TOKEN_FILE), join);
+  return join;
+}
+
+/** An older cluster's tokens get a manager token (its file in this data dir). */
+async function addManagerToken(store: Store, stored: StoredTokens & { version?: number }, dataDir: string, caDigest: string, log: Logger): Promise<StoredTokens> {
+  const manager = newCaPinnedToken(caDigest);
+  const { version, ...rest } = stored;
+  const next: StoredTokens = { ...rest, managerTokenSha256: sha256(manager) };
+  try {
+    await writeSecret(path.join(dataDir, MANAGER_TOKEN_FILE), manager);
+    await store.put(keys.clusterTokens, next, version);
+    log.info({ dataDir }, 'generated the cluster manager token');
+    return next;
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+    return (await store.get<StoredTokens>(keys.clusterTokens)) ?? stored;
+  }
+}
+
+function newCaPinnedToken(caDigest: string): string {
+  return formatJoinToken(caDigest, randomBytes(24).toString('base64url'));
 }
 
 function newToken(kind: string): string {

@@ -1,6 +1,7 @@
 // Dispatcher: the control plane's gRPC face towards the node agents.
 //
-// Owns: node registration (join token -> node id), one Session stream per agent (the full set of
+// Owns: node registration (join token + CSR -> node id and certificate, join.ts; every other call
+// authenticated by the node's certificate, tls.ts), one Session stream per agent (the full set of
 // its assigned tasks, then changes), task status reports written back to etcd (validated, forward
 // only, batched), node liveness from heartbeats (kept in memory; only the ready/down transitions
 // are written), and logs and exec requests to a node's agent over its session (task-streams.ts).
@@ -18,6 +19,7 @@ import type { DispatcherHandlers } from '../../proto/generated/berth/v1/Dispatch
 import { KEEPALIVE_OPTIONS, loadBerthProto } from '../../proto/load.js';
 import type { SharedInformers } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
+import { keys } from '../store/keys.js';
 import { NodeRegistry } from './node-registry.js';
 import { NodeSession, type SessionCall, type SessionHost } from './node-session.js';
 import { AssignmentChange, expiredNodes } from './rules.js';
@@ -36,6 +38,9 @@ import {
   type TaskStreams,
 } from './task-streams.js';
 import { errorMessage } from '../../common/errors.js';
+import { RevokedNodes } from '../pki/revocations.js';
+import { join, renew, type CertificateHost } from './join.js';
+import { dispatcherCredentials, isDenied, PeerVerifier, type CallDenied, type DispatcherTls, type PeerNode } from './tls.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -43,6 +48,8 @@ export interface DispatcherOptions {
   /** `HOST:PORT`; port 0 picks a free port (see `port`). */
   listen: string;
   verifyJoinToken: (token: string) => boolean | Promise<boolean>;
+  /** The cluster CA and the server certificate: every connection is TLS, every call but Join mutual TLS. */
+  tls: DispatcherTls;
   /** Interval the agents are told to send heartbeats at (default 1000 ms). */
   heartbeatIntervalMs?: number;
   /** Silence after which a node is marked down (default 5000 ms). */
@@ -87,9 +94,14 @@ export class Dispatcher implements TaskStreams {
   private livenessTimer: NodeJS.Timeout | undefined;
   private checking = false;
   private stopping: Promise<void> | undefined;
+  private readonly revoked: RevokedNodes;
+  private readonly peers: PeerVerifier;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.log = opts.logger.child({ component: 'dispatcher' });
+    this.revoked = new RevokedNodes(opts.store, this.log);
+    this.peers = new PeerVerifier(opts.tls.ca, this.revoked);
+    this.revoked.onRevoked((nodeId) => this.sessions.get(nodeId)?.end('the node was removed: its certificates are revoked'));
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 1000;
     this.graceMs = opts.heartbeatGraceMs ?? 5000;
     this.registry = new NodeRegistry(opts.store, this.log, opts.informers?.nodes);
@@ -148,7 +160,7 @@ export class Dispatcher implements TaskStreams {
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.registry.start(), this.index.start()]);
+    await Promise.all([this.registry.start(), this.index.start(), this.revoked.start()]);
     // Agents need time to reconnect after a control-plane restart: every node not already down
     // counts as seen now, plus the longest wait an agent's reconnect backoff may have reached.
     const seenUntil = Date.now() + RESTART_RECONNECT_ALLOWANCE_MS;
@@ -157,12 +169,14 @@ export class Dispatcher implements TaskStreams {
     }
     const server = new grpc.Server(KEEPALIVE_OPTIONS);
     const handlers: DispatcherHandlers = {
+      Join: (call, callback) => void join(this.certificateHost, call, callback),
       Register: (call, callback) => void this.register(call, callback),
+      Renew: (call, callback) => void renew(this.certificateHost, call, callback),
       Session: (call) => this.session(call),
     };
     server.addService(loadBerthProto().Dispatcher.service, handlers);
     this.boundPort = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(this.opts.listen, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      server.bindAsync(this.opts.listen, dispatcherCredentials(this.opts.tls), (err, port) => (err ? reject(err) : resolve(port))),
     );
     this.server = server;
     const every = Math.max(50, Math.min(1000, Math.floor(this.graceMs / 4)));
@@ -193,7 +207,7 @@ export class Dispatcher implements TaskStreams {
       });
     }
     await this.writer.stop();
-    await Promise.all([this.registry.stop(), this.index.stop()]);
+    await Promise.all([this.registry.stop(), this.index.stop(), this.revoked.stop()]);
     this.log.info('dispatcher stopped');
   }
 
@@ -206,40 +220,66 @@ export class Dispatcher implements TaskStreams {
     const req = call.request;
     const peer = call.getPeer();
     try {
-      if (!req.joinToken || !(await this.opts.verifyJoinToken(req.joinToken))) {
-        this.log.warn({ nodeName: req.nodeName, peer }, 'registration refused: invalid join token');
-        callback({ code: grpc.status.UNAUTHENTICATED, details: 'invalid join token' });
+      const who = this.peers.identify(call);
+      const denied = isDenied(who) ? who : await this.certifiedAs(who, req.nodeName);
+      if (denied) {
+        this.log.warn({ nodeName: req.nodeName, peer, reason: denied.details }, 'registration refused');
+        callback(denied);
         return;
       }
-      const invalid = validateRegistration(req);
-      if (invalid) {
-        this.log.warn({ nodeName: req.nodeName, peer, reason: invalid }, 'registration refused');
-        callback({ code: grpc.status.INVALID_ARGUMENT, details: invalid });
-        return;
-      }
-      const known = this.registry.all().find((n) => n.name === req.nodeName);
-      const node = await this.registry.register({
-        name: req.nodeName,
-        labels: { ...req.labels },
-        capacity: { cpu: req.capacity!.cpuMillicores, memory: req.capacity!.memoryBytes },
-        runtime: req.runtime,
-        address: peerHost(peer),
-      });
-      const token = randomBytes(24);
-      this.sessionTokens.set(node.id, token);
-      this.alive(node.id);
-      this.recordNode(node, known ? EventReason.NodeReady : EventReason.NodeRegistered,
-        known ? `reconnected from ${node.status.address ?? 'an unknown address'}` : `joined: ${node.runtime} runtime, ${formatCpu(node.capacity.cpu)} CPU, ${formatMemory(node.capacity.memory)} memory`);
-      callback(null, {
-        nodeId: node.id,
-        heartbeatIntervalMs: this.heartbeatIntervalMs,
-        heartbeatGraceMs: this.graceMs,
-        sessionToken: token.toString('base64url'),
-      });
+      const admitted = await this.admit(req, peer);
+      if (isDenied(admitted)) callback(admitted);
+      else callback(null, admitted);
     } catch (err) {
       this.log.error({ err: errorMessage(err), nodeName: req.nodeName }, 'registration failed');
       callback({ code: grpc.status.UNAVAILABLE, details: `registration failed: ${errorMessage(err)}` });
     }
+  }
+
+  /** Undefined if the certificate's node is the node named `nodeName`, else why not. */
+  private async certifiedAs(who: PeerNode, nodeName: string): Promise<CallDenied | undefined> {
+    const node = this.registry.get(who.nodeId) ?? (await this.opts.store.get<Node>(keys.node(who.nodeId)));
+    if (!node) return { code: grpc.status.PERMISSION_DENIED, details: `node ${who.nodeId} of this certificate is not in the cluster (removed?): join again with a join token` };
+    if (node.name !== nodeName) return { code: grpc.status.PERMISSION_DENIED, details: `this certificate is node ${node.name}'s (${who.nodeId}), not node ${nodeName}'s` };
+    return undefined;
+  }
+
+  private get certificateHost(): CertificateHost {
+    return {
+      tls: this.opts.tls,
+      peers: this.peers,
+      log: this.log,
+      verifyJoinToken: (token) => this.opts.verifyJoinToken(token),
+      admit: (req, peer) => this.admit(req, peer),
+    };
+  }
+
+  /** Registers a node whose join token or certificate was checked: validates, writes, answers. */
+  private async admit(req: RegisterRequest__Output, peer: string): Promise<RegisterResponse | CallDenied> {
+    const invalid = validateRegistration(req);
+    if (invalid) {
+      this.log.warn({ nodeName: req.nodeName, peer, reason: invalid }, 'registration refused');
+      return { code: grpc.status.INVALID_ARGUMENT, details: invalid };
+    }
+    const known = this.registry.all().find((n) => n.name === req.nodeName);
+    const node = await this.registry.register({
+      name: req.nodeName,
+      labels: { ...req.labels },
+      capacity: { cpu: req.capacity!.cpuMillicores, memory: req.capacity!.memoryBytes },
+      runtime: req.runtime,
+      address: peerHost(peer),
+    });
+    const token = randomBytes(24);
+    this.sessionTokens.set(node.id, token);
+    this.alive(node.id);
+    this.recordNode(node, known ? EventReason.NodeReady : EventReason.NodeRegistered,
+      known ? `reconnected from ${node.status.address ?? 'an unknown address'}` : `joined: ${node.runtime} runtime, ${formatCpu(node.capacity.cpu)} CPU, ${formatMemory(node.capacity.memory)} memory`);
+    return {
+      nodeId: node.id,
+      heartbeatIntervalMs: this.heartbeatIntervalMs,
+      heartbeatGraceMs: this.graceMs,
+      sessionToken: token.toString('base64url'),
+    };
   }
 
   // ---------- Session ----------
@@ -249,7 +289,27 @@ export class Dispatcher implements TaskStreams {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'dispatcher stopping' });
       return;
     }
-    new NodeSession(call, this.sessionHost, this.log.child({ peer: call.getPeer() }));
+    const who = this.peers.identify(call);
+    if (isDenied(who)) {
+      this.log.warn({ peer: call.getPeer(), reason: who.details }, 'session refused');
+      setImmediate(() => call.emit('error', { ...who, name: 'SessionError', message: who.details }));
+      return;
+    }
+    new NodeSession(call, this.certifiedHost(who), this.log.child({ peer: call.getPeer() }));
+  }
+
+  /** The session host for a connection of `who`: its hello and every later message are checked against the certificate. */
+  private certifiedHost(who: PeerNode): SessionHost {
+    return {
+      ...this.sessionHost,
+      authorize: (nodeId) => {
+        if (nodeId !== who.nodeId) {
+          return { code: grpc.status.PERMISSION_DENIED, details: `this connection's certificate is node ${who.nodeId}'s, not node ${nodeId}'s` };
+        }
+        const now = this.peers.stillValid(who);
+        return isDenied(now) ? now : undefined;
+      },
+    };
   }
 
   private readonly sessionHost: SessionHost = {

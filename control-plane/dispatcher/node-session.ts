@@ -23,6 +23,11 @@ export type SessionCall = ServerDuplexStream<AgentMessage__Output, ServerMessage
 
 /** What a session needs from the dispatcher around it. */
 export interface SessionHost {
+  /**
+   * Undefined if this connection may speak for `nodeId` (its client certificate is that node's,
+   * valid and not revoked), else the status to end the session with. Asked on every message.
+   */
+  authorize?(nodeId: string): { code: GrpcStatus; details: string } | undefined;
   /** Node id of a valid (node id, session token) pair, else undefined. */
   authenticate(nodeId: string, sessionToken: string): string | undefined;
   /** The session is live for this node: replaces any older session of the same node. */
@@ -107,6 +112,13 @@ export class NodeSession {
       this.onHello(msg);
       return;
     }
+    const denied = this.host.authorize?.(this.nodeId);
+    if (denied) {
+      this.log.warn({ reason: denied.details }, 'session ended: the node\'s certificate no longer holds');
+      this.host.detach(this);
+      this.fail(denied.code, denied.details);
+      return;
+    }
     this.host.alive(this.nodeId);
     if (this.streams.route(msg)) return;
     if (msg.message === 'statuses' && msg.statuses) {
@@ -118,6 +130,12 @@ export class NodeSession {
 
   private onHello(msg: AgentMessage__Output): void {
     const hello = msg.message === 'hello' ? msg.hello : undefined;
+    const denied = hello ? this.host.authorize?.(hello.nodeId) : undefined;
+    if (denied) {
+      this.log.warn({ nodeId: hello?.nodeId, reason: denied.details }, 'session refused');
+      this.fail(denied.code, denied.details);
+      return;
+    }
     const nodeId = hello ? this.host.authenticate(hello.nodeId, hello.sessionToken) : undefined;
     if (!hello || !nodeId) {
       this.log.warn({ nodeId: hello?.nodeId }, 'session refused: invalid node credentials');

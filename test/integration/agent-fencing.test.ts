@@ -9,8 +9,10 @@ import { Dispatcher } from '../../control-plane/dispatcher/dispatcher.js';
 import { keys } from '../../control-plane/store/keys.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { testPki, type TestPki } from '../helpers/pki.js';
 
-const TOKEN = 'join-secret';
+let pki: TestPki;
+let TOKEN: string;
 
 /** The fake worker with a fence that stops (reports `shutdown` for) every task it runs. */
 class FencingWorker extends FakeWorker implements TaskWorker {
@@ -39,6 +41,7 @@ describe('agent fencing (real etcd, real gRPC)', function () {
       logger: silentLogger,
       listen: `127.0.0.1:${port}`,
       verifyJoinToken: (token) => token === TOKEN,
+      tls: pki.tls,
       heartbeatIntervalMs: 100,
       heartbeatGraceMs: 1000,
     });
@@ -80,6 +83,8 @@ describe('agent fencing (real etcd, real gRPC)', function () {
   }
 
   beforeEach(async () => {
+    pki = await testPki();
+    TOKEN = pki.token();
     t = await startTestEtcd();
     store = t.newStore();
     dispatcher = await startDispatcher();

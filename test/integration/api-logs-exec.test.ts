@@ -18,8 +18,9 @@ import type { Store } from '../../control-plane/store/store.js';
 import { NdjsonDecoder } from '../../cli/ndjson.js';
 import { makeTask, shellSpec } from '../helpers/docker.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { testPki } from '../helpers/pki.js';
 
-const TOKEN = 'logs-join-token';
+let TOKEN: string;
 
 describe('logs and exec through API, dispatcher and agent session', function () {
   this.timeout(60_000);
@@ -35,7 +36,9 @@ describe('logs and exec through API, dispatcher and agent session', function () 
   before(async () => {
     t = await startTestEtcd();
     store = t.newStore();
-    dispatcher = new Dispatcher({ store, logger: silentLogger, listen: '127.0.0.1:0', verifyJoinToken: (tok) => tok === TOKEN });
+    const pki = await testPki();
+    TOKEN = pki.token();
+    dispatcher = new Dispatcher({ store, logger: silentLogger, listen: '127.0.0.1:0', verifyJoinToken: (tok) => tok === TOKEN, tls: pki.tls });
     await dispatcher.start();
     api = buildTestApi({ store, tokens: { verifyAdmin: () => true }, logger: silentLogger, streams: dispatcher });
     url = await listenApi(api, '127.0.0.1:0');

@@ -150,7 +150,7 @@ describe('API tokens, roles and audit (real etcd)', function () {
     t = await startTestEtcd();
     store = t.newStore();
     dataDir = mkdtempSync(path.join(tmpdir(), 'berth-roles-'));
-    cluster = await ClusterTokens.ensure(store, dataDir, silentLogger);
+    cluster = await ClusterTokens.ensure(store, dataDir, silentLogger, '0'.repeat(64));
     const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
     audit = new AuditRecorder({ store, logger, flushMs: 20 });
     app = buildTestApi({ store, tokens: cluster, logger, audit, streams: noNodes });

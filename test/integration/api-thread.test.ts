@@ -52,7 +52,7 @@ describe('API on its own thread (real etcd, worker thread)', function () {
     const prefix = `/thread-${Math.random().toString(36).slice(2, 8)}/`;
     store = t.newStore(prefix);
     dataDir = mkdtempSync(path.join(tmpdir(), 'berth-thread-'));
-    const tokens = await ClusterTokens.ensure(store, dataDir, silentLogger);
+    const tokens = await ClusterTokens.ensure(store, dataDir, silentLogger, '0'.repeat(64));
     token = tokens.adminToken!;
     // The main thread's informers, as the server's controllers keep them.
     informers = createSharedInformers(store, silentLogger);

@@ -31,7 +31,7 @@ describe('API (real etcd)', function () {
   beforeEach(async () => {
     store = t.newStore();
     dataDir = mkdtempSync(path.join(tmpdir(), 'berth-api-'));
-    tokens = await ClusterTokens.ensure(store, dataDir, silentLogger);
+    tokens = await ClusterTokens.ensure(store, dataDir, silentLogger, '0'.repeat(64));
     app = buildTestApi({ store, tokens, logger: silentLogger });
     auth = { authorization: `Bearer ${tokens.adminToken}` };
   });
@@ -49,7 +49,7 @@ describe('API (real etcd)', function () {
     const file = await tokens.writeClientConfig(dataDir, 'http://127.0.0.1:1');
     assert.deepEqual(parse(readFileSync(file!, 'utf8')), { server: 'http://127.0.0.1:1', token: tokens.adminToken });
     // A second start with the same data dir reuses the same tokens.
-    const again = await ClusterTokens.ensure(store, dataDir, silentLogger);
+    const again = await ClusterTokens.ensure(store, dataDir, silentLogger, '0'.repeat(64));
     assert.equal(again.adminToken, tokens.adminToken);
   });
 

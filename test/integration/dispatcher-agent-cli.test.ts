@@ -8,8 +8,9 @@ import { Dispatcher } from '../../control-plane/dispatcher/dispatcher.js';
 import { keys } from '../../control-plane/store/keys.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { testPki } from '../helpers/pki.js';
 
-const TOKEN = 'cli-join-token';
+let TOKEN: string;
 
 describe('berth agent (runAgent against a real dispatcher)', function () {
   this.timeout(60_000);
@@ -23,7 +24,9 @@ describe('berth agent (runAgent against a real dispatcher)', function () {
     process.env.BERTH_LOG_LEVEL = 'silent';
     t = await startTestEtcd();
     store = t.newStore();
-    dispatcher = new Dispatcher({ store, logger: silentLogger, listen: '127.0.0.1:0', verifyJoinToken: (tok) => tok === TOKEN });
+    const pki = await testPki();
+    TOKEN = pki.token();
+    dispatcher = new Dispatcher({ store, logger: silentLogger, listen: '127.0.0.1:0', verifyJoinToken: (tok) => tok === TOKEN, tls: pki.tls });
     await dispatcher.start();
   });
   beforeEach(() => {

@@ -8,8 +8,10 @@ import { Dispatcher } from '../../control-plane/dispatcher/dispatcher.js';
 import { keys } from '../../control-plane/store/keys.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { testPki, type TestPki } from '../helpers/pki.js';
 
-const TOKEN = 'join-secret';
+let pki: TestPki;
+let TOKEN: string;
 const GRACE_MS = 1000;
 
 /** The fake worker, plus counts of what the session asked of it and a way to report anything. */
@@ -65,6 +67,7 @@ describe('dispatcher and agent session (real etcd, real gRPC)', function () {
       logger: silentLogger,
       listen: `127.0.0.1:${port}`,
       verifyJoinToken: (token) => token === TOKEN,
+      tls: pki.tls,
       heartbeatIntervalMs: 100,
       heartbeatGraceMs: GRACE_MS,
       onNodeDown: (id) => downs.push(id),
@@ -100,6 +103,8 @@ describe('dispatcher and agent session (real etcd, real gRPC)', function () {
   const stored = (task: Task) => store.get<Task>(keys.task(task.serviceName, task.id));
 
   before(async () => {
+    pki = await testPki();
+    TOKEN = pki.token();
     t = await startTestEtcd();
   });
   after(async () => t?.stop());
@@ -116,7 +121,7 @@ describe('dispatcher and agent session (real etcd, real gRPC)', function () {
 
   it('refuses an agent with a bad join token and writes nothing to etcd', async () => {
     const before = await store.count();
-    const result = await newAgent('intruder', new FakeWorker(), { token: 'wrong' }).start();
+    const result = await newAgent('intruder', new FakeWorker(), { token: pki.token('not-the-cluster-secret') }).start();
     assert.ok(result instanceof JoinRefusedError, `expected a refusal, got ${String(result)}`);
     assert.match(result.message, /invalid join token/);
     assert.equal(await store.count(), before);

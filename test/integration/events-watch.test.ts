@@ -90,7 +90,7 @@ describe('events and watch API (real etcd, listening server)', function () {
   beforeEach(async () => {
     store = t.newStore();
     dataDir = mkdtempSync(path.join(tmpdir(), 'berth-watch-'));
-    const tokens = await ClusterTokens.ensure(store, dataDir, silentLogger);
+    const tokens = await ClusterTokens.ensure(store, dataDir, silentLogger, '0'.repeat(64));
     token = tokens.adminToken!;
     recorder = new EventRecorder({ store, logger: silentLogger, flushMs: 5 });
     app = buildTestApi({ store, tokens, logger: silentLogger, events: recorder });

@@ -41,7 +41,7 @@ describe('rollout API (real etcd)', function () {
   beforeEach(async () => {
     store = t.newStore();
     dataDir = mkdtempSync(path.join(tmpdir(), 'berth-rollout-api-'));
-    const tokens = await ClusterTokens.ensure(store, dataDir, silentLogger);
+    const tokens = await ClusterTokens.ensure(store, dataDir, silentLogger, '0'.repeat(64));
     app = buildTestApi({ store, tokens, logger: silentLogger });
     auth = { authorization: `Bearer ${tokens.adminToken}` };
   });

@@ -1,10 +1,12 @@
 // /v1/nodes/:ref/availability and DELETE /v1/nodes/:ref: the operator's say over nodes. Setting
 // availability only writes the node (the scheduler stops placing on a paused or draining node,
 // the orchestrator moves tasks off a draining one); removing is for nodes that are down, whose
-// agent is gone for good. Their ended tasks stay until the orchestrator forgets them.
+// agent is gone for good: it revokes the node's certificates in the same transaction. Their
+// ended tasks stay until the orchestrator forgets them.
 import type { FastifyInstance } from 'fastify';
 import { ConflictError } from '../../../common/errors.js';
 import { NodeAvailability, NodeState, type Node, type Task } from '../../../common/types.js';
+import { revokeOp } from '../../pki/revocations.js';
 import { keys } from '../../store/keys.js';
 import type { Store } from '../../store/store.js';
 import { errorBodySchema } from '../errors.js';
@@ -48,7 +50,7 @@ export function nodeAdminRoutes(app: FastifyInstance, store: Store): void {
     {
       config: { permission: 'nodes:write' },
       schema: {
-        summary: 'Remove a node that is down (its ended tasks stay until cleaned up)',
+        summary: 'Remove a node that is down and revoke its certificates (its ended tasks stay until cleaned up)',
         tags: ['nodes'],
         params: refParams,
         response: { 200: anyObject, ...errors },
@@ -62,8 +64,8 @@ export function nodeAdminRoutes(app: FastifyInstance, store: Store): void {
           `node "${node.name}" is ${node.status.state}: only a node that is down can be removed (stop its agent first, or drain it to move its tasks)`,
         );
       }
-      // Conditional: a node that came back meanwhile is not removed.
-      await store.delete(keys.node(node.id), node.version);
+      // Conditional: a node that came back meanwhile is not removed. Its certificates stop working.
+      await store.txn([{ type: 'delete', key: keys.node(node.id), version: node.version }, revokeOp(node)]);
       return { removed: node.name, id: node.id };
     },
   );

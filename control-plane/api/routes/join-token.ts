@@ -1,0 +1,38 @@
+// POST /v1/tokens/join/rotate: replaces the cluster's join token. The new token is in the answer
+// (the one place it is shown; it is never logged) and in the server's `<data-dir>/join-token`;
+// the old one is refused from now on. Nodes that joined keep their certificates.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { errorBodySchema } from '../errors.js';
+
+export interface JoinTokenRotation {
+  /** Writes a new join token (its hash to etcd) and returns it. */
+  rotate(): Promise<string>;
+}
+
+export function joinTokenRoutes(app: FastifyInstance, rotation: JoinTokenRotation, log: Logger): void {
+  app.post(
+    '/v1/tokens/join/rotate',
+    {
+      config: { permission: 'tokens:write' },
+      schema: {
+        summary: 'Replace the join token (nodes already joined are not affected); answers the new token, once',
+        tags: ['tokens'],
+        response: {
+          200: {
+            type: 'object',
+            required: ['token'],
+            properties: { token: { type: 'string' }, message: { type: 'string' } },
+          },
+          401: errorBodySchema,
+          403: errorBodySchema,
+        },
+      },
+    },
+    async () => {
+      const token = await rotation.rotate();
+      log.info('join token rotated');
+      return { token, message: 'the previous join token no longer works; nodes that joined keep their certificates' };
+    },
+  );
+}
