@@ -1,6 +1,6 @@
 // @peculiar/x509, ready to use: the Reflect metadata it needs loaded first and Node's WebCrypto
 // set as its crypto provider. Every module of the project imports x509 from here.
-import './reflect-metadata.js';
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
