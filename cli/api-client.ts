@@ -1,6 +1,7 @@
 // The REST API as the CLI sees it: one typed method per endpoint, bearer-token auth, and every
 // failure turned into an error whose message is a line a user can act on.
 import { BerthError } from '../common/errors.js';
+import { fetchWithCa, tlsVerifyCode, tlsVerifyMessage } from './tls.js';
 import type { BerthEvent } from '../common/events.js';
 import type { Node, Service, ServiceStatus, Task } from '../common/types.js';
 import type { WatchKind } from '../common/watch.js';
@@ -46,13 +47,34 @@ export interface ApiClientOptions {
   tokenSource?: string;
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /** The cluster CA (PEM) the server's certificate must be signed by (config.ts resolves it). */
+  ca?: string;
+  /** Where `ca` came from, named when verification fails. */
+  caSource?: string;
 }
 
 export class ApiClient {
   private readonly fetchFn: typeof fetch;
 
   constructor(private readonly opts: ApiClientOptions) {
-    this.fetchFn = opts.fetch ?? fetch;
+    this.fetchFn = opts.fetch ?? (opts.ca ? fetchWithCa(opts.ca) : fetch);
+  }
+
+  /** The CA the WebSocket client must verify the server with, as fetch does. */
+  get ca(): string | undefined {
+    return this.opts.ca;
+  }
+
+  get caSource(): string | undefined {
+    return this.opts.caSource;
+  }
+
+  /** The error for a call that got no answer: a certificate that failed verification says so. */
+  unreachable(err: unknown): ConnectionError {
+    const code = tlsVerifyCode(err);
+    if (code) return new ConnectionError(tlsVerifyMessage(this.opts.server, code, this.opts.caSource));
+    const plain = this.opts.server.startsWith('http:') && /other side closed|ECONNRESET|socket hang up/i.test(networkReason(err));
+    return new ConnectionError(`cannot reach the server at ${this.opts.server}: ${networkReason(err)}${plain ? ' (the API serves HTTPS only: use https://)' : ''}`);
   }
 
   get server(): string {
@@ -148,7 +170,7 @@ export class ApiClient {
       });
     } catch (err) {
       if (opts.signal?.aborted) throw err;
-      throw new ConnectionError(`cannot reach the server at ${this.opts.server}: ${networkReason(err)}`);
+      throw this.unreachable(err);
     }
     if (!res.ok) {
       const text = await res.text();
@@ -176,7 +198,7 @@ export class ApiClient {
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
       });
     } catch (err) {
-      throw new ConnectionError(`cannot reach the server at ${this.opts.server}: ${networkReason(err)}`);
+      throw this.unreachable(err);
     }
     const text = await res.text();
     let parsed: unknown;

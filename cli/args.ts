@@ -9,6 +9,7 @@ export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   server: { type: 'string', valueName: 'URL', description: 'API server URL, overrides the config file' },
   token: { type: 'string', valueName: 'TOKEN', description: 'bearer token, overrides the config file' },
   context: { type: 'string', valueName: 'NAME', description: "use this context of the config file instead of its current-context" },
+  'certificate-authority': { type: 'string', valueName: 'FILE', description: "the cluster CA's certificate (PEM) to verify the server with, overrides the config file (default $BERTH_CA_FILE)" },
   help: { type: 'boolean', short: 'h', description: 'show help' },
 };
 

@@ -6,6 +6,10 @@
 // by `berth config`, see contexts.ts). Internally every file is normalised to a set of named
 // contexts; the flat format simply becomes the context named `default`. `--context NAME` picks
 // another context than the current one.
+//
+// The API is HTTPS with a certificate of the cluster CA. A context carries that CA as kubeconfig
+// does, `certificate-authority-data: <base64 of the PEM>` (berth.yaml has it); `--certificate-authority
+// FILE` overrides it, and `$BERTH_CA_FILE` serves a context without one.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -19,6 +23,8 @@ export const FLAT_CONTEXT = 'default';
 export interface ClusterConfig {
   server: string;
   token?: string;
+  /** `certificate-authority-data`: the cluster CA's certificate, base64 of its PEM. */
+  caData?: string;
 }
 
 export interface ConfigFile {
@@ -28,7 +34,7 @@ export interface ConfigFile {
 
 export interface ConfigInputs {
   /** `context` picks a context of the file instead of its current-context (`--context NAME`). */
-  flags: { config?: string; server?: string; token?: string; context?: string };
+  flags: { config?: string; server?: string; token?: string; context?: string; certificateAuthority?: string };
   env: Record<string, string | undefined>;
   homeDir: string;
 }
@@ -39,6 +45,10 @@ export interface ResolvedConfig extends ClusterConfig {
   context?: string;
   /** `--token` or the config file's path: named when the server rejects the token. */
   tokenSource?: string;
+  /** The CA (PEM) the server's certificate must be signed by; without it, the system's roots. */
+  ca?: string;
+  /** Where `ca` came from, named when the server's certificate fails verification. */
+  caSource?: string;
 }
 
 /** Which config file applies, and whether the user named it (then it must exist). */
@@ -90,12 +100,40 @@ export function resolveConfig(inputs: ConfigInputs, read: (p: string) => string 
   }
   checkServerUrl(server, inputs.flags.server ? '--server' : `${loc.path}: server`);
   const token = inputs.flags.token ?? fromFile?.token;
+  const ca = resolveCa(inputs, fromFile, context ? `${loc.path}${context !== FLAT_CONTEXT ? ` (context "${context}")` : ''}` : loc.path, read);
   return {
     server: server.replace(/\/+$/, ''),
+    ...ca,
     ...(token ? { token, tokenSource: inputs.flags.token ? '--token' : context && context !== FLAT_CONTEXT ? `${loc.path} (context "${context}")` : loc.path } : {}),
     ...(text !== undefined ? { path: loc.path } : {}),
     ...(context && context !== FLAT_CONTEXT ? { context } : {}),
   };
+}
+
+/** The CA to verify the server with: --certificate-authority, else the context's, else $BERTH_CA_FILE. */
+function resolveCa(inputs: ConfigInputs, fromFile: ClusterConfig | undefined, where: string, read: (p: string) => string): { ca?: string; caSource?: string } {
+  const file = inputs.flags.certificateAuthority;
+  if (file) return { ca: readCa(file, '--certificate-authority', read), caSource: `--certificate-authority ${file}` };
+  if (fromFile?.caData) {
+    const pem = Buffer.from(fromFile.caData, 'base64').toString('utf8');
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new CliError(`${where}: certificate-authority-data: not the base64 of a PEM certificate`);
+    return { ca: pem, caSource: `certificate-authority-data of ${where}` };
+  }
+  const envFile = inputs.env.BERTH_CA_FILE;
+  if (envFile) return { ca: readCa(envFile, '$BERTH_CA_FILE', read), caSource: `$BERTH_CA_FILE (${envFile})` };
+  return {};
+}
+
+function readCa(file: string, origin: string, read: (p: string) => string): string {
+  let pem: string;
+  try {
+    pem = read(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CliError(`cannot read the CA certificate ${file} (from ${origin}): ${code === 'ENOENT' ? 'no such file' : errorMessage(err)}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new CliError(`${file} (from ${origin}): not a PEM certificate`);
+  return pem;
 }
 
 /** Parses either the flat format or the contexts format; errors name the file and field. */
@@ -134,7 +172,11 @@ function cluster(obj: Record<string, unknown>, file: string, where: string): Clu
   if (obj.token !== undefined && typeof obj.token !== 'string') {
     throw new CliError(`${file}: ${where}token: must be a string`);
   }
-  return { server: obj.server, ...(typeof obj.token === 'string' ? { token: obj.token } : {}) };
+  const caData = obj['certificate-authority-data'];
+  if (caData !== undefined && typeof caData !== 'string') {
+    throw new CliError(`${file}: ${where}certificate-authority-data: must be a string (base64 of the CA's PEM)`);
+  }
+  return { server: obj.server, ...(typeof obj.token === 'string' ? { token: obj.token } : {}), ...(caData ? { caData } : {}) };
 }
 
 function checkServerUrl(server: string, where: string): void {

@@ -36,7 +36,8 @@ export function setContext(
   const server = change.server ?? old?.server;
   if (!server) throw new CliError(`context "${name}" is new: --server URL is required`);
   const token = change.token ?? old?.token;
-  const contexts = { ...file.contexts, [name]: { server, ...(token !== undefined ? { token } : {}) } };
+  const caData = old?.caData;
+  const contexts = { ...file.contexts, [name]: { server, ...(token !== undefined ? { token } : {}), ...(caData ? { caData } : {}) } };
   // The first context of a file becomes the current one: a fresh file then just works.
   const currentContext = file.currentContext ?? (Object.keys(file.contexts).length === 0 ? name : undefined);
   return { file: { contexts, ...(currentContext ? { currentContext } : {}) }, created: !old };
@@ -106,7 +107,12 @@ export function redact(file: ConfigFile): ConfigFile {
 export function serializeConfig(file: ConfigFile): string {
   const doc = {
     ...(file.currentContext ? { 'current-context': file.currentContext } : {}),
-    contexts: Object.entries(file.contexts).map(([name, c]) => ({ name, server: c.server, ...(c.token !== undefined ? { token: c.token } : {}) })),
+    contexts: Object.entries(file.contexts).map(([name, c]) => ({
+      name,
+      server: c.server,
+      ...(c.token !== undefined ? { token: c.token } : {}),
+      ...(c.caData ? { 'certificate-authority-data': c.caData } : {}),
+    })),
   };
   return toYaml(doc);
 }

@@ -85,6 +85,7 @@ export async function main(argv: readonly string[], ioOverrides: Partial<CliIo> 
               server: stringOpt(args.values, 'server'),
               token: stringOpt(args.values, 'token'),
               context: stringOpt(args.values, 'context'),
+              certificateAuthority: stringOpt(args.values, 'certificate-authority'),
             },
             env: io.env,
             homeDir: io.homeDir,
@@ -93,6 +94,8 @@ export async function main(argv: readonly string[], ioOverrides: Partial<CliIo> 
             server: cfg.server,
             ...(cfg.token ? { token: cfg.token } : {}),
             ...(cfg.tokenSource ? { tokenSource: cfg.tokenSource } : {}),
+            ...(cfg.ca ? { ca: cfg.ca } : {}),
+            ...(cfg.caSource ? { caSource: cfg.caSource } : {}),
             ...(io.fetch ? { fetch: io.fetch } : {}),
           });
         }

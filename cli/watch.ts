@@ -6,6 +6,7 @@ import { WatchErrorCode, type WatchChange, type WatchKind, type WatchMessage } f
 import type { ApiClient } from './api-client.js';
 import { CliError } from './command.js';
 import { sleep } from '../common/sleep.js';
+import { tlsVerifyCode, tlsVerifyMessage } from './tls.js';
 
 export interface FollowOptions {
   kind: WatchKind;
@@ -48,7 +49,8 @@ type Outcome = { kind: 'dropped'; message: string } | { kind: 'gone' } | { kind:
 function connectOnce(client: ApiClient, opts: FollowOptions, fromVersion: number | undefined, seen: (v: number) => void): Promise<Outcome> {
   const { url, headers } = client.watchTarget(opts.kind, fromVersion);
   return new Promise((resolve) => {
-    const ws = new WebSocket(url, { headers, handshakeTimeout: 10_000 });
+    // wss:// verified with the same CA as the REST calls.
+    const ws = new WebSocket(url, { headers, handshakeTimeout: 10_000, ...(client.ca ? { ca: client.ca } : {}) });
     let outcome: Outcome = { kind: 'dropped', message: 'closed by the server' };
     let chain = Promise.resolve();
     const onAbort = () => ws.terminate();
@@ -82,7 +84,9 @@ function connectOnce(client: ApiClient, opts: FollowOptions, fromVersion: number
       }).catch(() => undefined);
     });
     ws.on('error', (err) => {
-      if (outcome.kind === 'dropped') outcome = { kind: 'dropped', message: err.message };
+      const code = tlsVerifyCode(err);
+      if (code) outcome = { kind: 'refused', message: tlsVerifyMessage(client.server, code, client.caSource) };
+      else if (outcome.kind === 'dropped') outcome = { kind: 'dropped', message: err.message };
     });
     ws.on('close', () => {
       opts.signal.removeEventListener('abort', onAbort);

@@ -11,6 +11,7 @@ import { EmbeddedEtcd } from './etcd/embedded.js';
 import { EventRecorder } from './events/recorder.js';
 import { Lifecycle, StartAborted } from './lifecycle.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
+import { ensureApiCert } from './pki/api-cert.js';
 import { ensureClusterPki } from './pki/setup.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { createSharedInformers, stopSharedInformers } from './store/shared-informers.js';
@@ -75,6 +76,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     const store = new Store({ endpoints, prefix: opts.etcdPrefix, logger: log });
     life.onStop('store', () => store.close());
     const pki = await ensureClusterPki(opts, log);
+    const apiTls = await ensureApiCert(opts, pki.ca, log);
     const tokens = await ClusterTokens.ensure(store, opts.dataDir, log, pki.ca.digest);
     check();
 
@@ -116,6 +118,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       joinTokenRotation: { dataDir: opts.dataDir, caDigest: pki.ca.digest },
       streams: dispatcher,
       informers,
+      tls: apiTls,
       logger: log,
     });
     life.onStop('api', () => api.stop());
@@ -125,7 +128,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       void life.stop().then(() => process.exit(1));
     });
     const apiUrl = api.url;
-    const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl);
+    const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl, pki.ca.certPem);
     log.info({ apiUrl, agentPort: dispatcher.port, configFile }, 'control plane ready');
     check();
     return { apiUrl, agentPort: dispatcher.port, joinTokenFile: path.join(opts.dataDir, JOIN_TOKEN_FILE), stop: () => life.stop() };

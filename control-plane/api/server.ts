@@ -1,5 +1,6 @@
 // The REST API (fastify) under /v1/. Owns: HTTP, auth, request validation, the OpenAPI
 // document. Must not: decide placement or reconcile anything (controllers do, from etcd).
+import { Server as TlsServer } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ClusterTokens } from '../auth/tokens.js';
@@ -41,6 +42,8 @@ export interface ApiServerOptions {
   audit?: AuditRecorder;
   /** Replaces the join token (`POST /v1/tokens/join/rotate`); without it the route is absent. */
   joinTokens?: JoinTokenRotation;
+  /** The API's certificate and key (PEM): with them it serves HTTPS only (the server always passes them). */
+  tls?: { certPem: string; keyPem: string };
 }
 
 declare module 'fastify' {
@@ -52,7 +55,9 @@ declare module 'fastify' {
 
 export function buildApi(opts: ApiServerOptions): FastifyInstance {
   const log = opts.logger.child({ component: 'api' });
-  const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 });
+  const app = (opts.tls
+    ? Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024, https: { cert: opts.tls.certPem, key: opts.tls.keyPem } })
+    : Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 })) as unknown as FastifyInstance;
   const openapi = collectOpenApi(app);
   registerSchemas(app);
   app.setErrorHandler(makeErrorHandler(log));
@@ -95,7 +100,8 @@ export async function listenApi(app: FastifyInstance, listen: string): Promise<s
   const addr = app.server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : port;
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${bound}`;
+  const scheme = app.server instanceof TlsServer ? 'https' : 'http';
+  return `${scheme}://${shown.includes(':') ? `[${shown}]` : shown}:${bound}`;
 }
 
 export function parseHostPort(text: string, defaultPort: number): { host: string; port: number } {

@@ -29,6 +29,7 @@ const api = buildApi({
   events,
   cache,
   audit,
+  tls: data.tls,
   ...(streams ? { streams } : {}),
   ...(data.joinTokenRotation ? { joinTokens: { rotate: () => rotateJoinToken(store, data.joinTokenRotation!.dataDir, data.joinTokenRotation!.caDigest) } } : {}),
 });

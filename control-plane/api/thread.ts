@@ -29,6 +29,8 @@ export interface ApiThreadOptions {
   informers: Pick<SharedInformers, 'tasks' | 'services'>;
   /** Where `POST /v1/tokens/join/rotate` writes the new join token, and the CA digest it carries. */
   joinTokenRotation?: { dataDir: string; caDigest: string };
+  /** The API's certificate and key (PEM, control-plane/pki/api-cert.ts): it serves HTTPS only. */
+  tls: { certPem: string; keyPem: string };
   logger: Logger;
 }
 
@@ -42,6 +44,7 @@ export interface ApiThreadData {
   streamsPort?: MessagePort;
   countsPort: MessagePort;
   joinTokenRotation?: { dataDir: string; caDigest: string };
+  tls: { certPem: string; keyPem: string };
 }
 
 /** Messages from the thread. */
@@ -83,6 +86,7 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
     listen: opts.listen,
     adminTokenSha256: opts.adminTokenSha256,
     logLevel: opts.logger.level,
+    tls: opts.tls,
     ...(opts.joinTokenRotation ? { joinTokenRotation: opts.joinTokenRotation } : {}),
     ...(channel ? { streamsPort: channel.port2 } : {}),
     countsPort: countsChannel.port2,
