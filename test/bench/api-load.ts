@@ -5,7 +5,7 @@
 // changes, so each is a real write the orchestrator sees), 1 list of nodes, 1 list of services
 // (which counts every task, so it grows with the cluster).
 //
-// It runs as a process of its own (`node --import tsx test/bench/api-load.ts --url URL --token-file F`,
+// It runs as a process of its own (`node --import tsx test/bench/api-load.ts --url URL --token-file F --ca-file CA`,
 // started by procs.ts): the harness's own event loop is busy decoding every task it watches, and a
 // client on that loop would measure its own queue, not the server's answer. On SIGTERM it stops
 // starting calls, waits for those in flight and prints {"samples":[...]} on one line.
@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { percentile } from './measure.js';
+import { caFetch } from '../helpers/api-fetch.js';
 
 /** BulkApply: the harness's own applies of the size's services (recorded, not part of the mix). */
 /** EtcdGet: a one-key read straight from etcd, the floor any call that reads etcd stands on. */
@@ -104,6 +105,7 @@ export class ApiLoad {
     /** Also read one key from this etcd at each tick (EtcdGet samples). */
     etcdUrl?: string,
     private readonly intervalMs = 100,
+    private readonly fetchFn: typeof fetch = fetch,
   ) {
     this.etcd = etcdUrl ? new Etcd3({ hosts: etcdUrl }) : undefined;
   }
@@ -171,7 +173,7 @@ export class ApiLoad {
     const startedAt = Date.now();
     const t0 = performance.now();
     try {
-      const res = await fetch(url, { ...init, signal: AbortSignal.timeout(60_000) });
+      const res = await this.fetchFn(url, { ...init, signal: AbortSignal.timeout(60_000) });
       await res.arrayBuffer();
       const serverMs = Number(/dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1] ?? NaN);
       return { kind, startedAt, ms: performance.now() - t0, ...(Number.isFinite(serverMs) ? { serverMs } : {}), ok: res.ok, status: res.status };
@@ -182,14 +184,15 @@ export class ApiLoad {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { url: { type: 'string' }, 'token-file': { type: 'string' }, etcd: { type: 'string' } } });
-  if (!values.url || !values['token-file']) {
-    process.stderr.write('usage: api-load.ts --url API_URL --token-file FILE [--etcd URL]\n');
+  const { values } = parseArgs({ args: argv, options: { url: { type: 'string' }, 'token-file': { type: 'string' }, 'ca-file': { type: 'string' }, etcd: { type: 'string' } } });
+  if (!values.url || !values['token-file'] || !values['ca-file']) {
+    process.stderr.write('usage: api-load.ts --url API_URL --token-file FILE --ca-file CA_CRT [--etcd URL]\n');
     return 1;
   }
-  const load = new ApiLoad(values.url, readFileSync(values['token-file'], 'utf8').trim(), values.etcd);
+  const apiFetchFn = caFetch(readFileSync(values['ca-file'], 'utf8'));
+  const load = new ApiLoad(values.url, readFileSync(values['token-file'], 'utf8').trim(), values.etcd, undefined, apiFetchFn);
   // A first call outside the measurement: this process's connection set-up is not the server's latency.
-  await fetch(`${values.url}/healthz`).then((r) => r.arrayBuffer());
+  await apiFetchFn(`${values.url}/healthz`).then((r) => r.arrayBuffer());
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());

@@ -127,7 +127,7 @@ async function berthRound(o: {
   const headers = { authorization: `Bearer ${o.server.token}`, 'content-type': 'application/json' };
   const cpu0 = o.cpu();
   const t0 = performance.now();
-  const res = await fetch(`${o.server.apiUrl}/v1/apply`, {
+  const res = await o.server.fetch(`${o.server.apiUrl}/v1/apply`, {
     method: 'POST',
     headers,
     // A short stop grace: the round ends by deleting the service, and its time is not measured.
@@ -148,7 +148,7 @@ async function berthRound(o: {
   const cpu1 = o.cpu();
   o.cpuUsed({ server: cpu1.server - cpu0.server, agent: cpu1.agent - cpu0.agent, etcd: cpu1.etcd - cpu0.etcd });
   // Delete the service and wait until its containers are gone, so the next round starts clean.
-  const del = await fetch(`${o.server.apiUrl}/v1/services/${o.service}`, { method: 'DELETE', headers: { authorization: headers.authorization } });
+  const del = await o.server.fetch(`${o.server.apiUrl}/v1/services/${o.service}`, { method: 'DELETE', headers: { authorization: headers.authorization } });
   if (!del.ok) throw new Error(`containers: delete failed: ${del.status} ${await del.text()}`);
   const goneBy = Date.now() + 60_000;
   while ((await listByLabel(o.docker, `berth.node=${o.nodeName}`)).length > 0) {

@@ -37,7 +37,7 @@ function progress(line: string): void {
 
 /** The tasks of a service through the API (cheaper than the CLI, so polling does not load the machine). */
 async function tasksOf(server: TestServer, service: string): Promise<Task[]> {
-  const res = await fetch(`${server.url}/v1/tasks?service=${encodeURIComponent(service)}`, {
+  const res = await server.fetch(`${server.url}/v1/tasks?service=${encodeURIComponent(service)}`, {
     headers: { authorization: `Bearer ${server.token}` },
     signal: AbortSignal.timeout(5000),
   });
@@ -46,7 +46,7 @@ async function tasksOf(server: TestServer, service: string): Promise<Task[]> {
 }
 
 async function nodeIds(server: TestServer): Promise<Map<string, { id: string; state: string }>> {
-  const res = await fetch(`${server.url}/v1/nodes`, { headers: { authorization: `Bearer ${server.token}` }, signal: AbortSignal.timeout(5000) });
+  const res = await server.fetch(`${server.url}/v1/nodes`, { headers: { authorization: `Bearer ${server.token}` }, signal: AbortSignal.timeout(5000) });
   const { items } = (await res.json()) as { items: { id: string; name: string; status: { state: string } }[] };
   return new Map(items.map((n) => [n.name, { id: n.id, state: n.status.state }]));
 }

@@ -108,7 +108,7 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
     opts.progress(`${label}: ${nodes} nodes ready in ${secondsToNodesReady.toFixed(1)} s; applying ${tasks} tasks`);
     await tracker.start();
     // The probe service the API load reads and rewrites must exist before the first GET.
-    const probe = await fetch(`${server.apiUrl}/v1/apply`, {
+    const probe = await server.fetch(`${server.apiUrl}/v1/apply`, {
       method: 'POST',
       headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ items: [probeService(-1)] }),
@@ -133,7 +133,7 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
     for (let i = 0; i < services.length; i += SERVICES_PER_APPLY) {
       const t = performance.now();
       const startedAt = Date.now();
-      const res = await fetch(`${server.apiUrl}/v1/apply`, {
+      const res = await server.fetch(`${server.apiUrl}/v1/apply`, {
         method: 'POST',
         headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ items: services.slice(i, i + SERVICES_PER_APPLY) }),

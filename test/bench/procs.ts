@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { ApiSample } from './api-load.js';
 import { EmbeddedEtcd, freePort } from '../../control-plane/etcd/embedded.js';
+import { apiFetch } from '../helpers/api-fetch.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const quiet = pino({ level: 'silent' });
@@ -111,6 +112,8 @@ export interface BenchServer {
   token: string;
   joinTokenFile: string;
   dataDir: string;
+  /** fetch for the server's HTTPS API (it trusts the server's cluster CA). */
+  fetch: typeof fetch;
   child: Child;
 }
 
@@ -143,7 +146,8 @@ export async function startServer(opts: ServerStartOptions): Promise<BenchServer
     '--agent-listen', `127.0.0.1:${agentPort}`,
   ];
   const child = spawnTracked('server', process.execPath, args, { BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL ?? 'warn' });
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const apiUrl = `https://127.0.0.1:${apiPort}`;
+  const apiFetchFn = apiFetch(dataDir);
   const configPath = path.join(dataDir, 'berth.yaml');
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -151,9 +155,9 @@ export async function startServer(opts: ServerStartOptions): Promise<BenchServer
     if (Date.now() > deadline) throw new Error(`berth server not ready after 60 s:\n${child.tail()}`);
     const token = existsSync(configPath) ? /token:\s*(\S+)/.exec(readFileSync(configPath, 'utf8'))?.[1] : undefined;
     if (token) {
-      const ok = await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+      const ok = await apiFetchFn(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
       if (ok) {
-        return { apiUrl, agentAddress: `127.0.0.1:${agentPort}`, token, joinTokenFile: path.join(dataDir, 'join-token'), dataDir, child };
+        return { apiUrl, agentAddress: `127.0.0.1:${agentPort}`, token, joinTokenFile: path.join(dataDir, 'join-token'), dataDir, fetch: apiFetchFn, child };
       }
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -203,7 +207,7 @@ export async function startApiLoad(server: BenchServer, etcdUrl: string): Promis
   const child = spawnTracked(
     'api-load',
     process.execPath,
-    ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'bench', 'api-load.ts'), '--url', server.apiUrl, '--token-file', path.join(server.dataDir, 'admin-token'), '--etcd', etcdUrl],
+    ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'bench', 'api-load.ts'), '--url', server.apiUrl, '--token-file', path.join(server.dataDir, 'admin-token'), '--ca-file', path.join(server.dataDir, 'ca.crt'), '--etcd', etcdUrl],
     {},
     (l) => {
       if (l.includes('"event":"started"')) started();

@@ -45,7 +45,7 @@ interface Sample {
 /** Reads the service's tasks through the API every ~100 ms until stopped. */
 function startSampler(server: TestServer, service: string): { stop(): Promise<Sample[]> } {
   return sampleEvery(async () => {
-    const res = await fetch(`${server.url}/v1/tasks?service=${service}`, {
+    const res = await server.fetch(`${server.url}/v1/tasks?service=${service}`, {
       headers: { authorization: `Bearer ${server.token}` },
       signal: AbortSignal.timeout(5000),
     });

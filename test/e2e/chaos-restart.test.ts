@@ -15,6 +15,7 @@ import { RESTART_RECONNECT_ALLOWANCE_MS } from '../../control-plane/dispatcher/d
 import { freePort } from '../../control-plane/etcd/embedded.js';
 import { eventually, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { sleeperManifest } from '../helpers/manifest.js';
+import { apiFetch } from '../helpers/api-fetch.js';
 import {
   berthJson,
   listNodes,
@@ -134,10 +135,11 @@ class RestartableServer {
   view(): TestServer {
     const d = this.daemon;
     return {
-      url: `http://127.0.0.1:${this.apiPort}`,
+      url: `https://127.0.0.1:${this.apiPort}`,
       token: this.token(),
       dataDir: this.dataDir,
       configPath: this.configPath,
+      fetch: apiFetch(this.dataDir),
       agentPort: this.agentPort,
       pid: d?.pid ?? -1,
       exit: d?.exit ?? Promise.resolve({ code: null, signal: null }),
@@ -175,7 +177,7 @@ class RestartableServer {
         throw new Error(`berth server exited:\n${d.stderr().slice(-3000)}`);
       }
       if (!this.token()) return false;
-      const res = await fetch(`http://127.0.0.1:${this.apiPort}/healthz`, { signal: AbortSignal.timeout(1000) });
+      const res = await apiFetch(this.dataDir)(`https://127.0.0.1:${this.apiPort}/healthz`, { signal: AbortSignal.timeout(1000) });
       return res.ok;
     }, 60_000, 'berth server ready');
   }

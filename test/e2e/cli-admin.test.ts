@@ -45,7 +45,7 @@ describe('e2e: berth admin (selectors, output, contexts, diff, dry-run, errors)'
     return r;
   };
   const services = async (server: TestServer) => {
-    const res = await fetch(`${server.url}/v1/services`, { headers: { authorization: `Bearer ${server.token}` } });
+    const res = await server.fetch(`${server.url}/v1/services`, { headers: { authorization: `Bearer ${server.token}` } });
     return ((await res.json()) as { items: ServiceView[] }).items;
   };
 

@@ -166,7 +166,7 @@ describe('e2e: berth client against berth server', function () {
     assert.equal(r.code, 4);
     assert.equal(r.stdout, '');
     assert.equal(r.stderr, `error: unauthorized by ${server.url}: the token from --token was rejected\n`);
-    const noToken = await runBerth(['get', 'nodes', '--server', server.url], { env: { HOME: dir } });
+    const noToken = await runBerth(['get', 'nodes', '--server', server.url], { env: { HOME: dir, BERTH_CA_FILE: path.join(server.dataDir, 'ca.crt') } });
     assert.equal(noToken.code, 4);
     assert.match(noToken.stderr, /^error: unauthorized by .*: no token was given \(pass --token or set token in the config file\)\n$/);
   });

@@ -18,7 +18,7 @@ describe('e2e: API tokens with roles and the audit log', function () {
   let follower: BerthDaemon | undefined;
   const tokens: string[] = [];
   const admin = (...args: string[]) => runBerth(args, { config: server.configPath });
-  const as = (token: string, ...args: string[]) => runBerth([...args, '--server', server.url, '--token', token]);
+  const as = (token: string, ...args: string[]) => runBerth([...args, '--server', server.url, '--token', token, '--certificate-authority', path.join(server.dataDir, 'ca.crt')]);
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'berth-roles-e2e-'));

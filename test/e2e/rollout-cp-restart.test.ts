@@ -76,7 +76,7 @@ describe('e2e: a rollout survives a control-plane crash (docker runtime, externa
       '--etcd', etcd!.endpoints.join(','),
       ...GRACE,
     ]);
-    await eventually(async () => (await fetch(`${srv.url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok, 60_000, 'the server back');
+    await eventually(async () => (await srv.fetch(`${srv.url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok, 60_000, 'the server back');
 
     const status = await runBerth(['rollout', 'status', 'service', NAME, '--timeout', '4m'], { config: srv.configPath, timeoutMs: 300_000 });
     assert.equal(status.code, 0, `${status.stdout}\n${status.stderr}\n${restarted.stderr().slice(-2000)}`);

@@ -14,6 +14,7 @@ import type { NodeView, ServiceView } from '../../cli/api-client.js';
 import { main, type CliIo } from '../../cli/main.js';
 import type { Task } from '../../common/types.js';
 import { freePort } from '../../control-plane/etcd/embedded.js';
+import { apiFetch } from './api-fetch.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI_ENTRY = path.join(REPO_ROOT, 'cli', 'main.ts');
@@ -83,6 +84,8 @@ export interface TestServer {
   dataDir: string;
   /** The client config the server wrote (`<data-dir>/berth.yaml`). */
   configPath: string;
+  /** fetch for this server's HTTPS API: it trusts the server's cluster CA (api-fetch.ts). */
+  fetch: typeof fetch;
   agentPort: number;
   pid: number;
   /** Resolves when the server process has exited. */
@@ -131,11 +134,11 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     await stopChild(child, exited, signal);
     rmSync(dataDir, { recursive: true, force: true });
   };
-  const url = `http://127.0.0.1:${apiPort}`;
+  const url = `https://127.0.0.1:${apiPort}`;
   const configPath = path.join(dataDir, 'berth.yaml');
   try {
     const token = await waitReady(child, url, configPath, opts.startTimeoutMs ?? 60_000, logTail);
-    return { url, token, dataDir, configPath, agentPort, pid: child.pid ?? -1, exit, logTail, stop };
+    return { url, token, dataDir, configPath, fetch: apiFetch(dataDir), agentPort, pid: child.pid ?? -1, exit, logTail, stop };
   } catch (err) {
     await stop('SIGKILL');
     throw err;
@@ -216,7 +219,8 @@ async function waitReady(
     const token = readToken(configPath);
     if (token) {
       try {
-        const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+        // The CA is in the data dir before berth.yaml is written.
+        const res = await apiFetch(path.dirname(configPath))(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
         if (res.ok) return token;
       } catch {
         // not listening yet

@@ -15,6 +15,9 @@ import { createSharedInformers, stopSharedInformers, type SharedInformers } from
 import type { Store } from '../../control-plane/store/store.js';
 import { eventually, silentLogger, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { makeNode, task as buildTask } from '../helpers/builders.js';
+import { caFetch } from '../helpers/api-fetch.js';
+import { tlsVerifyCode } from '../../cli/tls.js';
+import { testPki, type TestPki } from '../helpers/pki.js';
 
 type ServiceView = Service & { status: { tasks: number; running: number; upToDate: number; desired: number } };
 
@@ -31,10 +34,11 @@ describe('API on its own thread (real etcd, worker thread)', function () {
   let thread: ApiThread | undefined;
   let dataDir: string;
   let token: string;
+  let pki: TestPki;
   const sockets: WebSocket[] = [];
 
   const api = async <T>(method: string, url: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${thread!.url}${url}`, {
+    const res = await caFetch(pki.ca.certPem)(`${thread!.url}${url}`, {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       ...(body ? { body: JSON.stringify(body) } : {}),
@@ -46,6 +50,7 @@ describe('API on its own thread (real etcd, worker thread)', function () {
 
   before(async () => {
     t = await startTestEtcd();
+    pki = await testPki();
   });
   after(async () => t?.stop());
   beforeEach(async () => {
@@ -58,7 +63,7 @@ describe('API on its own thread (real etcd, worker thread)', function () {
     informers = createSharedInformers(store, silentLogger);
     informers.tasks.start();
     informers.services.start();
-    thread = await startApiThread({ endpoints: t.endpoints, etcdPrefix: prefix, listen: '127.0.0.1:0', adminTokenSha256: tokens.adminTokenSha256, informers, logger: silentLogger });
+    thread = await startApiThread({ endpoints: t.endpoints, etcdPrefix: prefix, listen: '127.0.0.1:0', adminTokenSha256: tokens.adminTokenSha256, informers, tls: pki.tls.server, logger: silentLogger });
   });
   afterEach(async () => {
     for (const s of sockets.splice(0)) s.terminate();
@@ -93,7 +98,7 @@ describe('API on its own thread (real etcd, worker thread)', function () {
     await store.create(keys.task('web', 'b'), task('b', 2, 'berth/web:1', 'running'));
     await eventually(async () => (await api<ServiceView>('GET', '/v1/services/web')).status.upToDate === 2, 10_000, 'both tasks up to date');
 
-    const ws = new WebSocket(`${thread!.url.replace('http', 'ws')}/v1/watch?kind=services`, { headers: { authorization: `Bearer ${token}` } });
+    const ws = new WebSocket(`${thread!.url.replace('https', 'wss')}/v1/watch?kind=services`, { headers: { authorization: `Bearer ${token}` }, ca: pki.ca.certPem });
     sockets.push(ws);
     const messages: WatchMessage<ServiceView>[] = [];
     ws.on('message', (d: Buffer) => messages.push(JSON.parse(d.toString()) as WatchMessage<ServiceView>));
@@ -112,10 +117,23 @@ describe('API on its own thread (real etcd, worker thread)', function () {
     for (const m of ofNewSpec()) assert.equal(m.object.status.upToDate, 0, `watch message ${JSON.stringify(m)}`);
   });
 
+  it('serves HTTPS only: plain HTTP and another CA are refused', async () => {
+    const url = thread!.url;
+    assert.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal((await caFetch(pki.ca.certPem)(`${url}/healthz`)).status, 200);
+    await assert.rejects(fetch(url.replace('https:', 'http:') + '/healthz'), 'plain HTTP gets no answer');
+    const other = await testPki();
+    // Both CAs are named CN=berth-cluster-ca: OpenSSL finds the issuer by name, then its signature fails.
+    await assert.rejects(caFetch(other.ca.certPem)(`${url}/healthz`), (err: Error) => {
+      assert.equal(tlsVerifyCode(err), 'CERT_SIGNATURE_FAILURE');
+      return true;
+    });
+  });
+
   it('stops: the thread ends and its port is closed', async () => {
     const url = thread!.url;
     await thread!.stop();
     thread = undefined;
-    await assert.rejects(fetch(`${url}/healthz`));
+    await assert.rejects(caFetch(pki.ca.certPem)(`${url}/healthz`));
   });
 });
