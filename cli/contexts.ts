@@ -30,13 +30,13 @@ export function requireContext(file: ConfigFile, name: string, where: string): C
 export function setContext(
   file: ConfigFile,
   name: string,
-  change: { server?: string; token?: string },
+  change: { server?: string; token?: string; caData?: string },
 ): { file: ConfigFile; created: boolean } {
   const old = file.contexts[name];
   const server = change.server ?? old?.server;
   if (!server) throw new CliError(`context "${name}" is new: --server URL is required`);
   const token = change.token ?? old?.token;
-  const caData = old?.caData;
+  const caData = change.caData ?? old?.caData;
   const contexts = { ...file.contexts, [name]: { server, ...(token !== undefined ? { token } : {}), ...(caData ? { caData } : {}) } };
   // The first context of a file becomes the current one: a fresh file then just works.
   const currentContext = file.currentContext ?? (Object.keys(file.contexts).length === 0 ? name : undefined);

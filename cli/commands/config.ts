@@ -38,8 +38,9 @@ export const configCommand: ClientCommand = {
     '  get-contexts                       list the contexts; * marks the current one',
     '  current-context                    print the current context',
     '  use-context NAME                   make NAME the current context',
-    '  set-context NAME --server URL [--token T | --token-file F]',
-    '                                     create or change a context (the first one becomes current)',
+    '  set-context NAME --server URL [--token T | --token-file F] [--certificate-authority CA_FILE]',
+    '                                     create or change a context (the first one becomes current);',
+    "                                     the CA file's certificate is kept in it (certificate-authority-data)",
     '  delete-context NAME                remove a context',
     '  view [--raw]                       print the file, tokens REDACTED unless --raw',
     "  merge FILE [--name NAME]           add a server's <data-dir>/berth.yaml as a context",
@@ -145,7 +146,7 @@ function getContexts(ctx: CommandContext, cfg: ConfigFile, output: string | unde
   return 0;
 }
 
-function contextChange(args: ParsedArgs): { server?: string; token?: string } {
+function contextChange(args: ParsedArgs): { server?: string; token?: string; caData?: string } {
   const server = stringOpt(args.values, 'server');
   const token = stringOpt(args.values, 'token');
   const tokenFile = stringOpt(args.values, 'token-file');
@@ -161,7 +162,23 @@ function contextChange(args: ParsedArgs): { server?: string; token?: string } {
     if (!fileToken) throw new CliError(`--token-file ${tokenFile} is empty`);
   }
   const t = token ?? fileToken;
-  return { ...(server !== undefined ? { server: server.replace(/\/+$/, '') } : {}), ...(t !== undefined ? { token: t } : {}) };
+  const caFile = stringOpt(args.values, 'certificate-authority');
+  let caData: string | undefined;
+  if (caFile !== undefined) {
+    let pem: string;
+    try {
+      pem = readFileSync(caFile, 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read --certificate-authority ${caFile}: ${errorMessage(err)}`);
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new CliError(`--certificate-authority ${caFile}: not a PEM certificate`);
+    caData = Buffer.from(pem).toString('base64');
+  }
+  return {
+    ...(server !== undefined ? { server: server.replace(/\/+$/, '') } : {}),
+    ...(t !== undefined ? { token: t } : {}),
+    ...(caData !== undefined ? { caData } : {}),
+  };
 }
 
 function checkUrl(server: string): void {

@@ -3,6 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseConfigFile, resolveConfig } from '../../cli/config.js';
+import { mergeConfig, serializeConfig, setContext } from '../../cli/contexts.js';
+import { tlsVerifyMessage } from '../../cli/tls.js';
 import { runCli, type Recorded } from '../helpers/berth.js';
 
 describe('cli config', () => {
@@ -107,5 +109,45 @@ describe('cli config', () => {
     const viaEnv = await runCli(['get', 'nodes'], { flags: false, log, io: { env: { BERTH_CONFIG: envFile }, homeDir: home } });
     assert.equal(viaEnv.code, 0);
     assert.equal(log[1]?.auth, 'Bearer env-token');
+  });
+  it("the CA: --certificate-authority, else the context's certificate-authority-data, else $BERTH_CA_FILE", () => {
+    const pem = (n: string) => `-----BEGIN CERTIFICATE-----\n${n}\n-----END CERTIFICATE-----\n`;
+    const withCa = path.join(dir, 'with-ca.yaml');
+    writeFileSync(withCa, `server: https://a:7070\ntoken: t\ncertificate-authority-data: ${Buffer.from(pem('FILE')).toString('base64')}\n`);
+    const flagCa = path.join(dir, 'flag-ca.crt');
+    writeFileSync(flagCa, pem('FLAG'));
+    const envCa = path.join(dir, 'env-ca.crt');
+    writeFileSync(envCa, pem('ENV'));
+    const env = { BERTH_CA_FILE: envCa };
+    const fromFile = resolveConfig({ flags: { config: withCa }, env, homeDir: home });
+    assert.deepEqual([fromFile.ca, fromFile.caSource], [pem('FILE'), `certificate-authority-data of ${withCa}`]);
+    const fromFlag = resolveConfig({ flags: { config: withCa, certificateAuthority: flagCa }, env, homeDir: home });
+    assert.deepEqual([fromFlag.ca, fromFlag.caSource], [pem('FLAG'), `--certificate-authority ${flagCa}`]);
+    const fromEnv = resolveConfig({ flags: { config: write('bare.yaml', 'https://b:7070', 't') }, env, homeDir: home });
+    assert.deepEqual([fromEnv.ca, fromEnv.caSource], [pem('ENV'), `$BERTH_CA_FILE (${envCa})`]);
+    assert.equal(resolveConfig({ flags: { config: withCa.replace('with-ca', 'bare') }, env: {}, homeDir: home }).ca, undefined);
+
+    assert.throws(() => resolveConfig({ flags: { config: withCa, certificateAuthority: path.join(dir, 'none.crt') }, env: {}, homeDir: home }), /cannot read the CA certificate .*none\.crt \(from --certificate-authority\): no such file/);
+    writeFileSync(withCa, 'server: https://a:7070\ncertificate-authority-data: bm90IGEgcGVt\n');
+    assert.throws(() => resolveConfig({ flags: { config: withCa }, env: {}, homeDir: home }), /certificate-authority-data: not the base64 of a PEM certificate/);
+  });
+
+  it('certificate-authority-data survives merging and writing contexts', () => {
+    const flat = parseConfigFile('server: https://a:7070\ntoken: t\ncertificate-authority-data: QUJD\n', 'berth.yaml');
+    const { file } = mergeConfig({ contexts: {} }, flat, { flat: true });
+    assert.match(serializeConfig(file), /name: a:7070\n {4}server: https:\/\/a:7070\n {4}token: t\n {4}certificate-authority-data: QUJD\n/);
+    assert.equal(parseConfigFile(serializeConfig(file), 'x').contexts['a:7070']?.caData, 'QUJD');
+    // set-context keeps the CA unless given another (--certificate-authority).
+    assert.equal(setContext(file, 'a:7070', { token: 'u' }).file.contexts['a:7070']?.caData, 'QUJD');
+    assert.equal(setContext(file, 'a:7070', { caData: 'REVG' }).file.contexts['a:7070']?.caData, 'REVG');
+  });
+
+  it('a certificate that fails verification is told as such, naming the URL and the CA', () => {
+    assert.equal(
+      tlsVerifyMessage('https://a:7070', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', '--certificate-authority ca.crt'),
+      'cannot verify the server at https://a:7070: its certificate is not signed by the configured CA (--certificate-authority ca.crt) [UNABLE_TO_VERIFY_LEAF_SIGNATURE]',
+    );
+    assert.match(tlsVerifyMessage('https://a:7070', 'SELF_SIGNED_CERT_IN_CHAIN', undefined), /pass --certificate-authority FILE or set \$BERTH_CA_FILE/);
+    assert.match(tlsVerifyMessage('https://a:7070', 'ERR_TLS_CERT_ALTNAME_INVALID', undefined), /does not name this host \(add it with the server's --tls-san\)/);
   });
 });
