@@ -49,7 +49,8 @@ else
   echo $! >"$pid_file"
 fi
 for _ in $(seq 1 150); do
-  [ -f "$data_dir/berth.yaml" ] && curl -fsS "$(sed -n 's/^server: //p' "$data_dir/berth.yaml")/healthz" >/dev/null 2>&1 && break
+  # The API is HTTPS with a certificate of the cluster CA (ca.crt, beside berth.yaml).
+  [ -f "$data_dir/berth.yaml" ] && curl -fsS --cacert "$data_dir/ca.crt" "$(sed -n 's/^server: //p' "$data_dir/berth.yaml")/healthz" >/dev/null 2>&1 && break
   server_running || { echo "quickstart: berth server exited; last log lines:" >&2; tail -n 20 "$log_file" >&2; exit 1; }
   sleep 0.2
 done
