@@ -145,7 +145,7 @@ export function parseConfigFile(text: string, file: string): ConfigFile {
     throw new CliError(`${file}: not valid YAML: ${firstLine(errorMessage(err))}`);
   }
   if (doc === null || doc === undefined) return { contexts: {} };
-  if (!isRecord(doc)) throw new CliError(`${file}: must be a mapping like "server: http://127.0.0.1:7070"`);
+  if (!isRecord(doc)) throw new CliError(`${file}: must be a mapping like "server: https://127.0.0.1:7070"`);
   const contexts: Record<string, ClusterConfig> = {};
   if (doc.server !== undefined || doc.token !== undefined) {
     contexts[FLAT_CONTEXT] = cluster(doc, file, '');
@@ -184,7 +184,7 @@ function checkServerUrl(server: string, where: string): void {
   try {
     url = new URL(server);
   } catch {
-    throw new CliError(`${where}: "${server}" is not a URL like http://127.0.0.1:7070`);
+    throw new CliError(`${where}: "${server}" is not a URL like https://127.0.0.1:7070`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new CliError(`${where}: "${server}" must start with http:// or https://`);

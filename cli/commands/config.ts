@@ -50,7 +50,7 @@ export const configCommand: ClientCommand = {
   ].join('\n'),
   examples: [
     'berth config merge /var/lib/berth/berth.yaml --name prod',
-    'berth config set-context dev --server http://127.0.0.1:7070 --token-file ./token',
+    'berth config set-context dev --server https://127.0.0.1:7070 --token-file ./token --certificate-authority ./ca.crt',
     'berth config use-context prod',
     'berth config get-contexts',
     'berth --context dev get services',
@@ -189,7 +189,7 @@ function checkUrl(server: string): void {
     url = undefined;
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new UsageError(`--server "${server}" is not a URL like http://127.0.0.1:7070`, 'config');
+    throw new UsageError(`--server "${server}" is not a URL like https://127.0.0.1:7070`, 'config');
   }
 }
 

@@ -48,6 +48,9 @@ describe('API (real etcd)', function () {
     assert.ok(!stored.includes(tokens.adminToken!), 'plain token not in etcd');
     const file = await tokens.writeClientConfig(dataDir, 'http://127.0.0.1:1');
     assert.deepEqual(parse(readFileSync(file!, 'utf8')), { server: 'http://127.0.0.1:1', token: tokens.adminToken });
+    // With the cluster CA, as the server writes it: kubeconfig's certificate-authority-data.
+    await tokens.writeClientConfig(dataDir, 'https://127.0.0.1:1', 'CA PEM');
+    assert.deepEqual(parse(readFileSync(file!, 'utf8')), { server: 'https://127.0.0.1:1', token: tokens.adminToken, 'certificate-authority-data': Buffer.from('CA PEM').toString('base64') });
     // A second start with the same data dir reuses the same tokens.
     const again = await ClusterTokens.ensure(store, dataDir, silentLogger, '0'.repeat(64));
     assert.equal(again.adminToken, tokens.adminToken);
