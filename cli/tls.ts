@@ -1,13 +1,19 @@
 // The client's side of the API's TLS: a fetch that trusts the configured cluster CA (undici's own
 // fetch with an Agent whose connections verify against that CA, name checked as always), and how
 // a failed verification is told to the user. Verification is never turned off.
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent, fetch as undiciFetch } from 'undici';
 
-/** fetch whose HTTPS connections trust `caPem` (and only it). */
+/**
+ * fetch whose HTTPS connections trust `caPem` (and only it). undici is loaded at the first call,
+ * so commands that never reach the server do not pay for loading it.
+ */
 export function fetchWithCa(caPem: string): typeof fetch {
-  const dispatcher = new Agent({ connect: { ca: caPem } });
-  return ((input: string | URL, init?: RequestInit) =>
-    undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher })) as unknown as typeof fetch;
+  let ready: Promise<{ fetch: typeof undiciFetch; dispatcher: Agent }> | undefined;
+  return (async (input: string | URL, init?: RequestInit) => {
+    ready ??= import('undici').then((u) => ({ fetch: u.fetch, dispatcher: new u.Agent({ connect: { ca: caPem } }) }));
+    const { fetch: f, dispatcher } = await ready;
+    return f(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher });
+  }) as unknown as typeof fetch;
 }
 
 /** OpenSSL's codes for a certificate chain that does not lead to a trusted CA. */
