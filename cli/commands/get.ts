@@ -12,15 +12,17 @@ import type { NodeView, ServiceView } from '../api-client.js';
 import { EVENT_KIND_NAMES, getEvents } from './get-events.js';
 import { watchChanges } from './get-watch.js';
 import { getSelected, wantsSelectedGet } from './get-selected.js';
+import { getServers, SERVER_KIND_NAMES } from './get-servers.js';
 
 export const getCommand: ClientCommand = {
   name: 'get',
   summary: 'List services, tasks, nodes or events',
-  usage: 'berth get services|tasks|nodes|events [NAME] [-l SELECTOR] [-o table|wide|json|yaml|name|jsonpath=T] [-w] [flags]',
+  usage: 'berth get services|tasks|nodes|events|servers [NAME] [-l SELECTOR] [-o table|wide|json|yaml|name|jsonpath=T] [-w] [flags]',
   description:
     'Kinds: services (service, svc), tasks (task), nodes (node, no). With a NAME, shows that one object.\n' +
     'A task NAME may be its name, its id or a unique id prefix; a node NAME its name or id.\n' +
     'events (event, ev) lists what happened, oldest first; --for KIND/NAME narrows it to one object.\n' +
+    'servers (server) lists the control-plane servers and which one leads.\n' +
     'With -w, the list is followed by a line per change until Ctrl-C.',
   examples: [
     'berth get services',
@@ -50,6 +52,7 @@ export const getCommand: ClientCommand = {
     }
     if (boolOpt(args.values, 'watch') && format === 'yaml') throw new UsageError('-w prints a table, or one JSON change per line with -o json', 'get');
     if (EVENT_KIND_NAMES.includes(args.positionals[0]?.toLowerCase() ?? '')) return getEvents(ctx, args, format);
+    if (SERVER_KIND_NAMES.includes(args.positionals[0]?.toLowerCase() ?? '')) return getServers(ctx, args, format);
     if (stringOpt(args.values, 'for')) throw new UsageError('--for applies to events only', 'get');
     const { kind, names } = parseKindAndNames(args.positionals, 'get');
     const watch = boolOpt(args.values, 'watch');

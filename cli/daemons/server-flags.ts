@@ -3,7 +3,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { checkNodeName, parseLabels } from '../../agent/cli.js';
-import { SERVER_DEFAULTS, type ServerOptions } from '../../control-plane/server.js';
+import { DEFAULT_LEADER_LEASE_SECONDS, SERVER_DEFAULTS, type ServerOptions } from '../../control-plane/server.js';
 
 export const SERVER_USAGE = `Usage: berth server [flags]
 
@@ -17,6 +17,10 @@ Flags:
                           gRPC address agents join (default ${SERVER_DEFAULTS.agentListen})
   --etcd URL[,URL...]     use an external etcd cluster instead of the embedded one
   --etcd-prefix PREFIX    key prefix in etcd (default ${SERVER_DEFAULTS.etcdPrefix})
+  --name NAME             this server's name among the servers sharing one etcd
+                          (default: host name); see docs/ha.md
+  --leader-lease SECONDS  TTL of the server's lease, and so of its leadership: a dead
+                          leader is replaced within it (default ${DEFAULT_LEADER_LEASE_SECONDS})
   --no-agent              do not run a local agent
   --node-name NAME        name of the local agent's node (default: host name)
   --node-labels K=V,...   labels of the local agent's node
@@ -59,6 +63,8 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
       'node-labels': { type: 'string' },
       'heartbeat-grace': { type: 'string' },
       'restart-backoff-max': { type: 'string' },
+      name: { type: 'string' },
+      'leader-lease': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -70,6 +76,10 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
   if (backoffMax !== undefined && (!Number.isFinite(backoffMax) || backoffMax <= 0)) {
     throw new Error(`--restart-backoff-max: must be a positive number of seconds`);
   }
+  const leaderLease = values['leader-lease'] !== undefined ? Number(values['leader-lease']) : undefined;
+  if (leaderLease !== undefined && (!Number.isInteger(leaderLease) || leaderLease < 2)) {
+    throw new Error(`--leader-lease: must be a whole number of seconds, at least 2`);
+  }
   const server: ServerOptions = {
     dataDir: values['data-dir'] ?? SERVER_DEFAULTS.dataDir,
     listen: values.listen ?? SERVER_DEFAULTS.listen,
@@ -78,6 +88,8 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
     etcdPrefix: values['etcd-prefix'] ?? SERVER_DEFAULTS.etcdPrefix,
     heartbeatGraceMs: grace * 1000,
     ...(backoffMax !== undefined ? { restartBackoffMaxMs: backoffMax * 1000 } : {}),
+    ...(values.name !== undefined ? { name: checkNodeName(values.name, '--name') } : {}),
+    ...(leaderLease !== undefined ? { leaderLeaseSeconds: leaderLease } : {}),
   };
   const localAgent = values['no-agent']
     ? undefined

@@ -13,6 +13,7 @@ import { eventRoutes } from './routes/events.js';
 import { rolloutRoutes } from './routes/rollout.js';
 import { attachWatch } from './watch.js';
 import { logsAndExecRoutes } from './routes/logs-exec.js';
+import { serverRoutes } from './routes/servers.js';
 import type { TaskStreams } from '../dispatcher/task-streams.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { WatchCache } from './watch-cache.js';
@@ -68,6 +69,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   nodeAdminRoutes(app, opts.store);
   eventRoutes(app, opts.store);
   rolloutRoutes(app, opts.store, reads, opts.events);
+  serverRoutes(app, opts.store);
   if (opts.streams) logsAndExecRoutes(app, opts.store, opts.streams, log);
   attachWatch(app, opts);
   return app;
