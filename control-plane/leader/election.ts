@@ -80,7 +80,7 @@ export class Election {
     this.fence = undefined;
     try {
       await this.store.delete(serverKeys.leader, fence.revision);
-      this.log.info({ name: this.name }, 'resigned the leadership');
+      this.log.info({ server: this.name }, 'resigned the leadership');
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, 'could not resign (the lease expires by itself)');
     }
@@ -110,11 +110,11 @@ export class Election {
         // A server of our name starting up: the key is a former life of this server.
         if (!startUp || current?.name !== this.name || current.version === undefined) return;
         revision = await this.store.txn([{ type: 'put', key: serverKeys.leader, value: record, version: current.version, lease: leaseId }]);
-        this.log.info({ name: this.name }, 'took the leadership over from a former run of this server');
+        this.log.info({ server: this.name }, 'took the leadership over from a former run of this server');
       }
       if (this.stopped || leaseId !== this.lease.id) return;
       this.fence = { key: serverKeys.leader, revision, onLost: () => this.depose('a fenced write found another leader') };
-      this.log.info({ name: this.name, fence: revision }, 'elected leader');
+      this.log.info({ server: this.name, fence: revision }, 'elected leader');
       this.handlers.elected(this.fence);
     } catch (err) {
       if (!(err instanceof ConflictError)) this.log.warn({ err: errorMessage(err) }, 'campaign failed; trying again');
@@ -124,7 +124,7 @@ export class Election {
   private depose(why: string): void {
     if (!this.fence) return;
     this.fence = undefined;
-    this.log.warn({ name: this.name, why }, 'lost the leadership');
+    this.log.warn({ server: this.name, why }, 'lost the leadership');
     this.handlers.deposed(why);
     this.campaign();
   }

@@ -71,7 +71,7 @@ export class Leadership implements Controller {
     const controllers = this.opts.term(this.opts.store.fenced(fence), this.leaderSince);
     this.current = controllers;
     for (const c of controllers) await c.start();
-    this.log.info({ name: this.opts.name, controllers: controllers.length }, 'leading: controllers started');
+    this.log.info({ server: this.opts.name, controllers: controllers.length }, 'leading: controllers started');
     this.opts.events?.record({
       type: EventType.Normal,
       reason: LeaderEventReason.LeaderElected,
@@ -85,7 +85,7 @@ export class Leadership implements Controller {
     if (!controllers.length) return;
     this.current = [];
     for (const c of [...controllers].reverse()) await c.stop();
-    this.log.info({ name: this.opts.name, why, ledMs: Date.now() - this.leaderSince }, 'not leading: controllers stopped');
+    this.log.info({ server: this.opts.name, why, ledMs: Date.now() - this.leaderSince }, 'not leading: controllers stopped');
     if (why === 'server stopping') return;
     this.opts.events?.record({
       type: EventType.Warning,
