@@ -81,7 +81,7 @@ describe('leader fencing of the controllers (real etcd)', function () {
     await leaseB.start();
     const terms: string[] = [];
     const leadership = (name: string, lease: ServerLease) =>
-      new Leadership({ store, lease, name, logger: silentLogger, term: () => [{ start: () => void terms.push(`${name} start`), stop: async () => void terms.push(`${name} stop`) }] });
+      new Leadership({ store, lease, name, logger: silentLogger, term: () => [{ start: () => void terms.push(`${name} start`), stop: () => Promise.resolve(void terms.push(`${name} stop`)) }] });
     const a = leadership('a', leaseA);
     const b = leadership('b', leaseB);
     try {
