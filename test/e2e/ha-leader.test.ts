@@ -5,6 +5,7 @@
 // store's history after the resume is absent, the final state is the new leader's, no twin tasks.
 import assert from 'node:assert/strict';
 import type { BerthEvent } from '../../common/events.js';
+import type { UpdateStatus } from '../../common/rollout.js';
 import type { Task } from '../../common/types.js';
 import { serverKeys } from '../../control-plane/store/keys.js';
 import type { Store, WatchEvent } from '../../control-plane/store/store.js';
@@ -54,6 +55,20 @@ describe('e2e: several servers, one leader (external etcd)', function () {
     });
     servers.set(name, s);
     return s;
+  };
+  /** The service's tasks are `want`, all running, and did not change for 1.5 s. */
+  const tasksSettled = async (want: number) => {
+    const r1 = await store.list<Task>('tasks/web/');
+    await new Promise((r) => setTimeout(r, 1_500));
+    const r2 = await store.list<Task>('tasks/web/');
+    return r1.revision === r2.revision && r2.items.length === want && r2.items.every((t) => t.desiredState === 'running' && t.status.state === 'running');
+  };
+  /** Moves the agent to another server (as if it had been given that address): its tasks are adopted. */
+  const moveAgent = async (to: string) => {
+    const dataDir = agent!.dataDir;
+    await agent!.stop({ keepDataDir: true });
+    agent = startAgent(servers.get(to)!, { name: 'n1', dataDir });
+    agentOn = to;
   };
   const others = (but: string) => [...servers.entries()].filter(([n]) => n !== but).map(([, s]) => s);
 
@@ -138,19 +153,10 @@ describe('e2e: several servers, one leader (external etcd)', function () {
     const [other] = others(oldName);
     const otherName = [...servers.entries()].find(([, s]) => s === other)![0];
 
-    const tasksSettled = async (want: number) => {
-      const r1 = await store.list<Task>('tasks/web/');
-      await new Promise((r) => setTimeout(r, 1_500));
-      const r2 = await store.list<Task>('tasks/web/');
-      return r1.revision === r2.revision && r2.items.length === want && r2.items.every((t) => t.desiredState === 'running' && t.status.state === 'running');
-    };
     if (agentOn === oldName) {
       // Pause a leader that holds no agent session: the new leader's work can then finish while
       // it is paused, and whatever changes after the resume could only be the old leader's.
-      const dataDir = agent!.dataDir;
-      await agent!.stop({ keepDataDir: true });
-      agent = startAgent(other!, { name: 'n1', dataDir });
-      agentOn = otherName;
+      await moveAgent(otherName);
       await eventually(() => tasksSettled(4), 30_000, 'the agent back through the other server, its tasks running');
     }
 
@@ -207,5 +213,42 @@ describe('e2e: several servers, one leader (external etcd)', function () {
     assert.equal(final.length, 1);
     const slots = final.map((t) => t.slot);
     assert.equal(new Set(slots).size, slots.length, 'no twin tasks');
+  });
+
+  it('a rolling update in progress when the leader is killed completes on the new leader: one step per slot, none repeated', async () => {
+    const leaderName = (await leaderSeenBy([...servers.values()][0]!))!;
+    const [followerName] = [...servers.keys()].filter((n) => n !== leaderName);
+    const follower = servers.get(followerName!)!;
+    if (agentOn !== followerName) await moveAgent(followerName!);
+    const manifest = (seconds: number) =>
+      sleeperManifest('web', { replicas: 4, seconds, cpu: '10m', memory: '8Mi', stopGracePeriodSeconds: 1, extra: ['update:', '  parallelism: 1', '  monitorSeconds: 2'] });
+    ok(await runBerth(['apply', '-f', '-'], { config: follower.configPath, input: manifest(600) }));
+    await eventually(async () => {
+      const t = live((await store.list<Task>('tasks/web/')).items);
+      const u = await store.get<UpdateStatus>('updates/web');
+      return t.length === 4 && t.every((x) => x.status.state === 'running' && x.spec.command?.[1] === '600') && (u?.state ?? 'completed') === 'completed';
+    }, 90_000, '4 running on the old spec, no rollout in progress');
+    ok(await runBerth(['apply', '-f', '-'], { config: follower.configPath, input: manifest(601) }));
+    await eventually(async () => {
+      const u = await store.get<UpdateStatus>('updates/web');
+      return u?.state === 'updating' && u.steps >= 2;
+    }, 60_000, 'the rollout half-way');
+
+    await servers.get(leaderName)!.stop('SIGKILL');
+    servers.delete(leaderName);
+    await eventually(async () => (await leaderSeenBy(follower)) === followerName, 5_000, 'the follower leads');
+    const done = (await eventually(async () => {
+      const u = await store.get<UpdateStatus>('updates/web');
+      return u?.state === 'completed' ? u : undefined;
+    }, 90_000, 'the rollout completed on the new leader'))!;
+    assert.equal(done.steps, 4, 'one step per slot: none repeated, none skipped');
+    assert.equal(done.failures, 0);
+    const tasks = (await store.list<Task>('tasks/web/')).items;
+    for (let slot = 1; slot <= 4; slot++) {
+      const current = live(tasks).filter((t) => t.slot === slot);
+      assert.equal(current.length, 1, `slot ${slot}: one live task`);
+      assert.deepEqual(current[0]!.spec.command, ['sleep', '601'], `slot ${slot} runs the new spec`);
+      assert.equal(tasks.filter((t) => t.slot === slot && t.spec.command?.[1] === '601').length, 1, `slot ${slot} replaced once`);
+    }
   });
 });
