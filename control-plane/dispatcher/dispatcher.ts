@@ -299,6 +299,7 @@ export class Dispatcher implements TaskStreams {
       void this.markReady(nodeId);
     } else if (this.opts.sessions && this.registry.get(nodeId)?.status.state === NodeState.Down) {
       // Marked down by the leader (it had not heard of this session in time): heartbeats come here.
+      this.opts.sessions.connected(nodeId);
       void this.markReady(nodeId);
     }
   }

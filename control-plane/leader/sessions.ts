@@ -78,7 +78,9 @@ export class SessionPublisher implements SessionLiveness, Controller {
 
   connected(nodeId: string): void {
     const h = this.held.get(nodeId);
-    if (h && !h.silent && !h.recreate) return;
+    // Already said, and etcd has it (not another server's record since: the agent came back).
+    const stored = this.informer.cache.get(serverKeys.session(nodeId));
+    if (h && !h.silent && !h.recreate && stored?.server === this.server && !stored.silent) return;
     this.held.set(nodeId, { since: h && !h.silent ? h.since : new Date().toISOString(), silent: false, recreate: false });
     this.queue.add(nodeId);
   }
