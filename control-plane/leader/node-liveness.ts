@@ -1,8 +1,9 @@
 // The leader's judgement of which nodes are down. Agents may join any server; each server's
 // dispatcher publishes the sessions it holds (sessions.ts). A node is alive while some server
 // holds its session and hears its heartbeats; it is down when its holder reports it silent (no
-// heartbeat for the grace period), or when no server has held it for the grace period (its
-// server died with its lease, or it never came back).
+// heartbeat for the grace period), or when no server has held it for the grace period (it never
+// came back; when its server stopped or died, taking the session key with its lease, the node
+// first gets the reconnect allowance).
 //
 // Counted from this term: when a server becomes leader, every node not already down counts as
 // seen now plus the reconnect allowance (agents of a server that died need time to join another,
@@ -61,7 +62,9 @@ export class NodeLiveness implements Controller {
     });
     this.offSessions = this.opts.sessions.subscribe((ev) => {
       const nodeId = ev.key.slice(serverKeys.sessions.length);
-      this.seen(nodeId);
+      // A session key is deleted only with its server's lease (the server stopped or died): its
+      // agents get the reconnect allowance, as after a restart of a lone server.
+      this.seen(nodeId, ev.type === 'delete' ? this.opts.allowanceMs : 0);
       if (ev.type === 'put' && ev.value.silent) void this.check();
     });
     const every = Math.max(50, Math.min(1000, Math.floor(this.opts.graceMs / 4)));
@@ -78,9 +81,9 @@ export class NodeLiveness implements Controller {
     await this.registry.stop();
   }
 
-  private seen(nodeId: string): void {
-    const now = Date.now();
-    if ((this.lastAlive.get(nodeId) ?? 0) < now) this.lastAlive.set(nodeId, now);
+  private seen(nodeId: string, allowanceMs = 0): void {
+    const until = Date.now() + allowanceMs;
+    if ((this.lastAlive.get(nodeId) ?? 0) < until) this.lastAlive.set(nodeId, until);
   }
 
   private async check(): Promise<void> {
