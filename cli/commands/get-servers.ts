@@ -1,6 +1,6 @@
 // `berth get servers [NAME]` and `berth describe server NAME`: the control-plane servers sharing
 // one etcd, which one leads, where each serves (GET /v1/servers; docs/ha.md).
-import { UsageError, type CommandContext, type ParsedArgs } from '../command.js';
+import { boolOpt, stringOpt, UsageError, type CommandContext, type ParsedArgs } from '../command.js';
 import type { ApiClient } from '../api-client.js';
 import { formatAge } from '../output/age.js';
 import { eventsView } from '../output/events.js';
@@ -24,6 +24,10 @@ function listServers(client: ApiClient): Promise<ServerView[]> {
 }
 
 export async function getServers(ctx: CommandContext, args: ParsedArgs, format: OutputFormat): Promise<number> {
+  const output = stringOpt(args.values, 'output');
+  if (boolOpt(args.values, 'watch') || stringOpt(args.values, 'selector') !== undefined || (output !== undefined && !['table', 'wide', 'json', 'yaml'].includes(output))) {
+    throw new UsageError('get servers prints a table, or -o json|yaml (no -w, -l or script output)', 'get');
+  }
   const names = args.positionals.slice(1);
   if (names.length > 1) throw new UsageError('get takes at most one NAME', 'get');
   const client = ctx.client();
