@@ -14,6 +14,7 @@ import { rolloutRoutes } from './routes/rollout.js';
 import { joinTokenRoutes, type JoinTokenRotation } from './routes/join-token.js';
 import { attachWatch } from './watch.js';
 import { logsAndExecRoutes } from './routes/logs-exec.js';
+import { serverRoutes } from './routes/servers.js';
 import type { TaskStreams } from '../dispatcher/task-streams.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { WatchCache } from './watch-cache.js';
@@ -80,6 +81,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   nodeAdminRoutes(app, opts.store);
   eventRoutes(app, opts.store);
   rolloutRoutes(app, opts.store, reads, opts.events);
+  serverRoutes(app, opts.store);
   if (opts.streams) logsAndExecRoutes(app, opts.store, opts.streams, log);
   tokenRoutes(app, apiTokens);
   if (opts.joinTokens) joinTokenRoutes(app, opts.joinTokens, log);

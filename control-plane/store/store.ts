@@ -7,10 +7,13 @@
 // Must not: know what a service or a task means. Controllers own meaning; this owns storage.
 import { Etcd3, type IKeyValue, type IRequestOp, type ICompare, type Watcher, type IOptions } from 'etcd3';
 import type { Logger } from 'pino';
-import { ConflictError, errorMessage, StoreUnavailableError } from '../../common/errors.js';
+import { ConflictError, errorMessage, FenceLostError, StoreUnavailableError } from '../../common/errors.js';
 
-/** etcd's default limit of operations in one transaction. */
-export const MAX_TXN_OPS = 128;
+/**
+ * Writes in one transaction: etcd's default limit (128, for compares too) less one compare kept
+ * for a leader's fence (`fenced()`).
+ */
+export const MAX_TXN_OPS = 127;
 /** Transactions of one `batch` in flight at once. */
 export const BATCH_TXNS_IN_FLIGHT = 4;
 
@@ -28,6 +31,17 @@ export type WriteOp =
   | { type: 'create'; key: string; value: unknown; lease?: string }
   | { type: 'put'; key: string; value: unknown; version?: number; lease?: string }
   | { type: 'delete'; key: string; version?: number };
+
+/**
+ * A leader's fence: the leader key and the mod_revision it had when this server won. A fenced
+ * writer's transactions also compare it, so a deposed leader writes nothing (see fence.ts).
+ */
+export interface Fence {
+  key: string;
+  revision: number;
+  /** Called when a transaction failed on the fence: leadership is lost. */
+  onLost?: () => void;
+}
 
 export interface ListResult<T> {
   items: T[];
@@ -47,6 +61,8 @@ export class Store {
   private readonly written = new Map<string, number>();
   private readonly log: Logger;
   private closed = false;
+  /** Set only on a fenced view (`fenced()`): every transaction also compares it. */
+  private fence: Fence | undefined;
 
   constructor(opts: StoreOptions) {
     this.prefix = normalisePrefix(opts.prefix ?? '/berth/');
@@ -104,6 +120,8 @@ export class Store {
     if (ops.length > MAX_TXN_OPS) throw new Error(`txn of ${ops.length} ops exceeds ${MAX_TXN_OPS}`);
     const compare: ICompare[] = [];
     const success: IRequestOp[] = [];
+    const fence = this.fence;
+    if (fence) compare.push({ key: Buffer.from(this.fullKey(fence.key)), target: 'Mod', result: 'Equal', mod_revision: fence.revision });
     for (const op of ops) {
       const key = Buffer.from(this.fullKey(op.key));
       if (op.type === 'create') {
@@ -119,6 +137,7 @@ export class Store {
     }
     const res = await this.call(() => this.client.kv.txn({ compare, success, failure: [] }));
     if (!res.succeeded) {
+      if (fence) await this.checkFence(fence);
       const stale = await this.firstStale(ops);
       throw new ConflictError(stale ?? ops[0]!.key);
     }
@@ -136,6 +155,25 @@ export class Store {
    */
   lastWrite(prefix: string): number {
     return this.written.get(prefix) ?? 0;
+  }
+
+  /**
+   * This store as a leader's writer: every transaction (txn, batch, put, create, delete) also
+   * compares the fence, one more compare in the same round trip. Reads are the store's own.
+   */
+  fenced(fence: Fence): Store {
+    const view = Object.create(this) as Store;
+    view.fence = fence;
+    return view;
+  }
+
+  /** After a refused fenced transaction: throws FenceLostError if the fence no longer holds. */
+  private async checkFence(fence: Fence): Promise<void> {
+    const res = await this.call(() => this.client.kv.range({ key: Buffer.from(this.fullKey(fence.key)) }));
+    const kv = res.kvs[0];
+    if (kv && Number(kv.mod_revision) === fence.revision) return;
+    fence.onLost?.();
+    throw new FenceLostError(fence.key);
   }
 
   /** Records a write of `revision` under the key's top-level prefix; returns that prefix. */
@@ -225,6 +263,28 @@ export class Store {
 
   async keepAliveOnce(leaseId: string): Promise<void> {
     await this.call(() => this.client.lease(Number(leaseId) as never, { autoKeepAlive: false }).keepaliveOnce());
+  }
+
+  /** One keepalive of a lease: false if etcd no longer has it (expired or revoked). */
+  async renewLease(leaseId: string): Promise<boolean> {
+    const stream = await this.call(() => this.client.leaseClient.leaseKeepAlive());
+    try {
+      const res = await this.call(
+        () =>
+          new Promise<{ TTL: string }>((resolve, reject) => {
+            stream.on('data', resolve);
+            stream.on('error', reject);
+            stream.write({ ID: leaseId });
+          }),
+      );
+      return res.TTL !== '0';
+    } finally {
+      stream.end();
+    }
+  }
+
+  async revokeLease(leaseId: string): Promise<void> {
+    await this.call(() => this.client.leaseClient.leaseRevoke({ ID: leaseId }));
   }
 
   /** Compacts the store's history up to `revision` (used by operators and tests). */

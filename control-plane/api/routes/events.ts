@@ -37,7 +37,7 @@ export function eventRoutes(app: FastifyInstance, store: Store): void {
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { kind: { type: 'string', enum: ['service', 'task', 'node'] }, name: { type: 'string' }, service: { type: 'string' } },
+          properties: { kind: { type: 'string', enum: ['service', 'task', 'node', 'server'] }, name: { type: 'string' }, service: { type: 'string' } },
         },
         response: { 200: { type: 'object', properties: { items: { type: 'array', items: eventSchema } } }, 400: errorBodySchema, 401: errorBodySchema },
       },
