@@ -72,14 +72,61 @@ function firstWatchMessage(server: TestServer, kind: string): Promise<WatchMessa
   });
 }
 
-/** The server's log lines (pino JSON) at warn or above, with their time. */
-function warnings(logFile: string): { time: number; line: Record<string, unknown> }[] {
+/**
+ * Brings etcd back with `restart` while probing it directly (every 25 ms) and writing through the
+ * API (a scale every 100 ms): when etcd first answered, when a write first went through, and how
+ * many writes were refused meanwhile.
+ */
+async function resumeAfter(api: Api, etcdUrl: string, restart: () => Promise<void>): Promise<{ etcdAnsweredAt: number; wroteAt: number; refused: number }> {
+  let etcdAnsweredAt: number | undefined;
+  let wroteAt: number | undefined;
+  let refused = 0;
+  let stop = false;
+  const probing = (async () => {
+    while (!stop && etcdAnsweredAt === undefined) {
+      try {
+        await etcdRange(etcdUrl, '/berth/services/web');
+        etcdAnsweredAt = Date.now();
+      } catch {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+  })();
+  const writing = (async () => {
+    for (let i = 0; !stop && wroteAt === undefined; i++) {
+      const started = Date.now();
+      const res = await api.post('/v1/services/probe/scale', { replicas: i % 2 }, 8_000).catch(() => undefined);
+      if (res?.status === 503) refused++;
+      if (res?.status === 200) wroteAt = Date.now();
+      else await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - started))));
+    }
+  })();
+  try {
+    await restart();
+    await eventually(() => wroteAt !== undefined && etcdAnsweredAt !== undefined, 30_000, 'a write through the API after recovery');
+  } finally {
+    stop = true;
+    await Promise.all([probing, writing]);
+  }
+  return { etcdAnsweredAt: etcdAnsweredAt!, wroteAt: wroteAt!, refused };
+}
+
+interface LogLine {
+  time: number;
+  level: number;
+  msg: string;
+  component?: string;
+  queue?: string;
+  informer?: string;
+}
+
+/** The server's log lines (pino JSON) at warn or above. */
+function warnings(logFile: string): LogLine[] {
   return readFileSync(logFile, 'utf8')
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((l) => Number(l.level) >= 40)
-    .map((line) => ({ time: Number(line.time), line }));
+    .map((l) => JSON.parse(l) as LogLine)
+    .filter((l) => l.level >= 40);
 }
 
 describe('etcd outage: a server rides it out', function () {
@@ -159,34 +206,12 @@ describe('etcd outage: a server rides it out', function () {
 
     // etcd up again after OUTAGE_MS: probe etcd directly and poll a write through the API.
     await new Promise((r) => setTimeout(r, Math.max(0, downAt + OUTAGE_MS - Date.now())));
-    let etcdAnsweredAt: number | undefined;
-    let wroteAt: number | undefined;
-    let stop = false;
-    const probing = (async () => {
-      while (!stop && etcdAnsweredAt === undefined) {
-        try {
-          await etcdRange(clientUrl, '/berth/services/web');
-          etcdAnsweredAt = Date.now();
-        } catch {
-          await new Promise((r) => setTimeout(r, 25));
-        }
-      }
-    })();
-    const writing = (async () => {
-      for (let i = 0; !stop && wroteAt === undefined; i++) {
-        const started = Date.now();
-        const res = await api.post('/v1/services/probe/scale', { replicas: i % 2 }, 5_000).catch(() => undefined);
-        if (res?.status === 503) refusals++;
-        if (res?.status === 200) wroteAt = Date.now();
-        else await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - started))));
-      }
-    })();
-    etcd = await EmbeddedEtcd.start({ dataDir: etcdDir, logger: silentLogger, clientPort: port });
-    await eventually(() => wroteAt !== undefined && etcdAnsweredAt !== undefined, 30_000, 'a write through the API after recovery');
-    stop = true;
-    await Promise.all([probing, writing]);
-    const resumeMs = wroteAt! - etcdAnsweredAt!;
-    console.log(`      etcd answered ${etcdAnsweredAt! - downAt} ms after it stopped; the first write went through ${resumeMs} ms later`);
+    const { etcdAnsweredAt, wroteAt, refused: probesRefused } = await resumeAfter(api, clientUrl, async () => {
+      etcd = await EmbeddedEtcd.start({ dataDir: etcdDir, logger: silentLogger, clientPort: port });
+    });
+    refusals += probesRefused;
+    const resumeMs = wroteAt - etcdAnsweredAt;
+    console.log(`      etcd answered ${etcdAnsweredAt - downAt} ms after it stopped; the first write went through ${resumeMs} ms later`);
     assert.ok(resumeMs <= RESUME_MS + POLL_MARGIN_MS, `writes resumed ${resumeMs} ms after etcd answered`);
 
     // Nothing of the refused scale reached etcd.
@@ -203,12 +228,59 @@ describe('etcd outage: a server rides it out', function () {
     // any other kind (one per thread), not one per retry.
     await new Promise((r) => setTimeout(r, 500));
     const outage = warnings(logFile).filter((w) => w.time >= downAt);
-    const summary = outage.map((w) => `${String(w.line.component ?? '')}/${String(w.line.queue ?? w.line.informer ?? '')}: ${String(w.line.msg)}`);
+    const summary = outage.map((w) => `${w.component ?? ''}/${w.queue ?? w.informer ?? ''}: ${w.msg}`);
     const perKind = new Map<string, number>();
     for (const line of summary) perKind.set(line, (perKind.get(line) ?? 0) + 1);
     console.log(`      ${outage.length} warning lines during the outage, ${refusals} of them for refused requests`);
     for (const [line, n] of perKind) {
       assert.ok(n <= (line.includes('request refused') ? refusals : 2), `${n} x "${line}"\n${summary.join('\n')}`);
     }
+  });
+  it('rides out a frozen etcd (SIGSTOP for 10 s, then SIGCONT) the same way', async () => {
+    const s = server!;
+    const api = apiOf(s);
+    const clientUrl = etcd!.clientUrl;
+    const pid = etcd!.pid!;
+    const replicasBefore = (await api.get<Service>('/v1/services/web')).body.spec.replicas;
+    const stoppedAt = Date.now();
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // A frozen etcd takes calls and does not answer: the first write waits for its deadline
+      // (5 s) and is told its outcome is unknown; from then on the client's breaker refuses
+      // writes at once, without sending them: "nothing was changed".
+      const first = await api.post<{ error: string; message: string }>('/v1/services/web/scale', { replicas: 6 });
+      assert.equal(first.status, 503, JSON.stringify(first.body));
+      assert.equal(first.body.error, 'ServiceUnavailable');
+      const unsent = await eventually(async () => {
+        const r = await api.post<{ error: string; message: string }>('/v1/services/web/scale', { replicas: 7 });
+        assert.equal(r.status, 503, JSON.stringify(r.body));
+        return r.body.message.includes('nothing was changed') ? r : undefined;
+      }, 6_000, 'a scale refused without being sent');
+      assert.equal(unsent!.body.error, 'ServiceUnavailable');
+      // Reads answer from the caches, each at once or (the first to go to etcd) after its deadline.
+      for (const p of ['/v1/services', '/v1/services/web', '/v1/tasks?service=web', '/v1/nodes', '/v1/events']) {
+        const started = Date.now();
+        const res = await api.get(p);
+        assert.equal(res.status, 200, `GET ${p}: ${JSON.stringify(res.body)}`);
+        assert.ok(Date.now() - started < 6_000, `GET ${p} took ${Date.now() - started} ms`);
+      }
+      assert.ok(Date.now() - stoppedAt < OUTAGE_MS, 'the checks took longer than the outage');
+      await new Promise((r) => setTimeout(r, Math.max(0, stoppedAt + OUTAGE_MS - Date.now())));
+    } catch (err) {
+      process.kill(pid, 'SIGCONT');
+      throw err;
+    }
+    const { etcdAnsweredAt, wroteAt } = await resumeAfter(api, clientUrl, () => Promise.resolve(void process.kill(pid, 'SIGCONT')));
+    const resumeMs = wroteAt - etcdAnsweredAt;
+    console.log(`      etcd answered ${etcdAnsweredAt - stoppedAt} ms after it froze; the first write went through ${resumeMs} ms later`);
+    assert.ok(resumeMs <= RESUME_MS + POLL_MARGIN_MS, `writes resumed ${resumeMs} ms after etcd answered`);
+    // The scale refused unsent changed nothing (the first one, whose outcome was unknown, may
+    // have been applied when etcd woke up: 6 or the replicas before, never 7).
+    const stored = await etcdRange(clientUrl, '/berth/services/web', 5_000);
+    const replicas = (JSON.parse(Buffer.from(stored.kvs![0]!.value, 'base64').toString()) as Service).spec.replicas;
+    assert.ok(replicas === replicasBefore || replicas === 6, `replicas ${replicas}`);
+    const scaled = await api.post<Service>('/v1/services/web/scale', { replicas: 3 });
+    assert.equal(scaled.status, 200, JSON.stringify(scaled.body));
+    await eventually(async () => liveTasks((await api.get<{ items: Task[] }>('/v1/tasks')).body.items, 'web').length === 3, 15_000, '3 web tasks');
   });
 });
