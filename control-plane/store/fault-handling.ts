@@ -7,8 +7,8 @@
 // open 5 s after 3 failures, three retries, watch reconnect backoff up to 30 s, gRPC reconnect
 // backoff up to 120 s) held writes back for 20-25 s after etcd answered again; with these a write
 // goes through within a second of etcd answering.
-import { ConsecutiveBreaker, circuitBreaker, ExponentialBackoff, handleWhen, isBrokenCircuitError, noop, retry } from 'cockatiel';
-import { GRPCUnavailableError, isRecoverableError, type IOptions } from 'etcd3';
+import { ConsecutiveBreaker, ConstantBackoff, circuitBreaker, ExponentialBackoff, handleWhen, isBrokenCircuitError, noop, retry, wrap } from 'cockatiel';
+import { GRPCCancelledError, GRPCUnavailableError, isRecoverableError, type IOptions } from 'etcd3';
 
 /** A member whose call failed is skipped (its breaker open) for this long, then tried again. */
 export const MEMBER_RETRY_MS = 500;
@@ -17,23 +17,27 @@ export const WATCH_RECONNECT_MAX_MS = 500;
 /** gRPC's backoff between connection attempts to a member (its default grows to 120 s). */
 export const RECONNECT_BACKOFF_MS = { initial: 100, max: 500 };
 
+const unavailable = (err: Error): boolean => err instanceof GRPCUnavailableError && !isBrokenCircuitError(err);
+/** A member's failure; not a stream this client cancelled itself (the client reports those too). */
+const memberFailure = (err: Error): boolean => isRecoverableError(err) && !(err instanceof GRPCCancelledError);
+
 /**
  * The client's `faultHandling`. Per member, a breaker opened by one failed call (unavailable,
  * timed out): calls meanwhile go to the other members, or, with none left, fail at once (never
- * sent, so never applied); after MEMBER_RETRY_MS one call tries the member again. Per call, a
- * member that refused the connection is followed by each other member in turn; a call that timed
- * out is not sent again (etcd may have applied it).
+ * sent, so never applied); after MEMBER_RETRY_MS one call tries the member again. Inside it, a
+ * call the member refused as unavailable is tried once more after 10 ms (grpc-js refuses a call
+ * made just as a stream on its channel ends; that must neither fail the call nor open the
+ * breaker). Per call, a member that refused it is followed by each other member in turn; a call
+ * that timed out is not sent again (etcd may have applied it).
  */
 export function faultHandling(memberCount: number): NonNullable<IOptions['faultHandling']> {
   return {
-    host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: MEMBER_RETRY_MS, breaker: new ConsecutiveBreaker(1) }),
-    global:
-      memberCount > 1
-        ? retry(
-            handleWhen((err) => err instanceof GRPCUnavailableError && !isBrokenCircuitError(err)),
-            { maxAttempts: memberCount - 1 },
-          )
-        : noop,
+    host: () =>
+      wrap(
+        circuitBreaker(handleWhen(memberFailure), { halfOpenAfter: MEMBER_RETRY_MS, breaker: new ConsecutiveBreaker(1) }),
+        retry(handleWhen(unavailable), { maxAttempts: 1, backoff: new ConstantBackoff(10) }),
+      ),
+    global: memberCount > 1 ? retry(handleWhen(unavailable), { maxAttempts: memberCount - 1 }) : noop,
     // The client takes a backoff (it calls next() for each delay), not a factory of them.
     watchBackoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: WATCH_RECONNECT_MAX_MS }).next(),
   };
