@@ -164,7 +164,7 @@ export class CachedReads {
       return await fromStore();
     } catch (err) {
       if (!(err instanceof StoreUnavailableError) || this.stopped) throw err;
-      const cached = await fromCache().catch(() => undefined);
+      const cached = await fromCache();
       if (cached === undefined) throw err;
       return cached;
     }

@@ -170,6 +170,7 @@ describe('etcd outage: a server rides it out', function () {
     assert.equal((await apply('probe', 0)).code, 0);
     const churn = sleeperManifest('churn', { replicas: 1, seconds: 1 });
     assert.equal((await runBerth(['apply', '-f', '-'], { config: s.configPath, input: churn })).code, 0);
+    await eventually(async () => (await api.get<{ items: { name: string }[] }>('/v1/nodes')).body.items.some((n) => n.name === 'n1'), 20_000, 'node n1');
     await eventually(async () => liveTasks((await api.get<{ items: Task[] }>('/v1/tasks')).body.items, 'web').length === 2, 20_000, '2 web tasks');
     // What the API shows before the outage (tasks listed once, so the API caches them).
     const before = {
@@ -206,6 +207,9 @@ describe('etcd outage: a server rides it out', function () {
     assert.equal(tasks.status, 200, JSON.stringify(tasks.body));
     assert.deepEqual(tasks.body.items.map((t) => t.id).sort(), before.tasks);
     assert.equal((await api.get('/v1/nodes')).status, 200);
+    assert.equal((await api.get('/v1/nodes/n1')).status, 200);
+    assert.equal((await api.get('/v1/tasks?node=n1')).status, 200);
+    assert.equal((await api.get('/v1/services/nope')).status, 404);
     const events = await api.get<{ items: unknown[] }>('/v1/events');
     assert.equal(events.status, 200, JSON.stringify(events.body));
     assert.ok(events.body.items.length >= before.events);
@@ -267,7 +271,7 @@ describe('etcd outage: a server rides it out', function () {
       }, 6_000, 'a scale refused without being sent');
       assert.equal(unsent!.body.error, 'ServiceUnavailable');
       // Reads answer from the caches, each at once or (the first to go to etcd) after its deadline.
-      for (const p of ['/v1/services', '/v1/services/web', '/v1/tasks?service=web', '/v1/nodes', '/v1/events']) {
+      for (const p of ['/v1/services', '/v1/services/web', '/v1/tasks?service=web', '/v1/nodes', '/v1/nodes/n1', '/v1/events']) {
         const started = Date.now();
         const res = await api.get(p);
         assert.equal(res.status, 200, `GET ${p}: ${JSON.stringify(res.body)}`);

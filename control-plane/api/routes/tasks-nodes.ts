@@ -40,7 +40,7 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store, reads: Cac
     async (req, reply) => {
       const { service, node } = req.query;
       const cached = await reads.taskReads();
-      const n = node !== undefined ? nodeByRef(await nodeList(store, reads), node) : undefined;
+      const n = node !== undefined ? nodeByRef(await nodesToFind(store, reads), node) : undefined;
       let tasks = n ? cached.ofNode(n.id) : service !== undefined ? cached.ofService(service) : cached.all();
       if (n && service !== undefined) tasks = tasks.filter((t) => t.serviceName === service);
       return listReply(reply, sortTasks(tasks));
@@ -54,7 +54,7 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store, reads: Cac
   );
 
   app.get('/v1/nodes', { schema: { summary: 'List nodes', tags: ['nodes'], response: { 200: list, ...errors } } }, async (_req, reply) => {
-    const nodes = await nodeList(store, reads);
+    const nodes = (await reads.nodeReads()) ?? (await reads.storeOrCache(async () => (await store.list<Node>(keys.nodes)).items, () => reads.nodeReads()));
     return listReply(reply, await reads.nodeViews(nodes.sort(byName)));
   });
 
@@ -62,17 +62,16 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store, reads: Cac
     '/v1/nodes/:ref',
     { schema: { summary: 'Get a node by name or id', tags: ['nodes'], params: refParams, response: { 200: anyObject, ...errors } } },
     async (req) => {
-      const node = nodeByRef(await nodeList(store, reads), req.params.ref);
+      const node = nodeByRef(await nodesToFind(store, reads), req.params.ref);
       return (await reads.nodeViews([node]))[0]!;
     },
   );
 }
 
-/** The nodes: from the cache once it holds this store's writes, else from the store; while etcd does not answer, the cache. */
-async function nodeList(store: Store, reads: CachedReads): Promise<Node[]> {
-  const cached = await reads.nodeReads();
-  if (cached) return cached;
-  return reads.storeOrCache(async () => (await store.list<Node>(keys.nodes)).items, () => reads.nodeReads());
+/** The nodes to find one in: from the store; while etcd does not answer, from the cache. */
+async function nodesToFind(store: Store, reads: CachedReads): Promise<Node[]> {
+  const cached = store.answering ? undefined : await reads.nodeReads();
+  return cached ?? (await reads.storeOrCache(async () => (await store.list<Node>(keys.nodes)).items, () => reads.nodeReads()));
 }
 
 function byName(a: Node, b: Node): number {
