@@ -8,13 +8,14 @@ import type { Logger } from 'pino';
 
 export class WatchStreamLog {
   private lostAt: number | undefined;
-  private attempts = 0;
+  /** Disconnects reported since: one per watch per failed attempt to re-open the stream. */
+  private disconnects = 0;
 
   constructor(private readonly log: Logger) {}
 
   /** A watch was told its stream failed (`keyPrefix`: which watch). */
   lost(err: Error, keyPrefix: string): void {
-    this.attempts++;
+    this.disconnects++;
     if (this.lostAt !== undefined) return;
     this.lostAt = Date.now();
     this.log.warn({ err: err.message, keyPrefix }, 'watch stream to etcd lost; re-opening it with backoff (watches resume where they were)');
@@ -23,8 +24,8 @@ export class WatchStreamLog {
   /** A watch is open (again). */
   open(): void {
     if (this.lostAt === undefined) return;
-    this.log.info({ lostForMs: Date.now() - this.lostAt, failures: this.attempts }, 'watch stream to etcd open again');
+    this.log.info({ lostForMs: Date.now() - this.lostAt, disconnects: this.disconnects }, 'watch stream to etcd open again');
     this.lostAt = undefined;
-    this.attempts = 0;
+    this.disconnects = 0;
   }
 }
