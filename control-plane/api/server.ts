@@ -79,7 +79,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   serviceRoutes(app, opts.store, reads, opts.events);
   taskAndNodeRoutes(app, opts.store, reads);
   nodeAdminRoutes(app, opts.store);
-  eventRoutes(app, opts.store);
+  eventRoutes(app, opts.store, reads);
   rolloutRoutes(app, opts.store, reads, opts.events);
   serverRoutes(app, opts.store);
   if (opts.streams) logsAndExecRoutes(app, opts.store, opts.streams, log);

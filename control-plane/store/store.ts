@@ -7,7 +7,10 @@
 // Must not: know what a service or a task means. Controllers own meaning; this owns storage.
 import { Etcd3, type IKeyValue, type IRequestOp, type ICompare, type Watcher, type IOptions } from 'etcd3';
 import type { Logger } from 'pino';
-import { ConflictError, errorMessage, FenceLostError, StoreUnavailableError } from '../../common/errors.js';
+import { ConflictError, FenceLostError } from '../../common/errors.js';
+import { channelOptions, faultHandling } from './fault-handling.js';
+import { storeError, StoreNotAnsweringError, StoreTimeoutError } from './unavailable.js';
+import { WatchStreamLog } from './watch-stream-log.js';
 
 /**
  * Writes in one transaction: etcd's default limit (128, for compares too) less one compare kept
@@ -60,6 +63,9 @@ export class Store {
   /** Per top-level prefix, the revision of this process's latest write there. */
   private readonly written = new Map<string, number>();
   private readonly log: Logger;
+  private readonly watchStream: WatchStreamLog;
+  /** Since when etcd has not answered (a call failed unanswered, or the watch stream was lost). */
+  private notAnsweringSince: number | undefined;
   private closed = false;
   /** Set only on a fenced view (`fenced()`): every transaction also compares it. */
   private fence: Fence | undefined;
@@ -67,15 +73,25 @@ export class Store {
   constructor(opts: StoreOptions) {
     this.prefix = normalisePrefix(opts.prefix ?? '/berth/');
     this.log = opts.logger.child({ component: 'store' });
+    this.watchStream = new WatchStreamLog(this.log);
     const etcdOpts: IOptions = {
       hosts: opts.endpoints,
       dialTimeout: 3000,
       // Lists of tens of thousands of tasks exceed gRPC's default 4 MiB per message.
       // No channelz records (grpc-js keeps them by default; nothing serves them).
-      grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.enable_channelz': 0 },
+      grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.enable_channelz': 0, ...channelOptions },
+      faultHandling: faultHandling(opts.endpoints.length),
       defaultCallOptions: (ctx) => ({ deadline: Date.now() + (ctx.isStream ? 365 * 24 * 3600_000 : (opts.timeoutMs ?? 5000)) }),
     };
     this.client = new Etcd3(etcdOpts);
+  }
+
+  /**
+   * Whether etcd answered this store's latest call (or its watch stream is open): while it does
+   * not, readers serve their caches as they are instead of waiting for them to catch up.
+   */
+  get answering(): boolean {
+    return this.notAnsweringSince === undefined;
   }
 
   /** Full etcd key of a key relative to the prefix. */
@@ -322,7 +338,14 @@ export class Store {
         Number(kv.mod_revision),
       ),
     );
-    watcher.on('disconnected', (err: Error) => this.log.warn({ err: err.message, keyPrefix }, 'watch disconnected; resuming'));
+    watcher.on('disconnected', (err: Error) => {
+      this.notAnsweringSince ??= Date.now();
+      this.watchStream.lost(err, keyPrefix);
+    });
+    watcher.on('connected', () => {
+      this.notAnsweringSince = undefined;
+      this.watchStream.open();
+    });
     watcher.on('error', (err: Error) => {
       if (lost) return;
       lost = true;
@@ -358,9 +381,13 @@ export class Store {
 
   private async call<R>(fn: () => Promise<R>): Promise<R> {
     try {
-      return await fn();
+      const res = await fn();
+      this.notAnsweringSince = undefined;
+      return res;
     } catch (err) {
-      throw new StoreUnavailableError(errorMessage(err));
+      const e = storeError(err);
+      if (e instanceof StoreNotAnsweringError || e instanceof StoreTimeoutError) this.notAnsweringSince ??= Date.now();
+      throw e;
     }
   }
 }
