@@ -25,6 +25,14 @@ export class ConflictError extends BerthError {
   }
 }
 
+/** A fenced write was refused because the writer is no longer the leader it was fenced as. */
+export class FenceLostError extends BerthError {
+  override readonly code: string = 'FENCE_LOST';
+  constructor(readonly fenceKey: string) {
+    super(`not the leader any more: ${fenceKey} changed; write refused`);
+  }
+}
+
 export class NotFoundError extends BerthError {
   override readonly code: string = 'NOT_FOUND';
   constructor(

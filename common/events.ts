@@ -4,7 +4,7 @@ export const EventType = { Normal: 'Normal', Warning: 'Warning' } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
 export interface EventObjectRef {
-  kind: 'service' | 'task' | 'node';
+  kind: 'service' | 'task' | 'node' | 'server';
   name: string;
   id?: string;
 }

@@ -2,6 +2,7 @@
 // orchestrator, scheduler, dispatcher -> API. Each component has start/stop; the Lifecycle stops
 // them in reverse order. A local agent is not started here: whatever runs one beside the control
 // plane (`berth server`, cli/daemons/server.ts) starts it from what startServer returns.
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ClusterTokens, JOIN_TOKEN_FILE } from './auth/tokens.js';
@@ -16,6 +17,13 @@ import { ensureClusterPki } from './pki/setup.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { createSharedInformers, stopSharedInformers } from './store/shared-informers.js';
 import { Store } from './store/store.js';
+import { clientVersion } from '../common/version.js';
+import { RESTART_RECONNECT_ALLOWANCE_MS } from './dispatcher/dispatcher.js';
+import { Leadership } from './leader/leadership.js';
+import { NodeLiveness } from './leader/node-liveness.js';
+import { ServerLease } from './leader/server-lease.js';
+import { ServerRegistration } from './leader/servers.js';
+import { SessionPublisher } from './leader/sessions.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -35,7 +43,13 @@ export interface ServerOptions {
   tlsSans?: string[];
   /** Lifetime of node certificates (default 24 h). */
   nodeCertTtlMs?: number;
+  /** This server's name among the servers sharing an etcd (default: the host name). */
+  name?: string;
+  /** TTL of the server lease, hence of the leadership (default 2 s). */
+  leaderLeaseSeconds?: number;
 }
+
+export const DEFAULT_LEADER_LEASE_SECONDS = 2;
 
 export const SERVER_DEFAULTS: ServerOptions = {
   dataDir: '/var/lib/berth',
@@ -86,12 +100,16 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     // of the CPU and garbage); stopped after all of them (the Lifecycle stops in reverse order).
     const informers = createSharedInformers(store, log);
     life.onStop('informers', () => stopSharedInformers(informers));
-    // All built (subscribed) before the first starts the informers: none misses a change.
-    // The orchestrator asks the scheduler to place the tasks it creates (one write per new task).
-    const scheduler = new Scheduler({ store, logger: log, events, informers });
-    const orchestrator = new Orchestrator({ store, logger: log, events, backoff: { maxMs: opts.restartBackoffMaxMs }, informers, placer: scheduler });
-    life.onStop('orchestrator', () => orchestrator.stop());
-    life.onStop('scheduler', () => scheduler.stop());
+    // This server among those sharing the etcd: its lease (its registration, its agents'
+    // sessions and, while it leads, the leader key), the sessions it holds, and the election.
+    const name = opts.name ?? os.hostname();
+    const lease = new ServerLease(store, opts.leaderLeaseSeconds ?? DEFAULT_LEADER_LEASE_SECONDS, log);
+    await lease.start();
+    life.onStop('server-lease', () => lease.stop());
+    const sessions = new SessionPublisher(store, lease, name, log);
+    await sessions.start();
+    life.onStop('sessions', () => sessions.stop());
+    check();
     const dispatcher = new Dispatcher({
       store,
       logger: log,
@@ -101,12 +119,37 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       heartbeatGraceMs: opts.heartbeatGraceMs,
       events,
       informers,
+      sessions,
     });
     life.onStop('dispatcher', () => dispatcher.stop());
-    // The scheduler first: the orchestrator's first pass can then place what it creates.
-    await scheduler.start();
-    await orchestrator.start();
     await dispatcher.start();
+    check();
+    // The controllers run on the leader only, built afresh for each term around its fenced writer.
+    // The orchestrator asks the scheduler to place the tasks it creates (one write per new task);
+    // the scheduler starts first, so the orchestrator's first pass can place what it creates.
+    const leadership = new Leadership({
+      store,
+      lease,
+      name,
+      logger: log,
+      events,
+      term: (writer) => {
+        const scheduler = new Scheduler({ store: writer, logger: log, events, informers });
+        const orchestrator = new Orchestrator({ store: writer, logger: log, events, backoff: { maxMs: opts.restartBackoffMaxMs }, informers, placer: scheduler });
+        const liveness = new NodeLiveness({
+          writer,
+          nodes: informers.nodes,
+          sessions: sessions.informer,
+          graceMs: opts.heartbeatGraceMs,
+          allowanceMs: RESTART_RECONNECT_ALLOWANCE_MS,
+          logger: log,
+          events,
+        });
+        return [scheduler, orchestrator, liveness];
+      },
+    });
+    life.onStop('leadership', () => leadership.stop());
+    await leadership.start();
     check();
 
     // The API on its own thread: its calls do not queue behind the controllers' work.
@@ -129,11 +172,26 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     });
     const apiUrl = api.url;
     const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl, pki.ca.certPem);
-    log.info({ apiUrl, agentPort: dispatcher.port, configFile }, 'control plane ready');
+    const registration = new ServerRegistration(store, lease, {
+      name,
+      apiUrl,
+      agentAddress: opts.advertiseAddr ?? advertised(opts.agentListen, dispatcher.port),
+      serverVersion: clientVersion(),
+      startedAt: new Date().toISOString(),
+    }, log);
+    await registration.start();
+    life.onStop('registration', () => registration.stop());
+    log.info({ apiUrl, agentPort: dispatcher.port, configFile, name, leader: leadership.isLeader }, 'control plane ready');
     check();
     return { apiUrl, agentPort: dispatcher.port, joinTokenFile: path.join(opts.dataDir, JOIN_TOKEN_FILE), stop: () => life.stop() };
   } catch (err) {
     await life.stop();
     throw err;
   }
+}
+
+/** The agent address to show: the listen address, with a wildcard host replaced by the host name. */
+function advertised(listen: string, port: number): string {
+  const host = listen.slice(0, listen.lastIndexOf(':'));
+  return `${host === '0.0.0.0' || host === '::' || host === '[::]' || host === '' ? os.hostname() : host}:${port}`;
 }

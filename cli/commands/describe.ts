@@ -3,17 +3,22 @@ import { UsageError, type ClientCommand } from '../command.js';
 import { describeNode, describeService, describeTask } from '../output/describe.js';
 import { Kind, parseKindAndNames } from '../resources.js';
 import { recentEvents } from '../output/events.js';
+import { describeServer, SERVER_KIND_NAMES } from './get-servers.js';
 
 export const describeCommand: ClientCommand = {
   name: 'describe',
   summary: 'Show one service, task or node in detail',
-  usage: 'berth describe service|task|node NAME',
+  usage: 'berth describe service|task|node|server NAME',
   description:
     'A service shows its spec and its tasks; a task its states, node, container, ports, exit code and\n' +
     'last output; a node its status, labels, capacity, what its tasks request, and its tasks.',
   examples: ['berth describe service web', 'berth describe task web.1', 'berth describe node node-1'],
   options: {},
   async run(ctx, args) {
+    if (SERVER_KIND_NAMES.includes(args.positionals[0]?.toLowerCase() ?? '')) {
+      if (args.positionals.length !== 2) throw new UsageError('describe server takes one NAME', 'describe');
+      return describeServer(ctx, args.positionals[1]!);
+    }
     const { kind, names } = parseKindAndNames(args.positionals, 'describe');
     const [name, ...extra] = names;
     if (!name) throw new UsageError(`describe needs a ${kind} NAME`, 'describe');

@@ -4,7 +4,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { checkNodeName, parseLabels } from '../../agent/cli.js';
 import { MAX_NODE_CERT_TTL_MS, MIN_NODE_CERT_TTL_MS, parseDurationMs } from '../../control-plane/pki/setup.js';
-import { SERVER_DEFAULTS, type ServerOptions } from '../../control-plane/server.js';
+import { DEFAULT_LEADER_LEASE_SECONDS, SERVER_DEFAULTS, type ServerOptions } from '../../control-plane/server.js';
 
 export const SERVER_USAGE = `Usage: berth server [flags]
 
@@ -18,6 +18,10 @@ Flags:
                           gRPC address agents join (default ${SERVER_DEFAULTS.agentListen})
   --etcd URL[,URL...]     use an external etcd cluster instead of the embedded one
   --etcd-prefix PREFIX    key prefix in etcd (default ${SERVER_DEFAULTS.etcdPrefix})
+  --name NAME             this server's name among the servers sharing one etcd
+                          (default: host name); see docs/ha.md
+  --leader-lease SECONDS  TTL of the server's lease, and so of its leadership: a dead
+                          leader is replaced within it (default ${DEFAULT_LEADER_LEASE_SECONDS})
   --no-agent              do not run a local agent
   --node-name NAME        name of the local agent's node (default: host name)
   --node-labels K=V,...   labels of the local agent's node
@@ -72,6 +76,8 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
       'advertise-addr': { type: 'string' },
       'tls-san': { type: 'string', multiple: true },
       'node-cert-ttl': { type: 'string' },
+      name: { type: 'string' },
+      'leader-lease': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -92,6 +98,10 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
     }
   }
   const tlsSans = (values['tls-san'] ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const leaderLease = values['leader-lease'] !== undefined ? Number(values['leader-lease']) : undefined;
+  if (leaderLease !== undefined && (!Number.isInteger(leaderLease) || leaderLease < 2)) {
+    throw new Error(`--leader-lease: must be a whole number of seconds, at least 2`);
+  }
   const server: ServerOptions = {
     ...(values['advertise-addr'] ? { advertiseAddr: values['advertise-addr'] } : {}),
     ...(tlsSans.length ? { tlsSans } : {}),
@@ -103,6 +113,8 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
     etcdPrefix: values['etcd-prefix'] ?? SERVER_DEFAULTS.etcdPrefix,
     heartbeatGraceMs: grace * 1000,
     ...(backoffMax !== undefined ? { restartBackoffMaxMs: backoffMax * 1000 } : {}),
+    ...(values.name !== undefined ? { name: checkNodeName(values.name, '--name') } : {}),
+    ...(leaderLease !== undefined ? { leaderLeaseSeconds: leaderLease } : {}),
   };
   const localAgent = values['no-agent']
     ? undefined

@@ -3,7 +3,13 @@
 // to them (a client reads its own apply or cordon at once), else from the store. Services and
 // nodes are shown with the task counts relayed from the main thread (task-counts.ts); a service
 // changed since the main thread last counted it is counted from etcd.
+// While etcd does not answer (store.answering), every read is served from the caches as they
+// are, without waiting for them to catch up: they hold what etcd held when it stopped answering,
+// and nothing can have been written since. A cache never filled (tasks nobody listed yet) is a 503.
 import { StoreUnavailableError } from '../../common/errors.js';
+import { storedEvents, type BerthEvent } from '../../common/events.js';
+import { sleep } from '../../common/sleep.js';
+import { StoreNotAnsweringError } from '../store/unavailable.js';
 import type { UpdateStatus } from '../../common/rollout.js';
 import type { Node, Service, Task } from '../../common/types.js';
 import { keys, rolloutKeys } from '../store/keys.js';
@@ -47,7 +53,7 @@ export class CachedReads {
    */
   async taskReads(): Promise<CachedTasks> {
     if (this.stopped) throw new StoreUnavailableError('the API is stopping');
-    await this.feeds.tasks.ready();
+    await this.filled(this.feeds.tasks);
     const { byService, byNode } = this.index;
     return {
       ofService: (name) => [...(byService.get(name)?.values() ?? [])],
@@ -66,8 +72,9 @@ export class CachedReads {
   async nodeReads(waitMs = 1000): Promise<Node[] | undefined> {
     if (this.stopped) return undefined;
     const nodes = this.feeds.nodes;
-    await nodes.ready();
-    if (!(await nodes.caughtUp(this.store.lastWrite(keys.nodes), waitMs)) || this.stopped) return undefined;
+    await this.filled(nodes);
+    const caughtUp = await nodes.caughtUp(this.store.lastWrite(keys.nodes), this.store.answering ? waitMs : 0);
+    if ((!caughtUp && this.store.answering) || this.stopped) return undefined;
     return [...nodes.informer.cache.values()];
   }
 
@@ -81,17 +88,43 @@ export class CachedReads {
   async serviceReads(waitMs = 200): Promise<CachedServices | undefined> {
     if (this.stopped) return undefined;
     const { services, updates } = this.feeds;
-    await Promise.all([services.ready(), updates.ready()]);
+    await this.filled(services, updates);
+    const wait = this.store.answering ? waitMs : 0;
     const [servicesOk, updatesOk] = await Promise.all([
-      services.caughtUp(this.store.lastWrite(keys.services), waitMs),
-      updates.caughtUp(this.store.lastWrite(rolloutKeys.updates), waitMs),
+      services.caughtUp(this.store.lastWrite(keys.services), wait),
+      updates.caughtUp(this.store.lastWrite(rolloutKeys.updates), wait),
     ]);
-    if (!servicesOk || !updatesOk || this.stopped) return undefined;
+    if (((!servicesOk || !updatesOk) && this.store.answering) || this.stopped) return undefined;
     return {
       all: () => [...services.informer.cache.values()],
       get: (name) => services.informer.cache.get(keys.service(name)),
       update: (name) => updates.informer.cache.get(rolloutKeys.update(name)),
     };
+  }
+
+  /**
+   * The recorded events, oldest first, from the cache while etcd does not answer; undefined while
+   * it does (the route reads them from the store, which holds every event just recorded).
+   */
+  async eventReads(): Promise<BerthEvent[] | undefined> {
+    if (this.stopped || this.store.answering) return undefined;
+    const events = this.feeds.events;
+    await this.filled(events);
+    // Keys are named after their first event's time: in key order, as the store lists them.
+    return [...events.informer.cache.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).flatMap(([, v]) => storedEvents(v));
+  }
+
+  /**
+   * Waits for the feeds' first lists. While etcd does not answer, a feed that never filled its
+   * cache cannot serve anything: a 503 at once rather than a call that waits for etcd.
+   */
+  private async filled(...feeds: Array<{ ready(): Promise<void>; filled: boolean }>): Promise<void> {
+    const ready = Promise.all(feeds.map((f) => f.ready()));
+    for (;;) {
+      if (feeds.every((f) => f.filled)) return;
+      if (!this.store.answering) throw new StoreNotAnsweringError('the API has not read these objects yet');
+      await Promise.race([ready, sleep(250)]);
+    }
   }
 
   /**
@@ -106,7 +139,10 @@ export class CachedReads {
       services.map(async (s) => {
         const c = counts.service(s.metadata.name, s.metadata.version);
         if (c) return serviceViewOf(s, c, updateOf(s.metadata.name));
-        const { items } = await this.store.list<Task>(keys.tasksOf(s.metadata.name));
+        // While etcd does not answer: the API's own cached tasks, if it has them.
+        const tasksOf = (): Promise<Task[] | undefined> =>
+          Promise.resolve(this.feeds.tasks.filled ? [...(this.index.byService.get(s.metadata.name)?.values() ?? [])] : undefined);
+        const items = await this.storeOrCache(async () => (await this.store.list<Task>(keys.tasksOf(s.metadata.name))).items, tasksOf);
         return serviceView(s, items, updateOf(s.metadata.name));
       }),
     );
@@ -117,6 +153,21 @@ export class CachedReads {
     const counts = this.counts;
     await counts.ready;
     return nodes.map((n) => nodeViewOf(n, counts.node(n.id)));
+  }
+
+  /**
+   * `fromStore()`, for a read the cache could not answer at once; if etcd does not answer it,
+   * `fromCache()` instead (etcd now known not to answer, the cache serves as it is), else its error.
+   */
+  async storeOrCache<T>(fromStore: () => Promise<T>, fromCache: () => Promise<T | undefined>): Promise<T> {
+    try {
+      return await fromStore();
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError) || this.stopped) throw err;
+      const cached = await fromCache();
+      if (cached === undefined) throw err;
+      return cached;
+    }
   }
 
   stop(): void {

@@ -33,7 +33,11 @@ export const errorBodySchema = {
 export function makeErrorHandler(log: Logger) {
   return (err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void => {
     const [status, body] = toResponse(err);
-    if (status >= 500) log.error({ err, url: loggableUrl(req.url) }, 'request failed');
+    if (err instanceof StoreUnavailableError) {
+      // etcd not answering: the client is told to retry (one warning per refused call, no stack).
+      log.warn({ err: err.message, detail: err.detail, method: req.method, url: loggableUrl(req.url) }, 'request refused: the store is unavailable');
+      void reply.header('retry-after', '1');
+    } else if (status >= 500) log.error({ err, url: loggableUrl(req.url) }, 'request failed');
     void reply.code(status).send(body);
   };
 }
@@ -43,7 +47,7 @@ function toResponse(err: FastifyError | Error): [number, ErrorBody] {
   if (err instanceof ConflictError) return [409, { error: 'Conflict', message: err.message }];
   if (err instanceof NotFoundError) return [404, { error: 'NotFound', message: err.message }];
   if (err instanceof BadRequestError) return [400, { error: 'BadRequest', message: err.message }];
-  if (err instanceof StoreUnavailableError) return [503, { error: 'Unavailable', message: err.message }];
+  if (err instanceof StoreUnavailableError) return [503, { error: 'ServiceUnavailable', message: err.message }];
   const fe = err as FastifyError;
   if (fe.validation) {
     const issues = fe.validation.map((v) => ({

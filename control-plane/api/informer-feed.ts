@@ -31,10 +31,13 @@ export class Feed<T> {
     }));
   }
 
+  /** Whether the informer has filled its cache once (it is then served even while etcd is down). */
+  filled = false;
+
   ready(): Promise<void> {
     if (!this.started) {
       this.informer.start();
-      this.started = this.informer.synced;
+      this.started = this.informer.synced.then(() => void (this.filled = true));
     }
     return this.started;
   }

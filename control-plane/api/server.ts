@@ -15,6 +15,7 @@ import { rolloutRoutes } from './routes/rollout.js';
 import { joinTokenRoutes, type JoinTokenRotation } from './routes/join-token.js';
 import { attachWatch } from './watch.js';
 import { logsAndExecRoutes } from './routes/logs-exec.js';
+import { serverRoutes } from './routes/servers.js';
 import type { TaskStreams } from '../dispatcher/task-streams.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { WatchCache } from './watch-cache.js';
@@ -83,8 +84,9 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   serviceRoutes(app, opts.store, reads, opts.events);
   taskAndNodeRoutes(app, opts.store, reads);
   nodeAdminRoutes(app, opts.store);
-  eventRoutes(app, opts.store);
+  eventRoutes(app, opts.store, reads);
   rolloutRoutes(app, opts.store, reads, opts.events);
+  serverRoutes(app, opts.store);
   if (opts.streams) logsAndExecRoutes(app, opts.store, opts.streams, log);
   tokenRoutes(app, apiTokens);
   if (opts.joinTokens) joinTokenRoutes(app, opts.joinTokens, log);

@@ -41,12 +41,13 @@ export class WatchCache {
   }
 
   /**
-   * Starts the feeds the API's reads need at once (services, rollouts, nodes, and the relayed
-   * counts), so the first calls do not wait for their lists. Not tasks: only task lists and task
-   * watches need those.
+   * Starts the feeds the API's reads need at once (services, rollouts, nodes, events, and the
+   * relayed counts), so the first calls do not wait for their lists and all of them can be served
+   * while etcd does not answer. Not tasks: only task lists and task watches need those.
    */
   async warm(): Promise<void> {
-    await Promise.all([this.feeds.services.ready(), this.feeds.updates.ready(), this.feeds.nodes.ready(), this.counts.ready]);
+    const { services, updates, nodes, events } = this.feeds;
+    await Promise.all([services.ready(), updates.ready(), nodes.ready(), events.ready(), this.counts.ready]);
   }
 
   /** Calls `send` with the current objects (or the changes after `fromVersion`), then each change. Throws VersionGoneError. */

@@ -15,6 +15,8 @@ export const Permission = {
   NodesRead: 'nodes:read',
   NodesWrite: 'nodes:write',
   EventsRead: 'events:read',
+  /** The control-plane servers and which one leads. */
+  ServersRead: 'servers:read',
   TokensRead: 'tokens:read',
   TokensWrite: 'tokens:write',
   AuditRead: 'audit:read',
@@ -37,6 +39,7 @@ const VIEWER: readonly Permission[] = [
   Permission.TasksRead,
   Permission.NodesRead,
   Permission.EventsRead,
+  Permission.ServersRead,
   Permission.MetaRead,
 ];
 

@@ -41,6 +41,7 @@ import { errorMessage } from '../../common/errors.js';
 import { RevokedNodes } from '../pki/revocations.js';
 import { join, renew, type CertificateHost } from './join.js';
 import { dispatcherCredentials, isDenied, PeerVerifier, type CallDenied, type DispatcherTls, type PeerNode } from './tls.js';
+import type { SessionLiveness } from '../leader/sessions.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -60,6 +61,12 @@ export interface DispatcherOptions {
   events?: EventRecorder;
   /** The process's informers to read (the server's); without them, the dispatcher watches on its own. */
   informers?: SharedInformers;
+  /**
+   * In a server (one of several sharing etcd): where to publish the sessions held here. This
+   * dispatcher then judges only its own sessions' heartbeats and reports them silent; the
+   * leader marks nodes down (leader/node-liveness.ts). Without it, it marks them down itself.
+   */
+  sessions?: SessionLiveness;
 }
 
 export const RUNTIMES = ['docker', 'process'] as const;
@@ -164,7 +171,8 @@ export class Dispatcher implements TaskStreams {
     // Agents need time to reconnect after a control-plane restart: every node not already down
     // counts as seen now, plus the longest wait an agent's reconnect backoff may have reached.
     const seenUntil = Date.now() + RESTART_RECONNECT_ALLOWANCE_MS;
-    for (const node of this.registry.all()) {
+    // (With published sessions the leader does this, from the start of its term.)
+    for (const node of this.opts.sessions ? [] : this.registry.all()) {
       if (node.status.state !== NodeState.Down) this.lastSeen.set(node.id, seenUntil);
     }
     const server = new grpc.Server(KEEPALIVE_OPTIONS);
@@ -324,6 +332,7 @@ export class Dispatcher implements TaskStreams {
       this.sessions.set(nodeId, session);
       older?.end('superseded by a newer session of the same node');
       if (!older) for (const l of this.sessionListeners) l(nodeId, true);
+      this.opts.sessions?.connected(nodeId);
       if (this.registry.get(nodeId)?.status.state !== NodeState.Ready) void this.markReady(nodeId);
     },
     detach: (session) => {
@@ -345,7 +354,14 @@ export class Dispatcher implements TaskStreams {
 
   private alive(nodeId: string): void {
     this.lastSeen.set(nodeId, Date.now());
-    if (this.down.delete(nodeId)) void this.markReady(nodeId);
+    if (this.down.delete(nodeId)) {
+      this.opts.sessions?.connected(nodeId);
+      void this.markReady(nodeId);
+    } else if (this.opts.sessions && this.registry.get(nodeId)?.status.state === NodeState.Down) {
+      // Marked down by the leader (it had not heard of this session in time): heartbeats come here.
+      this.opts.sessions.connected(nodeId);
+      void this.markReady(nodeId);
+    }
   }
 
   private async markReady(nodeId: string): Promise<void> {
@@ -370,6 +386,10 @@ export class Dispatcher implements TaskStreams {
           continue;
         }
         this.down.add(nodeId);
+        if (this.opts.sessions) {
+          this.opts.sessions.silent(nodeId);
+          continue;
+        }
         try {
           const transitioned = await this.registry.setState(nodeId, NodeState.Down, NodeStatusMessage.HeartbeatMissed);
           if (!transitioned) continue;

@@ -32,6 +32,8 @@ export class Informer<T> {
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private started = false;
+  /** When a list first failed, while lists fail (one warning per run of failures, not per retry). */
+  private listFailingSince: number | undefined;
   /** Handlers of the components sharing this informer, beside `onEvent` of its owner. */
   private readonly subscribers = new Set<(ev: InformerEvent<T>) => void>();
   /** Named indexes of the cache, updated before any handler hears of a change. */
@@ -128,9 +130,18 @@ export class Informer<T> {
       for (const [k, v] of fresh) this.cache.set(k, v);
       if (first) this.reindex();
       this.revision = revision;
+      if (this.listFailingSince !== undefined) {
+        this.log.info({ failedForMs: Date.now() - this.listFailingSince }, 'list works again');
+        this.listFailingSince = undefined;
+      }
       await this.watchFrom(revision);
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'list failed; retrying');
+      if (this.listFailingSince === undefined) {
+        this.listFailingSince = Date.now();
+        this.log.warn({ err: errorMessage(err) }, 'list failed; retrying');
+      } else {
+        this.log.debug({ err: errorMessage(err) }, 'list failed again; retrying');
+      }
       this.scheduleRelist();
     }
   }

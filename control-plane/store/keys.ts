@@ -21,3 +21,14 @@ export const rolloutKeys = {
   updates: 'updates/',
   update: (service: string) => `updates/${service}`,
 } as const;
+
+/** The servers of a cluster sharing one etcd (control-plane/leader/): all on each server's lease. */
+export const serverKeys = {
+  /** The elected leader: `{ name, since }`, created with the leader's lease. */
+  leader: 'leader',
+  servers: 'servers/',
+  server: (name: string) => `servers/${name}`,
+  /** Which server holds a node's agent session, and whether its heartbeats still come. */
+  sessions: 'sessions/',
+  session: (nodeId: string) => `sessions/${nodeId}`,
+} as const;

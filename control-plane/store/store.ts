@@ -7,10 +7,16 @@
 // Must not: know what a service or a task means. Controllers own meaning; this owns storage.
 import { Etcd3, type IKeyValue, type IRequestOp, type ICompare, type Watcher, type IOptions } from 'etcd3';
 import type { Logger } from 'pino';
-import { ConflictError, errorMessage, StoreUnavailableError } from '../../common/errors.js';
+import { ConflictError, FenceLostError } from '../../common/errors.js';
+import { channelOptions, faultHandling } from './fault-handling.js';
+import { storeError, StoreNotAnsweringError, StoreTimeoutError } from './unavailable.js';
+import { WatchStreamLog } from './watch-stream-log.js';
 
-/** etcd's default limit of operations in one transaction. */
-export const MAX_TXN_OPS = 128;
+/**
+ * Writes in one transaction: etcd's default limit (128, for compares too) less one compare kept
+ * for a leader's fence (`fenced()`).
+ */
+export const MAX_TXN_OPS = 127;
 /** Transactions of one `batch` in flight at once. */
 export const BATCH_TXNS_IN_FLIGHT = 4;
 
@@ -29,6 +35,17 @@ export type WriteOp =
   | { type: 'put'; key: string; value: unknown; version?: number; lease?: string }
   | { type: 'delete'; key: string; version?: number };
 
+/**
+ * A leader's fence: the leader key and the mod_revision it had when this server won. A fenced
+ * writer's transactions also compare it, so a deposed leader writes nothing (see fence.ts).
+ */
+export interface Fence {
+  key: string;
+  revision: number;
+  /** Called when a transaction failed on the fence: leadership is lost. */
+  onLost?: () => void;
+}
+
 export interface ListResult<T> {
   items: T[];
   /** Relative key of each item, in the same order. */
@@ -46,20 +63,35 @@ export class Store {
   /** Per top-level prefix, the revision of this process's latest write there. */
   private readonly written = new Map<string, number>();
   private readonly log: Logger;
+  private readonly watchStream: WatchStreamLog;
+  /** Since when etcd has not answered (a call failed unanswered, or the watch stream was lost). */
+  private notAnsweringSince: number | undefined;
   private closed = false;
+  /** Set only on a fenced view (`fenced()`): every transaction also compares it. */
+  private fence: Fence | undefined;
 
   constructor(opts: StoreOptions) {
     this.prefix = normalisePrefix(opts.prefix ?? '/berth/');
     this.log = opts.logger.child({ component: 'store' });
+    this.watchStream = new WatchStreamLog(this.log);
     const etcdOpts: IOptions = {
       hosts: opts.endpoints,
       dialTimeout: 3000,
       // Lists of tens of thousands of tasks exceed gRPC's default 4 MiB per message.
       // No channelz records (grpc-js keeps them by default; nothing serves them).
-      grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.enable_channelz': 0 },
+      grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.enable_channelz': 0, ...channelOptions },
+      faultHandling: faultHandling(opts.endpoints.length),
       defaultCallOptions: (ctx) => ({ deadline: Date.now() + (ctx.isStream ? 365 * 24 * 3600_000 : (opts.timeoutMs ?? 5000)) }),
     };
     this.client = new Etcd3(etcdOpts);
+  }
+
+  /**
+   * Whether etcd answered this store's latest call (or its watch stream is open): while it does
+   * not, readers serve their caches as they are instead of waiting for them to catch up.
+   */
+  get answering(): boolean {
+    return this.notAnsweringSince === undefined;
   }
 
   /** Full etcd key of a key relative to the prefix. */
@@ -104,6 +136,8 @@ export class Store {
     if (ops.length > MAX_TXN_OPS) throw new Error(`txn of ${ops.length} ops exceeds ${MAX_TXN_OPS}`);
     const compare: ICompare[] = [];
     const success: IRequestOp[] = [];
+    const fence = this.fence;
+    if (fence) compare.push({ key: Buffer.from(this.fullKey(fence.key)), target: 'Mod', result: 'Equal', mod_revision: fence.revision });
     for (const op of ops) {
       const key = Buffer.from(this.fullKey(op.key));
       if (op.type === 'create') {
@@ -119,6 +153,7 @@ export class Store {
     }
     const res = await this.call(() => this.client.kv.txn({ compare, success, failure: [] }));
     if (!res.succeeded) {
+      if (fence) await this.checkFence(fence);
       const stale = await this.firstStale(ops);
       throw new ConflictError(stale ?? ops[0]!.key);
     }
@@ -136,6 +171,25 @@ export class Store {
    */
   lastWrite(prefix: string): number {
     return this.written.get(prefix) ?? 0;
+  }
+
+  /**
+   * This store as a leader's writer: every transaction (txn, batch, put, create, delete) also
+   * compares the fence, one more compare in the same round trip. Reads are the store's own.
+   */
+  fenced(fence: Fence): Store {
+    const view = Object.create(this) as Store;
+    view.fence = fence;
+    return view;
+  }
+
+  /** After a refused fenced transaction: throws FenceLostError if the fence no longer holds. */
+  private async checkFence(fence: Fence): Promise<void> {
+    const res = await this.call(() => this.client.kv.range({ key: Buffer.from(this.fullKey(fence.key)) }));
+    const kv = res.kvs[0];
+    if (kv && Number(kv.mod_revision) === fence.revision) return;
+    fence.onLost?.();
+    throw new FenceLostError(fence.key);
   }
 
   /** Records a write of `revision` under the key's top-level prefix; returns that prefix. */
@@ -227,6 +281,28 @@ export class Store {
     await this.call(() => this.client.lease(Number(leaseId) as never, { autoKeepAlive: false }).keepaliveOnce());
   }
 
+  /** One keepalive of a lease: false if etcd no longer has it (expired or revoked). */
+  async renewLease(leaseId: string): Promise<boolean> {
+    const stream = await this.call(() => this.client.leaseClient.leaseKeepAlive());
+    try {
+      const res = await this.call(
+        () =>
+          new Promise<{ TTL: string }>((resolve, reject) => {
+            stream.on('data', resolve);
+            stream.on('error', reject);
+            stream.write({ ID: leaseId });
+          }),
+      );
+      return res.TTL !== '0';
+    } finally {
+      stream.end();
+    }
+  }
+
+  async revokeLease(leaseId: string): Promise<void> {
+    await this.call(() => this.client.leaseClient.leaseRevoke({ ID: leaseId }));
+  }
+
   /** Compacts the store's history up to `revision` (used by operators and tests). */
   async compact(revision: number): Promise<void> {
     await this.call(() => this.client.kv.compact({ revision, physical: true }));
@@ -262,7 +338,14 @@ export class Store {
         Number(kv.mod_revision),
       ),
     );
-    watcher.on('disconnected', (err: Error) => this.log.warn({ err: err.message, keyPrefix }, 'watch disconnected; resuming'));
+    watcher.on('disconnected', (err: Error) => {
+      this.notAnsweringSince ??= Date.now();
+      this.watchStream.lost(err, keyPrefix);
+    });
+    watcher.on('connected', () => {
+      this.notAnsweringSince = undefined;
+      this.watchStream.open();
+    });
     watcher.on('error', (err: Error) => {
       if (lost) return;
       lost = true;
@@ -298,9 +381,13 @@ export class Store {
 
   private async call<R>(fn: () => Promise<R>): Promise<R> {
     try {
-      return await fn();
+      const res = await fn();
+      this.notAnsweringSince = undefined;
+      return res;
     } catch (err) {
-      throw new StoreUnavailableError(errorMessage(err));
+      const e = storeError(err);
+      if (e instanceof StoreNotAnsweringError || e instanceof StoreTimeoutError) this.notAnsweringSince ??= Date.now();
+      throw e;
     }
   }
 }

@@ -5,7 +5,7 @@
 // runCli runs the CLI in-process against fakeFetch, which answers with the fixtures below.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,10 +108,16 @@ export interface StartServerOptions {
   startTimeoutMs?: number;
   /** Added to (and overriding) the server's environment. */
   env?: Record<string, string | undefined>;
+  /**
+   * A server of the same cluster (same etcd) whose admin and join tokens this one's data dir
+   * starts with, as an operator copies them to a second server (docs/ha.md).
+   */
+  tokensFrom?: TestServer;
 }
 
 export async function startServer(opts: StartServerOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-server-'));
+  for (const f of opts.tokensFrom ? ['admin-token', 'join-token'] : []) copyFileSync(path.join(opts.tokensFrom!.dataDir, f), path.join(dataDir, f));
   const apiPort = await freePort();
   const agentPort = await freePort();
   const args = [

@@ -73,6 +73,8 @@ function sampleOf(route: string, role: string): Sample | undefined {
     'GET /v1/tasks': { url: '/v1/tasks' },
     'GET /v1/tasks/:ref': { url: `/v1/tasks/${TASK.name}` },
     'GET /v1/nodes': { url: '/v1/nodes' },
+    'GET /v1/servers': { url: '/v1/servers' },
+    'GET /v1/servers/:name': { url: '/v1/servers/none' },
     'GET /v1/nodes/:ref': { url: '/v1/nodes/node-1' },
     'POST /v1/nodes/:ref/availability': { url: '/v1/nodes/node-1/availability', payload: { availability: 'pause' } },
     'DELETE /v1/nodes/:ref': { url: '/v1/nodes/node-1' },

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BerthEvent } from '../../../common/events.js';
 import { listEvents } from '../../events/recorder.js';
 import type { Store } from '../../store/store.js';
+import type { CachedReads } from '../cached-reads.js';
 import { errorBodySchema } from '../errors.js';
 
 export interface EventFilter {
@@ -26,7 +27,7 @@ const eventSchema = {
   },
 } as const;
 
-export function eventRoutes(app: FastifyInstance, store: Store): void {
+export function eventRoutes(app: FastifyInstance, store: Store, reads: CachedReads): void {
   app.get<{ Querystring: EventFilter }>(
     '/v1/events',
     {
@@ -37,12 +38,16 @@ export function eventRoutes(app: FastifyInstance, store: Store): void {
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { kind: { type: 'string', enum: ['service', 'task', 'node'] }, name: { type: 'string' }, service: { type: 'string' } },
+          properties: { kind: { type: 'string', enum: ['service', 'task', 'node', 'server'] }, name: { type: 'string' }, service: { type: 'string' } },
         },
         response: { 200: { type: 'object', properties: { items: { type: 'array', items: eventSchema } } }, 400: errorBodySchema, 401: errorBodySchema },
       },
     },
-    async (req) => ({ items: filterEvents(await listEvents(store), req.query) }),
+    async (req) => {
+      // From the store; while etcd does not answer, from the cache.
+      const events = (await reads.eventReads()) ?? (await reads.storeOrCache(() => listEvents(store), () => reads.eventReads()));
+      return { items: filterEvents(events, req.query) };
+    },
   );
 }
 

@@ -76,15 +76,19 @@ export function serviceRoutes(app: FastifyInstance, store: Store, reads: CachedR
 
   app.get('/v1/services', { config: { permission: 'services:read' }, schema: { summary: 'List services', tags: ['services'], response: { 200: { type: 'object', properties: { items: { type: 'array', items: serviceOut } } }, 401: errorBodySchema } } }, async () => {
     // Status from the main thread's counts: no read and decode of every task per call.
-    const cached = await reads.serviceReads();
-    if (cached) {
+    const fromCache = async () => {
+      const cached = await reads.serviceReads();
+      if (!cached) return undefined;
       const sorted = cached.all().sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
       return { items: await reads.serviceViews(sorted, cached.update) };
-    }
-    const [services, updates] = await Promise.all([store.list<Service>(keys.services), store.list<UpdateStatus>(rolloutKeys.updates)]);
-    const updateOf = new Map(updates.items.map((u) => [u.service, u]));
-    const sorted = services.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-    return { items: await reads.serviceViews(sorted, (name) => updateOf.get(name)) };
+    };
+    const fromStore = async () => {
+      const [services, updates] = await Promise.all([store.list<Service>(keys.services), store.list<UpdateStatus>(rolloutKeys.updates)]);
+      const updateOf = new Map(updates.items.map((u) => [u.service, u]));
+      const sorted = services.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+      return { items: await reads.serviceViews(sorted, (name) => updateOf.get(name)) };
+    };
+    return (await fromCache()) ?? (await reads.storeOrCache(fromStore, fromCache));
   });
 
   app.get<{ Params: { name: string } }>('/v1/services/:name', { config: { permission: 'services:read' }, schema: { summary: 'Get a service', tags: ['services'], params: nameParams, response: { 200: serviceOut, ...errors } } }, async (req) =>
@@ -148,13 +152,17 @@ export function registerSchemas(app: FastifyInstance): void {
 
 /** A service as the API shows it: from the cache once it holds this store's writes, else from the store. */
 export async function getService(store: Store, reads: CachedReads, name: string): Promise<Service> {
-  const cached = await reads.serviceReads();
-  if (cached) {
+  const fromCache = async () => {
+    const cached = await reads.serviceReads();
+    if (!cached) return undefined;
     const svc = cached.get(name);
     if (!svc) throw new NotFoundError('service', name);
     return (await reads.serviceViews([svc], cached.update))[0]!;
-  }
-  const [svc, update] = await Promise.all([store.get<Service>(keys.service(name)), store.get<UpdateStatus>(rolloutKeys.update(name))]);
-  if (!svc) throw new NotFoundError('service', name);
-  return (await reads.serviceViews([svc], () => update))[0]!;
+  };
+  const fromStore = async () => {
+    const [svc, update] = await Promise.all([store.get<Service>(keys.service(name)), store.get<UpdateStatus>(rolloutKeys.update(name))]);
+    if (!svc) throw new NotFoundError('service', name);
+    return (await reads.serviceViews([svc], () => update))[0]!;
+  };
+  return (await fromCache()) ?? (await reads.storeOrCache(fromStore, fromCache));
 }

@@ -41,7 +41,7 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store, reads: Cac
     async (req, reply) => {
       const { service, node } = req.query;
       const cached = await reads.taskReads();
-      const n = node !== undefined ? await findNode(store, node) : undefined;
+      const n = node !== undefined ? nodeByRef(await nodesToFind(store, reads), node) : undefined;
       let tasks = n ? cached.ofNode(n.id) : service !== undefined ? cached.ofService(service) : cached.all();
       if (n && service !== undefined) tasks = tasks.filter((t) => t.serviceName === service);
       return listReply(reply, sortTasks(tasks));
@@ -55,7 +55,7 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store, reads: Cac
   );
 
   app.get('/v1/nodes', { config: { permission: 'nodes:read' }, schema: { summary: 'List nodes', tags: ['nodes'], response: { 200: list, ...errors } } }, async (_req, reply) => {
-    const nodes = (await reads.nodeReads()) ?? (await store.list<Node>(keys.nodes)).items;
+    const nodes = (await reads.nodeReads()) ?? (await reads.storeOrCache(async () => (await store.list<Node>(keys.nodes)).items, () => reads.nodeReads()));
     return listReply(reply, await reads.nodeViews(nodes.sort(byName)));
   });
 
@@ -63,10 +63,16 @@ export function taskAndNodeRoutes(app: FastifyInstance, store: Store, reads: Cac
     '/v1/nodes/:ref',
     { config: { permission: 'nodes:read' }, schema: { summary: 'Get a node by name or id', tags: ['nodes'], params: refParams, response: { 200: anyObject, ...errors } } },
     async (req) => {
-      const node = await findNode(store, req.params.ref);
+      const node = nodeByRef(await nodesToFind(store, reads), req.params.ref);
       return (await reads.nodeViews([node]))[0]!;
     },
   );
+}
+
+/** The nodes to find one in: from the store; while etcd does not answer, from the cache. */
+async function nodesToFind(store: Store, reads: CachedReads): Promise<Node[]> {
+  const cached = store.answering ? undefined : await reads.nodeReads();
+  return cached ?? (await reads.storeOrCache(async () => (await store.list<Node>(keys.nodes)).items, () => reads.nodeReads()));
 }
 
 function byName(a: Node, b: Node): number {
