@@ -107,10 +107,11 @@ export class Election {
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
         const current = await this.leader();
-        // A server of our name starting up: the key is a former life of this server.
-        if (!startUp || current?.name !== this.name || current.version === undefined) return;
+        // A key of our name is this server's own, from a former run (start-up) or a former term
+        // (a lease lost during an etcd outage, the key still on it): names are unique per server.
+        if (current?.name !== this.name || current.version === undefined) return;
         revision = await this.store.txn([{ type: 'put', key: serverKeys.leader, value: record, version: current.version, lease: leaseId }]);
-        this.log.info({ server: this.name }, 'took the leadership over from a former run of this server');
+        this.log.info({ server: this.name }, startUp ? 'took the leadership over from a former run of this server' : 'took the leadership back from a former term of this server');
       }
       if (this.stopped || leaseId !== this.lease.id) return;
       this.fence = { key: serverKeys.leader, revision, onLost: () => this.depose('a fenced write found another leader') };
@@ -137,6 +138,8 @@ export class Election {
       from + 1,
       (ev, revision) => {
         if (ev.key !== serverKeys.leader) return;
+        // A change from before this term (a watch catching up after an outage) is not news.
+        if (this.fence && revision <= this.fence.revision) return;
         if (this.fence && (ev.type === 'delete' || revision !== this.fence.revision)) this.depose(ev.type === 'delete' ? 'the leader key was deleted' : 'another server took the leader key');
         if (ev.type === 'delete') this.campaign();
       },

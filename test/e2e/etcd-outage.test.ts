@@ -59,7 +59,7 @@ const liveTasks = (tasks: Task[], service: string) => tasks.filter((t) => t.serv
 
 function firstWatchMessage(server: TestServer, kind: string): Promise<WatchMessage> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/watch?kind=${kind}&token=${server.token}`);
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/watch?kind=${kind}&token=${server.token}`, { ca: readFileSync(path.join(server.dataDir, 'ca.crt')) });
     const timer = setTimeout(() => reject(new Error(`no ${kind} watch message in 5 s`)), 5_000);
     ws.once('message', (data: Buffer) => {
       clearTimeout(timer);
