@@ -109,15 +109,15 @@ export interface StartServerOptions {
   /** Added to (and overriding) the server's environment. */
   env?: Record<string, string | undefined>;
   /**
-   * A server of the same cluster (same etcd) whose admin and join tokens this one's data dir
-   * starts with, as an operator copies them to a second server (docs/ha.md).
+   * A server of the same cluster (same etcd) whose admin and join tokens and cluster CA this one's
+   * data dir starts with, as an operator copies them to a second server (docs/ha.md).
    */
   tokensFrom?: TestServer;
 }
 
 export async function startServer(opts: StartServerOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-server-'));
-  for (const f of opts.tokensFrom ? ['admin-token', 'join-token'] : []) copyFileSync(path.join(opts.tokensFrom!.dataDir, f), path.join(dataDir, f));
+  for (const f of opts.tokensFrom ? ['admin-token', 'join-token', 'ca.crt', 'ca.key'] : []) copyFileSync(path.join(opts.tokensFrom!.dataDir, f), path.join(dataDir, f));
   const apiPort = await freePort();
   const agentPort = await freePort();
   const args = [
