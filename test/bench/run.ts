@@ -7,8 +7,11 @@
 //   npm run bench                                   baseline, 100x1,000, 1,000x10,000, 5,000x50,000, 20 containers
 //   npm run bench -- --nodes N --tasks M            one hollow size (plus the baseline)
 //   npm run bench -- --containers 20                the real-container comparison alone
+//   npm run bench -- --nodes N --tasks M --compare-tree DIR --rounds R
+//                                                   the size against this tree and DIR alternately, R times each
 //   flags: --container-rounds R --no-baseline --baseline-keys K --no-containers --hollow-procs K --hollow-nice N --dist --cpu-prof DIR --out FILE --timeout S
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureBaseline, type Baseline } from './baseline.js';
@@ -37,6 +40,9 @@ const USAGE = `npm run bench -- [flags]   (see docs/performance.md)
   --cpu-prof DIR             V8 CPU profile of the server (read it with test/bench/profile-top.ts)
   --out FILE                 the JSON report (default bench-results/<time>.json)
   --dist                     run the built server from dist/
+  --compare-tree DIR         also run each size against the checkout DIR (e.g. a worktree of an older
+                             commit): its server and hollow runners, this harness; alternating
+  --rounds R                 run each size R times (alternating with --compare-tree; default 1)
 Environment: BERTH_BENCH_LOG_DIR=DIR keeps every process's whole output there;
   BERTH_BENCH_SERVER_FLAGS / BERTH_BENCH_HOLLOW_FLAGS add Node flags to the server / hollow runners.
 `;
@@ -62,6 +68,8 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       timeout: { type: 'string' },
       'baseline-keys': { type: 'string' },
+      'compare-tree': { type: 'string' },
+      rounds: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -98,14 +106,20 @@ async function main(argv: string[]): Promise<number> {
     progress(`baseline: ${JSON.stringify(baseline)}`);
   }
 
+  // Each size against this tree, then the other (if any), R times: alternating, so a noisy stretch
+  // of a shared machine falls on both.
+  const compareTree = values['compare-tree'] ? path.resolve(values['compare-tree']) : undefined;
+  const rounds = Math.max(1, Number(values.rounds ?? 1));
+  const runs = matrix.flatMap(([nodes, tasks]) => Array.from({ length: rounds }, () => [undefined, ...(compareTree ? [compareTree] : [])].map((root) => ({ nodes, tasks, root }))).flat());
   const sizes: (SizeResult & Partial<Baseline>)[] = [];
-  for (const [nodes, tasks] of matrix) {
-    progress(`size ${nodes} nodes x ${tasks} tasks`);
+  for (const { nodes, tasks, root } of runs) {
+    progress(`size ${nodes} nodes x ${tasks} tasks${root ? ` (tree ${root})` : ''}, load ${os.loadavg()[0]!.toFixed(2)}`);
     const r = await runSize({
       nodes,
       tasks,
       progress,
       ...common,
+      ...(root ? { root } : {}),
       ...(values['hollow-procs'] ? { hollowProcs: Number(values['hollow-procs']) } : {}),
       ...(hollowNice ? { hollowNice } : {}),
       ...(values.timeout ? { timeoutMs: Number(values.timeout) * 1000 } : {}),
