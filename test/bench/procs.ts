@@ -184,7 +184,7 @@ export async function startHollow(server: BenchServer, count: number, firstIndex
       '--count', String(count),
       '--first-index', String(firstIndex),
     ],
-    { BERTH_LOG_LEVEL: 'error' },
+    { BERTH_LOG_LEVEL: process.env.BERTH_BENCH_HOLLOW_LOG_LEVEL ?? 'error' },
     (l) => {
       if (l.includes('"event":"started"')) started();
     },

@@ -112,8 +112,11 @@ async function main(argv: string[]): Promise<number> {
   const rounds = Math.max(1, Number(values.rounds ?? 1));
   const runs = matrix.flatMap(([nodes, tasks]) => Array.from({ length: rounds }, () => [undefined, ...(compareTree ? [compareTree] : [])].map((root) => ({ nodes, tasks, root }))).flat());
   const sizes: (SizeResult & Partial<Baseline>)[] = [];
+  // A size that fails (e.g. nodes never all ready) is reported and the next run goes on.
+  const failures: { nodes: number; tasks: number; tree: string; loadAverage1m: number; error: string }[] = [];
   for (const { nodes, tasks, root } of runs) {
-    progress(`size ${nodes} nodes x ${tasks} tasks${root ? ` (tree ${root})` : ''}, load ${os.loadavg()[0]!.toFixed(2)}`);
+    const loadAverage1m = os.loadavg()[0]!;
+    progress(`size ${nodes} nodes x ${tasks} tasks${root ? ` (tree ${root})` : ''}, load ${loadAverage1m.toFixed(2)}`);
     const r = await runSize({
       nodes,
       tasks,
@@ -123,7 +126,14 @@ async function main(argv: string[]): Promise<number> {
       ...(values['hollow-procs'] ? { hollowProcs: Number(values['hollow-procs']) } : {}),
       ...(hollowNice ? { hollowNice } : {}),
       ...(values.timeout ? { timeoutMs: Number(values.timeout) * 1000 } : {}),
+    }).catch((err: unknown) => {
+      const failure = { nodes, tasks, tree: root ?? 'this', loadAverage1m, error: (err as Error).message };
+      failures.push(failure);
+      progress(`failed: ${failure.error}`);
+      process.stdout.write(`${JSON.stringify(failure)}\n`);
+      return undefined;
     });
+    if (!r) continue;
     const line = { ...r, ...baseline };
     sizes.push(line);
     // The per-second timeline goes to the results file only: the printed line stays readable.
@@ -146,12 +156,14 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write(`\n${formatTable(sizes, containerResult)}\n`);
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
 
-  const report = { startedAt, machine, notes, baseline, sizes, containers: containerResult };
+  for (const f of failures) process.stdout.write(`failed: ${f.nodes} x ${f.tasks} (${f.tree}, load ${f.loadAverage1m.toFixed(2)}): ${f.error}\n`);
+
+  const report = { startedAt, machine, notes, baseline, sizes, failures, containers: containerResult };
   const out = values.out ? path.resolve(values.out) : path.join(REPO_ROOT, 'bench-results', `${startedAt.replace(/[:.]/g, '-')}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   progress(`results written to ${out}`);
-  return sizes.every((s) => s.completed) && (containerResult?.completed ?? true) ? 0 : 1;
+  return !failures.length && sizes.every((s) => s.completed) && (containerResult?.completed ?? true) ? 0 : 1;
 }
 
 let interrupted = false;
