@@ -44,7 +44,8 @@ const USAGE = `npm run bench -- [flags]   (see docs/performance.md)
                              commit): its server and hollow runners, this harness; alternating
   --rounds R                 run each size R times (alternating with --compare-tree; default 1)
 Environment: BERTH_BENCH_LOG_DIR=DIR keeps every process's whole output there;
-  BERTH_BENCH_SERVER_FLAGS / BERTH_BENCH_HOLLOW_FLAGS add Node flags to the server / hollow runners.
+  BERTH_BENCH_SERVER_FLAGS / BERTH_BENCH_HOLLOW_FLAGS add Node flags to the server / hollow runners;
+  BERTH_BENCH_HOLLOW_LOG_LEVEL (default error) is the hollow runners' log level.
 `;
 
 function progress(line: string): void {
