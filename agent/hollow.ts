@@ -40,6 +40,12 @@ export interface HollowFleetOptions {
   /** Agents started per tick while ramping up (default 200), so the dispatcher is not stampeded. */
   rampBatch?: number;
   rampIntervalMs?: number;
+  /**
+   * Nodes joining at once (started, session not yet up; default 100). A join costs the runner
+   * ~10 ms of its one thread (TLS contexts and handshakes): thousands at once hold heartbeats
+   * and answers back past their deadlines, and the retries cost the same again.
+   */
+  maxJoining?: number;
   logger: Logger;
 }
 
@@ -59,8 +65,14 @@ export class HollowFleet {
     const sharedKey: PemKeyPair = await generateKeyPair();
     const first = o.firstIndex ?? 0;
     const batch = o.rampBatch ?? 200;
+    const joining = new Set<Agent>();
     for (let i = 0; i < o.count; i++) {
       if (this.stopping) return;
+      for (;;) {
+        for (const a of joining) if (a.session.connected) joining.delete(a);
+        if (joining.size < (o.maxJoining ?? 100) || this.stopping) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
       const index = first + i;
       const agent = new Agent({
         server: o.connectionPerNode === false ? o.server : ownChannelTarget(o.server, index),
@@ -76,6 +88,7 @@ export class HollowFleet {
         identity: { inMemory: true, sharedKey },
       });
       this.agents.push(agent);
+      joining.add(agent);
       await agent.start();
       if ((i + 1) % batch === 0) await new Promise((r) => setTimeout(r, o.rampIntervalMs ?? 50));
     }
@@ -114,10 +127,11 @@ async function main(argv: string[]): Promise<number> {
       'first-index': { type: 'string' },
       'name-prefix': { type: 'string' },
       'shared-connection': { type: 'boolean' },
+      'max-joining': { type: 'string' },
     },
   });
   if (!values.server || !values['token-file'] || !values.count) {
-    process.stderr.write('usage: hollow.ts --server HOST:PORT --token-file FILE --count N [--first-index I] [--name-prefix P] [--shared-connection]\n');
+    process.stderr.write('usage: hollow.ts --server HOST:PORT --token-file FILE --count N [--first-index I] [--name-prefix P] [--shared-connection] [--max-joining N]\n');
     return 1;
   }
   const log = createLogger('berth-hollow', process.env.BERTH_LOG_LEVEL ?? 'warn');
@@ -128,6 +142,7 @@ async function main(argv: string[]): Promise<number> {
     firstIndex: Number(values['first-index'] ?? 0),
     ...(values['name-prefix'] ? { namePrefix: values['name-prefix'] } : {}),
     connectionPerNode: !values['shared-connection'],
+    ...(values['max-joining'] ? { maxJoining: Number(values['max-joining']) } : {}),
     logger: log,
   });
   const done = new Promise<void>((resolve) => {

@@ -2,8 +2,8 @@
 // certificate chain the server presents, and keeps the CA certificate whose DER SHA-256 is the
 // digest in the join token (and which signed the server's certificate). That CA then becomes the
 // only root the agent's gRPC channels trust, so the join token goes only to a server holding a
-// certificate of the cluster's CA. Answers are kept per (address, digest) for the process: many
-// hollow nodes in one process pin once.
+// certificate of the cluster's CA. Answers are kept per (address, digest) for the process, and a
+// pin under way is shared: many hollow nodes in one process starting together pin once.
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
@@ -11,7 +11,7 @@ import { derDigest } from '../../common/pki/certs.js';
 import { CaMismatchError } from './identity-errors.js';
 
 const PIN_TIMEOUT_MS = 10_000;
-const pinned = new Map<string, string>();
+const pinned = new Map<string, Promise<string>>();
 
 /** The `HOST:PORT` a channel target dials (`dns://resolver/HOST:PORT` -> `HOST:PORT`). */
 export function dialAddress(target: string): string {
@@ -30,18 +30,26 @@ export function splitHostPort(address: string): { host: string; port: number } {
  * Throws CaMismatchError if there is none (naming the digests it got); other errors (cannot
  * connect) may be retried.
  */
-export async function fetchPinnedCa(target: string, caDigest: string, timeoutMs = PIN_TIMEOUT_MS): Promise<string> {
+export function fetchPinnedCa(target: string, caDigest: string, timeoutMs = PIN_TIMEOUT_MS): Promise<string> {
   const address = dialAddress(target);
   const key = `${address}|${caDigest}`;
-  const known = pinned.get(key);
-  if (known) return known;
+  let known = pinned.get(key);
+  if (!known) {
+    known = pin(address, caDigest, timeoutMs);
+    pinned.set(key, known);
+    // A failed pin is not kept: the next node tries again.
+    known.catch(() => pinned.delete(key));
+  }
+  return known;
+}
+
+async function pin(address: string, caDigest: string, timeoutMs: number): Promise<string> {
   const { host, port } = splitHostPort(address);
   const chain = await presentedChain(host, port, timeoutMs);
   const digests = chain.map((c) => derDigest(c.raw));
   const index = digests.indexOf(caDigest);
   const ca = index >= 0 ? chain[index]! : undefined;
   if (!ca || !ca.ca || !chain[0]!.checkIssued(ca) || !chain[0]!.verify(ca.publicKey)) throw new CaMismatchError(address, caDigest, digests);
-  pinned.set(key, ca.toString());
   return ca.toString();
 }
 

@@ -364,9 +364,9 @@ export class Dispatcher implements TaskStreams {
     }
   }
 
-  private async markReady(nodeId: string): Promise<void> {
+  private async markReady(nodeId: string, fromStore = false): Promise<void> {
     try {
-      if (await this.registry.setState(nodeId, NodeState.Ready)) {
+      if (await this.registry.setState(nodeId, NodeState.Ready, undefined, fromStore)) {
         this.log.info({ nodeId }, 'node ready again');
         const node = this.registry.get(nodeId);
         if (node) this.recordNode(node, EventReason.NodeReady, 'heartbeats resumed');
@@ -393,6 +393,9 @@ export class Dispatcher implements TaskStreams {
         try {
           const transitioned = await this.registry.setState(nodeId, NodeState.Down, NodeStatusMessage.HeartbeatMissed);
           if (!transitioned) continue;
+          // A heartbeat during the write found the node still ready in the cache and wrote
+          // nothing: it is alive, so it is ready again now.
+          if (!this.down.has(nodeId)) void this.markReady(nodeId, true);
           this.log.warn({ nodeId, graceMs: this.graceMs }, 'node down: heartbeats stopped');
           const node = this.registry.get(nodeId);
           if (node) this.recordNode(node, EventReason.NodeDown, `no heartbeat for ${this.graceMs / 1000}s`, EventType.Warning);

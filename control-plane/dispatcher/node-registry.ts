@@ -68,8 +68,9 @@ export class NodeRegistry {
    * Moves a node to `state` if it is not there already. Returns true when this call made the
    * transition (so a caller reacts to it exactly once).
    */
-  async setState(nodeId: string, state: NodeState, message?: string): Promise<boolean> {
-    let current = this.get(nodeId);
+  async setState(nodeId: string, state: NodeState, message?: string, fromStore = false): Promise<boolean> {
+    // fromStore: read the node from etcd, not the cache (which may not have seen a write just made).
+    let current = fromStore ? await this.store.get<Node>(keys.node(nodeId)) : this.get(nodeId);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (!current || current.status.state === state) return false;
       const { version, ...rest } = current;

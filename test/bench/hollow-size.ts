@@ -1,7 +1,7 @@
 // One size of the hollow-node benchmark: a fresh etcd and control plane, N hollow nodes, then
 // services adding up to M tasks applied in one call, timed until the last task is reported
 // running, with API calls at a fixed rate meanwhile.
-import { getPriority } from 'node:os';
+import { getPriority, loadavg } from 'node:os';
 import { apiStats, ApiCallKind, probeService, type ApiSample, type ApiStats } from './api-load.js';
 import { cpuSeconds, etcdDbBytes, maxOf, percentile, round, rssBytes } from './measure.js';
 import { startApiLoad, startEtcd, startHollow, startServer, stopAll, type Child } from './procs.js';
@@ -19,6 +19,8 @@ export interface SizeOptions {
   hollowNice?: number;
   dist?: boolean;
   cpuProfDir?: string;
+  /** The tree whose server and hollow runners run (default this one; see run.ts --compare-tree). */
+  root?: string;
   /** Give up on a size after this long from the apply (default 60 s + 5 ms per task). */
   timeoutMs?: number;
   progress: (line: string) => void;
@@ -28,6 +30,9 @@ export interface SizeOptions {
 export interface SizeResult extends ApiStats {
   nodes: number;
   tasks: number;
+  /** The tree measured (its directory), and the machine's 1-minute load average as the size began. */
+  tree: string;
+  loadAverage1m: number;
   completed: boolean;
   tasksRunning: number;
   secondsToAllRunning: number;
@@ -38,6 +43,12 @@ export interface SizeResult extends ApiStats {
   taskStartP50Ms: number;
   taskStartP99Ms: number;
   secondsToNodesReady: number;
+  /** The same, unrounded: every node joined (CSR, certificate) and its session up. */
+  joinSeconds: number;
+  /** CPU per node while they joined: the server's from the first hollow start, the runners' whole (start-up included). */
+  joinCpuMsPerNode: number;
+  joinServerCpuMsPerNode: number;
+  joinHollowCpuMsPerNode: number;
   controlPlanePeakRssBytes: number;
   /** CPU the control plane used from the apply to all running. */
   controlPlaneCpuSeconds: number;
@@ -82,27 +93,37 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
   const { nodes, tasks } = opts;
   const label = `${nodes}x${tasks}`;
   const etcd = await startEtcd();
-  const server = await startServer({ etcdUrl: etcd.url, ...(opts.dist ? { dist: true } : {}), ...(opts.cpuProfDir ? { cpuProfDir: opts.cpuProfDir } : {}) });
+  const loadAverage1m = round(loadavg()[0] ?? 0, 2);
+  const server = await startServer({
+    etcdUrl: etcd.url,
+    ...(opts.dist ? { dist: true } : {}),
+    ...(opts.cpuProfDir ? { cpuProfDir: opts.cpuProfDir } : {}),
+    ...(opts.root ? { root: opts.root } : {}),
+  });
   const tracker = new TaskTracker(etcd.url);
   try {
     const procs = Math.max(1, Math.min(nodes, opts.hollowProcs ?? Math.ceil(nodes / 2500)));
     const hollow: Child[] = [];
     const tNodes = performance.now();
+    const serverCpuBeforeJoin = cpuSeconds(server.child.pid);
     const per = Math.ceil(nodes / procs);
     const starting: Promise<Child>[] = [];
-    for (let first = 0; first < nodes; first += per) starting.push(startHollow(server, Math.min(per, nodes - first), first, opts.hollowNice ?? 0));
+    for (let first = 0; first < nodes; first += per) starting.push(startHollow(server, Math.min(per, nodes - first), first, opts.hollowNice ?? 0, opts.root));
     hollow.push(...(await Promise.all(starting)));
     const nodesDeadline = Date.now() + 60_000 + nodes * 30;
-    for (;;) {
+    // Polled every 500 ms (the join time is a figure of its own), reported every second.
+    for (let polls = 0; ; polls++) {
       const ready = await tracker.readyNodes();
       if (ready >= nodes) break;
       if (Date.now() > nodesDeadline) throw new Error(`${label}: only ${ready}/${nodes} nodes ready`);
-      opts.progress(`${label}: ${ready}/${nodes} nodes ready`);
-      await new Promise((r) => setTimeout(r, 1000));
+      if (polls % 2 === 0) opts.progress(`${label}: ${ready}/${nodes} nodes ready`);
+      await new Promise((r) => setTimeout(r, 500));
     }
     // Read back from the running processes, so the figure says what they ran at.
     const hollowNice = Math.min(...hollow.map((h) => getPriority(h.pid)));
     const secondsToNodesReady = (performance.now() - tNodes) / 1000;
+    const joinServerCpu = cpuSeconds(server.child.pid) - serverCpuBeforeJoin;
+    const joinHollowCpu = hollow.reduce((sum, h) => sum + cpuSeconds(h.pid), 0);
     const rssAtNodesReady = rssBytes(server.child.pid, true);
     const peakRssAtNodesReady = rssBytes(server.child.pid);
     opts.progress(`${label}: ${nodes} nodes ready in ${secondsToNodesReady.toFixed(1)} s; applying ${tasks} tasks`);
@@ -161,6 +182,8 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
     const result: SizeResult = {
       nodes,
       tasks,
+      tree: opts.root ?? 'this',
+      loadAverage1m,
       completed,
       tasksRunning: tracker.running,
       secondsToAllRunning: round(seconds, 2),
@@ -169,6 +192,10 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
       taskStartP50Ms: percentile(startMs, 50),
       taskStartP99Ms: percentile(startMs, 99),
       secondsToNodesReady: round(secondsToNodesReady, 1),
+      joinSeconds: round(secondsToNodesReady, 2),
+      joinCpuMsPerNode: round(((joinServerCpu + joinHollowCpu) * 1000) / nodes, 2),
+      joinServerCpuMsPerNode: round((joinServerCpu * 1000) / nodes, 2),
+      joinHollowCpuMsPerNode: round((joinHollowCpu * 1000) / nodes, 2),
       ...apiStats(samples),
       controlPlanePeakRssBytes: rssBytes(server.child.pid),
       controlPlaneRssNodesReadyBytes: rssAtNodesReady,

@@ -54,8 +54,8 @@ export interface Child {
   stop(graceMs?: number): Promise<void>;
 }
 
-function spawnTracked(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, onLine?: (l: string) => void): Child {
-  const proc = spawn(cmd, args, { cwd: REPO_ROOT, env: { ...process.env, BERTH_CONFIG: undefined, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnTracked(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, onLine?: (l: string) => void, cwd = REPO_ROOT): Child {
+  const proc = spawn(cmd, args, { cwd, env: { ...process.env, BERTH_CONFIG: undefined, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let partial = '';
   const logDir = process.env.BERTH_BENCH_LOG_DIR;
@@ -123,6 +123,8 @@ export interface ServerStartOptions {
   dist?: boolean;
   /** Write a V8 CPU profile of the server into this dir when it exits. */
   cpuProfDir?: string;
+  /** The tree whose server runs (default this one): another checkout, to compare in one run. */
+  root?: string;
 }
 
 /** `berth server --no-agent --etcd URL` as its own process; resolves once /healthz answers. */
@@ -130,7 +132,8 @@ export async function startServer(opts: ServerStartOptions): Promise<BenchServer
   const dataDir = tempDir('berth-bench-server-');
   const apiPort = await freePort();
   const agentPort = await freePort();
-  const entry = opts.dist ? [path.join(REPO_ROOT, 'dist', 'cli', 'main.js')] : ['--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts')];
+  const root = opts.root ?? REPO_ROOT;
+  const entry = opts.dist ? [path.join(root, 'dist', 'cli', 'main.js')] : ['--import', 'tsx', path.join(root, 'cli', 'main.ts')];
   if (opts.dist && !existsSync(entry[0]!)) throw new Error('dist/cli/main.js not found: run npm run build first');
   const prof = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
   // Node/V8 flags for the server alone, to try a setting without changing the code.
@@ -145,15 +148,22 @@ export async function startServer(opts: ServerStartOptions): Promise<BenchServer
     '--listen', `127.0.0.1:${apiPort}`,
     '--agent-listen', `127.0.0.1:${agentPort}`,
   ];
-  const child = spawnTracked('server', process.execPath, args, { BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL ?? 'warn' });
-  const apiUrl = `https://127.0.0.1:${apiPort}`;
-  const apiFetchFn = apiFetch(dataDir);
+  const child = spawnTracked('server', process.execPath, args, { BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL ?? 'warn' }, undefined, root);
   const configPath = path.join(dataDir, 'berth.yaml');
+  // The URL the server wrote: https (its cluster CA), or http for a tree from before TLS that
+  // --compare-tree runs side by side.
+  let apiUrl = `https://127.0.0.1:${apiPort}`;
+  let apiFetchFn = apiFetch(dataDir);
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.proc.exitCode !== null) throw new Error(`berth server exited during start-up:\n${child.tail()}`);
     if (Date.now() > deadline) throw new Error(`berth server not ready after 60 s:\n${child.tail()}`);
-    const token = existsSync(configPath) ? /token:\s*(\S+)/.exec(readFileSync(configPath, 'utf8'))?.[1] : undefined;
+    const config = existsSync(configPath) ? readFileSync(configPath, 'utf8') : '';
+    const token = /token:\s*(\S+)/.exec(config)?.[1];
+    if (token && /server:\s*http:\/\//.test(config)) {
+      apiUrl = `http://127.0.0.1:${apiPort}`;
+      apiFetchFn = fetch;
+    }
     if (token) {
       const ok = await apiFetchFn(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
       if (ok) {
@@ -169,7 +179,7 @@ export async function startServer(opts: ServerStartOptions): Promise<BenchServer
  * it at that lower CPU priority (1-19). Hollow nodes stand for machines of their own; niced,
  * their work still runs on the shared cores but no longer delays the control plane's and etcd's.
  */
-export async function startHollow(server: BenchServer, count: number, firstIndex: number, nice = 0): Promise<Child> {
+export async function startHollow(server: BenchServer, count: number, firstIndex: number, nice = 0, root = REPO_ROOT): Promise<Child> {
   let started!: () => void;
   const ready = new Promise<void>((r) => (started = r));
   const child = spawnTracked(
@@ -179,16 +189,17 @@ export async function startHollow(server: BenchServer, count: number, firstIndex
       ...(nice ? ['-n', String(nice), process.execPath] : []),
       '--max-old-space-size=4096',
       ...(process.env.BERTH_BENCH_HOLLOW_FLAGS ?? '').split(/\s+/).filter(Boolean),
-      '--import', 'tsx', path.join(REPO_ROOT, 'agent', 'hollow.ts'),
+      '--import', 'tsx', path.join(root, 'agent', 'hollow.ts'),
       '--server', server.agentAddress,
       '--token-file', server.joinTokenFile,
       '--count', String(count),
       '--first-index', String(firstIndex),
     ],
-    { BERTH_LOG_LEVEL: 'error' },
+    { BERTH_LOG_LEVEL: process.env.BERTH_BENCH_HOLLOW_LOG_LEVEL ?? 'error' },
     (l) => {
       if (l.includes('"event":"started"')) started();
     },
+    root,
   );
   await Promise.race([
     ready,
@@ -207,7 +218,7 @@ export async function startApiLoad(server: BenchServer, etcdUrl: string): Promis
   const child = spawnTracked(
     'api-load',
     process.execPath,
-    ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'bench', 'api-load.ts'), '--url', server.apiUrl, '--token-file', path.join(server.dataDir, 'admin-token'), '--ca-file', path.join(server.dataDir, 'ca.crt'), '--etcd', etcdUrl],
+    ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'bench', 'api-load.ts'), '--url', server.apiUrl, '--token-file', path.join(server.dataDir, 'admin-token'), ...(server.apiUrl.startsWith('https:') ? ['--ca-file', path.join(server.dataDir, 'ca.crt')] : []), '--etcd', etcdUrl],
     {},
     (l) => {
       if (l.includes('"event":"started"')) started();

@@ -7,8 +7,11 @@
 //   npm run bench                                   baseline, 100x1,000, 1,000x10,000, 5,000x50,000, 20 containers
 //   npm run bench -- --nodes N --tasks M            one hollow size (plus the baseline)
 //   npm run bench -- --containers 20                the real-container comparison alone
+//   npm run bench -- --nodes N --tasks M --compare-tree DIR --rounds R
+//                                                   the size against this tree and DIR alternately, R times each
 //   flags: --container-rounds R --no-baseline --baseline-keys K --no-containers --hollow-procs K --hollow-nice N --dist --cpu-prof DIR --out FILE --timeout S
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureBaseline, type Baseline } from './baseline.js';
@@ -37,8 +40,12 @@ const USAGE = `npm run bench -- [flags]   (see docs/performance.md)
   --cpu-prof DIR             V8 CPU profile of the server (read it with test/bench/profile-top.ts)
   --out FILE                 the JSON report (default bench-results/<time>.json)
   --dist                     run the built server from dist/
+  --compare-tree DIR         also run each size against the checkout DIR (e.g. a worktree of an older
+                             commit): its server and hollow runners, this harness; alternating
+  --rounds R                 run each size R times (alternating with --compare-tree; default 1)
 Environment: BERTH_BENCH_LOG_DIR=DIR keeps every process's whole output there;
-  BERTH_BENCH_SERVER_FLAGS / BERTH_BENCH_HOLLOW_FLAGS add Node flags to the server / hollow runners.
+  BERTH_BENCH_SERVER_FLAGS / BERTH_BENCH_HOLLOW_FLAGS add Node flags to the server / hollow runners;
+  BERTH_BENCH_HOLLOW_LOG_LEVEL (default error) is the hollow runners' log level.
 `;
 
 function progress(line: string): void {
@@ -62,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       timeout: { type: 'string' },
       'baseline-keys': { type: 'string' },
+      'compare-tree': { type: 'string' },
+      rounds: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -98,18 +107,34 @@ async function main(argv: string[]): Promise<number> {
     progress(`baseline: ${JSON.stringify(baseline)}`);
   }
 
+  // Each size against this tree, then the other (if any), R times: alternating, so a noisy stretch
+  // of a shared machine falls on both.
+  const compareTree = values['compare-tree'] ? path.resolve(values['compare-tree']) : undefined;
+  const rounds = Math.max(1, Number(values.rounds ?? 1));
+  const runs = matrix.flatMap(([nodes, tasks]) => Array.from({ length: rounds }, () => [undefined, ...(compareTree ? [compareTree] : [])].map((root) => ({ nodes, tasks, root }))).flat());
   const sizes: (SizeResult & Partial<Baseline>)[] = [];
-  for (const [nodes, tasks] of matrix) {
-    progress(`size ${nodes} nodes x ${tasks} tasks`);
+  // A size that fails (e.g. nodes never all ready) is reported and the next run goes on.
+  const failures: { nodes: number; tasks: number; tree: string; loadAverage1m: number; error: string }[] = [];
+  for (const { nodes, tasks, root } of runs) {
+    const loadAverage1m = os.loadavg()[0]!;
+    progress(`size ${nodes} nodes x ${tasks} tasks${root ? ` (tree ${root})` : ''}, load ${loadAverage1m.toFixed(2)}`);
     const r = await runSize({
       nodes,
       tasks,
       progress,
       ...common,
+      ...(root ? { root } : {}),
       ...(values['hollow-procs'] ? { hollowProcs: Number(values['hollow-procs']) } : {}),
       ...(hollowNice ? { hollowNice } : {}),
       ...(values.timeout ? { timeoutMs: Number(values.timeout) * 1000 } : {}),
+    }).catch((err: unknown) => {
+      const failure = { nodes, tasks, tree: root ?? 'this', loadAverage1m, error: (err as Error).message };
+      failures.push(failure);
+      progress(`failed: ${failure.error}`);
+      process.stdout.write(`${JSON.stringify(failure)}\n`);
+      return undefined;
     });
+    if (!r) continue;
     const line = { ...r, ...baseline };
     sizes.push(line);
     // The per-second timeline goes to the results file only: the printed line stays readable.
@@ -132,12 +157,14 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write(`\n${formatTable(sizes, containerResult)}\n`);
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
 
-  const report = { startedAt, machine, notes, baseline, sizes, containers: containerResult };
+  for (const f of failures) process.stdout.write(`failed: ${f.nodes} x ${f.tasks} (${f.tree}, load ${f.loadAverage1m.toFixed(2)}): ${f.error}\n`);
+
+  const report = { startedAt, machine, notes, baseline, sizes, failures, containers: containerResult };
   const out = values.out ? path.resolve(values.out) : path.join(REPO_ROOT, 'bench-results', `${startedAt.replace(/[:.]/g, '-')}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   progress(`results written to ${out}`);
-  return sizes.every((s) => s.completed) && (containerResult?.completed ?? true) ? 0 : 1;
+  return !failures.length && sizes.every((s) => s.completed) && (containerResult?.completed ?? true) ? 0 : 1;
 }
 
 let interrupted = false;

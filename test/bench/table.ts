@@ -1,14 +1,20 @@
 // The short human-readable summary printed after the JSON lines.
+import path from 'node:path';
 import type { ContainersResult } from './containers.js';
 import type { SizeResult } from './hollow-size.js';
 
 const MiB = 1024 ** 2;
 
 export function formatTable(sizes: readonly SizeResult[], containers?: ContainersResult): string {
-  const head = ['nodes', 'tasks', 'all running s', 'placements/s', 'api p50 ms', 'api p99 ms', 'apply p99 ms', 'cp peak RSS MiB', 'cp CPU s', 'etcd DB MiB'];
+  const head = ['tree', 'load', 'nodes', 'tasks', 'nodes ready s', 'join CPU ms/node', 'hollow RSS MiB', 'all running s', 'placements/s', 'api p50 ms', 'api p99 ms', 'apply p99 ms', 'cp peak RSS MiB', 'cp CPU s', 'etcd DB MiB'];
   const rows = sizes.map((s) => [
+    s.tree === 'this' ? 'this' : path.basename(s.tree),
+    s.loadAverage1m.toFixed(2),
     String(s.nodes),
     String(s.tasks),
+    s.joinSeconds.toFixed(2),
+    s.joinCpuMsPerNode.toFixed(1),
+    (s.hollowPeakRssBytes / MiB).toFixed(0),
     s.completed ? s.secondsToAllRunning.toFixed(2) : `>${s.secondsToAllRunning.toFixed(0)} (${s.tasksRunning} ran)`,
     String(s.placementsPerSecond),
     s.apiP50Ms.toFixed(1),

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { renewalDue } from '../../agent/session/identity.js';
 import { dialAddress } from '../../agent/session/pin.js';
-import { certDigest, certFacts, createCsr, DISPATCHER_TLS_NAME, generateKeyPair } from '../../common/pki/certs.js';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate } from '@peculiar/asn1-x509';
+import { certDigest, certFacts, createCsr, DISPATCHER_TLS_NAME, ECDSA_P256, generateKeyPair, importKeyPair } from '../../common/pki/certs.js';
+import { x509 } from '../../common/pki/x509.js';
 import { formatJoinToken, parseJoinToken } from '../../common/pki/join-token.js';
 import { ClusterCa, CsrRejectedError } from '../../control-plane/pki/ca.js';
 import { canonicalIp, hostOf, serverCertStale, serverSans } from '../../control-plane/pki/server-cert.js';
@@ -35,6 +38,38 @@ describe('cluster PKI helpers', () => {
     assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.2']);
     assert.equal(Math.abs(certFacts(cert).notAfter.getTime() - (now.getTime() + 60_000)) < 1000, true);
     assert.ok(cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(key.keyPem)));
+  });
+
+  it('signs node certificates whose every field but the signature is what the generic generator makes', async () => {
+    const { ca: own, keyPem } = await ClusterCa.create();
+    const caKeys = await importKeyPair(keyPem, own.certPem);
+    const key = await generateKeyPair();
+    const now = new Date('2031-03-04T05:06:07.890Z');
+    for (const nodeId of ['node-42', 'a1b2c3d4e5f60718', 'nöde_with*odd chars']) {
+      const issued = await own.signNodeCsr(await createCsr(key.keys), nodeId, 3600_000, now);
+      const fast = new x509.X509Certificate(issued.certPem);
+      assert.equal(issued.serial, certFacts(issued.certPem).serial);
+      assert.ok(await fast.verify({ publicKey: caKeys.publicKey, signatureOnly: true }));
+      const generic = await x509.X509CertificateGenerator.create({
+        serialNumber: issued.serial,
+        subject: [{ CN: [nodeId] }],
+        issuer: own.cert.subject.replace(/\n/g, ', '),
+        notBefore: fast.notBefore,
+        notAfter: fast.notAfter,
+        signingAlgorithm: ECDSA_P256,
+        publicKey: key.keys.publicKey,
+        signingKey: caKeys.privateKey,
+        extensions: [
+          new x509.BasicConstraintsExtension(false, undefined, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
+        ],
+      });
+      const [a, b] = [fast, generic].map((c) => AsnConvert.parse(c.rawData, Certificate));
+      const hex = (x: object) => Buffer.from(AsnConvert.serialize(x)).toString('hex');
+      assert.equal(hex(a!.tbsCertificate), hex(b!.tbsCertificate), nodeId);
+      assert.equal(hex(a!.signatureAlgorithm), hex(b!.signatureAlgorithm));
+    }
   });
 
   it('refuses a request that is not a CSR or whose signature does not verify', async () => {
