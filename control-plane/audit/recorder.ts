@@ -8,8 +8,10 @@
 // bytes. The size bound: after every `trimEvery` (1,000) entries written here, the oldest keys beyond
 // `maxEntries` are deleted (one list of at most ~maxEntries entries, a few MB).
 //
-// Owns: recording (batched, fire-and-forget: a lost entry is logged, never fails the call it
-// describes), trimming and reading. Must not: hold tokens (callers pass token names).
+// Owns: recording (batched, fire-and-forget: never fails the call it describes; while the store
+// refuses, entries wait, up to MAX_PENDING, and the flush is retried with a growing delay, with
+// one warning when recording starts failing and one line when it works again), trimming and
+// reading. Must not: hold tokens (callers pass token names).
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuditEntry, StoredAudit } from '../../common/audit.js';
@@ -23,6 +25,11 @@ export const DEFAULT_AUDIT_TTL_SECONDS = 7 * 24 * 3600;
 export const DEFAULT_AUDIT_MAX_ENTRIES = 10_000;
 /** Entries written between two size trims. */
 export const DEFAULT_AUDIT_TRIM_EVERY = 1000;
+
+/** Entries kept while the store refuses them; beyond, the oldest are dropped (and counted). */
+export const MAX_PENDING = 5000;
+const RETRY_FIRST_MS = 200;
+const RETRY_MAX_MS = 5000;
 
 export type AuditInput = Omit<AuditEntry, 'id' | 'version'>;
 
@@ -47,6 +54,8 @@ export class AuditRecorder {
   private readonly suffix = randomBytes(3).toString('hex');
   private readonly log: Logger;
   private stopped = false;
+  /** While flushes fail: since when, the next retry delay, and the entries dropped meanwhile. */
+  private failing: { since: number; delayMs: number; dropped: number } | undefined;
 
   constructor(private readonly opts: AuditRecorderOptions) {
     this.log = opts.logger.child({ component: 'audit' });
@@ -56,10 +65,14 @@ export class AuditRecorder {
     if (this.stopped) return;
     const id = `${String(Date.parse(input.time) || Date.now()).padStart(14, '0')}-${String(this.seq++ % 1e6).padStart(6, '0')}-${this.suffix}`;
     this.queue.push({ id, ...input });
+    this.schedule(this.opts.flushMs ?? 100);
+  }
+
+  private schedule(ms: number): void {
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       this.flushing = this.flush().finally(() => (this.flushing = undefined));
-    }, this.opts.flushMs ?? 100);
+    }, ms);
   }
 
   /** Writes what is queued (the entries recorded so far), e.g. before a test reads them. */
@@ -74,6 +87,10 @@ export class AuditRecorder {
   async stop(): Promise<void> {
     await this.flushNow();
     this.stopped = true;
+    // A flush the store refused leaves a retry armed: what still waits is not recorded.
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.queue.length) this.log.warn({ lost: this.queue.length }, 'audit entries not recorded: the store refused them until the server stopped');
   }
 
   private async flush(): Promise<void> {
@@ -90,8 +107,23 @@ export class AuditRecorder {
       await this.opts.store.batch(ops);
       this.sinceTrim += batch.length;
     } catch (err) {
-      this.log.warn({ err: errorMessage(err), dropped: batch.length }, 'audit entries not recorded');
+      // Kept for the next try (newest last); the oldest go beyond MAX_PENDING.
+      this.queue = [...batch, ...this.queue];
+      const over = this.queue.length - MAX_PENDING;
+      if (over > 0) this.queue.splice(0, over);
+      if (!this.failing) {
+        this.failing = { since: Date.now(), delayMs: RETRY_FIRST_MS, dropped: 0 };
+        this.log.warn({ err: errorMessage(err), waiting: this.queue.length }, 'audit entries not recorded yet; retrying with backoff');
+      } else {
+        this.failing.delayMs = Math.min(RETRY_MAX_MS, this.failing.delayMs * 2);
+      }
+      if (over > 0) this.failing.dropped += over;
+      if (!this.stopped) this.schedule(this.failing.delayMs);
       return;
+    }
+    if (this.failing) {
+      this.log.info({ failedForMs: Date.now() - this.failing.since, dropped: this.failing.dropped }, 'audit entries recorded again');
+      this.failing = undefined;
     }
     if (this.sinceTrim >= (this.opts.trimEvery ?? DEFAULT_AUDIT_TRIM_EVERY)) {
       this.sinceTrim = 0;
