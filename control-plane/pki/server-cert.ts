@@ -94,17 +94,24 @@ export function serverCertStale(certPem: string, ca: ClusterCa, wanted: SubjectA
 }
 
 /** Loads the server certificate of `dataDir`, making it (again) when missing or stale. */
-export async function ensureServerCert(dataDir: string, ca: ClusterCa, sans: SubjectAltNames, log: Logger, now = new Date()): Promise<ServerKeyPair> {
-  const certFile = path.join(dataDir, SERVER_CERT_FILE);
-  const keyFile = path.join(dataDir, SERVER_KEY_FILE);
-  const [certPem, keyPem] = await Promise.all([readIfExists(certFile), readIfExists(keyFile)]);
+export function ensureServerCert(dataDir: string, ca: ClusterCa, sans: SubjectAltNames, log: Logger, now = new Date()): Promise<ServerKeyPair> {
+  return ensureCertFiles({ certFile: path.join(dataDir, SERVER_CERT_FILE), keyFile: path.join(dataDir, SERVER_KEY_FILE), label: "the dispatcher's server certificate" }, ca, sans, log, now);
+}
+
+/**
+ * Loads a server certificate and key from their files, issuing a new pair when either is missing
+ * or the certificate is stale (another CA, other names, near expiry). Used for the dispatcher's
+ * and the API's certificates.
+ */
+export async function ensureCertFiles(files: { certFile: string; keyFile: string; label: string }, ca: ClusterCa, sans: SubjectAltNames, log: Logger, now = new Date()): Promise<ServerKeyPair> {
+  const [certPem, keyPem] = await Promise.all([readIfExists(files.certFile), readIfExists(files.keyFile)]);
   const why = certPem && keyPem ? serverCertStale(certPem, ca, sans, now) : 'missing';
   if (!why) return { certPem: certPem!, keyPem: keyPem! };
   const pair = await generateKeyPair();
   const issued = await ca.issueServerCert(pair.keys.publicKey, sans, SERVER_CERT_TTL_MS, now);
-  await writePrivateFile(keyFile, pair.keyPem);
-  await writePublicFile(certFile, issued.certPem);
-  log.info({ reason: why, dns: sans.dns, ips: sans.ips, notAfter: issued.notAfter.toISOString() }, 'issued the dispatcher\'s server certificate');
+  await writePrivateFile(files.keyFile, pair.keyPem);
+  await writePublicFile(files.certFile, issued.certPem);
+  log.info({ reason: why, dns: sans.dns, ips: sans.ips, notAfter: issued.notAfter.toISOString() }, `issued ${files.label}`);
   return { certPem: issued.certPem, keyPem: pair.keyPem };
 }
 
