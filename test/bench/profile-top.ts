@@ -1,6 +1,8 @@
 // Reads V8 .cpuprofile files (from `npm run bench -- --cpu-prof DIR`) and prints the functions
 // with the most self time and the most total (inclusive) time, so a missed target can be traced
-// to code rather than guessed.   npx tsx test/bench/profile-top.ts FILE.cpuprofile [N]
+// to code rather than guessed.   npx tsx test/bench/profile-top.ts FILE.cpuprofile [N] [LAST_SECONDS]
+// LAST_SECONDS keeps only the samples of the profile's last seconds (e.g. a run's placement phase,
+// after its joins).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -22,6 +24,21 @@ function frameName(n: ProfileNode): string {
   const f = n.callFrame;
   const file = f.url ? f.url.replace(/^file:\/\//, '').replace(/.*\/node_modules\//, 'npm:').replace(/.*\/work\/[^/]+\//, '') : '';
   return `${f.functionName || '(anonymous)'} ${file ? `${path.basename(path.dirname(file))}/${path.basename(file)}:${f.lineNumber + 1}` : ''}`.trim();
+}
+
+/** The profile restricted to its samples of the last `seconds` (the sample times are cumulative deltas). */
+export function lastSeconds(p: Profile, seconds: number): Profile {
+  const from = p.endTime - seconds * 1e6;
+  let t = p.startTime;
+  const samples: number[] = [];
+  const timeDeltas: number[] = [];
+  p.samples.forEach((id, i) => {
+    t += p.timeDeltas[i] ?? 0;
+    if (t < from) return;
+    samples.push(id);
+    timeDeltas.push(p.timeDeltas[i] ?? 0);
+  });
+  return { ...p, samples, timeDeltas, startTime: Math.max(p.startTime, from) };
 }
 
 export function topFrames(p: Profile, n = 25): string {
@@ -58,8 +75,10 @@ export function topFrames(p: Profile, n = 25): string {
 if (process.argv[1] && path.basename(process.argv[1]).startsWith('profile-top')) {
   const file = process.argv[2];
   if (!file) {
-    process.stderr.write('usage: profile-top.ts FILE.cpuprofile [N]\n');
+    process.stderr.write('usage: profile-top.ts FILE.cpuprofile [N] [LAST_SECONDS]\n');
     process.exit(1);
   }
-  process.stdout.write(`${topFrames(JSON.parse(readFileSync(file, 'utf8')) as Profile, Number(process.argv[3] ?? 25))}\n`);
+  const whole = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const last = process.argv[4] ? Number(process.argv[4]) : undefined;
+  process.stdout.write(`${topFrames(last ? lastSeconds(whole, last) : whole, Number(process.argv[3] ?? 25))}\n`);
 }
