@@ -19,7 +19,7 @@ export interface ObjectMeta {
 
 // ---------- Service ----------
 
-export const ServiceMode = { Replicated: 'replicated', Global: 'global' } as const;
+export const ServiceMode = { Replicated: 'replicated', Global: 'global', Job: 'job' } as const;
 export type ServiceMode = (typeof ServiceMode)[keyof typeof ServiceMode];
 
 export interface PortSpec {
@@ -74,6 +74,10 @@ export interface UpdateSpec {
 export interface ServiceSpec {
   mode?: ServiceMode;
   replicas?: number;
+  /** Jobs: how many tasks must complete (exit 0) for the job to be complete (default 1). */
+  completions?: number;
+  /** Jobs: how many tasks run at once (default 1). */
+  parallelism?: number;
   image: string;
   command?: string[];
   args?: string[];
@@ -104,8 +108,15 @@ export interface ServiceStatus {
   available?: number;
   /** The latest rolling update, if any. */
   update?: { state: string; message: string; revision: number };
+  /** Jobs: tasks of the current run that completed (one per completion). */
+  completed?: number;
+  /** Jobs: running, complete (every completion done) or failed (a task failed past its attempts). */
+  job?: JobState;
   message?: string;
 }
+
+export const JobState = { Running: 'running', Complete: 'complete', Failed: 'failed' } as const;
+export type JobState = (typeof JobState)[keyof typeof JobState];
 
 export interface Service {
   apiVersion: typeof API_VERSION;

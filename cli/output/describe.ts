@@ -167,7 +167,12 @@ export function describeService(
     .optional('Updated', when(svc.metadata.updatedAt, nowMs))
     .optional('Version', svc.metadata.version)
     .field('Mode', s.mode ?? 'replicated')
-    .field('Replicas', `${desiredOf(svc)} desired | ${svc.status?.running ?? 0} running | ${svc.status?.tasks ?? 0} tasks`)
+    .field(
+      s.mode === 'job' ? 'Completions' : 'Replicas',
+      s.mode === 'job'
+        ? `${svc.status?.completed ?? 0}/${desiredOf(svc)} completed | ${s.parallelism ?? 1} at once | ${svc.status?.running ?? 0} running | job ${svc.status?.job ?? 'running'}`
+        : `${desiredOf(svc)} desired | ${svc.status?.running ?? 0} running | ${svc.status?.tasks ?? 0} tasks`,
+    )
     .optional('Status', svc.status?.message)
     .field('Image', s.image)
     .optional('Pull policy', s.pullPolicy)
