@@ -43,6 +43,8 @@ const USAGE = `npm run bench -- [flags]   (see docs/performance.md)
   --compare-tree DIR         also run each size against the checkout DIR (e.g. a worktree of an older
                              commit): its server and hollow runners, this harness; alternating
   --rounds R                 run each size R times (alternating with --compare-tree; default 1)
+  --tree DIR                 run the checkout DIR in place of this tree (with --compare-tree: two
+                             other trees against each other, by this harness)
 Environment: BERTH_BENCH_LOG_DIR=DIR keeps every process's whole output there;
   BERTH_BENCH_SERVER_FLAGS / BERTH_BENCH_HOLLOW_FLAGS add Node flags to the server / hollow runners;
   BERTH_BENCH_HOLLOW_LOG_LEVEL (default error) is the hollow runners' log level.
@@ -70,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
       timeout: { type: 'string' },
       'baseline-keys': { type: 'string' },
       'compare-tree': { type: 'string' },
+      tree: { type: 'string' },
       rounds: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -111,7 +114,8 @@ async function main(argv: string[]): Promise<number> {
   // of a shared machine falls on both.
   const compareTree = values['compare-tree'] ? path.resolve(values['compare-tree']) : undefined;
   const rounds = Math.max(1, Number(values.rounds ?? 1));
-  const runs = matrix.flatMap(([nodes, tasks]) => Array.from({ length: rounds }, () => [undefined, ...(compareTree ? [compareTree] : [])].map((root) => ({ nodes, tasks, root }))).flat());
+  const firstTree = values.tree ? path.resolve(values.tree) : undefined;
+  const runs = matrix.flatMap(([nodes, tasks]) => Array.from({ length: rounds }, () => [firstTree, ...(compareTree ? [compareTree] : [])].map((root) => ({ nodes, tasks, root }))).flat());
   const sizes: (SizeResult & Partial<Baseline>)[] = [];
   // A size that fails (e.g. nodes never all ready) is reported and the next run goes on.
   const failures: { nodes: number; tasks: number; tree: string; loadAverage1m: number; error: string }[] = [];
