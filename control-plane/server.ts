@@ -24,6 +24,8 @@ import { NodeLiveness } from './leader/node-liveness.js';
 import { ServerLease } from './leader/server-lease.js';
 import { ServerRegistration } from './leader/servers.js';
 import { SessionPublisher } from './leader/sessions.js';
+import { registerClusterMetrics } from './metrics/cluster.js';
+import { registry } from './metrics/instruments.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -152,6 +154,14 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     await leadership.start();
     check();
 
+    // What Prometheus scrapes (through the API thread's `GET /metrics`): this thread's instruments
+    // and the cluster's state read from the informers at scrape time.
+    registerClusterMetrics(registry, {
+      ...informers,
+      isLeader: () => leadership.isLeader,
+      lastHeartbeats: () => dispatcher.lastHeartbeats(),
+      certificates: { ca: pki.ca.certPem, dispatcher: pki.server.certPem, api: apiTls.certPem },
+    });
     // The API on its own thread: its calls do not queue behind the controllers' work.
     const api = await startApiThread({
       endpoints,
@@ -162,6 +172,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       streams: dispatcher,
       informers,
       tls: apiTls,
+      metrics: registry,
       logger: log,
     });
     life.onStop('api', () => api.stop());

@@ -25,6 +25,8 @@ import { ApiTokens } from '../auth/api-tokens.js';
 import type { AuditRecorder } from '../audit/recorder.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { auditRoutes } from './routes/audit.js';
+import { metricsRoutes, type MetricsSource } from './routes/metrics.js';
+import { apiRequestSeconds } from '../metrics/instruments.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -45,6 +47,8 @@ export interface ApiServerOptions {
   joinTokens?: JoinTokenRotation;
   /** The API's certificate and key (PEM): with them it serves HTTPS only (the server always passes them). */
   tls?: { certPem: string; keyPem: string };
+  /** `GET /metrics`'s body (the server's registries); without it the route is absent. */
+  metrics?: MetricsSource;
 }
 
 declare module 'fastify' {
@@ -76,6 +80,8 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   });
   app.addHook('onResponse', async (req, reply) => {
     log.debug({ method: req.method, url: loggableUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    // By route pattern (not URL: names and ids would make a series per object); unknown paths as one.
+    apiRequestSeconds.observe({ route: req.routeOptions.url ?? 'unknown', method: req.method, code: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
   app.get('/healthz', { config: { permission: 'public' }, schema: { summary: 'Liveness; needs no token', tags: ['health'] } }, () => Promise.resolve({ status: 'ok' }));
@@ -91,6 +97,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   tokenRoutes(app, apiTokens);
   if (opts.joinTokens) joinTokenRoutes(app, opts.joinTokens, log);
   auditRoutes(app, opts.store, log);
+  if (opts.metrics) metricsRoutes(app, opts.metrics);
   attachWatch(app, { ...opts, authorize: (token, kind) => app.access.authorizeWatch(token, kind) });
   return app;
 }

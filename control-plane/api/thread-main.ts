@@ -11,6 +11,8 @@ import { buildApi, listenApi } from './server.js';
 import { BridgedStreams } from './stream-bridge.js';
 import { WatchCache } from './watch-cache.js';
 import { RelayedCounts } from './task-counts.js';
+import { registry } from '../metrics/instruments.js';
+import { MetricsRelay } from '../metrics/relay.js';
 import type { ApiThreadData, ApiThreadMessage } from './thread.js';
 
 const data = workerData as ApiThreadData;
@@ -22,6 +24,7 @@ const audit = new AuditRecorder({ store, logger: log });
 const informers = createSharedInformers(store, log);
 const streams = data.streamsPort ? new BridgedStreams(data.streamsPort) : undefined;
 const cache = new WatchCache({ store, logger: log, informers, counts: new RelayedCounts(data.countsPort) });
+const metrics = data.metricsPort ? new MetricsRelay(data.metricsPort, registry) : undefined;
 const api = buildApi({
   store,
   tokens: { verifyAdmin: (token) => matches(token, data.adminTokenSha256) },
@@ -31,6 +34,7 @@ const api = buildApi({
   audit,
   tls: data.tls,
   ...(streams ? { streams } : {}),
+  ...(metrics ? { metrics } : {}),
   ...(data.joinTokenRotation ? { joinTokens: { rotate: () => rotateJoinToken(store, data.joinTokenRotation!.dataDir, data.joinTokenRotation!.caDigest) } } : {}),
 });
 
@@ -38,6 +42,7 @@ async function close(): Promise<void> {
   await api.close().catch((err: Error) => log.error({ component: 'api', err: err.message }, 'API close failed'));
   streams?.close();
   data.countsPort.close();
+  metrics?.close();
   await events.stop().catch(() => undefined);
   await audit.stop().catch(() => undefined);
   await stopSharedInformers(informers).catch(() => undefined);

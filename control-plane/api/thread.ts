@@ -15,6 +15,8 @@ import type { Logger } from 'pino';
 import type { SharedInformers } from '../store/shared-informers.js';
 import { serveStreams, type SessionSource } from './stream-bridge.js';
 import { CountsPublisher } from './task-counts.js';
+import type { Registry } from 'prom-client';
+import { serveMetrics } from '../metrics/relay.js';
 
 export interface ApiThreadOptions {
   endpoints: string[];
@@ -31,6 +33,8 @@ export interface ApiThreadOptions {
   joinTokenRotation?: { dataDir: string; caDigest: string };
   /** The API's certificate and key (PEM, control-plane/pki/api-cert.ts): it serves HTTPS only. */
   tls: { certPem: string; keyPem: string };
+  /** The main thread's metrics registry: `GET /metrics` adds it to the API thread's own. */
+  metrics?: Registry;
   logger: Logger;
 }
 
@@ -43,6 +47,7 @@ export interface ApiThreadData {
   logLevel: string;
   streamsPort?: MessagePort;
   countsPort: MessagePort;
+  metricsPort?: MessagePort;
   joinTokenRotation?: { dataDir: string; caDigest: string };
   tls: { certPem: string; keyPem: string };
 }
@@ -80,6 +85,7 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
   const entry = path.join(path.dirname(here), `thread-main${path.extname(here)}`);
   const channel = opts.streams ? new MessageChannel() : undefined;
   const countsChannel = new MessageChannel();
+  const metricsChannel = opts.metrics ? new MessageChannel() : undefined;
   const data: ApiThreadData = {
     endpoints: opts.endpoints,
     etcdPrefix: opts.etcdPrefix,
@@ -90,14 +96,17 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
     ...(opts.joinTokenRotation ? { joinTokenRotation: opts.joinTokenRotation } : {}),
     ...(channel ? { streamsPort: channel.port2 } : {}),
     countsPort: countsChannel.port2,
+    ...(metricsChannel ? { metricsPort: metricsChannel.port2 } : {}),
   };
-  const transferList = [channel?.port2, countsChannel.port2].filter((p) => p !== undefined);
+  const transferList = [channel?.port2, countsChannel.port2, metricsChannel?.port2].filter((p) => p !== undefined);
   const worker = newWorker(entry, here, { workerData: data, transferList });
   const stopStreams = channel && opts.streams ? serveStreams(channel.port1, opts.streams) : () => undefined;
   const publisher = new CountsPublisher(opts.informers, countsChannel.port1, opts.logger);
   void publisher.start();
+  if (metricsChannel && opts.metrics) serveMetrics(metricsChannel.port1, opts.metrics);
   const stopServing = () => {
     stopStreams();
+    metricsChannel?.port1.close();
     void publisher.stop();
     countsChannel.port1.close();
   };

@@ -22,6 +22,8 @@ export const Permission = {
   AuditRead: 'audit:read',
   /** The API's own description (OpenAPI). */
   MetaRead: 'meta:read',
+  /** `GET /metrics` (Prometheus): counts and timings, no object's content. */
+  MetricsRead: 'metrics:read',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 
@@ -41,6 +43,7 @@ const VIEWER: readonly Permission[] = [
   Permission.EventsRead,
   Permission.ServersRead,
   Permission.MetaRead,
+  Permission.MetricsRead,
 ];
 
 const OPERATOR: readonly Permission[] = [

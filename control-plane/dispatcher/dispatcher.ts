@@ -352,6 +352,11 @@ export class Dispatcher implements TaskStreams {
 
   // ---------- liveness ----------
 
+  /** Node id -> when this dispatcher last heard from the node (ms since the epoch), for the metrics. */
+  lastHeartbeats(): ReadonlyMap<string, number> {
+    return this.lastSeen;
+  }
+
   private alive(nodeId: string): void {
     this.lastSeen.set(nodeId, Date.now());
     if (this.down.delete(nodeId)) {

@@ -42,6 +42,7 @@ export function planRestart(
     }
   }
   plan.create.push(task);
+  (plan.restarts ??= []).push(task.id);
   plan.shutdown.push({ task: ended, desiredState: 'shutdown', reason: Reason.Superseded });
   return true;
 }
