@@ -51,6 +51,8 @@ export interface FailoverRound {
   killedTaskRunningMs: number;
   /** Whether the killed task's agent had its session on the killed server (it had to join another first). */
   victimAgentOnKilledServer: boolean;
+  /** Whether its replacement was placed on such a node (started once that agent joined another server). */
+  replacementAgentOnKilledServer: boolean;
 }
 
 export interface FailoverResult {
@@ -208,13 +210,17 @@ async function main(argv: string[]): Promise<void> {
       let newLeader: { name: string; at: number } | undefined;
       let placedAt: number | undefined;
       let replacedAt: number | undefined;
+      let replacedOn: string | undefined;
       const stopLeaderWatch = await store.watch<{ name: string }>(serverKeys.leader, from, (ev) => {
         if (ev.type === 'put' && ev.value.name !== killedName && !newLeader) newLeader = { name: ev.value.name, at: Date.now() };
       }, () => undefined);
       const stopTaskWatch = await store.watch<Task>(keys.tasksOf(SERVICE), from, (ev: WatchEvent<Task>) => {
         if (ev.type !== 'put' || before.has(ev.value.id)) return;
         if (ev.value.nodeId && placedAt === undefined) placedAt = Date.now();
-        if (ev.value.slot === victim.slot && ev.value.status.state === 'running' && replacedAt === undefined) replacedAt = Date.now();
+        if (ev.value.slot === victim.slot && ev.value.status.state === 'running' && replacedAt === undefined) {
+          replacedAt = Date.now();
+          replacedOn = ev.value.nodeId;
+        }
       }, () => undefined);
 
       const t0 = Date.now();
@@ -247,11 +253,13 @@ async function main(argv: string[]): Promise<void> {
         firstPlacementMs: placedAt! - t0,
         killedTaskRunningMs: replacedAt! - t0,
         victimAgentOnKilledServer: steady.sessionOf.get(victim.nodeId!) === killedName,
+        replacementAgentOnKilledServer: replacedOn !== undefined && steady.sessionOf.get(replacedOn) === killedName,
       };
       samples.push(sample);
       progress(
         `round ${round}/${rounds}: killed ${killedName}, ${sample.newLeader} leads after ${sample.newLeaderMs} ms, first placement ${sample.firstPlacementMs} ms, ` +
-          `killed task running again ${sample.killedTaskRunningMs} ms${sample.victimAgentOnKilledServer ? ' (its agent joined another server first)' : ''}`,
+          `killed task running again ${sample.killedTaskRunningMs} ms` +
+          `${sample.victimAgentOnKilledServer ? ' (its agent joined another server first)' : ''}${sample.replacementAgentOnKilledServer ? ' (placed on a node whose agent joined another server first)' : ''}`,
       );
       // The killed server starts again under its name, with the cluster's CA and tokens.
       await start(killedName, anyServer());
