@@ -198,9 +198,12 @@ async function main(argv: string[]): Promise<void> {
       const killedName = steady.leader;
       const killed = servers.get(killedName)!;
       const follower = [...servers.entries()].find(([n]) => n !== killedName)![1];
-      // The oldest running task, on a node whose session a follower holds if there is one.
-      const byAge = [...steady.running].sort((x, y) => Date.parse(x.restartAt ?? x.createdAt) - Date.parse(y.restartAt ?? y.createdAt));
-      const victim = byAge.find((t) => steady.sessionOf.get(t.nodeId!) !== killedName) ?? byAge[0]!;
+      // A task of a slot that never restarted (a slot restarted less than a minute before waits
+      // 1 s of backoff before its next replacement: not what this measures; the scale of the
+      // round before made one), on a node whose session a follower holds if there is one.
+      const firstRun = steady.running.filter((t) => !t.restarts);
+      const candidates = firstRun.length ? firstRun : steady.running;
+      const victim = candidates.find((t) => steady.sessionOf.get(t.nodeId!) !== killedName) ?? candidates[0]!;
       const victimAgent = agents.find((a) => a.name === steady.nodes.find((n) => n.id === victim.nodeId)?.name)!;
       const victimPid = taskProcessPid(victimAgent, victim.id);
       const before = new Set((await store.list<Task>(keys.tasksOf(SERVICE))).items.map((t) => t.id));
