@@ -6,9 +6,10 @@ import type { SizeResult } from './hollow-size.js';
 const MiB = 1024 ** 2;
 
 export function formatTable(sizes: readonly SizeResult[], containers?: ContainersResult): string {
-  const head = ['tree', 'load', 'nodes', 'tasks', 'nodes ready s', 'join CPU ms/node', 'hollow RSS MiB', 'all running s', 'placements/s', 'api p50 ms', 'api p99 ms', 'apply p99 ms', 'cp peak RSS MiB', 'cp CPU s', 'etcd DB MiB'];
+  const head = ['tree', 'servers', 'load', 'nodes', 'tasks', 'nodes ready s', 'join CPU ms/node', 'hollow RSS MiB', 'all running s', 'placements/s', 'api p50 ms', 'api p99 ms', 'apply p99 ms', 'cp peak RSS MiB', 'cp CPU s', 'etcd DB MiB'];
   const rows = sizes.map((s) => [
     s.tree === 'this' ? 'this' : path.basename(s.tree),
+    String(s.servers),
     s.loadAverage1m.toFixed(2),
     String(s.nodes),
     String(s.tasks),
