@@ -89,10 +89,9 @@ describe('e2e: servers on an external etcd in containers (one member lost, then 
 
     ok(await cli(b, ['apply', '-f', '-'], sleeper('api', 1)));
     ok(await cli(c, ['scale', 'service', 'web', '--replicas', '3']));
-    for (const s of servers) {
-      const listed = ok(await cli(s, ['get', 'services'])).stdout;
-      assert.match(listed, /^web +/m);
-      assert.match(listed, /^api +/m);
+    for (const r of await Promise.all(servers.map((s) => cli(s, ['get', 'services'])))) {
+      assert.match(ok(r).stdout, /^web +/m);
+      assert.match(r.stdout, /^api +/m);
     }
     // The leader (elected before, or again if its lease lapsed during etcd's own election) places
     // the new tasks and the agent runs them.
@@ -122,17 +121,20 @@ describe('e2e: servers on an external etcd in containers (one member lost, then 
       assert.equal(body.error, 'ServiceUnavailable');
       // The CLI, on every server: a write fails and says why (etcd refused it unsent, or took
       // it and could not commit it before the deadline: both are a 503).
-      for (const s of servers) {
-        const scaled = await cli(s, ['scale', 'service', 'web', '--replicas', '1']);
-        assert.notEqual(scaled.code, 0, `scale through ${s.url} answered: ${scaled.stdout}`);
-        assert.match(scaled.stderr, STORE_DOWN);
+      const [scaled, applied] = await Promise.all([
+        Promise.all(servers.map((s) => cli(s, ['scale', 'service', 'web', '--replicas', '1']))),
+        cli(c, ['apply', '-f', '-'], sleeper('late', 1)),
+      ]);
+      for (const [i, r] of scaled.entries()) {
+        assert.notEqual(r.code, 0, `scale through ${servers[i]!.url} answered: ${r.stdout}`);
+        assert.match(r.stderr, STORE_DOWN);
       }
-      const applied = await cli(c, ['apply', '-f', '-'], sleeper('late', 1));
       assert.notEqual(applied.code, 0);
       assert.match(applied.stderr, STORE_DOWN);
       // Reads answer from each server's caches: the services and tasks as they were.
-      for (const s of servers) {
-        const listed = ok(await cli(s, ['get', 'services'])).stdout;
+      const lists = await Promise.all(servers.map((s) => cli(s, ['get', 'services'])));
+      for (const [i, s] of servers.entries()) {
+        const listed = ok(lists[i]!).stdout;
         assert.match(listed, /^web +/m);
         assert.match(listed, /^api +/m);
         assert.doesNotMatch(listed, /^late +/m);
