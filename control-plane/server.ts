@@ -18,12 +18,15 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { createSharedInformers, stopSharedInformers } from './store/shared-informers.js';
 import { Store } from './store/store.js';
 import { clientVersion } from '../common/version.js';
+import { errorMessage } from '../common/errors.js';
 import { RESTART_RECONNECT_ALLOWANCE_MS } from './dispatcher/dispatcher.js';
 import { Leadership } from './leader/leadership.js';
 import { NodeLiveness } from './leader/node-liveness.js';
 import { ServerLease } from './leader/server-lease.js';
 import { ServerRegistration } from './leader/servers.js';
 import { SessionPublisher } from './leader/sessions.js';
+import { ServerDirectory } from './leader/server-directory.js';
+import { EtcdHealth } from './leader/etcd-health.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -109,6 +112,10 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     const sessions = new SessionPublisher(store, lease, name, log);
     await sessions.start();
     life.onStop('sessions', () => sessions.stop());
+    // Every registered server: its agent address for the agents, its API URL for berth.yaml.
+    const directory = new ServerDirectory(store, log);
+    await directory.start();
+    life.onStop('server-directory', () => directory.stop());
     check();
     const dispatcher = new Dispatcher({
       store,
@@ -120,6 +127,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       events,
       informers,
       sessions,
+      servers: directory,
     });
     life.onStop('dispatcher', () => dispatcher.stop());
     await dispatcher.start();
@@ -171,16 +179,26 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       void life.stop().then(() => process.exit(1));
     });
     const apiUrl = api.url;
-    const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl, pki.ca.certPem);
+    const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl, pki.ca.certPem, directory.apiUrls());
+    const etcdHealth = new EtcdHealth({ endpoints, storeAnswering: () => store.answering, logger: log });
+    const etcdFirst = await etcdHealth.check();
     const registration = new ServerRegistration(store, lease, {
       name,
       apiUrl,
       agentAddress: opts.advertiseAddr ?? advertised(opts.agentListen, dispatcher.port),
       serverVersion: clientVersion(),
       startedAt: new Date().toISOString(),
+      ...etcdFirst,
     }, log);
     await registration.start();
     life.onStop('registration', () => registration.stop());
+    await etcdHealth.start((report) => void registration.update(report), etcdFirst);
+    life.onStop('etcd-health', () => etcdHealth.stop());
+    // berth.yaml lists every server's API URL (this one first), kept as servers come and go.
+    const offApiUrls = directory.onApiUrls((urls) => {
+      void tokens.writeClientConfig(opts.dataDir, apiUrl, pki.ca.certPem, urls).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'could not write berth.yaml'));
+    });
+    life.onStop('client-config', () => offApiUrls());
     log.info({ apiUrl, agentPort: dispatcher.port, configFile, name, leader: leadership.isLeader }, 'control plane ready');
     check();
     return { apiUrl, agentPort: dispatcher.port, joinTokenFile: path.join(opts.dataDir, JOIN_TOKEN_FILE), stop: () => life.stop() };
