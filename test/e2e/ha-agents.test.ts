@@ -173,7 +173,7 @@ describe('e2e: agents move to a surviving server (external etcd, three servers)'
 
   it('SIGKILL of a follower holding an agent\'s session: that agent moves on too, nothing down or restarted', async () => {
     // A new server d (a follower: a leader is in place) and a third agent given only d's address.
-    const d = await start('d', servers.get('b')!);
+    const d = await start('d', servers.get('b'));
     extraNode = testNodeName('ha3');
     agents.push(startAgent(d, { name: extraNode, runtime: 'docker', cpu: '1', memory: '1Gi' }));
     await eventually(async () => (await nodes()).some((n) => n.name === extraNode && n.status.state === 'ready'), 60_000, 'the third node ready');
