@@ -1,9 +1,10 @@
 // Agent session: the agent's one connection to the control plane's dispatcher.
 //
 // Owns: Register (the node's certificate -> registration; joining first with the join token when
-// the node has no valid certificate, identity.ts) then one Session stream, reconnecting with jittered
-// exponential backoff, to another server of the cluster when there are several (the servers
-// send their agent addresses over the session; server-list.ts keeps them and picks the next); on every (re)connect it resends every status the worker knows and hands
+// the node has no valid certificate, identity.ts) then one Session stream, reconnecting with
+// jittered exponential backoff, to another server of the cluster when there are several (the
+// servers send their agent addresses over the session; server-list.ts keeps them and picks the
+// next); on every (re)connect it resends every status the worker knows and hands
 // the worker the full assignment set (the worker keeps what already runs, so nothing is started
 // twice); status changes go upstream in batches; heartbeats at the interval the server gave.
 // Must not: know about containers or decide anything about tasks: that is the worker's.
