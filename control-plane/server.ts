@@ -195,8 +195,12 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     await etcdHealth.start((report) => void registration.update(report), etcdFirst);
     life.onStop('etcd-health', () => etcdHealth.stop());
     // berth.yaml lists every server's API URL (this one first), kept as servers come and go.
+    // One write at a time, the latest list last.
+    let writing = Promise.resolve();
     const offApiUrls = directory.onApiUrls((urls) => {
-      void tokens.writeClientConfig(opts.dataDir, apiUrl, pki.ca.certPem, urls).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'could not write berth.yaml'));
+      writing = writing
+        .then(() => tokens.writeClientConfig(opts.dataDir, apiUrl, pki.ca.certPem, urls))
+        .then(() => undefined, (err: unknown) => log.warn({ err: errorMessage(err) }, 'could not write berth.yaml'));
     });
     life.onStop('client-config', () => offApiUrls());
     log.info({ apiUrl, agentPort: dispatcher.port, configFile, name, leader: leadership.isLeader }, 'control plane ready');
