@@ -2,6 +2,8 @@
 // orchestrator, scheduler, dispatcher -> API. Each component has start/stop; the Lifecycle stops
 // them in reverse order. A local agent is not started here: whatever runs one beside the control
 // plane (`berth server`, cli/daemons/server.ts) starts it from what startServer returns.
+import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -182,10 +184,14 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl, pki.ca.certPem, directory.apiUrls());
     const etcdHealth = new EtcdHealth({ endpoints, storeAnswering: () => store.answering, logger: log });
     const etcdFirst = await etcdHealth.check();
+    const agentAddress = opts.advertiseAddr ?? advertised(opts.agentListen, dispatcher.port);
+    // Agents are told this address (and fail over to it): the certificate must name it.
+    const unnamed = hostNotNamed(pki.server.certPem, agentAddress);
+    if (unnamed) log.error({ agentAddress }, `this server's certificate does not name ${unnamed}, the agent address it registers: agents cannot use it (start the server with --tls-san ${unnamed} or --advertise-addr)`);
     const registration = new ServerRegistration(store, lease, {
       name,
       apiUrl,
-      agentAddress: opts.advertiseAddr ?? advertised(opts.agentListen, dispatcher.port),
+      agentAddress,
       serverVersion: clientVersion(),
       startedAt: new Date().toISOString(),
       ...etcdFirst,
@@ -209,6 +215,18 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
   } catch (err) {
     await life.stop();
     throw err;
+  }
+}
+
+/** The host of `address` (HOST:PORT) if the certificate does not name it, else undefined. */
+function hostNotNamed(certPem: string, address: string): string | undefined {
+  const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  if (!host) return undefined;
+  try {
+    const cert = new X509Certificate(certPem);
+    return (isIP(host) ? cert.checkIP(host) : cert.checkHost(host)) ? undefined : host;
+  } catch {
+    return undefined;
   }
 }
 
