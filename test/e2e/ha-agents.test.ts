@@ -4,7 +4,8 @@
 // holding an agent's session: every agent reconnects to a surviving server, no node is ever
 // marked down (watched in etcd during the whole window, and no NodeDown event), and no container
 // is restarted or replaced (same tasks, same container ids, still running). The CLI, given a
-// config listing the dead server's URL first, answers through the next.
+// config listing the dead server's URL first, answers through the next. A server given an etcd
+// endpoint that does not answer says its etcd is unhealthy.
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import type { BerthEvent } from '../../common/events.js';
 import type { Node, Task } from '../../common/types.js';
 import type { SessionRecord } from '../../control-plane/leader/sessions.js';
 import type { Store } from '../../control-plane/store/store.js';
+import { freePort } from '../../control-plane/etcd/embedded.js';
 import { ok, runBerth, startAgent, startServer, type TestAgent, type TestServer } from '../helpers/berth.js';
 import { BUSYBOX_IMAGE, containersOfNode, ensureTestImages, inspectContainer, removeContainersOfNodes, testNodeName } from '../helpers/docker.js';
 import { eventually, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -40,9 +42,9 @@ describe('e2e: agents move to a surviving server (external etcd, three servers)'
   let extraNode: string | undefined;
   const tmpFiles: string[] = [];
 
-  const start = async (name: string, tokensFrom?: TestServer) => {
+  const start = async (name: string, tokensFrom?: TestServer, extraEtcd: string[] = []) => {
     const s = await startServer({
-      extraArgs: ['--name', name, '--etcd', etcd.endpoints.join(','), '--etcd-prefix', PREFIX, '--heartbeat-grace', String(GRACE_S)],
+      extraArgs: ['--name', name, '--etcd', [...etcd.endpoints, ...extraEtcd].join(','), '--etcd-prefix', PREFIX, '--heartbeat-grace', String(GRACE_S)],
       ...(tokensFrom ? { tokensFrom } : {}),
     });
     servers.set(name, s);
@@ -173,13 +175,19 @@ describe('e2e: agents move to a surviving server (external etcd, three servers)'
 
   it('SIGKILL of a follower holding an agent\'s session: that agent moves on too, nothing down or restarted', async () => {
     // A new server d (a follower: a leader is in place) and a third agent given only d's address.
-    const d = await start('d', servers.get('b'));
+    // d is also given an etcd endpoint where nothing answers: its ETCD column says unhealthy.
+    const deadEtcd = `http://127.0.0.1:${await freePort()}`;
+    const d = await start('d', servers.get('b'), [deadEtcd]);
     extraNode = testNodeName('ha3');
     agents.push(startAgent(d, { name: extraNode, runtime: 'docker', cpu: '1', memory: '1Gi' }));
     await eventually(async () => (await nodes()).some((n) => n.name === extraNode && n.status.state === 'ready'), 60_000, 'the third node ready');
     await eventually(() => containersNow(3), 60_000, 'web running on the three nodes');
     const views = (await api<{ items: ServerView[] }>('/v1/servers')).items;
     assert.equal(views.find((s) => s.name === 'd')?.leader, false, 'd is a follower');
+    const described = ok(await runBerth(['describe', 'server', 'd'], { config: d.configPath })).stdout;
+    assert.match(described, /Etcd: +unhealthy/);
+    assert.ok(described.includes(`${deadEtcd}: ECONNREFUSED`), described);
+    assert.deepEqual(views.filter((s) => s.etcd !== 'healthy').map((s) => s.name), ['d']);
     const node = (await nodes()).find((n) => n.name === extraNode)!;
     assert.equal((await store.get<SessionRecord>(`sessions/${node.id}`))?.server, 'd');
     await killAndCheck('d', 3);
