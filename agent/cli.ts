@@ -23,7 +23,9 @@ with the join token (checking the server's CA against the digest in it) and keep
 certificate in --data-dir; later starts connect with that certificate and need no token.
 
 Flags:
-  --server HOST:PORT     the control plane's dispatcher address (required)
+  --server HOST:PORT     the control plane's dispatcher address (required; with several
+                         servers, the agent learns the others' addresses from it, keeps them
+                         in --data-dir and moves to another when its server does not answer)
   --token T              the cluster's join token (BERTH-1-<CA digest>-<secret>)
   --token-file FILE      read the join token from FILE
   --name N               node name (default: this host's name)

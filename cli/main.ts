@@ -92,6 +92,7 @@ export async function main(argv: readonly string[], ioOverrides: Partial<CliIo> 
           });
           client = new ApiClient({
             server: cfg.server,
+            ...(cfg.servers ? { servers: cfg.servers } : {}),
             ...(cfg.token ? { token: cfg.token } : {}),
             ...(cfg.tokenSource ? { tokenSource: cfg.tokenSource } : {}),
             ...(cfg.ca ? { ca: cfg.ca } : {}),

@@ -2,6 +2,8 @@
 // orchestrator, scheduler, dispatcher -> API. Each component has start/stop; the Lifecycle stops
 // them in reverse order. A local agent is not started here: whatever runs one beside the control
 // plane (`berth server`, cli/daemons/server.ts) starts it from what startServer returns.
+import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -18,6 +20,7 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { createSharedInformers, stopSharedInformers } from './store/shared-informers.js';
 import { Store } from './store/store.js';
 import { clientVersion } from '../common/version.js';
+import { errorMessage } from '../common/errors.js';
 import { RESTART_RECONNECT_ALLOWANCE_MS } from './dispatcher/dispatcher.js';
 import { Leadership } from './leader/leadership.js';
 import { NodeLiveness } from './leader/node-liveness.js';
@@ -26,6 +29,8 @@ import { ServerRegistration } from './leader/servers.js';
 import { SessionPublisher } from './leader/sessions.js';
 import { registerClusterMetrics } from './metrics/cluster.js';
 import { registry } from './metrics/instruments.js';
+import { ServerDirectory } from './leader/server-directory.js';
+import { EtcdHealth } from './leader/etcd-health.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -111,6 +116,10 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     const sessions = new SessionPublisher(store, lease, name, log);
     await sessions.start();
     life.onStop('sessions', () => sessions.stop());
+    // Every registered server: its agent address for the agents, its API URL for berth.yaml.
+    const directory = new ServerDirectory(store, log);
+    await directory.start();
+    life.onStop('server-directory', () => directory.stop());
     check();
     const dispatcher = new Dispatcher({
       store,
@@ -122,6 +131,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       events,
       informers,
       sessions,
+      servers: directory,
     });
     life.onStop('dispatcher', () => dispatcher.stop());
     await dispatcher.start();
@@ -182,22 +192,52 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       void life.stop().then(() => process.exit(1));
     });
     const apiUrl = api.url;
-    const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl, pki.ca.certPem);
+    const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl, pki.ca.certPem, directory.apiUrls());
+    const etcdHealth = new EtcdHealth({ endpoints, storeAnswering: () => store.answering, logger: log });
+    const etcdFirst = await etcdHealth.check();
+    const agentAddress = opts.advertiseAddr ?? advertised(opts.agentListen, dispatcher.port);
+    // Agents are told this address (and fail over to it): the certificate must name it.
+    const unnamed = hostNotNamed(pki.server.certPem, agentAddress);
+    if (unnamed) log.error({ agentAddress }, `this server's certificate does not name ${unnamed}, the agent address it registers: agents cannot use it (start the server with --tls-san ${unnamed} or --advertise-addr)`);
     const registration = new ServerRegistration(store, lease, {
       name,
       apiUrl,
-      agentAddress: opts.advertiseAddr ?? advertised(opts.agentListen, dispatcher.port),
+      agentAddress,
       serverVersion: clientVersion(),
       startedAt: new Date().toISOString(),
+      ...etcdFirst,
     }, log);
     await registration.start();
     life.onStop('registration', () => registration.stop());
+    await etcdHealth.start((report) => void registration.update(report), etcdFirst);
+    life.onStop('etcd-health', () => etcdHealth.stop());
+    // berth.yaml lists every server's API URL (this one first), kept as servers come and go.
+    // One write at a time, the latest list last.
+    let writing = Promise.resolve();
+    const offApiUrls = directory.onApiUrls((urls) => {
+      writing = writing
+        .then(() => tokens.writeClientConfig(opts.dataDir, apiUrl, pki.ca.certPem, urls))
+        .then(() => undefined, (err: unknown) => log.warn({ err: errorMessage(err) }, 'could not write berth.yaml'));
+    });
+    life.onStop('client-config', () => offApiUrls());
     log.info({ apiUrl, agentPort: dispatcher.port, configFile, name, leader: leadership.isLeader }, 'control plane ready');
     check();
     return { apiUrl, agentPort: dispatcher.port, joinTokenFile: path.join(opts.dataDir, JOIN_TOKEN_FILE), stop: () => life.stop() };
   } catch (err) {
     await life.stop();
     throw err;
+  }
+}
+
+/** The host of `address` (HOST:PORT) if the certificate does not name it, else undefined. */
+function hostNotNamed(certPem: string, address: string): string | undefined {
+  const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  if (!host) return undefined;
+  try {
+    const cert = new X509Certificate(certPem);
+    return (isIP(host) ? cert.checkIP(host) : cert.checkHost(host)) ? undefined : host;
+  } catch {
+    return undefined;
   }
 }
 

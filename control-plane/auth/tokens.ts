@@ -103,13 +103,18 @@ export class ClusterTokens {
     return new ClusterTokens(store, stored, adminOk ? admin : undefined, joinOk ? join : undefined);
   }
 
-  /** Writes `<data-dir>/berth.yaml` (server URL, admin token, the cluster CA) for the CLI. */
-  async writeClientConfig(dataDir: string, serverUrl: string, caCertPem?: string): Promise<string | undefined> {
+  /**
+   * Writes `<data-dir>/berth.yaml` (server URL, admin token, the cluster CA) for the CLI; with
+   * `otherUrls` (the other servers' API URLs), `servers:` lists them all, this one first.
+   */
+  async writeClientConfig(dataDir: string, serverUrl: string, caCertPem?: string, otherUrls: string[] = []): Promise<string | undefined> {
     if (!this.adminToken) return undefined;
     const file = path.join(dataDir, CLIENT_CONFIG_FILE);
     // The CA as kubeconfig carries it: the client verifies the API's certificate with it.
     const ca = caCertPem ? { 'certificate-authority-data': Buffer.from(caCertPem).toString('base64') } : {};
-    await writeSecret(file, stringify({ server: serverUrl, token: this.adminToken, ...ca }));
+    const others = otherUrls.filter((u) => u !== serverUrl);
+    const servers = others.length ? { servers: [serverUrl, ...others] } : {};
+    await writeSecret(file, stringify({ server: serverUrl, ...servers, token: this.adminToken, ...ca }));
     return file;
   }
 }

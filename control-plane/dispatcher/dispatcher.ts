@@ -4,7 +4,8 @@
 // authenticated by the node's certificate, tls.ts), one Session stream per agent (the full set of
 // its assigned tasks, then changes), task status reports written back to etcd (validated, forward
 // only, batched), node liveness from heartbeats (kept in memory; only the ready/down transitions
-// are written), and logs and exec requests to a node's agent over its session (task-streams.ts).
+// are written), every server's agent address told to the agents, and logs and exec requests to
+// a node's agent over its session (task-streams.ts).
 // Must not: decide where tasks run or replace the tasks of a dead node (scheduler and
 // orchestrator do; onNodeDown is the hook), nor write a task's spec or desired state.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -42,6 +43,7 @@ import { RevokedNodes } from '../pki/revocations.js';
 import { join, renew, type CertificateHost } from './join.js';
 import { dispatcherCredentials, isDenied, PeerVerifier, type CallDenied, type DispatcherTls, type PeerNode } from './tls.js';
 import type { SessionLiveness } from '../leader/sessions.js';
+import type { AgentAddressBook } from '../leader/server-directory.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -67,6 +69,8 @@ export interface DispatcherOptions {
    * leader marks nodes down (leader/node-liveness.ts). Without it, it marks them down itself.
    */
   sessions?: SessionLiveness;
+  /** Every server's agent address: sent to each agent at session start and when it changes. */
+  servers?: AgentAddressBook;
 }
 
 export const RUNTIMES = ['docker', 'process'] as const;
@@ -103,6 +107,7 @@ export class Dispatcher implements TaskStreams {
   private stopping: Promise<void> | undefined;
   private readonly revoked: RevokedNodes;
   private readonly peers: PeerVerifier;
+  private offServers: () => void = () => true;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.log = opts.logger.child({ component: 'dispatcher' });
@@ -187,6 +192,10 @@ export class Dispatcher implements TaskStreams {
       server.bindAsync(this.opts.listen, dispatcherCredentials(this.opts.tls), (err, port) => (err ? reject(err) : resolve(port))),
     );
     this.server = server;
+    this.offServers = this.opts.servers?.onAgentAddresses((addresses) => {
+      this.log.info({ servers: addresses }, 'agent addresses changed: telling every agent');
+      for (const s of this.sessions.values()) s.sendServers(addresses);
+    }) ?? (() => true);
     const every = Math.max(50, Math.min(1000, Math.floor(this.graceMs / 4)));
     this.livenessTimer = setInterval(() => void this.checkLiveness(), every);
     this.log.info({ listen: this.opts.listen, port: this.boundPort }, 'dispatcher listening');
@@ -200,6 +209,7 @@ export class Dispatcher implements TaskStreams {
 
   private async stopNow(): Promise<void> {
     if (this.livenessTimer) clearInterval(this.livenessTimer);
+    this.offServers();
     for (const s of [...this.sessions.values()]) s.end('dispatcher stopping');
     const server = this.server;
     if (server) {
@@ -344,6 +354,7 @@ export class Dispatcher implements TaskStreams {
     alive: (nodeId) => this.alive(nodeId),
     tasksOf: (nodeId): Task[] => this.index.tasksOf(nodeId),
     submitStatuses: (nodeId, reports) => this.writer.submit(nodeId, reports),
+    agentAddresses: () => this.opts.servers?.agentAddresses() ?? [],
   };
 
   private recordNode(node: Node, reason: string, message: string, type: EventType = EventType.Normal): void {

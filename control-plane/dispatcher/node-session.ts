@@ -1,7 +1,8 @@
 // One agent's Session stream, server side: authenticate the hello, send the full assignment set,
 // then the changes (gathered over one turn of the event loop, so a burst of placements is one
 // message), and pass status reports and heartbeats on. Logs and exec requests to the agent travel
-// on the same stream; their answers are routed back by request id (stream-router.ts).
+// on the same stream; their answers are routed back by request id (stream-router.ts). After the
+// full set, and whenever it changes, the list of every server's dispatcher address.
 import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { TaskStatusReport } from '../../common/task-status.js';
@@ -37,6 +38,8 @@ export interface SessionHost {
   alive(nodeId: string): void;
   tasksOf(nodeId: string): Task[];
   submitStatuses(nodeId: string, reports: TaskStatusReport[]): StatusRejection[];
+  /** Every server's dispatcher address, sent after the full set (none: not sent). */
+  agentAddresses?(): string[];
 }
 
 export class NodeSession {
@@ -99,6 +102,12 @@ export class NodeSession {
     this.send({ flow: { requestId, paused } });
   }
 
+  /** Tells the agent where every server's dispatcher is (after its hello only). */
+  sendServers(agentAddresses: string[]): void {
+    if (!this.nodeId) return;
+    this.send({ servers: { agentAddresses } });
+  }
+
   /** Ends the stream from the server side (a newer session of the node, or shutdown). */
   end(reason: string): void {
     if (this.closed) return;
@@ -154,6 +163,8 @@ export class NodeSession {
       const chunk = tasks.slice(i, i + TASKS_PER_MESSAGE);
       this.send({ assignments: { tasks: chunk.map(taskToProto), complete: i + TASKS_PER_MESSAGE >= tasks.length } });
     }
+    const servers = this.host.agentAddresses?.() ?? [];
+    if (servers.length) this.sendServers(servers);
     this.log.info({ tasks: tasks.length, reported: hello.statuses.length }, 'session started');
     this.submit(hello.statuses);
   }

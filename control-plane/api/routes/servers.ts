@@ -17,6 +17,8 @@ const serverSchema = {
     startedAt: { type: 'string' },
     leader: { type: 'boolean' },
     leaderSince: { type: 'string' },
+    etcd: { type: 'string', enum: ['healthy', 'unhealthy'] },
+    etcdProblems: { type: 'array', items: { type: 'string' } },
   },
 } as const;
 const errors = { 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
