@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { BerthError } from '../common/errors.js';
 import { ApiClient } from './api-client.js';
 import { commandWords, findCommand, parseCommandArgs, splitVerb } from './args.js';
-import { boolOpt, isDaemon, stringOpt, UsageError, type CommandContext } from './command.js';
+import { boolOpt, isDaemon, stringOpt, UsageError, type ClientCommand, type CommandContext } from './command.js';
 import { configLocation, resolveConfig } from './config.js';
 import { didYouMean } from './did-you-mean.js';
 import { errorLines } from './error-lines.js';
@@ -66,49 +66,66 @@ export async function main(argv: readonly string[], ioOverrides: Partial<CliIo> 
     }
     const cmd = findCommand(COMMANDS, split.verb);
     if (!cmd) throw new UsageError(`unknown command "${split.verb}"${didYouMean(split.verb, commandWords(COMMANDS))}`);
-    if (isDaemon(cmd)) return await cmd.daemon(split.afterVerb);
-    const args = parseCommandArgs(split.rest, cmd.options, cmd.name);
-    if (boolOpt(args.values, 'help')) {
-      out(commandHelp(cmd));
-      return 0;
-    }
-    let client: ApiClient | undefined;
-    const ctx: CommandContext = {
-      out,
-      err,
-      now: io.now,
-      client() {
-        if (!client) {
-          const cfg = resolveConfig({
-            flags: {
-              config: stringOpt(args.values, 'config'),
-              server: stringOpt(args.values, 'server'),
-              token: stringOpt(args.values, 'token'),
-              context: stringOpt(args.values, 'context'),
-              certificateAuthority: stringOpt(args.values, 'certificate-authority'),
-            },
-            env: io.env,
-            homeDir: io.homeDir,
-          });
-          client = new ApiClient({
-            server: cfg.server,
-            ...(cfg.token ? { token: cfg.token } : {}),
-            ...(cfg.tokenSource ? { tokenSource: cfg.tokenSource } : {}),
-            ...(cfg.ca ? { ca: cfg.ca } : {}),
-            ...(cfg.caSource ? { caSource: cfg.caSource } : {}),
-            ...(io.fetch ? { fetch: io.fetch } : {}),
-          });
-        }
-        return client;
-      },
-      commands: () => COMMANDS,
-      configFile: () => configLocation({ flags: { config: stringOpt(args.values, 'config') }, env: io.env, homeDir: io.homeDir }),
-    };
-    return await cmd.run(ctx, args);
+    if (isDaemon(cmd)) return await cmd.daemon(split.afterVerb, split.rest);
+    return await runParsed(cmd, split.rest, io, out, err);
   } catch (e) {
     reportError(e, err, io.env.BERTH_DEBUG === '1');
     return exitCodeFor(e);
   }
+}
+
+/** A client command with its arguments (also `berth server leave|rm`, which the daemon verb hands here). */
+export async function runClientCommand(cmd: ClientCommand, rest: readonly string[], ioOverrides: Partial<CliIo> = {}): Promise<number> {
+  const io = { ...defaultIo(), ...ioOverrides };
+  const line = (write: (t: string) => void) => (text: string) => write(text.endsWith('\n') ? text : `${text}\n`);
+  const err = line(io.stderr);
+  try {
+    return await runParsed(cmd, rest, io, line(io.stdout), err);
+  } catch (e) {
+    reportError(e, err, io.env.BERTH_DEBUG === '1');
+    return exitCodeFor(e);
+  }
+}
+
+async function runParsed(cmd: ClientCommand, rest: readonly string[], io: CliIo, out: (t: string) => void, err: (t: string) => void): Promise<number> {
+  const args = parseCommandArgs(rest, cmd.options, cmd.name);
+  if (boolOpt(args.values, 'help')) {
+    out(commandHelp(cmd));
+    return 0;
+  }
+  let client: ApiClient | undefined;
+  const ctx: CommandContext = {
+    out,
+    err,
+    now: io.now,
+    client() {
+      if (!client) {
+        const cfg = resolveConfig({
+          flags: {
+            config: stringOpt(args.values, 'config'),
+            server: stringOpt(args.values, 'server'),
+            token: stringOpt(args.values, 'token'),
+            context: stringOpt(args.values, 'context'),
+            certificateAuthority: stringOpt(args.values, 'certificate-authority'),
+          },
+          env: io.env,
+          homeDir: io.homeDir,
+        });
+        client = new ApiClient({
+          server: cfg.server,
+          ...(cfg.token ? { token: cfg.token } : {}),
+          ...(cfg.tokenSource ? { tokenSource: cfg.tokenSource } : {}),
+          ...(cfg.ca ? { ca: cfg.ca } : {}),
+          ...(cfg.caSource ? { caSource: cfg.caSource } : {}),
+          ...(io.fetch ? { fetch: io.fetch } : {}),
+        });
+      }
+      return client;
+    },
+    commands: () => COMMANDS,
+    configFile: () => configLocation({ flags: { config: stringOpt(args.values, 'config') }, env: io.env, homeDir: io.homeDir }),
+  };
+  return await cmd.run(ctx, args);
 }
 
 function reportError(e: unknown, err: (t: string) => void, debug: boolean): void {

@@ -30,6 +30,9 @@ const api = buildApi({
   cache,
   audit,
   tls: data.tls,
+  ...(data.serverName
+    ? { thisServer: { name: data.serverName, embeddedEtcd: !!data.embeddedEtcd, leave: () => port.postMessage({ type: 'leave' } satisfies ApiThreadMessage) } }
+    : {}),
   ...(streams ? { streams } : {}),
   ...(data.joinTokenRotation ? { joinTokens: { rotate: () => rotateJoinToken(store, data.joinTokenRotation!.dataDir, data.joinTokenRotation!.caDigest) } } : {}),
 });

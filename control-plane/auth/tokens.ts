@@ -54,6 +54,13 @@ export class ClusterTokens {
     return !!current && matches(token, current.joinTokenSha256);
   }
 
+  /** Checks against the manager token's hash in etcd now (a rotation takes effect at once). */
+  async verifyManager(token: string | undefined): Promise<boolean> {
+    if (!token) return false;
+    const current = await this.store.get<StoredTokens>(keys.clusterTokens);
+    return !!current?.managerTokenSha256 && matches(token, current.managerTokenSha256);
+  }
+
   /**
    * Loads the cluster's tokens, creating them on the cluster's first start. Files in `dataDir`
    * that do not match the hashes in etcd (another cluster's) are ignored with a warning.
@@ -177,7 +184,7 @@ async function writeSecret(file: string, content: string): Promise<void> {
   await chmod(file, 0o600); // writeFile's mode does not apply to an existing file
 }
 
-async function readSecret(file: string): Promise<string | undefined> {
+export async function readSecret(file: string): Promise<string | undefined> {
   try {
     return (await readFile(file, 'utf8')).trim() || undefined;
   } catch {

@@ -40,6 +40,7 @@ import {
 import { errorMessage } from '../../common/errors.js';
 import { RevokedNodes } from '../pki/revocations.js';
 import { join, renew, type CertificateHost } from './join.js';
+import { joinServer, type ServerJoinHost } from './join-server.js';
 import { dispatcherCredentials, isDenied, PeerVerifier, type CallDenied, type DispatcherTls, type PeerNode } from './tls.js';
 import type { SessionLiveness } from '../leader/sessions.js';
 
@@ -67,6 +68,8 @@ export interface DispatcherOptions {
    * leader marks nodes down (leader/node-liveness.ts). Without it, it marks them down itself.
    */
   sessions?: SessionLiveness;
+  /** Lets other servers join (JoinServer); without it the call is refused. */
+  serverJoin?: Omit<ServerJoinHost, 'store' | 'log'>;
 }
 
 export const RUNTIMES = ['docker', 'process'] as const;
@@ -181,6 +184,11 @@ export class Dispatcher implements TaskStreams {
       Register: (call, callback) => void this.register(call, callback),
       Renew: (call, callback) => void renew(this.certificateHost, call, callback),
       Session: (call) => this.session(call),
+      JoinServer: (call, callback) => {
+        const sj = this.opts.serverJoin;
+        if (!sj) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this server does not let servers join' });
+        void joinServer({ ...sj, store: this.opts.store, log: this.log }, call, callback);
+      },
     };
     server.addService(loadBerthProto().Dispatcher.service, handlers);
     this.boundPort = await new Promise<number>((resolve, reject) =>
