@@ -11,7 +11,7 @@ export const serverCommand: DaemonCommand = {
   examples: ['berth server --data-dir /var/lib/berth', 'berth server --no-agent --listen 127.0.0.1:7070'],
   async daemon(argv, all = argv) {
     if (argv[0] === 'leave' || argv[0] === 'rm') {
-      const [{ runClientCommand }, { serverAdminCommand }] = await Promise.all([import('../main.js'), import('./server-admin.js')]);
+      const [{ runClientCommand }, { serverAdminCommand }] = await Promise.all([import('../run-client.js'), import('./server-admin.js')]);
       return runClientCommand(serverAdminCommand, all);
     }
     const { runServer } = await import('../daemons/server.js');

@@ -172,7 +172,7 @@ export class ClusterCa {
   /** An etcd peer certificate (server and client auth, CN = ETCD_PEER_CN) for `sans`. */
   async issuePeerCert(publicKey: CryptoKey, sans: SubjectAltNames, ttlMs: number, now = new Date()): Promise<IssuedCert> {
     const names: x509.JsonGeneralName[] = [...sans.dns.map((value) => ({ type: 'dns' as const, value })), ...sans.ips.map((value) => ({ type: 'ip' as const, value }))];
-    return this.issue({ subject: `CN=${ETCD_PEER_CN}`, publicKey, ttlMs, now, usage: 'peer', sans: names });
+    return this.issue({ subject: `CN=${ETCD_PEER_CN}`, publicKey, ttlMs, now, usage: x509.ExtendedKeyUsage.serverAuth, peer: true, sans: names });
   }
 
   private async issue(o: {
@@ -180,7 +180,9 @@ export class ClusterCa {
     publicKey: CryptoKey | x509.PublicKey;
     ttlMs: number;
     now: Date;
-    usage: x509.ExtendedKeyUsageType | 'peer';
+    usage: x509.ExtendedKeyUsageType;
+    /** Server and client auth (etcd peers), whatever `usage` says. */
+    peer?: boolean;
     sans?: x509.JsonGeneralName[];
   }): Promise<IssuedCert> {
     const notAfter = this.notAfter(o.now, o.ttlMs);
@@ -194,7 +196,7 @@ export class ClusterCa {
       publicKey: o.publicKey,
       signingKey: this.keys.privateKey,
       extensions: [
-        ...(o.usage === 'peer' ? PEER_EXTENSIONS : o.usage === x509.ExtendedKeyUsage.clientAuth ? NODE_EXTENSIONS : SERVER_EXTENSIONS),
+        ...(o.peer ? PEER_EXTENSIONS : o.usage === x509.ExtendedKeyUsage.clientAuth ? NODE_EXTENSIONS : SERVER_EXTENSIONS),
         ...(o.sans?.length ? [new x509.SubjectAlternativeNameExtension(o.sans, false)] : []),
       ],
     });

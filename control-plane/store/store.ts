@@ -363,7 +363,7 @@ export class Store {
 
   /** The etcd cluster's members; a member added but not started yet has no name. */
   async members(): Promise<EtcdMember[]> {
-    const res = await this.call(() => this.client.cluster.memberList({ linearizable: true } as never));
+    const res = await this.call(() => this.client.cluster.memberList({ linearizable: true }));
     return res.members.map(memberOf);
   }
 
