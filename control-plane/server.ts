@@ -123,7 +123,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     if (etcd) {
       if (kept?.join) {
         log.info('waiting for this server\'s etcd member to be promoted to a voting member');
-        await waitVoting(store, PROMOTION_TIMEOUT_MS);
+        await waitVoting(endpoints, log, PROMOTION_TIMEOUT_MS);
       }
       await advertisePeerUrl(store, etcd.peerUrl!, log);
       life.onStop('etcd-member', async () => {

@@ -26,6 +26,7 @@ import { loadBerthProto } from '../../proto/load.js';
 
 const SERVER_AUTH_OID = '1.3.6.1.5.5.7.3.1';
 const CALL_TIMEOUT_MS = 30_000;
+const JOIN_ATTEMPTS = 5;
 
 export class ServerJoinError extends BerthError {}
 
@@ -68,16 +69,23 @@ export async function joinCluster(server: ServerOptions, join: JoinFlags, log: L
     },
   });
   const client = new Client(join.address, creds, { 'grpc.ssl_target_name_override': DISPATCHER_TLS_NAME });
-  let res: JoinServerResponse__Output;
+  let res: JoinServerResponse__Output | undefined;
   try {
-    res = await new Promise((resolve, reject) =>
-      client.JoinServer({ managerToken: token, name, etcdPeerUrl: peerUrl }, { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, out) =>
-        err ? reject(err) : out ? resolve(out) : reject(new Error('empty answer')),
-      ),
-    );
-  } catch (err) {
-    const details = (err as grpc.ServiceError).details ?? errorMessage(err);
-    throw new ServerJoinError(`--join ${join.address}: ${details}`);
+    // A server whose etcd is busy (a member just added or promoted) answers UNAVAILABLE: again.
+    for (let attempt = 1; !res; attempt++) {
+      try {
+        res = await new Promise<JoinServerResponse__Output>((resolve, reject) =>
+          client.JoinServer({ managerToken: token, name, etcdPeerUrl: peerUrl }, { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, out) =>
+            err ? reject(err) : out ? resolve(out) : reject(new Error('empty answer')),
+          ),
+        );
+      } catch (err) {
+        const e = err as grpc.ServiceError;
+        if (e.code !== grpc.status.UNAVAILABLE || attempt >= JOIN_ATTEMPTS) throw new ServerJoinError(`--join ${join.address}: ${e.details ?? errorMessage(err)}`);
+        log.warn({ via: join.address, attempt, err: e.details ?? errorMessage(err) }, 'server join not answered; trying again');
+        await new Promise((r) => setTimeout(r, 2_000));
+      }
+    }
   } finally {
     client.close();
   }

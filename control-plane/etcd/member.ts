@@ -13,7 +13,7 @@ import { BerthError } from '../../common/errors.js';
 import { readIfExists, writePrivateFile } from '../../common/pki/files.js';
 import { CA_CERT_FILE, ETCD_PEER_CN, type ClusterCa } from '../pki/ca.js';
 import { ensureCertFiles, hostOf } from '../pki/server-cert.js';
-import type { EtcdMember, Store } from '../store/store.js';
+import { Store, type EtcdMember } from '../store/store.js';
 import { freePort, type EtcdMemberOptions } from './embedded.js';
 
 export const MEMBER_FILE = 'etcd-member.json';
@@ -122,16 +122,23 @@ export async function advertisePeerUrl(store: Store, peerUrl: string, log: Logge
   log.info({ from: me.peerUrls, to: peerUrl }, "updated this etcd member's peer URL");
 }
 
-/** Waits until this store's member answers reads (a joined learner, once promoted); throws after `timeoutMs`. */
-export async function waitVoting(store: Store, timeoutMs: number): Promise<void> {
+/**
+ * Waits until the member at `endpoints` answers reads (a joined learner, once promoted); throws
+ * after `timeoutMs`. Asks through a client of its own: the refusals a learner answers would
+ * open the server's store's circuit breaker for a while.
+ */
+export async function waitVoting(endpoints: string[], log: Logger, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
+    const probe = new Store({ endpoints, prefix: '/', logger: log, timeoutMs: 2_000 });
     try {
-      await store.revision();
+      await probe.revision();
       return;
     } catch (err) {
       last = (err as Error).message;
+    } finally {
+      probe.close();
     }
     if (Date.now() > deadline) throw new BerthError(`this server's etcd member was not promoted to a voting member within ${timeoutMs / 1000} s (is a server of the cluster running, and can it reach this one's peer address?): ${last}`);
     await new Promise((r) => setTimeout(r, 500));
