@@ -22,6 +22,7 @@ interface StoredTokens {
   managerTokenSha256?: string;
   createdAt: string;
   joinTokenRotatedAt?: string;
+  managerTokenRotatedAt?: string;
 }
 
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -126,21 +127,29 @@ export class ClusterTokens {
  * etcd, so the old one is refused from now on, and to `<dataDir>/join-token`. Nodes that joined
  * keep their certificates. Returns the new token (the caller shows it once; never log it).
  */
-export async function rotateJoinToken(store: Store, dataDir: string, caDigest: string): Promise<string> {
-  const join = newCaPinnedToken(caDigest);
+export function rotateJoinToken(store: Store, dataDir: string, caDigest: string): Promise<string> {
+  return rotateToken(store, dataDir, caDigest, 'join');
+}
+
+/** Replaces the join or the manager token (`<dataDir>/join-token` or `manager-token`). */
+export async function rotateToken(store: Store, dataDir: string, caDigest: string, kind: 'join' | 'manager'): Promise<string> {
+  const token = newCaPinnedToken(caDigest);
+  const now = new Date().toISOString();
   for (let attempt = 1; ; attempt++) {
     const stored = await store.get<StoredTokens & { version?: number }>(keys.clusterTokens);
     if (!stored) throw new Error('the cluster has no tokens yet');
     const { version, ...rest } = stored;
+    const next: StoredTokens =
+      kind === 'join' ? { ...rest, joinTokenSha256: sha256(token), joinTokenRotatedAt: now } : { ...rest, managerTokenSha256: sha256(token), managerTokenRotatedAt: now };
     try {
-      await store.put(keys.clusterTokens, { ...rest, joinTokenSha256: sha256(join), joinTokenRotatedAt: new Date().toISOString() }, version);
+      await store.put(keys.clusterTokens, next, version);
       break;
     } catch (err) {
       if (!(err instanceof ConflictError) || attempt >= 5) throw err;
     }
   }
-  await writeSecret(path.join(dataDir, JOIN_TOKEN_FILE), join);
-  return join;
+  await writeSecret(path.join(dataDir, kind === 'join' ? JOIN_TOKEN_FILE : MANAGER_TOKEN_FILE), token);
+  return token;
 }
 
 /** An older cluster's tokens get a manager token (its file in this data dir). */

@@ -4,7 +4,8 @@
 // authenticated by the node's certificate, tls.ts), one Session stream per agent (the full set of
 // its assigned tasks, then changes), task status reports written back to etcd (validated, forward
 // only, batched), node liveness from heartbeats (kept in memory; only the ready/down transitions
-// are written), and logs and exec requests to a node's agent over its session (task-streams.ts).
+// are written), logs and exec requests to a node's agent over its session (task-streams.ts), and
+// servers joining the control plane with the manager token (join-server.ts).
 // Must not: decide where tasks run or replace the tasks of a dead node (scheduler and
 // orchestrator do; onNodeDown is the hook), nor write a task's spec or desired state.
 import { randomBytes, timingSafeEqual } from 'node:crypto';

@@ -101,13 +101,20 @@ describe('e2e: servers joined with --join (embedded etcds)', function () {
     }
   });
 
-  it("a node's join token or a forged manager token is refused with a clear message, and nothing is added", async () => {
+  it("a node's join token, a forged or a rotated-away manager token is refused with a clear message, and nothing is added", async () => {
     const a = servers.get('a')!;
     const forged = path.join(mkdtempSync(path.join(tmpdir(), 'berth-forged-')), 'token');
     dirs.push(path.dirname(forged));
     const manager = readFileSync(path.join(a.dataDir, 'manager-token'), 'utf8').trim();
     writeFileSync(forged, `${manager.slice(0, manager.lastIndexOf('-'))}-forgedsecretforgedsecretforged\n`);
-    for (const tokenFile of [path.join(a.dataDir, 'join-token'), forged]) {
+    // A manager token rotated away (berth token rotate manager) no longer works either.
+    const rotatedAway = path.join(path.dirname(forged), 'old-manager-token');
+    writeFileSync(rotatedAway, `${manager}\n`);
+    const rotated = ok(await runBerth(['token', 'rotate', 'manager'], { config: a.configPath }));
+    assert.match(rotated.stdout.trim(), /^BERTH-1-[0-9a-f]{64}-/);
+    assert.notEqual(rotated.stdout.trim(), manager);
+    assert.equal(readFileSync(path.join(a.dataDir, 'manager-token'), 'utf8').trim(), rotated.stdout.trim());
+    for (const tokenFile of [path.join(a.dataDir, 'join-token'), forged, rotatedAway]) {
       const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-refused-'));
       dirs.push(dataDir);
       const p = spawnBerth([
