@@ -107,7 +107,8 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       etcd = started;
       life.onStop('embedded-etcd', () => started.stop());
       endpoints = started.endpoints;
-      const peerAddress = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+      // The port it bound (a port chosen at the first start may have had to change).
+      const peerAddress = new URL(started.peerUrl!).host;
       if (kept?.peerAddress !== peerAddress) await writeMemberFile(opts.dataDir, { ...kept, peerAddress });
       void started.exitedPromise.then(() => {
         if (!life.isStopping) {

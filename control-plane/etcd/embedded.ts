@@ -44,6 +44,8 @@ export interface EtcdMemberOptions {
   peerAdvertiseHost: string;
   /** Fixed peer port; absent = a free one. */
   peerPort?: number;
+  /** `peerPort` was only a preference: when it is taken, another free port will do. */
+  peerPortFallback?: boolean;
   tls: { certFile: string; keyFile: string; caFile: string; allowedCn: string };
   /**
    * Joining a cluster (used on the member's first start only; etcd ignores it once its data
@@ -91,7 +93,7 @@ export class EmbeddedEtcd {
     for (let attempt = 0; attempt < 3; attempt++) {
       const clientPort = opts.clientPort || (await freePort());
       const m = opts.member;
-      const peerPort = m?.peerPort || (await freePort(m?.peerListenHost));
+      const peerPort = (attempt === 0 || !m?.peerPortFallback ? m?.peerPort : undefined) || (await freePort(m?.peerListenHost));
       const clientUrl = `http://127.0.0.1:${clientPort}`;
       const peerUrl = m ? `https://${urlHost(m.peerAdvertiseHost)}:${peerPort}` : `http://127.0.0.1:${peerPort}`;
       const name = m?.name ?? 'berth';
@@ -142,7 +144,7 @@ export class EmbeddedEtcd {
       } catch (err) {
         await etcd.stop();
         lastErr = err as Error;
-        if (!/address already in use/.test(lastErr.message) || (m?.peerPort && opts.clientPort)) break;
+        if (!/address already in use/.test(lastErr.message)) break;
       }
     }
     throw lastErr ?? new EtcdStartError('etcd failed to start');

@@ -54,14 +54,15 @@ export async function writeMemberFile(dataDir: string, file: MemberFile): Promis
  * of --advertise-addr, of --agent-listen when not a wildcard, or this machine's first
  * non-loopback IPv4 address, on port 7072 when free.
  */
-export async function memberAddress(o: MemberAddressOptions, kept: MemberFile | undefined): Promise<{ host: string; port: number }> {
+export async function memberAddress(o: MemberAddressOptions, kept: MemberFile | undefined): Promise<{ host: string; port: number; chosen?: boolean }> {
   if (o.etcdPeerAddr) return parseAddress(o.etcdPeerAddr, '--etcd-peer-addr');
   if (kept?.peerAddress) return parseAddress(kept.peerAddress, MEMBER_FILE);
   const listenHost = hostOf(o.agentListen);
   const host = o.advertiseAddr ? hostOf(o.advertiseAddr) : !['', '0.0.0.0', '::'].includes(listenHost) ? listenHost : firstAddress();
   const listen = isIP(host) ? host : '0.0.0.0';
   const port = (await portFree(listen, DEFAULT_PEER_PORT)) ? DEFAULT_PEER_PORT : await freePort(listen);
-  return { host, port };
+  // Chosen here, so another free port will do if this one is taken before etcd binds it.
+  return { host, port, chosen: true };
 }
 
 function parseAddress(text: string, field: string): { host: string; port: number } {
@@ -91,7 +92,7 @@ async function portFree(host: string, port: number): Promise<boolean> {
 export async function memberOptions(
   dataDir: string,
   name: string,
-  address: { host: string; port: number },
+  address: { host: string; port: number; chosen?: boolean },
   ca: ClusterCa,
   join: MemberFile['join'],
   log: Logger,
@@ -105,6 +106,7 @@ export async function memberOptions(
     peerListenHost: isIP(address.host) ? address.host : '0.0.0.0',
     peerAdvertiseHost: address.host,
     peerPort: address.port,
+    ...(address.chosen ? { peerPortFallback: true } : {}),
     tls: { certFile, keyFile, caFile: path.join(dataDir, CA_CERT_FILE), allowedCn: ETCD_PEER_CN },
     ...(join ? { join: { initialCluster: join.initialCluster } } : {}),
   };
