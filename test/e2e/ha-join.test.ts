@@ -201,7 +201,7 @@ describe('e2e: servers joined with --join (embedded etcds)', function () {
     assert.equal((await serversOf(a)).filter((s) => s.leader).length, 1);
   });
 
-  it('server rm removes a stopped server\'s member (refused while it runs); server leave removes its own and stops it', async () => {
+  it('server rm removes a stopped server\'s member (refused while it runs); leave is refused without a quorum left, else removes its own member and stops the server', async () => {
     const b = servers.get('b')!;
     const refused = await runBerth(['server', 'rm', 'a'], { config: b.configPath });
     assert.equal(refused.code, 6, refused.stderr);
@@ -209,7 +209,13 @@ describe('e2e: servers joined with --join (embedded etcds)', function () {
 
     await servers.get('a')!.stop('SIGKILL');
     servers.delete('a');
-    await eventually(async () => (await runBerth(['server', 'rm', 'a'], { config: b.configPath })).code === 0, 15_000, 'server rm a, once its registration lapsed');
+    await eventually(async () => !(await serversOf(b)).some((s) => s.name === 'a'), 15_000, "a's registration lapsed");
+    // With a dead, c leaving would leave b running alone among two members: no quorum, refused.
+    const c0 = servers.get('c')!;
+    const noQuorum = await runBerth(['server', 'leave'], { config: c0.configPath });
+    assert.equal(noQuorum.code, 6, noQuorum.stdout);
+    assert.match(noQuorum.stderr, /server "c" cannot leave: of the 2 etcd members that would remain, 1 run a server; etcd needs 2/);
+    ok(await runBerth(['server', 'rm', 'a'], { config: b.configPath }));
     assert.deepEqual((await membersOf(b)).map((m) => m.name), ['b', 'c']);
     assert.deepEqual((await serversOf(b)).map((s) => s.name), ['b', 'c']);
 
