@@ -87,6 +87,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
   // Set by leave(): the stop removes this server's etcd member (before closing the store) and,
   // once etcd has stopped, its data (a removed member cannot start again).
   let leaving = false;
+  let memberRemoved = false;
   try {
     const name = opts.name ?? os.hostname();
     const pki = await ensureClusterPki(opts, log);
@@ -98,7 +99,8 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       const address = await memberAddress(opts, kept);
       const member = await memberOptions(opts.dataDir, name, address, pki.ca, kept?.join, log);
       life.onStop('etcd-data', async () => {
-        if (!leaving) return;
+        // Only once the member is gone: a member still in the cluster needs its data to come back.
+        if (!memberRemoved) return;
         await rm(path.join(opts.dataDir, 'etcd'), { recursive: true, force: true });
         await rm(path.join(opts.dataDir, MEMBER_FILE), { force: true });
         log.info('left the cluster: removed this server\'s etcd data');
@@ -131,6 +133,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
         if (!leaving) return;
         const id = await store.localMemberId();
         await store.removeMember(id);
+        memberRemoved = true;
         log.info({ member: id }, 'removed this server\'s etcd member from the cluster');
       });
     }
