@@ -7,9 +7,12 @@ import { MAX_NODE_CERT_TTL_MS, MIN_NODE_CERT_TTL_MS, parseDurationMs } from '../
 import { DEFAULT_LEADER_LEASE_SECONDS, SERVER_DEFAULTS, type ServerOptions } from '../../control-plane/server.js';
 
 export const SERVER_USAGE = `Usage: berth server [flags]
+       berth server --join HOST:PORT --token-file FILE [flags]
+       berth server leave | rm NAME   (client commands: see 'berth server leave --help')
 
 Runs the control plane: API, orchestrator, scheduler, the dispatcher agents join, and (unless
---no-agent) a local agent. Without --etcd it runs an embedded etcd under --data-dir.
+--no-agent) a local agent. Without --etcd it runs an embedded etcd under --data-dir; with --join,
+that etcd joins the embedded etcds of the servers already in the cluster (docs/ha.md).
 
 Flags:
   --data-dir DIR          state, tokens and client config (default ${SERVER_DEFAULTS.dataDir})
@@ -20,6 +23,15 @@ Flags:
   --etcd-prefix PREFIX    key prefix in etcd (default ${SERVER_DEFAULTS.etcdPrefix})
   --name NAME             this server's name among the servers sharing one etcd
                           (default: host name); see docs/ha.md
+  --join HOST:PORT        join the cluster of the server whose agent address this is
+                          (its dispatcher): needs --token-file with the manager token;
+                          only on the first start (a restart comes back as the same member)
+  --token-file FILE       the manager token, for --join (a server's data dir/manager-token)
+  --etcd-peer-addr HOST:PORT
+                          where the embedded etcd listens for the other servers' etcds
+                          (TLS), and the address they dial (default: --advertise-addr's
+                          host, or --agent-listen's, or this machine's first address;
+                          port 7072, or a free one; kept in the data dir)
   --leader-lease SECONDS  TTL of the server's lease, and so of its leadership: a dead
                           leader is replaced within it (default ${DEFAULT_LEADER_LEASE_SECONDS})
   --no-agent              do not run a local agent
@@ -54,6 +66,8 @@ export interface ServerFlags {
   server: ServerOptions;
   /** Undefined with --no-agent. */
   localAgent: LocalNodeFlags | undefined;
+  /** --join and --token-file. */
+  join?: { address: string; tokenFile: string };
 }
 
 /** Parses `berth server` flags; throws with a one-line message. Undefined for --help. */
@@ -78,6 +92,9 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
       'node-cert-ttl': { type: 'string' },
       name: { type: 'string' },
       'leader-lease': { type: 'string' },
+      join: { type: 'string' },
+      'token-file': { type: 'string' },
+      'etcd-peer-addr': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -102,7 +119,12 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
   if (leaderLease !== undefined && (!Number.isInteger(leaderLease) || leaderLease < 2)) {
     throw new Error(`--leader-lease: must be a whole number of seconds, at least 2`);
   }
+  if (values.join !== undefined && !/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(values.join)) throw new Error(`--join "${values.join}": expected HOST:PORT, a server's agent (dispatcher) address`);
+  if (values.join !== undefined && !values['token-file']) throw new Error('--join needs --token-file FILE: the manager token (manager-token in a server\'s data dir)');
+  if (values['token-file'] !== undefined && values.join === undefined) throw new Error('--token-file is for --join');
+  if (values.join !== undefined && values.etcd) throw new Error('--join and --etcd: a server joining runs its own embedded etcd; with an external etcd, use --etcd alone');
   const server: ServerOptions = {
+    ...(values['etcd-peer-addr'] ? { etcdPeerAddr: values['etcd-peer-addr'] } : {}),
     ...(values['advertise-addr'] ? { advertiseAddr: values['advertise-addr'] } : {}),
     ...(tlsSans.length ? { tlsSans } : {}),
     ...(nodeCertTtlMs !== undefined ? { nodeCertTtlMs } : {}),
@@ -122,5 +144,5 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
         nodeName: checkNodeName(values['node-name'] ?? os.hostname(), '--node-name'),
         labels: parseLabels(values['node-labels'] ?? '', '--node-labels'),
       };
-  return { server, localAgent };
+  return { server, localAgent, ...(values.join !== undefined ? { join: { address: values.join, tokenFile: values['token-file']! } } : {}) };
 }

@@ -15,7 +15,7 @@ import { rolloutRoutes } from './routes/rollout.js';
 import { joinTokenRoutes, type JoinTokenRotation } from './routes/join-token.js';
 import { attachWatch } from './watch.js';
 import { logsAndExecRoutes } from './routes/logs-exec.js';
-import { serverRoutes } from './routes/servers.js';
+import { serverRoutes, type ThisServer } from './routes/servers.js';
 import type { TaskStreams } from '../dispatcher/task-streams.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { WatchCache } from './watch-cache.js';
@@ -49,6 +49,8 @@ export interface ApiServerOptions {
   tls?: { certPem: string; keyPem: string };
   /** `GET /metrics`'s body (the server's registries); without it the route is absent. */
   metrics?: MetricsSource;
+  /** The server this API runs in, for `POST /v1/servers/leave` and `DELETE /v1/servers/:name`; without it those routes are absent. */
+  thisServer?: ThisServer;
 }
 
 declare module 'fastify' {
@@ -92,7 +94,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   nodeAdminRoutes(app, opts.store);
   eventRoutes(app, opts.store, reads);
   rolloutRoutes(app, opts.store, reads, opts.events);
-  serverRoutes(app, opts.store);
+  serverRoutes(app, opts.store, opts.thisServer);
   if (opts.streams) logsAndExecRoutes(app, opts.store, opts.streams, log);
   tokenRoutes(app, apiTokens);
   if (opts.joinTokens) joinTokenRoutes(app, opts.joinTokens, log);

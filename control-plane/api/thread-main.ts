@@ -2,7 +2,7 @@
 // fastify server. Ends when the main thread posts 'stop', after closing each of them.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../../common/log.js';
-import { matches, rotateJoinToken } from '../auth/tokens.js';
+import { matches, rotateToken } from '../auth/tokens.js';
 import { EventRecorder } from '../events/recorder.js';
 import { AuditRecorder } from '../audit/recorder.js';
 import { createSharedInformers, stopSharedInformers } from '../store/shared-informers.js';
@@ -33,9 +33,19 @@ const api = buildApi({
   cache,
   audit,
   tls: data.tls,
+  ...(data.serverName
+    ? { thisServer: { name: data.serverName, embeddedEtcd: !!data.embeddedEtcd, leave: () => port.postMessage({ type: 'leave' } satisfies ApiThreadMessage) } }
+    : {}),
   ...(streams ? { streams } : {}),
   ...(metrics ? { metrics } : {}),
-  ...(data.joinTokenRotation ? { joinTokens: { rotate: () => rotateJoinToken(store, data.joinTokenRotation!.dataDir, data.joinTokenRotation!.caDigest) } } : {}),
+  ...(data.joinTokenRotation
+    ? {
+        joinTokens: {
+          rotate: () => rotateToken(store, data.joinTokenRotation!.dataDir, data.joinTokenRotation!.caDigest, 'join'),
+          rotateManager: () => rotateToken(store, data.joinTokenRotation!.dataDir, data.joinTokenRotation!.caDigest, 'manager'),
+        },
+      }
+    : {}),
 });
 
 async function close(): Promise<void> {

@@ -36,6 +36,11 @@ export interface ApiThreadOptions {
   /** The main thread's metrics registry: `GET /metrics` adds it to the API thread's own. */
   metrics?: Registry;
   logger: Logger;
+  /** This server's name, and whether it runs an embedded etcd member (leave and rm). */
+  serverName?: string;
+  embeddedEtcd?: boolean;
+  /** Called when the API accepted `berth server leave`. */
+  onLeave?: () => void;
 }
 
 /** What thread-main.ts receives. */
@@ -50,10 +55,12 @@ export interface ApiThreadData {
   metricsPort?: MessagePort;
   joinTokenRotation?: { dataDir: string; caDigest: string };
   tls: { certPem: string; keyPem: string };
+  serverName?: string;
+  embeddedEtcd?: boolean;
 }
 
 /** Messages from the thread. */
-export type ApiThreadMessage = { type: 'ready'; url: string } | { type: 'failed'; message: string; code?: string };
+export type ApiThreadMessage = { type: 'ready'; url: string } | { type: 'failed'; message: string; code?: string } | { type: 'leave' };
 
 export interface ApiThread {
   /** The URL clients use. */
@@ -93,6 +100,7 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
     adminTokenSha256: opts.adminTokenSha256,
     logLevel: opts.logger.level,
     tls: opts.tls,
+    ...(opts.serverName ? { serverName: opts.serverName, embeddedEtcd: !!opts.embeddedEtcd } : {}),
     ...(opts.joinTokenRotation ? { joinTokenRotation: opts.joinTokenRotation } : {}),
     ...(channel ? { streamsPort: channel.port2 } : {}),
     countsPort: countsChannel.port2,
@@ -126,11 +134,14 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
     worker.once('message', resolve);
     void crashed.then(resolve);
   });
-  if (first instanceof Error || first.type === 'failed') {
+  if (first instanceof Error || first.type !== 'ready') {
     await exited;
     if (first instanceof Error) throw first;
-    throw Object.assign(new Error(first.message), first.code ? { code: first.code } : {});
+    throw Object.assign(new Error(first.type === 'failed' ? first.message : 'the API thread did not start'), first.type === 'failed' && first.code ? { code: first.code } : {});
   }
+  worker.on('message', (m: ApiThreadMessage) => {
+    if (m.type === 'leave') opts.onLeave?.();
+  });
   return {
     url: first.url,
     crashed: crashed.then((err) => (stopping ? new Promise<Error>(() => undefined) : err)),

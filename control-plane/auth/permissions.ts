@@ -17,6 +17,8 @@ export const Permission = {
   EventsRead: 'events:read',
   /** The control-plane servers and which one leads. */
   ServersRead: 'servers:read',
+  /** A server leaving, a stopped one removed (admin only). */
+  ServersWrite: 'servers:write',
   TokensRead: 'tokens:read',
   TokensWrite: 'tokens:write',
   AuditRead: 'audit:read',

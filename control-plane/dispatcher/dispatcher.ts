@@ -4,8 +4,9 @@
 // authenticated by the node's certificate, tls.ts), one Session stream per agent (the full set of
 // its assigned tasks, then changes), task status reports written back to etcd (validated, forward
 // only, batched), node liveness from heartbeats (kept in memory; only the ready/down transitions
-// are written), every server's agent address told to the agents, and logs and exec requests to
-// a node's agent over its session (task-streams.ts).
+// are written), every server's agent address told to the agents, logs and exec requests to a
+// node's agent over its session (task-streams.ts), and servers joining the control plane with the
+// manager token (join-server.ts).
 // Must not: decide where tasks run or replace the tasks of a dead node (scheduler and
 // orchestrator do; onNodeDown is the hook), nor write a task's spec or desired state.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -41,6 +42,7 @@ import {
 import { errorMessage } from '../../common/errors.js';
 import { RevokedNodes } from '../pki/revocations.js';
 import { join, renew, type CertificateHost } from './join.js';
+import { joinServer, type ServerJoinHost } from './join-server.js';
 import { dispatcherCredentials, isDenied, PeerVerifier, type CallDenied, type DispatcherTls, type PeerNode } from './tls.js';
 import type { SessionLiveness } from '../leader/sessions.js';
 import type { AgentAddressBook } from '../leader/server-directory.js';
@@ -71,6 +73,8 @@ export interface DispatcherOptions {
   sessions?: SessionLiveness;
   /** Every server's agent address: sent to each agent at session start and when it changes. */
   servers?: AgentAddressBook;
+  /** Lets other servers join (JoinServer); without it the call is refused. */
+  serverJoin?: Omit<ServerJoinHost, 'store' | 'log'>;
 }
 
 export const RUNTIMES = ['docker', 'process'] as const;
@@ -186,6 +190,11 @@ export class Dispatcher implements TaskStreams {
       Register: (call, callback) => void this.register(call, callback),
       Renew: (call, callback) => void renew(this.certificateHost, call, callback),
       Session: (call) => this.session(call),
+      JoinServer: (call, callback) => {
+        const sj = this.opts.serverJoin;
+        if (!sj) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this server does not let servers join' });
+        void joinServer({ ...sj, store: this.opts.store, log: this.log }, call, callback);
+      },
     };
     server.addService(loadBerthProto().Dispatcher.service, handlers);
     this.boundPort = await new Promise<number>((resolve, reject) =>

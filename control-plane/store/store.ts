@@ -361,6 +361,39 @@ export class Store {
     };
   }
 
+  // ---------- etcd's members (servers forming one cluster of embedded etcds) ----------
+
+  /** The etcd cluster's members; a member added but not started yet has no name. */
+  async members(): Promise<EtcdMember[]> {
+    const res = await this.call('member_list', () => this.client.cluster.memberList({ linearizable: true }));
+    return res.members.map(memberOf);
+  }
+
+  /** The id of the member this store's endpoint answers from. */
+  async localMemberId(): Promise<string> {
+    const res = await this.call('status', () => this.client.maintenance.status());
+    return String(res.header.member_id);
+  }
+
+  /** Adds a learner (no vote, so the quorum does not change until it is promoted). */
+  async addLearner(peerUrls: string[]): Promise<{ member: EtcdMember; members: EtcdMember[] }> {
+    const res = await this.call('member_add', () => this.client.cluster.memberAdd({ peerURLs: peerUrls, isLearner: true }));
+    return { member: memberOf(res.member), members: res.members.map(memberOf) };
+  }
+
+  /** Makes a learner that caught up with the leader a voting member (etcd refuses one that has not). */
+  async promoteMember(id: string): Promise<void> {
+    await this.call('member_promote', () => this.client.cluster.memberPromote({ ID: id }));
+  }
+
+  async removeMember(id: string): Promise<void> {
+    await this.call('member_remove', () => this.client.cluster.memberRemove({ ID: id }));
+  }
+
+  async updateMemberPeers(id: string, peerUrls: string[]): Promise<void> {
+    await this.call('member_update', () => this.client.cluster.memberUpdate({ ID: id, peerURLs: peerUrls }));
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -395,6 +428,19 @@ export class Store {
       throw e;
     }
   }
+}
+
+export interface EtcdMember {
+  id: string;
+  /** Empty until the member has started. */
+  name: string;
+  peerUrls: string[];
+  clientUrls: string[];
+  learner: boolean;
+}
+
+function memberOf(m: { ID: string; name: string; peerURLs: string[]; clientURLs: string[]; isLearner: boolean }): EtcdMember {
+  return { id: String(m.ID), name: m.name, peerUrls: m.peerURLs, clientUrls: m.clientURLs, learner: !!m.isLearner };
 }
 
 function normalisePrefix(p: string): string {
