@@ -34,6 +34,8 @@ export interface AgentOptions {
   worker?: TaskWorker;
   /** Cut off from the control plane this long, the node stops its tasks (see AgentSession). */
   fenceAfterMs?: number;
+  /** The Docker Engine's socket (docker runtime); default /var/run/docker.sock. */
+  dockerSocket?: string;
   /** Hollow nodes: the node's certificate in memory only, and one key for all nodes of the process. */
   identity?: { inMemory?: boolean; sharedKey?: PemKeyPair };
 }
@@ -94,6 +96,6 @@ export class Agent {
 
 function createDriver(opts: AgentOptions): Driver {
   return opts.runtime === Runtime.Docker
-    ? new DockerDriver({ nodeName: opts.nodeName, logger: opts.logger })
+    ? new DockerDriver({ nodeName: opts.nodeName, logger: opts.logger, ...(opts.dockerSocket ? { socketPath: opts.dockerSocket } : {}) })
     : new ProcessDriver({ nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger });
 }
