@@ -197,8 +197,17 @@ export interface Node {
   capacity: NodeResources;
   allocatable: NodeResources;
   runtime: string;
+  /** The node's container subnet, from the cluster's node subnets (none when the cluster has none). */
+  subnet?: string;
   createdAt: string;
   version?: number;
+}
+
+/** What an agent needs to wire its node's containers to every other node's (see docs/networking.md). */
+export interface NodeNetwork {
+  subnet: string;
+  clusterRange: string;
+  routes: { nodeId: string; address: string; subnet: string }[];
 }
 
 export function assertNever(x: never): never {

@@ -24,6 +24,7 @@ import { NodeLiveness } from './leader/node-liveness.js';
 import { ServerLease } from './leader/server-lease.js';
 import { ServerRegistration } from './leader/servers.js';
 import { SessionPublisher } from './leader/sessions.js';
+import { NodeSubnets } from './dispatcher/node-network.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -47,6 +48,8 @@ export interface ServerOptions {
   name?: string;
   /** TTL of the server lease, hence of the leadership (default 2 s). */
   leaderLeaseSeconds?: number;
+  /** Block the docker nodes' container subnets come from (docs/networking.md); none: no cluster network. */
+  nodeSubnets?: string;
 }
 
 export const DEFAULT_LEADER_LEASE_SECONDS = 2;
@@ -120,6 +123,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       events,
       informers,
       sessions,
+      ...(opts.nodeSubnets ? { nodeSubnets: new NodeSubnets(opts.nodeSubnets) } : {}),
     });
     life.onStop('dispatcher', () => dispatcher.stop());
     await dispatcher.start();

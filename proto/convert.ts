@@ -13,6 +13,7 @@ import {
   TASK_STATE_ORDER,
   TaskHealth,
   type HealthCheckSpec,
+  type NodeNetwork,
   type PlacementSpec,
   type PortSpec,
   type ResourceSpec,
@@ -30,6 +31,7 @@ import type { Task as PbTask, Task__Output as PbTaskOut } from './generated/bert
 import type { TaskStatus as PbTaskStatus, TaskStatus__Output as PbTaskStatusOut } from './generated/berth/v1/TaskStatus.js';
 import type { TaskStatusReport as PbReport, TaskStatusReport__Output as PbReportOut } from './generated/berth/v1/TaskStatusReport.js';
 import type { TaskStatusReport } from '../common/task-status.js';
+import type { NodeNetwork as PbNodeNetwork, NodeNetwork__Output as PbNodeNetworkOut } from './generated/berth/v1/NodeNetwork.js';
 import type { TaskState as PbTaskState } from './generated/berth/v1/TaskState.js';
 import type { DesiredState as PbDesiredState } from './generated/berth/v1/DesiredState.js';
 import type { Protocol as PbProtocol } from './generated/berth/v1/Protocol.js';
@@ -301,4 +303,12 @@ export function taskFromProto(p: PbTaskOut): Task {
     createdAt: p.createdAt,
     version: p.version,
   });
+}
+
+export function networkToProto(n: NodeNetwork): PbNodeNetwork {
+  return { subnet: n.subnet, clusterRange: n.clusterRange, routes: n.routes.map((r) => ({ ...r })) };
+}
+
+export function networkFromProto(p: PbNodeNetworkOut): NodeNetwork {
+  return { subnet: p.subnet, clusterRange: p.clusterRange, routes: p.routes.map((r) => ({ nodeId: r.nodeId, address: r.address, subnet: r.subnet })) };
 }

@@ -39,6 +39,8 @@ export interface DockerDriverOptions {
   nodeName: string;
   logger: Logger;
   socketPath?: string;
+  /** The node's cluster network: new containers join the network it names (agent/network/). */
+  network?: { networkForTasks(): Promise<string | undefined> };
 }
 
 interface ContainerSummary {
@@ -78,8 +80,10 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
   private readonly log: Logger;
   /** Image presence checks, in flight or recently answered yes (see imagePresent). */
   private readonly imageChecks = new Map<string, { present: Promise<boolean>; until?: number }>();
+  private readonly network: DockerDriverOptions['network'];
 
   constructor(opts: DockerDriverOptions) {
+    this.network = opts.network;
     this.client = new DockerClient(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
     this.nodeName = opts.nodeName;
     this.log = opts.logger.child({ driver: 'docker' });
@@ -155,6 +159,8 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
       bindings[key] = [{ HostIp: '', HostPort: p.hostPort ? String(p.hostPort) : '' }];
     }
     const hostConfig: Record<string, unknown> = { PortBindings: bindings };
+    const network = await this.network?.networkForTasks();
+    if (network) hostConfig.NetworkMode = network;
     if (spec.resources?.cpu) {
       const milli = parseCpu(spec.resources.cpu);
       if (milli === undefined) throw new InvalidSpecError(`invalid cpu quantity "${spec.resources.cpu}"`);

@@ -9,13 +9,13 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { BerthError, errorMessage } from '../../common/errors.js';
-import type { NodeResources, Task } from '../../common/types.js';
+import type { NodeNetwork, NodeResources, Task } from '../../common/types.js';
 import type { DispatcherClient } from '../../proto/generated/berth/v1/Dispatcher.js';
 import type { AgentMessage } from '../../proto/generated/berth/v1/AgentMessage.js';
 import type { RegisterResponse__Output } from '../../proto/generated/berth/v1/RegisterResponse.js';
 import type { ServerMessage__Output } from '../../proto/generated/berth/v1/ServerMessage.js';
 import type { Task__Output } from '../../proto/generated/berth/v1/Task.js';
-import { reportToProto, taskFromProto } from '../../proto/convert.js';
+import { networkFromProto, reportToProto, taskFromProto } from '../../proto/convert.js';
 import { KEEPALIVE_OPTIONS } from '../../proto/load.js';
 import type { TaskStatusReport } from '../../common/task-status.js';
 import type { TaskWorker } from '../worker/types.js';
@@ -68,6 +68,8 @@ export interface AgentSessionOptions {
   fenceAfterMs?: number;
   /** Serves the server's logs and exec requests; without it they are ignored. */
   streams?: StreamRequests;
+  /** The node's cluster network, as the server sends it (before the assignments). */
+  onNetwork?: (network: NodeNetwork) => void;
 }
 
 /** Fence delay when neither the flag nor the server says better. */
@@ -302,6 +304,8 @@ export class AgentSession {
         } else if (msg.message === 'changes' && msg.changes) {
           for (const t of this.decodeTasks(msg.changes.upserts)) this.opts.worker.upsert(t);
           for (const id of msg.changes.removedTaskIds) this.opts.worker.remove(id);
+        } else if (msg.message === 'network' && msg.network) {
+          this.opts.onNetwork?.(networkFromProto(msg.network));
         } else if (msg.message === 'rejections' && msg.rejections) {
           for (const r of msg.rejections.rejections) {
             this.log.warn({ taskId: r.taskId, reason: r.reason }, `status report rejected: ${r.message}`);

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { checkNodeName, parseLabels } from '../../agent/cli.js';
 import { MAX_NODE_CERT_TTL_MS, MIN_NODE_CERT_TTL_MS, parseDurationMs } from '../../control-plane/pki/setup.js';
 import { DEFAULT_LEADER_LEASE_SECONDS, SERVER_DEFAULTS, type ServerOptions } from '../../control-plane/server.js';
+import { parseCidr } from '../../common/cidr.js';
 
 export const SERVER_USAGE = `Usage: berth server [flags]
 
@@ -39,6 +40,8 @@ Flags:
   --node-cert-ttl DURATION
                           lifetime of node certificates, e.g. 24h, 30m, 20s (default 24h);
                           agents renew them at 2/3 of it
+  --node-subnets CIDR     give every docker node a /24 of CIDR for its containers, routed
+                          between the nodes (e.g. 10.240.0.0/16); see docs/networking.md
 
 Example:
   berth server --data-dir /var/lib/berth
@@ -78,6 +81,7 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
       'node-cert-ttl': { type: 'string' },
       name: { type: 'string' },
       'leader-lease': { type: 'string' },
+      'node-subnets': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -102,7 +106,12 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
   if (leaderLease !== undefined && (!Number.isInteger(leaderLease) || leaderLease < 2)) {
     throw new Error(`--leader-lease: must be a whole number of seconds, at least 2`);
   }
+  if (values['node-subnets'] !== undefined) {
+    const range = parseCidr(values['node-subnets'], '--node-subnets');
+    if (range.prefix > 24) throw new Error(`--node-subnets "${values['node-subnets']}": must hold at least one /24 (a prefix of 24 or less)`);
+  }
   const server: ServerOptions = {
+    ...(values['node-subnets'] !== undefined ? { nodeSubnets: values['node-subnets'] } : {}),
     ...(values['advertise-addr'] ? { advertiseAddr: values['advertise-addr'] } : {}),
     ...(tlsSans.length ? { tlsSans } : {}),
     ...(nodeCertTtlMs !== undefined ? { nodeCertTtlMs } : {}),

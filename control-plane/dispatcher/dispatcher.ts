@@ -21,6 +21,7 @@ import type { SharedInformers } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
 import { keys } from '../store/keys.js';
 import { NodeRegistry } from './node-registry.js';
+import { NodeNetworkFeed, type NodeSubnets } from './node-network.js';
 import { NodeSession, type SessionCall, type SessionHost } from './node-session.js';
 import { AssignmentChange, expiredNodes } from './rules.js';
 import { StatusWriter } from './status-writer.js';
@@ -67,6 +68,8 @@ export interface DispatcherOptions {
    * leader marks nodes down (leader/node-liveness.ts). Without it, it marks them down itself.
    */
   sessions?: SessionLiveness;
+  /** The cluster's node subnets (`--node-subnets`): docker nodes get one and routes to the others'. */
+  nodeSubnets?: NodeSubnets;
 }
 
 export const RUNTIMES = ['docker', 'process'] as const;
@@ -88,6 +91,7 @@ export class Dispatcher implements TaskStreams {
   private readonly heartbeatIntervalMs: number;
   private readonly graceMs: number;
   private readonly registry: NodeRegistry;
+  private readonly network: NodeNetworkFeed | undefined;
   private readonly index: TaskView;
   private readonly writer: StatusWriter;
   private readonly sessions = new Map<string, NodeSession>();
@@ -111,7 +115,13 @@ export class Dispatcher implements TaskStreams {
     this.revoked.onRevoked((nodeId) => this.sessions.get(nodeId)?.end('the node was removed: its certificates are revoked'));
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 1000;
     this.graceMs = opts.heartbeatGraceMs ?? 5000;
-    this.registry = new NodeRegistry(opts.store, this.log, opts.informers?.nodes);
+    this.registry = new NodeRegistry(opts.store, this.log, opts.informers?.nodes, opts.nodeSubnets);
+    this.network = opts.nodeSubnets
+      ? new NodeNetworkFeed(opts.nodeSubnets, this.registry, {
+          connected: () => [...this.sessions.keys()],
+          send: (nodeId, net) => this.sessions.get(nodeId)?.sendNetwork(net),
+        })
+      : undefined;
     this.index = new TaskView({
       store: opts.store,
       logger: this.log,
@@ -168,6 +178,7 @@ export class Dispatcher implements TaskStreams {
 
   async start(): Promise<void> {
     await Promise.all([this.registry.start(), this.index.start(), this.revoked.start()]);
+    this.network?.start();
     // Agents need time to reconnect after a control-plane restart: every node not already down
     // counts as seen now, plus the longest wait an agent's reconnect backoff may have reached.
     const seenUntil = Date.now() + RESTART_RECONNECT_ALLOWANCE_MS;
@@ -200,6 +211,7 @@ export class Dispatcher implements TaskStreams {
 
   private async stopNow(): Promise<void> {
     if (this.livenessTimer) clearInterval(this.livenessTimer);
+    this.network?.stop();
     for (const s of [...this.sessions.values()]) s.end('dispatcher stopping');
     const server = this.server;
     if (server) {
@@ -277,6 +289,7 @@ export class Dispatcher implements TaskStreams {
       runtime: req.runtime,
       address: peerHost(peer),
     });
+    this.network?.registered(node);
     const token = randomBytes(24);
     this.sessionTokens.set(node.id, token);
     this.alive(node.id);
@@ -344,6 +357,7 @@ export class Dispatcher implements TaskStreams {
     alive: (nodeId) => this.alive(nodeId),
     tasksOf: (nodeId): Task[] => this.index.tasksOf(nodeId),
     submitStatuses: (nodeId, reports) => this.writer.submit(nodeId, reports),
+    networkOf: (nodeId) => this.network?.networkOf(nodeId),
   };
 
   private recordNode(node: Node, reason: string, message: string, type: EventType = EventType.Normal): void {

@@ -10,6 +10,9 @@ export const keys = {
   nodes: 'nodes/',
   node: (id: string) => `nodes/${id}`,
   events: 'events/',
+  /** Node subnets claimed (`10.240.3.0-24` -> `{ nodeId }`), see dispatcher/node-network.ts. */
+  subnets: 'subnets/',
+  subnet: (cidr: string) => `subnets/${cidr.replace('/', '-')}`,
   /** Hashes of the cluster's admin and join tokens. */
   clusterTokens: 'cluster/tokens',
 } as const;
