@@ -6,7 +6,7 @@
 // Must not: parse flags (cli.ts) or know the protocol (session/) or the runtime (driver/).
 import type { Logger } from 'pino';
 import type { PemKeyPair } from '../common/pki/certs.js';
-import type { NodeNetwork, NodeResources } from '../common/types.js';
+import type { NodeNetwork, NodeResources, ServiceEndpoints } from '../common/types.js';
 import { DockerDriver } from './driver/docker.js';
 import { DockerClient } from './driver/docker-client.js';
 import { NodeNetworking } from './network/node-network.js';
@@ -73,7 +73,12 @@ export class Agent {
       worker: this.worker,
       logger: opts.logger,
       streams: this.streams,
-      ...(this.networking ? { onNetwork: (net: NodeNetwork) => void this.networking!.apply(net) } : {}),
+      ...(this.networking
+        ? {
+            onNetwork: (net: NodeNetwork) => void this.networking!.apply(net),
+            onEndpoints: (list: ServiceEndpoints[]) => this.networking!.applyEndpoints(list),
+          }
+        : {}),
       ...(opts.fenceAfterMs !== undefined ? { fenceAfterMs: opts.fenceAfterMs } : {}),
     });
   }
@@ -97,6 +102,7 @@ export class Agent {
     this.stopping ??= (async () => {
       await this.session.stop();
       await this.worker.stop();
+      await this.networking?.close();
     })();
     return this.stopping;
   }

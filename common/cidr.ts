@@ -60,3 +60,8 @@ export function contains(range: Cidr, address: number): boolean {
 export function hostOf(c: Cidr, n: number): string {
   return formatIpv4((c.base + n) >>> 0);
 }
+
+/** Whether two blocks share an address. */
+export function overlaps(a: Cidr, b: Cidr): boolean {
+  return contains(a, b.base) || contains(b, a.base);
+}

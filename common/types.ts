@@ -142,6 +142,8 @@ export interface TaskStatus {
   health?: TaskHealth;
   /** The latest probe, for `describe task`. */
   lastProbe?: { time: string; ok: boolean; message: string };
+  /** The task's address on the cluster network (docs/networking.md). */
+  address?: string;
 }
 
 export const TaskHealth = { Starting: 'starting', Healthy: 'healthy', Unhealthy: 'unhealthy' } as const;
@@ -201,6 +203,13 @@ export interface Node {
   subnet?: string;
   createdAt: string;
   version?: number;
+}
+
+/** A service as the cluster network serves it: its virtual address and its ready tasks' addresses. */
+export interface ServiceEndpoints {
+  service: string;
+  vip: string;
+  addresses: string[];
 }
 
 /** What an agent needs to wire its node's containers to every other node's (see docs/networking.md). */

@@ -50,6 +50,8 @@ export interface ServerOptions {
   leaderLeaseSeconds?: number;
   /** Block the docker nodes' container subnets come from (docs/networking.md); none: no cluster network. */
   nodeSubnets?: string;
+  /** Block of the services' virtual addresses (needs nodeSubnets); none: services have no name. */
+  serviceAddresses?: string;
 }
 
 export const DEFAULT_LEADER_LEASE_SECONDS = 2;
@@ -124,6 +126,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       informers,
       sessions,
       ...(opts.nodeSubnets ? { nodeSubnets: new NodeSubnets(opts.nodeSubnets) } : {}),
+      ...(opts.serviceAddresses ? { serviceAddresses: opts.serviceAddresses } : {}),
     });
     life.onStop('dispatcher', () => dispatcher.stop());
     await dispatcher.start();

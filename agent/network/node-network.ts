@@ -4,6 +4,9 @@
 // between the cluster's subnets is neither masqueraded (a task sees its client's own address)
 // nor dropped by Docker's FORWARD chain on its way in.
 //
+// With service addresses, it also keeps the endpoints the server sends: its resolver (dns.ts)
+// answers from them at once, and the VIP rules (service-rules.ts) are rewritten after each change.
+//
 // Owns: the `berth` network, the routes to cluster subnets, the rules tagged `berth-cluster`.
 // Must not: know the protocol (the session hands it a NodeNetwork) or start containers.
 import { execFile } from 'node:child_process';
@@ -11,8 +14,10 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { contains, hostOf, parseCidr, parseIpv4 } from '../../common/cidr.js';
 import { errorMessage } from '../../common/errors.js';
-import type { NodeNetwork } from '../../common/types.js';
+import type { NodeNetwork, ServiceEndpoints, Task } from '../../common/types.js';
 import { DockerApiError, type DockerClient } from '../driver/docker-client.js';
+import { ClusterDns } from './dns.js';
+import { applyServiceRules } from './service-rules.js';
 
 const run = promisify(execFile);
 
@@ -37,34 +42,112 @@ export const realHostNet: HostNet = {
   iptables: async (args) => (await run('iptables', ['-w', '5', ...args])).stdout,
 };
 
+/** How long a new container waits for its own service's endpoints before it starts anyway. */
+const ENDPOINTS_WAIT_MS = 5000;
+
 export class NodeNetworking {
   private applying: Promise<void> = Promise.resolve();
-  private configured = false;
+  private isConfigured = false;
+  private gateway: string | undefined;
+  private readonly endpoints = new Map<string, ServiceEndpoints>();
+  private endpointsKnown = false;
+  private readonly endpointWaiters = new Set<() => void>();
+  private rules: { running: Promise<void>; again: boolean } | undefined;
+  private readonly dns: ClusterDns;
 
   constructor(
     private readonly docker: DockerClient,
     private readonly log: Logger,
     private readonly host: HostNet = realHostNet,
-  ) {}
+  ) {
+    this.dns = new ClusterDns((name) => this.lookup(name), log);
+  }
+
+  configured(): boolean {
+    return this.isConfigured;
+  }
+
+  /** `<service>` -> its VIP, `tasks.<service>` -> its ready tasks; undefined for other names. */
+  lookup(name: string): string[] | undefined {
+    const n = name.replace(/\.$/, '').toLowerCase();
+    if (n.startsWith('tasks.')) return this.endpoints.get(n.slice('tasks.'.length))?.addresses;
+    const e = this.endpoints.get(n);
+    return e ? [e.vip] : undefined;
+  }
+
+  /** The full set of services' endpoints, as the server sent it: names answer from it at once. */
+  applyEndpoints(list: readonly ServiceEndpoints[]): void {
+    this.endpoints.clear();
+    for (const e of list) this.endpoints.set(e.service, e);
+    this.endpointsKnown = true;
+    for (const wake of this.endpointWaiters) wake();
+    this.rewriteRules();
+  }
+
+  /** Rewrites the VIP rules; a change during a rewrite makes one more rewrite after it. */
+  private rewriteRules(): void {
+    if (this.rules) {
+      this.rules.again = true;
+      return;
+    }
+    const state = { running: Promise.resolve(), again: false };
+    this.rules = state;
+    state.running = (async () => {
+      do {
+        state.again = false;
+        try {
+          await applyServiceRules([...this.endpoints.values()]);
+        } catch (err) {
+          this.log.error({ err: errorMessage(err) }, 'service address rules not written');
+        }
+      } while (state.again);
+      this.rules = undefined;
+    })();
+  }
+
+  async close(): Promise<void> {
+    await this.dns.close();
+  }
 
   /** Applies `net` after any apply in flight. Never rejects: a failure is logged and tried again on the next. */
   apply(net: NodeNetwork): Promise<void> {
-    this.configured = true;
+    this.isConfigured = true;
     this.applying = this.applying.then(() =>
       this.applyNow(net).catch((err: unknown) => this.log.error({ err: errorMessage(err), subnet: net.subnet }, 'cluster network not set up')),
     );
     return this.applying;
   }
 
-  /** The network a new container joins: `berth` once set up, undefined when the node has none. */
-  async networkForTasks(): Promise<string | undefined> {
-    if (!this.configured) return undefined;
+  /**
+   * The network a new container of `task` joins (`berth`, once set up) and its resolver; undefined
+   * when the node has none. With service addresses, it also waits (up to 5 s) for the task's own
+   * service to be in the endpoints, so its name resolves before its process starts.
+   */
+  async networkForTasks(task: Task): Promise<{ name: string; dns: string[] } | undefined> {
+    if (!this.isConfigured) return undefined;
     await this.applying;
-    return CLUSTER_NETWORK;
+    if (this.endpointsKnown && !this.endpoints.has(task.serviceName)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          if (!this.endpoints.has(task.serviceName) && timer) return;
+          clearTimeout(timer);
+          this.endpointWaiters.delete(done);
+          resolve();
+        };
+        let timer: NodeJS.Timeout | undefined = setTimeout(() => {
+          timer = undefined;
+          done();
+        }, ENDPOINTS_WAIT_MS);
+        this.endpointWaiters.add(done);
+      });
+    }
+    return { name: CLUSTER_NETWORK, dns: this.gateway ? [this.gateway] : [] };
   }
 
   private async applyNow(net: NodeNetwork): Promise<void> {
     await this.ensureDockerNetwork(net.subnet);
+    this.gateway = hostOf(parseCidr(net.subnet, 'subnet'), 1);
+    await this.dns.listen(this.gateway).catch((err: unknown) => this.log.error({ err: errorMessage(err), address: this.gateway }, 'cluster DNS cannot listen'));
     await this.ensureRules(net);
     await this.syncRoutes(net);
     this.log.info({ subnet: net.subnet, peers: net.routes.length }, 'cluster network applied');

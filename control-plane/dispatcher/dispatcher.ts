@@ -22,6 +22,7 @@ import type { Store } from '../store/store.js';
 import { keys } from '../store/keys.js';
 import { NodeRegistry } from './node-registry.js';
 import { NodeNetworkFeed, type NodeSubnets } from './node-network.js';
+import { ServiceAddresses } from './service-addresses.js';
 import { NodeSession, type SessionCall, type SessionHost } from './node-session.js';
 import { AssignmentChange, expiredNodes } from './rules.js';
 import { StatusWriter } from './status-writer.js';
@@ -70,6 +71,8 @@ export interface DispatcherOptions {
   sessions?: SessionLiveness;
   /** The cluster's node subnets (`--node-subnets`): docker nodes get one and routes to the others'. */
   nodeSubnets?: NodeSubnets;
+  /** The block services' virtual addresses come from (`--service-addresses`); needs `informers`. */
+  serviceAddresses?: string;
 }
 
 export const RUNTIMES = ['docker', 'process'] as const;
@@ -92,6 +95,7 @@ export class Dispatcher implements TaskStreams {
   private readonly graceMs: number;
   private readonly registry: NodeRegistry;
   private readonly network: NodeNetworkFeed | undefined;
+  private readonly addresses: ServiceAddresses | undefined;
   private readonly index: TaskView;
   private readonly writer: StatusWriter;
   private readonly sessions = new Map<string, NodeSession>();
@@ -122,6 +126,19 @@ export class Dispatcher implements TaskStreams {
           send: (nodeId, net) => this.sessions.get(nodeId)?.sendNetwork(net),
         })
       : undefined;
+    this.addresses =
+      opts.serviceAddresses && opts.informers
+        ? new ServiceAddresses({
+            store: opts.store,
+            logger: this.log,
+            range: opts.serviceAddresses,
+            services: opts.informers.services,
+            tasks: opts.informers.tasks,
+            push: (list) => {
+              for (const session of this.sessions.values()) session.sendEndpoints(list);
+            },
+          })
+        : undefined;
     this.index = new TaskView({
       store: opts.store,
       logger: this.log,
@@ -179,6 +196,8 @@ export class Dispatcher implements TaskStreams {
   async start(): Promise<void> {
     await Promise.all([this.registry.start(), this.index.start(), this.revoked.start()]);
     this.network?.start();
+    // Not awaited: the shared informers it reads may be started after the dispatcher.
+    this.addresses?.start().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'service addresses did not start'));
     // Agents need time to reconnect after a control-plane restart: every node not already down
     // counts as seen now, plus the longest wait an agent's reconnect backoff may have reached.
     const seenUntil = Date.now() + RESTART_RECONNECT_ALLOWANCE_MS;
@@ -212,6 +231,7 @@ export class Dispatcher implements TaskStreams {
   private async stopNow(): Promise<void> {
     if (this.livenessTimer) clearInterval(this.livenessTimer);
     this.network?.stop();
+    await this.addresses?.stop();
     for (const s of [...this.sessions.values()]) s.end('dispatcher stopping');
     const server = this.server;
     if (server) {
@@ -358,6 +378,7 @@ export class Dispatcher implements TaskStreams {
     tasksOf: (nodeId): Task[] => this.index.tasksOf(nodeId),
     submitStatuses: (nodeId, reports) => this.writer.submit(nodeId, reports),
     networkOf: (nodeId) => this.network?.networkOf(nodeId),
+    endpoints: () => this.addresses?.endpoints(),
   };
 
   private recordNode(node: Node, reason: string, message: string, type: EventType = EventType.Normal): void {

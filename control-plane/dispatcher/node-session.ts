@@ -5,12 +5,12 @@
 import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { TaskStatusReport } from '../../common/task-status.js';
-import type { NodeNetwork, Task } from '../../common/types.js';
+import type { NodeNetwork, ServiceEndpoints, Task } from '../../common/types.js';
 import type { AgentMessage__Output } from '../../proto/generated/berth/v1/AgentMessage.js';
 import type { ServerMessage } from '../../proto/generated/berth/v1/ServerMessage.js';
 import type { Task as PbTask } from '../../proto/generated/berth/v1/Task.js';
 import type { TaskStatusReport__Output } from '../../proto/generated/berth/v1/TaskStatusReport.js';
-import { networkToProto, reportFromProto, taskToProto } from '../../proto/convert.js';
+import { endpointsToProto, networkToProto, reportFromProto, taskToProto } from '../../proto/convert.js';
 import { StatusRejectReason } from './rules.js';
 import type { StatusRejection } from './status-writer.js';
 import { StreamRouter, type StreamHandler } from './stream-router.js';
@@ -39,6 +39,8 @@ export interface SessionHost {
   submitStatuses(nodeId: string, reports: TaskStatusReport[]): StatusRejection[];
   /** The node's container network, when the cluster has node subnets: sent before its tasks. */
   networkOf?(nodeId: string): NodeNetwork | undefined;
+  /** Every service's endpoints, when the cluster has service addresses: sent before the tasks. */
+  endpoints?(): ServiceEndpoints[] | undefined;
 }
 
 export class NodeSession {
@@ -152,6 +154,8 @@ export class NodeSession {
     // (changes queued meanwhile are sent after it).
     const network = this.host.networkOf?.(nodeId);
     if (network) this.sendNetwork(network);
+    const endpoints = this.host.endpoints?.();
+    if (endpoints) this.sendEndpoints(endpoints);
     const tasks = this.host.tasksOf(nodeId);
     this.upserts.clear();
     this.removals.clear();
@@ -201,6 +205,11 @@ export class NodeSession {
   /** The node's network changed (a peer's route): the agent rewires. */
   sendNetwork(network: NodeNetwork): void {
     this.send({ network: networkToProto(network) });
+  }
+
+  /** The services' endpoints changed: the full set, which the agent's resolver and rules follow. */
+  sendEndpoints(endpoints: ServiceEndpoints[]): void {
+    if (this.nodeId) this.send({ endpoints: endpointsToProto(endpoints) });
   }
 
   private send(msg: ServerMessage): void {

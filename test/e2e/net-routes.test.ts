@@ -7,14 +7,8 @@ import type { Task } from '../../common/types.js';
 import { eventually } from '../helpers/etcd.js';
 import { listTasks, runBerth } from '../helpers/berth.js';
 import { BUSYBOX_IMAGE } from '../helpers/docker.js';
+import { httpGet, plainAddress, WHO_SCRIPT } from '../helpers/net.js';
 import { startTestHosts, type TestHosts } from '../helpers/test-host.js';
-
-/** busybox httpd with one CGI script that answers the client's address and the server's name. */
-export const WHO_SCRIPT =
-  'mkdir -p /w/cgi-bin && printf \'#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho "$REMOTE_ADDR $(hostname)"\\n\' > /w/cgi-bin/who && chmod +x /w/cgi-bin/who && exec httpd -f -p 8080 -h /w';
-
-/** A shell line that GETs `path` from `host`:8080 with nc (busybox's wget crashes in these images). */
-export const httpGet = (host: string, path: string) => `printf 'GET ${path} HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} 8080`;
 
 const manifest = (nodeA: string, nodeB: string) => `apiVersion: berth/v1
 kind: Service
@@ -85,8 +79,7 @@ describe('e2e cluster network: per-node subnets routed between test hosts', func
       return res.code === 0 && answer !== '';
     }, 30_000, 'the caller on A to get an answer from the task on B');
     const [remoteText, name] = answer.split(' ');
-    // httpd listens on IPv6 too: an IPv4 client shows as [::ffff:a.b.c.d].
-    const remote = remoteText?.replace(/^\[::ffff:(.*)\]$/, '$1');
+    const remote = plainAddress(remoteText);
     assert.equal(remote, callerIp, `the task on B sees the caller's own address (got "${answer}")`);
     assert.ok(name, 'the answer names the server container');
 
