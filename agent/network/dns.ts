@@ -84,6 +84,8 @@ export function upstreamResolver(resolvConf = '/etc/resolv.conf'): string | unde
 export class ClusterDns {
   private socket: dgram.Socket | undefined;
   private address: string | undefined;
+  /** The upstream's port (53; tests point it elsewhere). */
+  forwardPort = 53;
 
   constructor(
     private readonly lookup: Lookup,
@@ -137,6 +139,6 @@ export class ClusterDns {
       this.log.debug({ err: errorMessage(err) }, 'forwarding a DNS query failed');
       out.close();
     });
-    out.send(msg, 53, this.upstream);
+    out.send(msg, this.forwardPort, this.upstream);
   }
 }

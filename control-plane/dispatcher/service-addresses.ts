@@ -19,6 +19,7 @@ import type { Store } from '../store/store.js';
 
 interface VipRecord {
   service: string;
+  address?: string;
 }
 
 export interface ServiceAddressesOptions {
@@ -150,7 +151,7 @@ export class ServiceAddresses {
       const ip = formatIpv4(this.range.base + next);
       taken.add(keys.vip(ip));
       try {
-        await this.opts.store.create(keys.vip(ip), { service } satisfies VipRecord);
+        await this.opts.store.create(keys.vip(ip), { service, address: ip } satisfies VipRecord);
         this.opts.logger.info({ service, vip: ip }, 'service address assigned');
       } catch (err) {
         this.opts.logger.debug({ service, err: errorMessage(err) }, 'service address taken meanwhile; trying again');

@@ -108,6 +108,16 @@ describe('e2e service names: a client on host A reaches a service on hosts B and
     const listed = addressesIn(await exec('nslookup tasks.srv'), 'tasks.srv').sort();
     assert.deepEqual(listed, servers.map((t) => t.status.address!).sort());
 
+    // berth get endpoints: the VIP and the ready tasks behind it.
+    const ep = await runBerth(['get', 'endpoints', 'srv', '-o', 'json'], { config });
+    assert.equal(ep.code, 0, ep.stderr);
+    const view = JSON.parse(ep.stdout) as { service: string; vip: string; endpoints: { task: string; node: string; address: string }[] };
+    assert.equal(view.vip, vipOfSrv[0]);
+    assert.deepEqual(view.endpoints.map((e) => e.address).sort(), servers.map((t) => t.status.address!).sort());
+    assert.deepEqual(view.endpoints.map((e) => e.node).sort(), [hosts.host('b').nodeName, hosts.host('c').nodeName].sort());
+    const table = await runBerth(['get', 'endpoints'], { config });
+    assert.match(table.stdout, new RegExp(`^srv\\s+${vipOfSrv[0]!.replace(/\./g, '\\.')}\\s+`, 'm'));
+
     // By name: spread over both tasks, each sees the client's own address.
     const answers = (await exec(requests(REQUESTS))).trim().split('\n');
     assert.equal(answers.length, REQUESTS);
