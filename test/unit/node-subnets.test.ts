@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { contains, formatCidr, nthSubnet, parseCidr, parseIpv4 } from '../../common/cidr.js';
 import { NodeSubnets, routeChanged } from '../../control-plane/dispatcher/node-network.js';
+import { parseServerFlags } from '../../cli/daemons/server-flags.js';
 import { NodeAvailability, NodeState, type Node } from '../../common/types.js';
 
 const node = (id: string, subnet?: string, address?: string): Node => ({
@@ -46,5 +47,20 @@ describe('node subnets', () => {
     assert.equal(s.networkOf(nodes[2], nodes), undefined);
     assert.ok(routeChanged(nodes[0], { ...nodes[0]!, status: { ...nodes[0]!.status, address: '192.0.2.9' } }));
     assert.ok(!routeChanged(nodes[0], { ...nodes[0]!, labels: { x: 'y' } }));
+  });
+});
+
+describe('berth server --node-subnets / --service-addresses', () => {
+  it('takes both, refusing bad blocks, one without the other, and overlaps, naming the flag', () => {
+    const ok = parseServerFlags(['--no-agent', '--node-subnets', '10.240.0.0/16', '--service-addresses', '10.241.0.0/16']);
+    assert.equal(ok?.server.nodeSubnets, '10.240.0.0/16');
+    assert.equal(ok?.server.serviceAddresses, '10.241.0.0/16');
+    assert.throws(() => parseServerFlags(['--node-subnets', '10.240.0.1/16']), /--node-subnets "10.240.0.1\/16": host bits are set/);
+    assert.throws(() => parseServerFlags(['--node-subnets', '10.240.0.0/25']), /--node-subnets "10.240.0.0\/25": must hold at least one \/24/);
+    assert.throws(() => parseServerFlags(['--service-addresses', '10.241.0.0/16']), /--service-addresses needs --node-subnets/);
+    assert.throws(
+      () => parseServerFlags(['--node-subnets', '10.240.0.0/12', '--service-addresses', '10.241.0.0/16']),
+      /--service-addresses "10.241.0.0\/16" overlaps --node-subnets "10.240.0.0\/12"/,
+    );
   });
 });
