@@ -9,58 +9,10 @@ import assert from 'node:assert/strict';
 import type { Task } from '../../common/types.js';
 import { eventually } from '../helpers/etcd.js';
 import { listTasks, runBerth } from '../helpers/berth.js';
-import { BUSYBOX_IMAGE } from '../helpers/docker.js';
 import { startTestHosts, type TestHosts } from '../helpers/test-host.js';
-import { plainAddress, WHO_SCRIPT } from '../helpers/net.js';
+import { addressesIn, clientServerManifest, plainAddress, requests } from '../helpers/net.js';
 
 const REQUESTS = 24;
-
-const manifest = (nodeA: string) => `apiVersion: berth/v1
-kind: Service
-metadata:
-  name: srv
-spec:
-  image: ${BUSYBOX_IMAGE}
-  command: ["sh", "-c", ${JSON.stringify(WHO_SCRIPT)}]
-  replicas: 2
-  stopGracePeriodSeconds: 1
-  placement:
-    constraints: ["node.name != ${nodeA}"]
-    maxPerNode: 1
-  resources: { cpu: 100m, memory: 16Mi }
----
-apiVersion: berth/v1
-kind: Service
-metadata:
-  name: client
-spec:
-  image: ${BUSYBOX_IMAGE}
-  # Its very first action: look its own name and the server's up.
-  command: ["sh", "-c", "nslookup client > /first.txt 2>&1; nslookup srv >> /first.txt 2>&1; exec sleep 3600"]
-  replicas: 1
-  stopGracePeriodSeconds: 1
-  placement:
-    constraints: ["node.name == ${nodeA}"]
-  resources: { cpu: 100m, memory: 16Mi }
-`;
-
-/** `count` GETs of the server by name from the client task; one line per request ("FAIL" when it failed). */
-const requests = (count: number) =>
-  `ip=$(nslookup srv | awk '/^Address/ { a = $NF } END { print a }'); ` +
-  `for i in $(seq ${count}); do r=$(printf 'GET /cgi-bin/who HTTP/1.0\\r\\n\\r\\n' | nc -w 2 $ip 8080 | tail -n 1); echo "\${r:-FAIL}"; done`;
-
-/** The A records nslookup printed for `name` (busybox's format: "Address: a.b.c.d" after "Name:"). */
-function addressesIn(output: string, name: string): string[] {
-  const out: string[] = [];
-  let inName = false;
-  for (const line of output.split('\n')) {
-    if (/^Server:/.test(line)) inName = false;
-    if (/^Name:/.test(line)) inName = line.split(/\s+/)[1]?.startsWith(name) ?? false;
-    const m = /^Address(?: \d+)?:\s+(\d+\.\d+\.\d+\.\d+)$/.exec(line.trim());
-    if (inName && m) out.push(m[1]!);
-  }
-  return out;
-}
 
 describe('e2e service names: a client on host A reaches a service on hosts B and C by name', function () {
   this.timeout(180_000);
@@ -79,7 +31,7 @@ describe('e2e service names: a client on host A reaches a service on hosts B and
     th = hosts;
     const config = hosts.server.configPath;
     const a = hosts.host('a');
-    const r = await runBerth(['apply', '-f', '-'], { config, input: manifest(a.nodeName) });
+    const r = await runBerth(['apply', '-f', '-'], { config, input: clientServerManifest(a.nodeName) });
     assert.equal(r.code, 0, r.stderr);
 
     let tasks: Task[] = [];

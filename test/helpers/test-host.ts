@@ -49,6 +49,9 @@ export interface TestHost {
   agent: TestAgent | undefined;
   /** Starts the host's agent again (after stop), on the same data dir. */
   startAgent(): TestAgent;
+  /** Takes the host's link to the bridge down: the host and its containers are cut off (no RST, packets just stop). */
+  cut(): Promise<void>;
+  restore(): Promise<void>;
 }
 
 export interface TestHosts {
@@ -174,6 +177,8 @@ export async function startTestHosts(opts: StartTestHostsOptions): Promise<TestH
           host.agent = startHostAgent(host, p, srv, `${gateway}:${agentPort}`, opts.agentArgs ?? []);
           return host.agent;
         },
+        cut: async () => void (await ip('link', 'set', p.hostIf, 'down')),
+        restore: async () => void (await ip('link', 'set', p.hostIf, 'up')),
       };
       hosts.push(host);
 
