@@ -67,6 +67,8 @@ describe('e2e service names: a client on host A reaches a service on hosts B and
     assert.equal(view.vip, vipOfSrv[0]);
     assert.deepEqual(view.endpoints.map((e) => e.address).sort(), servers.map((t) => t.status.address!).sort());
     assert.deepEqual(view.endpoints.map((e) => e.node).sort(), [hosts.host('b').nodeName, hosts.host('c').nodeName].sort());
+    const described = await runBerth(['describe', 'service', 'srv'], { config });
+    assert.match(described.stdout, new RegExp(`Virtual address:\\s+${vipOfSrv[0]!.replace(/\./g, '\\.')}\\n`));
     const table = await runBerth(['get', 'endpoints'], { config });
     assert.match(table.stdout, new RegExp(`^srv\\s+${vipOfSrv[0]!.replace(/\./g, '\\.')}\\s+`, 'm'));
 
