@@ -95,7 +95,7 @@ describe('cluster network: resolver, VIP rules, endpoints', () => {
     const ok = task({ id: 't1', serviceName: 'web' }, { address: '10.1.0.2' });
     const stopping = task({ id: 't2', serviceName: 'web', desiredState: 'shutdown' }, { address: '10.1.0.3' });
     const noAddress = task({ id: 't3', serviceName: 'web' });
-    const unhealthy = task({ id: 't4', serviceName: 'web', spec: { ...runningTask.spec, healthCheck: { tcp: { port: 80 } } } as Task['spec'] }, { address: '10.1.0.5', health: 'unhealthy' });
+    const unhealthy = task({ id: 't4', serviceName: 'web', spec: { ...runningTask.spec, healthCheck: { tcp: { port: 80 } } } }, { address: '10.1.0.5', health: 'unhealthy' });
     assert.ok(isEndpoint(ok) && !isEndpoint(stopping) && !isEndpoint(noAddress) && !isEndpoint(unhealthy));
     assert.deepEqual(computeEndpoints(new Map([['web', '10.2.0.1'], ['db', '10.2.0.2']]), [ok, stopping, noAddress, unhealthy]), [
       { service: 'db', vip: '10.2.0.2', addresses: [] },
