@@ -6,8 +6,10 @@
 // Must not: parse flags (cli.ts) or know the protocol (session/) or the runtime (driver/).
 import type { Logger } from 'pino';
 import type { PemKeyPair } from '../common/pki/certs.js';
-import type { NodeResources } from '../common/types.js';
+import type { NodeNetwork, NodeResources, ServiceEndpoints } from '../common/types.js';
 import { DockerDriver } from './driver/docker.js';
+import { DockerClient } from './driver/docker-client.js';
+import { NodeNetworking } from './network/node-network.js';
 import type { Driver } from './driver/driver.js';
 import { ProcessDriver } from './driver/process.js';
 import { AgentSession } from './session/session.js';
@@ -34,6 +36,8 @@ export interface AgentOptions {
   worker?: TaskWorker;
   /** Cut off from the control plane this long, the node stops its tasks (see AgentSession). */
   fenceAfterMs?: number;
+  /** The Docker Engine's socket (docker runtime); default /var/run/docker.sock. */
+  dockerSocket?: string;
   /** Hollow nodes: the node's certificate in memory only, and one key for all nodes of the process. */
   identity?: { inMemory?: boolean; sharedKey?: PemKeyPair };
 }
@@ -46,9 +50,14 @@ export class Agent {
   private done: Promise<Error | undefined> | undefined;
   private stopping: Promise<void> | undefined;
 
+  /** The node's cluster network (docker runtime only). */
+  readonly networking: NodeNetworking | undefined;
+
   constructor(private readonly opts: AgentOptions) {
+    this.networking =
+      !opts.worker && opts.runtime === Runtime.Docker ? new NodeNetworking(new DockerClient(opts.dockerSocket), opts.logger.child({ component: 'network' })) : undefined;
     // A substitute worker (hollow nodes) runs nothing, so there is nothing to read logs from.
-    const driver = opts.worker ? undefined : createDriver(opts);
+    const driver = opts.worker ? undefined : createDriver(opts, this.networking);
     this.worker = opts.worker ?? new Worker({ driver: driver!, nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger });
     this.streams = new StreamRequests(driver, opts.logger);
     this.session = new AgentSession({
@@ -64,6 +73,12 @@ export class Agent {
       worker: this.worker,
       logger: opts.logger,
       streams: this.streams,
+      ...(this.networking
+        ? {
+            onNetwork: (net: NodeNetwork) => void this.networking!.apply(net),
+            onEndpoints: (list: ServiceEndpoints[]) => this.networking!.applyEndpoints(list),
+          }
+        : {}),
       ...(opts.fenceAfterMs !== undefined ? { fenceAfterMs: opts.fenceAfterMs } : {}),
     });
   }
@@ -87,13 +102,14 @@ export class Agent {
     this.stopping ??= (async () => {
       await this.session.stop();
       await this.worker.stop();
+      await this.networking?.close();
     })();
     return this.stopping;
   }
 }
 
-function createDriver(opts: AgentOptions): Driver {
+function createDriver(opts: AgentOptions, network: NodeNetworking | undefined): Driver {
   return opts.runtime === Runtime.Docker
-    ? new DockerDriver({ nodeName: opts.nodeName, logger: opts.logger })
+    ? new DockerDriver({ nodeName: opts.nodeName, logger: opts.logger, ...(opts.dockerSocket ? { socketPath: opts.dockerSocket } : {}), ...(network ? { network } : {}) })
     : new ProcessDriver({ nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger });
 }

@@ -35,6 +35,8 @@ Flags:
   --data-dir DIR         agent state (default: /var/lib/berth/agent-<name>)
   --cpu Q                CPU to offer, e.g. 2000m or 2 (default: all cores)
   --memory Q             memory to offer, e.g. 2Gi (default: all memory)
+  --docker-host H        the Docker Engine's socket: unix:///PATH or PATH (default: $DOCKER_HOST
+                         when it is a unix:// address, else ${DOCKER_SOCKET})
   --fence-after SECONDS  cut off from the control plane this long, stop the tasks (containers
                          are kept; default: 3 x the server's heartbeat grace, or 15)
   -h, --help             show this help
@@ -55,6 +57,8 @@ export interface AgentFlags {
   capacity: NodeResources;
   /** Undefined: derived from what the server announces. */
   fenceAfterMs?: number;
+  /** The Docker Engine's unix socket path. */
+  dockerSocket: string;
 }
 
 /** Parses `berth agent` flags; throws FlagError with a one-line message. Undefined for --help. */
@@ -76,6 +80,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
         cpu: { type: 'string' },
         memory: { type: 'string' },
         'fence-after': { type: 'string' },
+        'docker-host': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -117,8 +122,11 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
     fenceAfterMs = seconds * 1000;
   }
 
+  const dockerSocket = dockerSocketOf(values['docker-host'], process.env.DOCKER_HOST);
+
   return {
     ...(fenceAfterMs !== undefined ? { fenceAfterMs } : {}),
+    dockerSocket,
     server,
     joinToken,
     nodeName,
@@ -127,6 +135,20 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
     dataDir,
     capacity: { cpu, memory },
   };
+}
+
+/**
+ * The Engine's socket path: `--docker-host` (unix:///PATH or PATH), else DOCKER_HOST when it is a
+ * unix:// address (another scheme is not the Engine this agent can reach), else the default.
+ */
+export function dockerSocketOf(flag: string | undefined, env: string | undefined): string {
+  if (flag !== undefined) {
+    const p = flag.startsWith('unix://') ? flag.slice('unix://'.length) : flag;
+    if (!p.startsWith('/')) throw new FlagError(`--docker-host "${flag}": expected unix:///PATH or an absolute socket path`);
+    return p;
+  }
+  if (env?.startsWith('unix:///')) return env.slice('unix://'.length);
+  return DOCKER_SOCKET;
 }
 
 /** The join token in `file` (trimmed); `flag` names the flag it came from in the error. */
@@ -190,7 +212,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const runtime = flags.runtime ?? ((await dockerAnswers()) ? Runtime.Docker : Runtime.Process);
+  const runtime = flags.runtime ?? ((await dockerAnswers(flags.dockerSocket)) ? Runtime.Docker : Runtime.Process);
   try {
     mkdirSync(flags.dataDir, { recursive: true });
   } catch (err) {
@@ -199,7 +221,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
 
   const logger = createLogger('berth-agent').child({ node: flags.nodeName });
-  logger.info({ server: flags.server, runtime, dataDir: flags.dataDir, capacity: flags.capacity }, 'agent starting');
+  logger.info({ server: flags.server, runtime, ...(runtime === Runtime.Docker ? { docker: flags.dockerSocket } : {}), dataDir: flags.dataDir, capacity: flags.capacity }, 'agent starting');
   const agent = new Agent({ ...flags, runtime, version: clientVersion(), logger });
 
   let onSignal: (() => void) | undefined;

@@ -153,6 +153,8 @@ export interface TaskStatus {
   health?: TaskHealth;
   /** The latest probe, for `describe task`. */
   lastProbe?: { time: string; ok: boolean; message: string };
+  /** The task's address on the cluster network (docs/networking.md). */
+  address?: string;
 }
 
 export const TaskHealth = { Starting: 'starting', Healthy: 'healthy', Unhealthy: 'unhealthy' } as const;
@@ -208,8 +210,24 @@ export interface Node {
   capacity: NodeResources;
   allocatable: NodeResources;
   runtime: string;
+  /** The node's container subnet, from the cluster's node subnets (none when the cluster has none). */
+  subnet?: string;
   createdAt: string;
   version?: number;
+}
+
+/** A service as the cluster network serves it: its virtual address and its ready tasks' addresses. */
+export interface ServiceEndpoints {
+  service: string;
+  vip: string;
+  addresses: string[];
+}
+
+/** What an agent needs to wire its node's containers to every other node's (see docs/networking.md). */
+export interface NodeNetwork {
+  subnet: string;
+  clusterRange: string;
+  routes: { nodeId: string; address: string; subnet: string }[];
 }
 
 export function assertNever(x: never): never {

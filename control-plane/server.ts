@@ -35,6 +35,7 @@ import { registerClusterMetrics } from './metrics/cluster.js';
 import { registry } from './metrics/instruments.js';
 import { ServerDirectory } from './leader/server-directory.js';
 import { EtcdHealth } from './leader/etcd-health.js';
+import { NodeSubnets } from './dispatcher/node-network.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -60,6 +61,10 @@ export interface ServerOptions {
   leaderLeaseSeconds?: number;
   /** `HOST:PORT` the embedded etcd member listens on for the other servers' members (TLS). */
   etcdPeerAddr?: string;
+  /** Block the docker nodes' container subnets come from (docs/networking.md); none: no cluster network. */
+  nodeSubnets?: string;
+  /** Block of the services' virtual addresses (needs nodeSubnets); none: services have no name. */
+  serviceAddresses?: string;
 }
 
 /** How long a joined server waits for its etcd member to be promoted to a voting member. */
@@ -194,6 +199,8 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
           ...(await readJoinTokenIfCurrent()),
         }),
       },
+      ...(opts.nodeSubnets ? { nodeSubnets: new NodeSubnets(opts.nodeSubnets) } : {}),
+      ...(opts.serviceAddresses ? { serviceAddresses: opts.serviceAddresses } : {}),
     });
     life.onStop('dispatcher', () => dispatcher.stop());
     await dispatcher.start();

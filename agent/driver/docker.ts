@@ -33,12 +33,15 @@ import {
   type ProbeTarget,
 } from './driver.js';
 import { errorMessage } from '../../common/errors.js';
+import { CLUSTER_NETWORK } from '../network/node-network.js';
 
 export interface DockerDriverOptions {
   /** This agent's node name, written in the `berth.node` label of every container. */
   nodeName: string;
   logger: Logger;
   socketPath?: string;
+  /** The node's cluster network: new containers join the network it names (agent/network/). */
+  network?: { networkForTasks(task: Task): Promise<{ name: string; dns: string[] } | undefined>; configured(): boolean };
 }
 
 interface ContainerSummary {
@@ -78,11 +81,17 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
   private readonly log: Logger;
   /** Image presence checks, in flight or recently answered yes (see imagePresent). */
   private readonly imageChecks = new Map<string, { present: Promise<boolean>; until?: number }>();
+  private readonly network: DockerDriverOptions['network'];
 
   constructor(opts: DockerDriverOptions) {
+    this.network = opts.network;
     this.client = new DockerClient(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
     this.nodeName = opts.nodeName;
     this.log = opts.logger.child({ driver: 'docker' });
+  }
+
+  addressesInstances(): boolean {
+    return this.network?.configured() ?? false;
   }
 
   async ensureImage(image: string, policy: PullPolicy = DEFAULT_PULL_POLICY): Promise<void> {
@@ -155,6 +164,12 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
       bindings[key] = [{ HostIp: '', HostPort: p.hostPort ? String(p.hostPort) : '' }];
     }
     const hostConfig: Record<string, unknown> = { PortBindings: bindings };
+    const network = await this.network?.networkForTasks(task);
+    if (network) {
+      hostConfig.NetworkMode = network.name;
+      // The node's resolver answers the cluster's service names and forwards the rest.
+      hostConfig.Dns = network.dns;
+    }
     if (spec.resources?.cpu) {
       const milli = parseCpu(spec.resources.cpu);
       if (milli === undefined) throw new InvalidSpecError(`invalid cpu quantity "${spec.resources.cpu}"`);
@@ -281,6 +296,7 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
       started,
       ...(started && !c.State.Running ? { exitCode: c.State.ExitCode } : {}),
       hostPorts: hostPortsOf(c.NetworkSettings.Ports),
+      ...(c.NetworkSettings.Networks?.[CLUSTER_NETWORK]?.IPAddress ? { address: c.NetworkSettings.Networks[CLUSTER_NETWORK].IPAddress } : {}),
     };
   }
 

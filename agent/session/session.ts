@@ -11,13 +11,13 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { BerthError, errorMessage } from '../../common/errors.js';
-import type { NodeResources, Task } from '../../common/types.js';
+import type { NodeNetwork, NodeResources, ServiceEndpoints, Task } from '../../common/types.js';
 import type { DispatcherClient } from '../../proto/generated/berth/v1/Dispatcher.js';
 import type { AgentMessage } from '../../proto/generated/berth/v1/AgentMessage.js';
 import type { RegisterResponse__Output } from '../../proto/generated/berth/v1/RegisterResponse.js';
 import type { ServerMessage__Output } from '../../proto/generated/berth/v1/ServerMessage.js';
 import type { Task__Output } from '../../proto/generated/berth/v1/Task.js';
-import { reportToProto, taskFromProto } from '../../proto/convert.js';
+import { endpointsFromProto, networkFromProto, reportToProto, taskFromProto } from '../../proto/convert.js';
 import { KEEPALIVE_OPTIONS } from '../../proto/load.js';
 import type { TaskStatusReport } from '../../common/task-status.js';
 import type { TaskWorker } from '../worker/types.js';
@@ -71,6 +71,10 @@ export interface AgentSessionOptions {
   fenceAfterMs?: number;
   /** Serves the server's logs and exec requests; without it they are ignored. */
   streams?: StreamRequests;
+  /** The node's cluster network, as the server sends it (before the assignments). */
+  onNetwork?: (network: NodeNetwork) => void;
+  /** Every service's endpoints, as the server sends them (before the assignments, then on changes). */
+  onEndpoints?: (endpoints: ServiceEndpoints[]) => void;
 }
 
 /** Fence delay when neither the flag nor the server says better. */
@@ -323,6 +327,10 @@ export class AgentSession {
           for (const id of msg.changes.removedTaskIds) this.opts.worker.remove(id);
         } else if (msg.message === 'servers' && msg.servers) {
           void this.servers.update(msg.servers.agentAddresses);
+        } else if (msg.message === 'network' && msg.network) {
+          this.opts.onNetwork?.(networkFromProto(msg.network));
+        } else if (msg.message === 'endpoints' && msg.endpoints) {
+          this.opts.onEndpoints?.(endpointsFromProto(msg.endpoints));
         } else if (msg.message === 'rejections' && msg.rejections) {
           for (const r of msg.rejections.rejections) {
             this.log.warn({ taskId: r.taskId, reason: r.reason }, `status report rejected: ${r.message}`);

@@ -32,7 +32,11 @@ export const describeCommand: ClientCommand = {
         const svc = await client.getService(name);
         const tasks = await client.listTasks({ service: svc.metadata.name });
         const events = await eventsOf({ service: svc.metadata.name });
-        ctx.out(describeService(svc, tasks, await client.nodeNames(tasks), ctx.now(), events));
+        // A cluster without service addresses (or an older server) answers 404: no such lines.
+        const endpoints = await client
+          .request<{ items: { vip: string; endpoints: { address: string }[] }[] }>('GET', `/v1/endpoints?service=${encodeURIComponent(svc.metadata.name)}`)
+          .then((r) => r.items[0] && { vip: r.items[0].vip, addresses: r.items[0].endpoints.map((e) => e.address) }, () => undefined);
+        ctx.out(describeService(svc, tasks, await client.nodeNames(tasks), ctx.now(), events, endpoints));
         return 0;
       }
       case Kind.Task: {

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { checkNodeName, parseLabels } from '../../agent/cli.js';
 import { MAX_NODE_CERT_TTL_MS, MIN_NODE_CERT_TTL_MS, parseDurationMs } from '../../control-plane/pki/setup.js';
 import { DEFAULT_LEADER_LEASE_SECONDS, SERVER_DEFAULTS, type ServerOptions } from '../../control-plane/server.js';
+import { overlaps, parseCidr } from '../../common/cidr.js';
 
 export const SERVER_USAGE = `Usage: berth server [flags]
        berth server --join HOST:PORT --token-file FILE [flags]
@@ -51,6 +52,11 @@ Flags:
   --node-cert-ttl DURATION
                           lifetime of node certificates, e.g. 24h, 30m, 20s (default 24h);
                           agents renew them at 2/3 of it
+  --node-subnets CIDR     give every docker node a /24 of CIDR for its containers, routed
+                          between the nodes (e.g. 10.240.0.0/16); see docs/networking.md
+  --service-addresses CIDR
+                          give every service a virtual address of CIDR and a DNS name on
+                          the cluster network (needs --node-subnets; e.g. 10.241.0.0/16)
 
 Example:
   berth server --data-dir /var/lib/berth
@@ -95,6 +101,8 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
       join: { type: 'string' },
       'token-file': { type: 'string' },
       'etcd-peer-addr': { type: 'string' },
+      'node-subnets': { type: 'string' },
+      'service-addresses': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -123,8 +131,21 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
   if (values.join !== undefined && !values['token-file']) throw new Error('--join needs --token-file FILE: the manager token (manager-token in a server\'s data dir)');
   if (values['token-file'] !== undefined && values.join === undefined) throw new Error('--token-file is for --join');
   if (values.join !== undefined && values.etcd) throw new Error('--join and --etcd: a server joining runs its own embedded etcd; with an external etcd, use --etcd alone');
+  if (values['node-subnets'] !== undefined) {
+    const range = parseCidr(values['node-subnets'], '--node-subnets');
+    if (range.prefix > 24) throw new Error(`--node-subnets "${values['node-subnets']}": must hold at least one /24 (a prefix of 24 or less)`);
+  }
+  if (values['service-addresses'] !== undefined) {
+    if (values['node-subnets'] === undefined) throw new Error('--service-addresses needs --node-subnets (service addresses live on the cluster network)');
+    const vips = parseCidr(values['service-addresses'], '--service-addresses');
+    if (overlaps(vips, parseCidr(values['node-subnets'], '--node-subnets'))) {
+      throw new Error(`--service-addresses "${values['service-addresses']}" overlaps --node-subnets "${values['node-subnets']}"`);
+    }
+  }
   const server: ServerOptions = {
     ...(values['etcd-peer-addr'] ? { etcdPeerAddr: values['etcd-peer-addr'] } : {}),
+    ...(values['node-subnets'] !== undefined ? { nodeSubnets: values['node-subnets'] } : {}),
+    ...(values['service-addresses'] !== undefined ? { serviceAddresses: values['service-addresses'] } : {}),
     ...(values['advertise-addr'] ? { advertiseAddr: values['advertise-addr'] } : {}),
     ...(tlsSans.length ? { tlsSans } : {}),
     ...(nodeCertTtlMs !== undefined ? { nodeCertTtlMs } : {}),

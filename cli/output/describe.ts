@@ -158,6 +158,8 @@ export function describeService(
   names: NodeNames,
   nowMs: number,
   eventList?: readonly DescribeEvent[],
+  /** Its virtual address and ready tasks' addresses, when the cluster gives services one. */
+  endpoints?: { vip: string; addresses: readonly string[] },
 ): string {
   const s = svc.spec;
   const w = new DescribeWriter()
@@ -179,7 +181,9 @@ export function describeService(
     .optional('Command', s.command && JSON.stringify(s.command))
     .optional('Args', s.args && JSON.stringify(s.args))
     .list('Environment', kvLines(s.env))
-    .field('Ports', specPorts(s.ports));
+    .field('Ports', specPorts(s.ports))
+    .optional('Virtual address', endpoints?.vip)
+    .optional('Endpoints', endpoints && (endpoints.addresses.join(', ') || NONE));
   w.heading('Resources')
     .field('CPU', s.resources?.cpu ?? NONE, 1)
     .field('Memory', s.resources?.memory ?? NONE, 1);
@@ -217,6 +221,7 @@ export function describeTask(
     .field('Image', task.spec.image)
     .field('Container', st.containerId)
     .field('Ports', boundPorts(st))
+    .optional('Address', st.address)
     .optional('Exit code', st.exitCode)
     .field('Created', when(task.createdAt, nowMs));
   const output = st.lastOutput?.replace(/\s+$/, '');

@@ -9,6 +9,7 @@ import { makeErrorHandler } from './errors.js';
 import { collectOpenApi } from './openapi.js';
 import { registerSchemas, serviceRoutes } from './routes/services.js';
 import { taskAndNodeRoutes } from './routes/tasks-nodes.js';
+import { endpointRoutes } from './routes/endpoints.js';
 import { nodeAdminRoutes } from './routes/node-admin.js';
 import { eventRoutes } from './routes/events.js';
 import { rolloutRoutes } from './routes/rollout.js';
@@ -91,6 +92,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   const reads = opts.cache.reads;
   serviceRoutes(app, opts.store, reads, opts.events);
   taskAndNodeRoutes(app, opts.store, reads);
+  endpointRoutes(app, opts.store, reads);
   nodeAdminRoutes(app, opts.store);
   eventRoutes(app, opts.store, reads);
   rolloutRoutes(app, opts.store, reads, opts.events);

@@ -23,6 +23,8 @@ import type { SharedInformers } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
 import { keys } from '../store/keys.js';
 import { NodeRegistry } from './node-registry.js';
+import { NodeNetworkFeed, type NodeSubnets } from './node-network.js';
+import { ServiceAddresses } from './service-addresses.js';
 import { NodeSession, type SessionCall, type SessionHost } from './node-session.js';
 import { AssignmentChange, expiredNodes } from './rules.js';
 import { StatusWriter } from './status-writer.js';
@@ -75,6 +77,10 @@ export interface DispatcherOptions {
   servers?: AgentAddressBook;
   /** Lets other servers join (JoinServer); without it the call is refused. */
   serverJoin?: Omit<ServerJoinHost, 'store' | 'log'>;
+  /** The cluster's node subnets (`--node-subnets`): docker nodes get one and routes to the others'. */
+  nodeSubnets?: NodeSubnets;
+  /** The block services' virtual addresses come from (`--service-addresses`); needs `informers`. */
+  serviceAddresses?: string;
 }
 
 export const RUNTIMES = ['docker', 'process'] as const;
@@ -96,6 +102,8 @@ export class Dispatcher implements TaskStreams {
   private readonly heartbeatIntervalMs: number;
   private readonly graceMs: number;
   private readonly registry: NodeRegistry;
+  private readonly network: NodeNetworkFeed | undefined;
+  private readonly addresses: ServiceAddresses | undefined;
   private readonly index: TaskView;
   private readonly writer: StatusWriter;
   private readonly sessions = new Map<string, NodeSession>();
@@ -120,7 +128,26 @@ export class Dispatcher implements TaskStreams {
     this.revoked.onRevoked((nodeId) => this.sessions.get(nodeId)?.end('the node was removed: its certificates are revoked'));
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 1000;
     this.graceMs = opts.heartbeatGraceMs ?? 5000;
-    this.registry = new NodeRegistry(opts.store, this.log, opts.informers?.nodes);
+    this.registry = new NodeRegistry(opts.store, this.log, opts.informers?.nodes, opts.nodeSubnets);
+    this.network = opts.nodeSubnets
+      ? new NodeNetworkFeed(opts.nodeSubnets, this.registry, {
+          connected: () => [...this.sessions.keys()],
+          send: (nodeId, net) => this.sessions.get(nodeId)?.sendNetwork(net),
+        })
+      : undefined;
+    this.addresses =
+      opts.serviceAddresses && opts.informers
+        ? new ServiceAddresses({
+            store: opts.store,
+            logger: this.log,
+            range: opts.serviceAddresses,
+            services: opts.informers.services,
+            tasks: opts.informers.tasks,
+            push: (list) => {
+              for (const session of this.sessions.values()) session.sendEndpoints(list);
+            },
+          })
+        : undefined;
     this.index = new TaskView({
       store: opts.store,
       logger: this.log,
@@ -177,6 +204,9 @@ export class Dispatcher implements TaskStreams {
 
   async start(): Promise<void> {
     await Promise.all([this.registry.start(), this.index.start(), this.revoked.start()]);
+    this.network?.start();
+    // Not awaited: the shared informers it reads may be started after the dispatcher.
+    this.addresses?.start().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'service addresses did not start'));
     // Agents need time to reconnect after a control-plane restart: every node not already down
     // counts as seen now, plus the longest wait an agent's reconnect backoff may have reached.
     const seenUntil = Date.now() + RESTART_RECONNECT_ALLOWANCE_MS;
@@ -219,6 +249,8 @@ export class Dispatcher implements TaskStreams {
   private async stopNow(): Promise<void> {
     if (this.livenessTimer) clearInterval(this.livenessTimer);
     this.offServers();
+    this.network?.stop();
+    await this.addresses?.stop();
     for (const s of [...this.sessions.values()]) s.end('dispatcher stopping');
     const server = this.server;
     if (server) {
@@ -296,6 +328,7 @@ export class Dispatcher implements TaskStreams {
       runtime: req.runtime,
       address: peerHost(peer),
     });
+    this.network?.registered(node);
     const token = randomBytes(24);
     this.sessionTokens.set(node.id, token);
     this.alive(node.id);
@@ -364,6 +397,8 @@ export class Dispatcher implements TaskStreams {
     tasksOf: (nodeId): Task[] => this.index.tasksOf(nodeId),
     submitStatuses: (nodeId, reports) => this.writer.submit(nodeId, reports),
     agentAddresses: () => this.opts.servers?.agentAddresses() ?? [],
+    networkOf: (nodeId) => this.network?.networkOf(nodeId),
+    endpoints: () => this.addresses?.endpoints(),
   };
 
   private recordNode(node: Node, reason: string, message: string, type: EventType = EventType.Normal): void {

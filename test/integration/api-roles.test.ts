@@ -73,6 +73,7 @@ function sampleOf(route: string, role: string): Sample | undefined {
     'DELETE /v1/services/:name': { url: '/v1/services/web' },
     'POST /v1/services/:name/scale': { url: '/v1/services/web/scale', payload: { replicas: 5 } },
     'GET /v1/tasks': { url: '/v1/tasks' },
+    'GET /v1/endpoints': { url: '/v1/endpoints' },
     'GET /v1/tasks/:ref': { url: `/v1/tasks/${TASK.name}` },
     'GET /v1/nodes': { url: '/v1/nodes' },
     'GET /v1/servers': { url: '/v1/servers' },
