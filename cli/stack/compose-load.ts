@@ -68,7 +68,7 @@ export function loadCompose(files: readonly string[], opts: LoadOptions): Compos
       throw new ComposeError(`${file}: cannot read: ${code === 'ENOENT' ? 'no such file or directory' : code ?? scalarText(err)}`);
     }
     const lines = new LineCounter();
-    const doc = parseDocument(text, { merge: true, lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    const doc = parseDocument(text, { merge: true, lineCounter: lines, prettyErrors: false, uniqueKeys: true, customTags: (tags) => [legacyOctal, ...tags] });
     const name = path.basename(file);
     if (doc.errors.length) {
       for (const e of doc.errors) problems.push(`${name}:${lines.linePos(e.pos[0]).line} invalid YAML: ${e.message.split('\n')[0]}`);
@@ -101,19 +101,40 @@ function definedOnly(env: Record<string, string | undefined>): Record<string, st
 
 function locator(sources: Source[]): (p: ComposePath) => string {
   return (p) => {
-    // The last file that defines the path (or its nearest ancestor) is the one that set it.
+    // The last file that defines the path (or its nearest ancestor) is the one that set it; a
+    // mapping entry is found at its key's line.
     for (let depth = p.length; depth > 0; depth--) {
       for (let i = sources.length - 1; i >= 0; i--) {
         const s = sources[i]!;
-        const node = s.doc.getIn(p.slice(0, depth), true);
-        if (node && (isScalar(node) || isMap(node) || isSeq(node)) && node.range) {
-          return `${s.file}:${s.lines.linePos(node.range[0]).line}`;
-        }
+        const at = nodeStart(s.doc, p.slice(0, depth));
+        if (at !== undefined) return `${s.file}:${s.lines.linePos(at).line}`;
       }
     }
     return sources.length ? sources[sources.length - 1]!.file : '<compose>';
   };
 }
+
+function nodeStart(doc: Document, p: ComposePath): number | undefined {
+  const parent = p.length > 1 ? doc.getIn(p.slice(0, -1), true) : doc.contents;
+  const last = p[p.length - 1];
+  if (isMap(parent)) {
+    const pair = parent.items.find((it) => isScalar(it.key) && String(it.key.value) === String(last));
+    const key = pair?.key;
+    if (key && isScalar(key) && key.range) return key.range[0];
+  } else if (isSeq(parent) && typeof last === 'number') {
+    const item = parent.items[last];
+    if (item && (isScalar(item) || isMap(item) || isSeq(item)) && item.range) return item.range[0];
+  }
+  return undefined;
+}
+
+/** `0400` is octal in compose files (file modes), as YAML 1.1 and Go read it. */
+const legacyOctal = {
+  tag: 'tag:yaml.org,2002:int',
+  default: true,
+  test: /^0[0-7]+$/,
+  resolve: (text: string) => parseInt(text, 8),
+};
 
 // ---------- .env ----------
 

@@ -72,7 +72,7 @@ export function parseShortPort(v: string | number): ComposePort[] {
   const parts = rest.split(':');
   if (parts.length > 3 || (v6 && parts.length > 2) || parts.some((p, i) => p === '' && !(i === 1 && parts.length === 3))) throw bad();
   if (parts.length === 3) {
-    if (!/^[0-9.]+$/.test(parts[0]!)) throw bad();
+    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(parts[0]!)) throw bad();
     hostIp = parts[0];
   }
   const containerText = parts[parts.length - 1]!;
