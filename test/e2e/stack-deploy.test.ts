@@ -77,6 +77,21 @@ describe('e2e: berth stack deploy of a compose file', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('convert prints the manifests and the objects, the report on stderr; --strict fails on a report', async () => {
+    writeFileSync(file, `${compose('hello')}    container_name: w1\n`);
+    const r = ok(await berth('stack', 'convert', '-c', file, 'demo'));
+    assert.match(r.stderr, /^ignored: container_name \(service worker\): /m);
+    const docs = r.stdout.split('\n---\n');
+    assert.equal(docs.length, 3, r.stdout);
+    assert.match(docs[0]!, /^apiVersion: berth\/v1\nkind: Service\nmetadata:\n  name: demo-web\n/);
+    assert.match(docs[1]!, /name: demo-worker[\s\S]*dependsOn:\n    - service: demo-web\n      condition: started/);
+    assert.match(docs[2]!, /^# to create\nkind: Network\nname: demo_default/);
+    const strict = await berth('stack', 'convert', '--strict', '-c', file, 'demo');
+    assert.equal(strict.code, 1);
+    assert.match(strict.stderr, /--strict: 1 key\(s\) not honoured/);
+    assert.equal(strict.stdout, '');
+  });
+
   it('deploys every service as <stack>-<service>, with what the file says on the containers', async () => {
     writeFileSync(file, compose('hello'));
     const r = ok(await berth('stack', 'deploy', '-c', file, 'demo'));
