@@ -203,3 +203,15 @@ describe('compose conversion', () => {
     fails(service('hostname: "not a hostname!"'), /services\.web: converted spec\.hostname: must match/);
   });
 });
+
+describe('stack deploy: what is sent', () => {
+  it('leaves networks out with a warning, and refuses services with volumes, secrets or configs', async () => {
+    const { deployable } = await import('../../cli/stack/stack-ops.js');
+    const warnings: string[] = [];
+    const services = deployable(convert(service('user: "1"\ndepends_on: []')), (l) => warnings.push(l));
+    assert.deepEqual(services.map((s) => s.spec), [{ image: 'web:1', user: '1' }]);
+    assert.deepEqual(warnings, ['warning: networks: not applied: this cluster publishes ports on nodes and has no service networks yet']);
+    const withVolume = convert(service('volumes: ["data:/d"]') + 'volumes:\n  data:\n');
+    assert.throws(() => deployable(withVolume, () => undefined), { message: 'nothing deployed:\nservice shop-web: spec.volumes cannot be deployed: this cluster has no volumes yet' });
+  });
+});
