@@ -6,7 +6,7 @@ export const HONOURED_SERVICE_KEYS: ReadonlySet<string> = new Set([
   'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'expose', 'volumes', 'tmpfs', 'networks',
   'secrets', 'configs', 'healthcheck', 'depends_on', 'deploy', 'labels', 'user', 'working_dir', 'hostname',
   'stop_grace_period', 'stop_signal', 'init', 'tty', 'cap_add', 'cap_drop', 'sysctls', 'ulimits', 'read_only',
-  'logging', 'restart', 'pull_policy', 'cpus', 'mem_limit',
+  'logging', 'restart', 'pull_policy', 'cpus', 'mem_limit', 'scale',
 ]);
 
 /** `deploy:` keys converted. */
@@ -52,7 +52,6 @@ export const REPORTED_KEYS: Readonly<Record<string, { kind: ReportKind; reason: 
   mac_address: { kind: 'unsupported', reason: 'tasks get their addresses from their networks' },
   develop: { kind: 'ignored', reason: 'for local development only' },
   attach: { kind: 'ignored', reason: 'use berth logs' },
-  scale: { kind: 'unsupported', reason: 'use deploy.replicas' },
 };
 
 /** Reason for a key with no entry above. */

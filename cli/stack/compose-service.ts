@@ -39,7 +39,7 @@ function guard<T>(ctx: ServiceContext, p: ComposePath, f: () => T): T | undefine
 
 export function convertService(raw: ComposeMap, ctx: ServiceContext): StackServiceSpec | undefined {
   for (const key of Object.keys(raw)) {
-    if (HONOURED_SERVICE_KEYS.has(key) || key === 'scale' || key.startsWith('x-')) continue;
+    if (HONOURED_SERVICE_KEYS.has(key) || key.startsWith('x-')) continue;
     const known = REPORTED_KEYS[key];
     ctx.report(known?.kind ?? 'unsupported', key, known?.reason ?? UNKNOWN_KEY_REASON);
   }
