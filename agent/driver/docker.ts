@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { Logger } from '../../common/log.js';
 import { parseCpu, parseMemory } from '../../common/quantity.js';
 import type { Task } from '../../common/types.js';
+import { containerFields } from './container-options.js';
 import { DockerApiError, DockerClient, DEFAULT_DOCKER_SOCKET, demuxLogs } from './docker-client.js';
 import { FrameParser, LineSplitter, dockerSince, splitTimestamp } from './output-frames.js';
 import {
@@ -161,9 +162,10 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
       const key = `${p.containerPort}/${p.protocol ?? 'tcp'}`;
       exposed[key] = {};
       // An empty host port lets the Engine pick a free one.
-      bindings[key] = [{ HostIp: '', HostPort: p.hostPort ? String(p.hostPort) : '' }];
+      bindings[key] = [{ HostIp: p.hostIp ?? '', HostPort: p.hostPort ? String(p.hostPort) : '' }];
     }
-    const hostConfig: Record<string, unknown> = { PortBindings: bindings };
+    const options = containerFields(spec);
+    const hostConfig: Record<string, unknown> = { ...options.hostConfig, PortBindings: bindings };
     const network = await this.network?.networkForTasks(task);
     if (network) {
       hostConfig.NetworkMode = network.name;
@@ -181,9 +183,10 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
       hostConfig.Memory = bytes;
     }
     const body: Record<string, unknown> = {
+      ...options.config,
       Image: spec.image,
       Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      Labels: labelsOf(task, this.nodeName),
+      Labels: { ...options.labels, ...labelsOf(task, this.nodeName) },
       ExposedPorts: exposed,
       HostConfig: hostConfig,
     };
