@@ -117,22 +117,33 @@ export interface StartServerOptions {
   tokensFrom?: TestServer;
   /** Start on this data dir (a server started again) instead of a new one. */
   dataDir?: string;
+  /**
+   * Run inside this network namespace (test/helpers/bridge-net.ts), listening on its address
+   * (API on 7070, agents on 7071, etcd peers on 7072): a server on a machine of its own.
+   */
+  namespace?: { address: string; argv(command: string, args: readonly string[]): string[] };
 }
 
 export async function startServer(opts: StartServerOptions = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'berth-server-'));
   for (const f of opts.tokensFrom ? ['admin-token', 'join-token', 'ca.crt', 'ca.key'] : []) copyFileSync(path.join(opts.tokensFrom!.dataDir, f), path.join(dataDir, f));
-  const apiPort = await freePort();
-  const agentPort = await freePort();
+  const ns = opts.namespace;
+  // A namespace of its own has every port free.
+  const host = ns?.address ?? '127.0.0.1';
+  const apiPort = ns ? 7070 : await freePort();
+  const agentPort = ns ? 7071 : await freePort();
   const args = [
     'server',
     ...(opts.noAgent ?? true ? ['--no-agent'] : []),
     '--data-dir', dataDir,
-    '--listen', `127.0.0.1:${apiPort}`,
-    '--agent-listen', `127.0.0.1:${agentPort}`,
+    '--listen', `${host}:${apiPort}`,
+    '--agent-listen', `${host}:${agentPort}`,
+    ...(ns ? ['--advertise-addr', `${host}:${agentPort}`] : []),
     ...(opts.extraArgs ?? []),
   ];
-  const child = spawn(process.execPath, berthArgv(args), {
+  // nsenter execs the command: the child's pid is the server's.
+  const [command, argv] = ns ? ['nsenter', ns.argv(process.execPath, berthArgv(args))] : [process.execPath, berthArgv(args)];
+  const child = spawn(command, argv, {
     cwd: REPO_ROOT,
     env: childEnv({ BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL ?? 'info', ...opts.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -153,7 +164,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     await stopChild(child, exited, signal);
     if (!stopOpts.keepDataDir) rmSync(dataDir, { recursive: true, force: true });
   };
-  const url = `https://127.0.0.1:${apiPort}`;
+  const url = `https://${host}:${apiPort}`;
   const configPath = path.join(dataDir, 'berth.yaml');
   try {
     const token = await waitReady(child, url, configPath, opts.startTimeoutMs ?? 60_000, logTail);

@@ -10,24 +10,15 @@
 // never throws and removes everything even after a failure half-way: agents, server, every
 // container of every host's engine, each dockerd (ended by its pid; its containerd too if it
 // stays), mounts left under the hosts' dirs, the dirs, the namespaces, the veths and the bridge.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { freePort } from '../../control-plane/etcd/embedded.js';
 import { berthArgv, childEnv, exitOf, keepLogTail, REPO_ROOT, startServer, stopChild, waitNodesReady, type TestAgent, type TestServer } from './berth.js';
+import { sh, startBridgeNet, type NetNamespace } from './bridge-net.js';
 import { BUSYBOX_IMAGE, ensureTestImages, testNodeName, WEB_IMAGE } from './docker.js';
 
-const run = promisify(execFile);
-
-async function sh(cmd: string, args: readonly string[]): Promise<string> {
-  const { stdout } = await run(cmd, args, { maxBuffer: 16 * 1024 * 1024 });
-  return stdout.trim();
-}
-
-const ip = (...args: string[]) => sh('ip', args);
 
 export interface TestHost {
   /** Suffix given in the options (`a`, `b`, ...). */
@@ -81,38 +72,23 @@ export interface StartTestHostsOptions {
 }
 
 interface HostParts {
-  netns: string;
-  hostIf: string;
+  ns: NetNamespace;
   dir: string;
   dockerd?: ChildProcess;
   dockerdExited?: Promise<void>;
   agentDataDir: string;
 }
 
-/** A 10.X.0.0/16 with no address or route of this machine in it yet (X in 160..223). */
-async function freeRange(): Promise<number> {
-  const used = `${await ip('-o', '-4', 'addr', 'show')}\n${await ip('-4', 'route', 'show')}`;
-  for (let i = 0; i < 100; i++) {
-    const x = 160 + ((randomBytes(1)[0] ?? 0) % 64);
-    if (!used.includes(`10.${x}.`)) return x;
-  }
-  throw new Error('no free 10.X.0.0/16 (X in 160..223) for test hosts');
-}
-
 export async function startTestHosts(opts: StartTestHostsOptions): Promise<TestHosts> {
   await ensureTestImages();
-  const id = randomBytes(3).toString('hex');
-  const x = await freeRange();
-  const range = `10.${x}.0.0/16`;
-  const bridge = `bth${id}`;
-  const gateway = `10.${x}.0.1`;
+  const net = await startBridgeNet();
+  const { bridge, gateway, prefix } = net;
+  const x = prefix.split('.')[1]!;
+  const range = `${prefix}.0.0/16`;
   const runName = testNodeName(opts.prefix ?? 'th');
   const parts: HostParts[] = [];
   const hosts: TestHost[] = [];
   let server: TestServer | undefined;
-  let bridgeMade = false;
-  let forwardAdded = false;
-  const forwardRule = ['-i', bridge, '-o', bridge, '-m', 'comment', '--comment', `berth test hosts ${bridge}`, '-j', 'ACCEPT'];
 
   const stop = async () => {
     for (const h of hosts) await h.agent?.stop().catch(() => undefined);
@@ -127,24 +103,11 @@ export async function startTestHosts(opts: StartTestHostsOptions): Promise<TestH
       await unmountUnder(p.dir);
       rmSync(p.dir, { recursive: true, force: true });
       rmSync(p.agentDataDir, { recursive: true, force: true });
-      await ip('link', 'del', p.hostIf).catch(() => undefined);
-      await ip('netns', 'del', p.netns).catch(() => undefined);
     }
-    if (forwardAdded) await sh('iptables', ['-D', 'FORWARD', ...forwardRule]).catch(() => undefined);
-    if (bridgeMade) await ip('link', 'del', bridge).catch(() => undefined);
+    await net.stop();
   };
 
   try {
-    await ip('link', 'add', bridge, 'type', 'bridge');
-    bridgeMade = true;
-    // With br_netfilter loaded, frames crossing the bridge go through this machine's FORWARD
-    // chain, whose policy Docker sets to DROP: let the bridge's own traffic through (the bridge
-    // is the wire between the hosts, not a router). Removed by stop().
-    await sh('iptables', ['-I', 'FORWARD', ...forwardRule]);
-    forwardAdded = true;
-    await ip('addr', 'add', `${gateway}/24`, 'dev', bridge);
-    await ip('link', 'set', bridge, 'up');
-
     const agentPort = await freePort();
     const serverArgs = (opts.serverArgs ?? []).map((a) => a.replaceAll('{range}', `10.${x}`));
     // Later flags win: the agent port listens on the bridge, where the hosts reach it.
@@ -152,22 +115,21 @@ export async function startTestHosts(opts: StartTestHostsOptions): Promise<TestH
     const srv = server;
 
     for (const [i, key] of opts.hosts.entries()) {
+      const ns = await net.addNamespace(i);
       const p: HostParts = {
-        netns: `bth-${id}-${i}`,
-        hostIf: `bth${id}v${i}`,
+        ns,
         dir: mkdtempSync(path.join(tmpdir(), `berth-host-${key}-`)),
         agentDataDir: mkdtempSync(path.join(tmpdir(), `berth-agent-${key}-`)),
       };
       parts.push(p);
-      const address = `10.${x}.0.${10 + i}`;
       const dockerSocket = path.join(p.dir, 'docker.sock');
       const nodeName = `${runName}-${key}`;
-      const inNs = (command: string, args: readonly string[]) => sh('nsenter', [`--net=/var/run/netns/${p.netns}`, command, ...args]);
+      const inNs = ns.exec;
       const host: TestHost = {
         key,
         nodeName,
-        netns: p.netns,
-        address,
+        netns: ns.netns,
+        address: ns.address,
         dockerSocket,
         bip: `10.${x}.${100 + i}.0/24`,
         docker: (...args) => sh('docker', ['-H', `unix://${dockerSocket}`, ...args]),
@@ -177,25 +139,16 @@ export async function startTestHosts(opts: StartTestHostsOptions): Promise<TestH
           host.agent = startHostAgent(host, p, srv, `${gateway}:${agentPort}`, opts.agentArgs ?? []);
           return host.agent;
         },
-        cut: async () => void (await ip('link', 'set', p.hostIf, 'down')),
-        restore: async () => void (await ip('link', 'set', p.hostIf, 'up')),
+        cut: ns.cut,
+        restore: ns.restore,
       };
       hosts.push(host);
-
-      await ip('netns', 'add', p.netns);
-      await ip('link', 'add', p.hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', p.netns);
-      await ip('link', 'set', p.hostIf, 'master', bridge);
-      await ip('link', 'set', p.hostIf, 'up');
-      await inNs('ip', ['addr', 'add', `${address}/24`, 'dev', 'eth0']);
-      await inNs('ip', ['link', 'set', 'eth0', 'up']);
-      await inNs('ip', ['link', 'set', 'lo', 'up']);
-      await inNs('ip', ['route', 'add', 'default', 'via', gateway]);
       await inNs('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
 
       const dockerd = spawn(
         'nsenter',
         [
-          `--net=/var/run/netns/${p.netns}`,
+          `--net=/var/run/netns/${ns.netns}`,
           'dockerd',
           '--data-root', path.join(p.dir, 'data'),
           '--exec-root', path.join(p.dir, 'exec'),
@@ -258,7 +211,7 @@ function startHostAgent(host: TestHost, p: HostParts, server: TestServer, server
     ...extra,
   ]);
   // nsenter without --fork execs the command: the child's pid is the agent's.
-  const child = spawn('nsenter', [`--net=/var/run/netns/${p.netns}`, process.execPath, ...args], {
+  const child = spawn('nsenter', p.ns.argv(process.execPath, args), {
     cwd: REPO_ROOT,
     env: childEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
