@@ -71,6 +71,28 @@ export interface UpdateSpec {
   progressDeadlineSeconds?: number;
 }
 
+/**
+ * One mount of a task's container: a named volume (`name`, a Docker volume on the node, kept
+ * when the task ends), a bind mount (`hostPath`, only under the node's allow-list) or a tmpfs.
+ */
+export interface VolumeSpec {
+  name?: string;
+  hostPath?: string;
+  tmpfs?: boolean;
+  target: string;
+  readOnly?: boolean;
+  /** tmpfs only: its size limit in bytes. */
+  sizeBytes?: number;
+}
+
+/** A secret a task reads as a file (compose-like): `/run/secrets/<source>` unless `target` says. */
+export interface SecretRef {
+  source: string;
+  target?: string;
+  /** File mode, e.g. 0o400 (YAML `0400` or `256`). */
+  mode?: number;
+}
+
 export interface ServiceSpec {
   mode?: ServiceMode;
   replicas?: number;
@@ -88,6 +110,8 @@ export interface ServiceSpec {
   pullPolicy?: 'always' | 'if-not-present' | 'never';
   /** How many revisions of the spec to keep for `rollout undo` (default 10). */
   revisionHistoryLimit?: number;
+  volumes?: VolumeSpec[];
+  secrets?: SecretRef[];
 }
 
 export interface ServiceStatus {
@@ -198,6 +222,27 @@ export interface Node {
   allocatable: NodeResources;
   runtime: string;
   createdAt: string;
+  /** The named volumes on the node, as its agent last reported them. */
+  volumes?: NodeVolume[];
+  version?: number;
+}
+
+export interface NodeVolume {
+  name: string;
+  /** The service whose task created it (its `berth.service` label). */
+  service?: string;
+  createdAt?: string;
+  /** Mounted by a container of this node. */
+  inUse: boolean;
+}
+
+/** A secret as the API shows it: never its value. */
+export interface SecretInfo {
+  name: string;
+  /** Size of the value in bytes. */
+  size: number;
+  createdAt: string;
+  updatedAt: string;
   version?: number;
 }
 

@@ -7,6 +7,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { ClusterTokens, JOIN_TOKEN_FILE } from './auth/tokens.js';
 import { startApiThread } from './api/thread.js';
+import { SecretBox, SECRETS_KEY_FILE } from './secrets/secret-box.js';
+import { Secrets } from './secrets/secrets.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { EmbeddedEtcd } from './etcd/embedded.js';
 import { EventRecorder } from './events/recorder.js';
@@ -92,6 +94,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     const pki = await ensureClusterPki(opts, log);
     const apiTls = await ensureApiCert(opts, pki.ca, log);
     const tokens = await ClusterTokens.ensure(store, opts.dataDir, log, pki.ca.digest);
+    const secrets = new Secrets(store, SecretBox.ensure(opts.dataDir));
     check();
 
     const events = new EventRecorder({ store, logger: log });
@@ -120,6 +123,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       events,
       informers,
       sessions,
+      secrets,
     });
     life.onStop('dispatcher', () => dispatcher.stop());
     await dispatcher.start();
@@ -162,6 +166,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       streams: dispatcher,
       informers,
       tls: apiTls,
+      secretsKeyFile: path.join(opts.dataDir, SECRETS_KEY_FILE),
       logger: log,
     });
     life.onStop('api', () => api.stop());

@@ -25,6 +25,9 @@ import { ApiTokens } from '../auth/api-tokens.js';
 import type { AuditRecorder } from '../audit/recorder.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { auditRoutes } from './routes/audit.js';
+import { secretRoutes } from './routes/secrets.js';
+import { volumeRoutes } from './routes/volumes.js';
+import type { Secrets } from '../secrets/secrets.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -45,6 +48,8 @@ export interface ApiServerOptions {
   joinTokens?: JoinTokenRotation;
   /** The API's certificate and key (PEM): with them it serves HTTPS only (the server always passes them). */
   tls?: { certPem: string; keyPem: string };
+  /** Secrets sealed with the server's key; without it the secrets routes are absent. */
+  secrets?: Secrets;
 }
 
 declare module 'fastify' {
@@ -91,6 +96,8 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   tokenRoutes(app, apiTokens);
   if (opts.joinTokens) joinTokenRoutes(app, opts.joinTokens, log);
   auditRoutes(app, opts.store, log);
+  if (opts.secrets) secretRoutes(app, opts.secrets);
+  volumeRoutes(app, opts.store);
   attachWatch(app, { ...opts, authorize: (token, kind) => app.access.authorizeWatch(token, kind) });
   return app;
 }

@@ -12,6 +12,8 @@ import { BridgedStreams } from './stream-bridge.js';
 import { WatchCache } from './watch-cache.js';
 import { RelayedCounts } from './task-counts.js';
 import type { ApiThreadData, ApiThreadMessage } from './thread.js';
+import { SecretBox } from '../secrets/secret-box.js';
+import { Secrets } from '../secrets/secrets.js';
 
 const data = workerData as ApiThreadData;
 const port = parentPort!;
@@ -30,6 +32,7 @@ const api = buildApi({
   cache,
   audit,
   tls: data.tls,
+  ...(data.secretsKeyFile ? { secrets: new Secrets(store, SecretBox.load(data.secretsKeyFile)) } : {}),
   ...(streams ? { streams } : {}),
   ...(data.joinTokenRotation ? { joinTokens: { rotate: () => rotateJoinToken(store, data.joinTokenRotation!.dataDir, data.joinTokenRotation!.caDigest) } } : {}),
 });

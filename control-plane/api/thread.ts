@@ -31,6 +31,8 @@ export interface ApiThreadOptions {
   joinTokenRotation?: { dataDir: string; caDigest: string };
   /** The API's certificate and key (PEM, control-plane/pki/api-cert.ts): it serves HTTPS only. */
   tls: { certPem: string; keyPem: string };
+  /** The secrets key file (secret-box.ts): the thread reads it to seal values; without it no secrets routes. */
+  secretsKeyFile?: string;
   logger: Logger;
 }
 
@@ -45,6 +47,7 @@ export interface ApiThreadData {
   countsPort: MessagePort;
   joinTokenRotation?: { dataDir: string; caDigest: string };
   tls: { certPem: string; keyPem: string };
+  secretsKeyFile?: string;
 }
 
 /** Messages from the thread. */
@@ -89,6 +92,7 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
     tls: opts.tls,
     ...(opts.joinTokenRotation ? { joinTokenRotation: opts.joinTokenRotation } : {}),
     ...(channel ? { streamsPort: channel.port2 } : {}),
+    ...(opts.secretsKeyFile ? { secretsKeyFile: opts.secretsKeyFile } : {}),
     countsPort: countsChannel.port2,
   };
   const transferList = [channel?.port2, countsChannel.port2].filter((p) => p !== undefined);

@@ -42,6 +42,8 @@ import { RevokedNodes } from '../pki/revocations.js';
 import { join, renew, type CertificateHost } from './join.js';
 import { dispatcherCredentials, isDenied, PeerVerifier, type CallDenied, type DispatcherTls, type PeerNode } from './tls.js';
 import type { SessionLiveness } from '../leader/sessions.js';
+import type { Secrets } from '../secrets/secrets.js';
+import { workloadHandlers } from './workloads.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -67,6 +69,8 @@ export interface DispatcherOptions {
    * leader marks nodes down (leader/node-liveness.ts). Without it, it marks them down itself.
    */
   sessions?: SessionLiveness;
+  /** The cluster's secrets: their values go to the node of a task that uses them (workloads.ts). */
+  secrets?: Secrets;
 }
 
 export const RUNTIMES = ['docker', 'process'] as const;
@@ -181,6 +185,15 @@ export class Dispatcher implements TaskStreams {
       Register: (call, callback) => void this.register(call, callback),
       Renew: (call, callback) => void renew(this.certificateHost, call, callback),
       Session: (call) => this.session(call),
+      ...workloadHandlers({
+        store: this.opts.store,
+        log: this.log,
+        peers: this.peers,
+        tasksOf: (nodeId) => this.index.tasksOf(nodeId),
+        node: (nodeId) => this.registry.get(nodeId),
+        setVolumes: (nodeId, volumes) => this.registry.setVolumes(nodeId, volumes),
+        ...(this.opts.secrets ? { secrets: this.opts.secrets } : {}),
+      }),
     };
     server.addService(loadBerthProto().Dispatcher.service, handlers);
     this.boundPort = await new Promise<number>((resolve, reject) =>
