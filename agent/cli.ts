@@ -35,6 +35,8 @@ Flags:
   --memory Q             memory to offer, e.g. 2Gi (default: all memory)
   --fence-after SECONDS  cut off from the control plane this long, stop the tasks (containers
                          are kept; default: 3 x the server's heartbeat grace, or 15)
+  --bind-allow P,P2      host paths (and below) a service may bind-mount; anything else is
+                         rejected (default: /srv,/var/lib/berth-volumes; "" allows none)
   -h, --help             show this help
 `;
 
@@ -53,6 +55,8 @@ export interface AgentFlags {
   capacity: NodeResources;
   /** Undefined: derived from what the server announces. */
   fenceAfterMs?: number;
+  /** Undefined: DEFAULT_BIND_ALLOW. */
+  bindAllow?: string[];
 }
 
 /** Parses `berth agent` flags; throws FlagError with a one-line message. Undefined for --help. */
@@ -74,6 +78,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
         cpu: { type: 'string' },
         memory: { type: 'string' },
         'fence-after': { type: 'string' },
+        'bind-allow': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -115,8 +120,16 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
     fenceAfterMs = seconds * 1000;
   }
 
+  let bindAllow: string[] | undefined;
+  if (values['bind-allow'] !== undefined) {
+    bindAllow = values['bind-allow'].split(',').map((p) => p.trim()).filter(Boolean);
+    const bad = bindAllow.find((p) => !path.isAbsolute(p));
+    if (bad) throw new FlagError(`--bind-allow "${bad}": expected absolute paths`);
+  }
+
   return {
     ...(fenceAfterMs !== undefined ? { fenceAfterMs } : {}),
+    ...(bindAllow ? { bindAllow } : {}),
     server,
     joinToken,
     nodeName,
