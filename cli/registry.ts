@@ -16,6 +16,8 @@ import { scaleCommand } from './commands/scale.js';
 import { tokenCommand } from './commands/token.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { versionCommand } from './commands/version.js';
+import { secretCommand } from './commands/secret.js';
+import { volumeCommand } from './commands/volume.js';
 
 export const COMMANDS: readonly Command[] = [
   applyCommand,
@@ -28,6 +30,8 @@ export const COMMANDS: readonly Command[] = [
   logsCommand,
   execCommand,
   nodeCommand,
+  secretCommand,
+  volumeCommand,
   tokenCommand,
   serverCommand,
   agentCommand,
