@@ -89,8 +89,8 @@ export interface VolumeSpec {
 export interface SecretRef {
   source: string;
   target?: string;
-  /** File mode, e.g. 0o400 (YAML `0400` or `256`). */
-  mode?: number;
+  /** File mode: octal digits in a string (`"0440"`) or a number (`0o440`); default 0400. */
+  mode?: number | string;
 }
 
 export interface ServiceSpec {
