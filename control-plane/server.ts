@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { ClusterTokens, JOIN_TOKEN_FILE } from './auth/tokens.js';
 import { startApiThread } from './api/thread.js';
 import { SecretBox, SECRETS_KEY_FILE } from './secrets/secret-box.js';
-import { Secrets } from './secrets/secrets.js';
+import { checkClusterKey, Secrets } from './secrets/secrets.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { EmbeddedEtcd } from './etcd/embedded.js';
 import { EventRecorder } from './events/recorder.js';
@@ -94,7 +94,10 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     const pki = await ensureClusterPki(opts, log);
     const apiTls = await ensureApiCert(opts, pki.ca, log);
     const tokens = await ClusterTokens.ensure(store, opts.dataDir, log, pki.ca.digest);
-    const secrets = new Secrets(store, SecretBox.ensure(opts.dataDir));
+    const secretBox = SecretBox.ensure(opts.dataDir);
+    const keyProblem = await checkClusterKey(store, secretBox);
+    if (keyProblem) log.error(keyProblem);
+    const secrets = keyProblem ? undefined : new Secrets(store, secretBox);
     check();
 
     const events = new EventRecorder({ store, logger: log });
@@ -123,7 +126,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       events,
       informers,
       sessions,
-      secrets,
+      ...(secrets ? { secrets } : {}),
     });
     life.onStop('dispatcher', () => dispatcher.stop());
     await dispatcher.start();
@@ -166,7 +169,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       streams: dispatcher,
       informers,
       tls: apiTls,
-      secretsKeyFile: path.join(opts.dataDir, SECRETS_KEY_FILE),
+      ...(secrets ? { secretsKeyFile: path.join(opts.dataDir, SECRETS_KEY_FILE) } : {}),
       logger: log,
     });
     life.onStop('api', () => api.stop());

@@ -13,7 +13,28 @@ import type { SealedValue, SecretBox } from './secret-box.js';
 export const secretKeys = {
   secrets: 'secrets/',
   secret: (name: string) => `secrets/${name}`,
+  /** The id (not the key) of the cluster's secrets key: servers with another key serve no secrets. */
+  keyId: 'cluster/secrets-key-id',
 } as const;
+
+/**
+ * Whether this server's key is the cluster's: the first server records its key's id; a server
+ * with another key (its data dir lacks the first server's secrets.key) gets the reason back.
+ */
+export async function checkClusterKey(store: Store, box: SecretBox): Promise<string | undefined> {
+  const recorded = await store.get<{ keyId: string }>(secretKeys.keyId);
+  if (!recorded) {
+    try {
+      await store.create(secretKeys.keyId, { keyId: box.keyId });
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      return checkClusterKey(store, box);
+    }
+  }
+  if (recorded.keyId === box.keyId) return undefined;
+  return `this server's secrets.key (id ${box.keyId}) is not the cluster's (id ${recorded.keyId}): copy secrets.key from the first server's data dir, then restart; secrets are not served until then`;
+}
 
 interface StoredSecret {
   name: string;

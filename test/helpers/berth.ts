@@ -117,7 +117,7 @@ export interface StartServerOptions {
 
 export async function startServer(opts: StartServerOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-server-'));
-  for (const f of opts.tokensFrom ? ['admin-token', 'join-token', 'ca.crt', 'ca.key'] : []) copyFileSync(path.join(opts.tokensFrom!.dataDir, f), path.join(dataDir, f));
+  for (const f of opts.tokensFrom ? ['admin-token', 'join-token', 'ca.crt', 'ca.key', 'secrets.key'] : []) copyFileSync(path.join(opts.tokensFrom!.dataDir, f), path.join(dataDir, f));
   const apiPort = await freePort();
   const agentPort = await freePort();
   const args = [
