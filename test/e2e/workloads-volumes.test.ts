@@ -5,6 +5,8 @@
 // own allow-list refuses a path rejects the task, saying why.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { NodeVolume, Task } from '../../common/types.js';
 import { eventually } from '../helpers/etcd.js';
 import { serviceManifest } from '../helpers/manifest.js';
@@ -19,6 +21,8 @@ describe('e2e workloads: named volumes keep data, bind mounts stay within the al
   let server: TestServer | undefined;
   let agent: TestAgent | undefined;
   const berth = (...args: string[]) => runBerth(args, { config: server!.configPath });
+  const hostDir = `/var/lib/berth-volumes/e2e-${suffix}`;
+  let madeParent = false;
   const manifest = serviceManifest(
     'keeper',
     [
@@ -44,12 +48,15 @@ describe('e2e workloads: named volumes keep data, bind mounts stay within the al
     this.timeout(120_000);
     await ensureTestImages();
     server = await startServer();
-    agent = startAgent(server, { name: nodeName, runtime: 'docker', cpu: '2', memory: '1Gi' });
+    // This node allows less than the server's default list: /srv passes apply, the node rejects it.
+    agent = startAgent(server, { name: nodeName, runtime: 'docker', cpu: '2', memory: '1Gi', extraArgs: ['--bind-allow', '/var/lib/berth-volumes'] });
     await waitNodesReady(server, [agent]);
   });
 
   after(async () => {
-    await runBerth(['delete', 'service', 'keeper', 'binder'], { config: server?.configPath }).catch(() => undefined);
+    await runBerth(['delete', 'service', 'keeper', 'binder', 'narrow', 'conf'], { config: server?.configPath }).catch(() => undefined);
+    rmSync(hostDir, { recursive: true, force: true });
+    if (madeParent) rmSync(path.dirname(hostDir), { recursive: true, force: true });
     await agent?.stop().catch(() => undefined);
     await server?.stop();
     await removeContainersOfNodes([nodeName]);
@@ -110,5 +117,23 @@ describe('e2e workloads: named volumes keep data, bind mounts stay within the al
     assert.match(await res.text(), /spec\.volumes\[0\]\.hostPath/);
     const services = await berthJson<{ items: { metadata: { name: string } }[] }>(server!, 'get', 'services');
     assert.ok(!services.items.some((s) => s.metadata.name === 'binder'), 'nothing written');
+  });
+
+  it('a bind mount within the node\'s list is mounted read-only as asked; one the node\'s own list refuses is rejected, saying why', async () => {
+    madeParent = !existsSync(path.dirname(hostDir));
+    mkdirSync(hostDir, { recursive: true });
+    writeFileSync(`${hostDir}/app.conf`, 'level=debug\n');
+    const conf = serviceManifest('conf', [`image: ${BUSYBOX_IMAGE}`, 'command: ["sleep", "3600"]', 'stopGracePeriodSeconds: 1', 'volumes:', `  - hostPath: ${hostDir}`, '    target: /etc/app', '    readOnly: true'].join('\n'));
+    ok(await runBerth(['apply', '-f', '-'], { config: server!.configPath, input: conf }));
+    const t = (await eventually(async () => (await listTasks(server!, '--service', 'conf')).find((x) => x.status.state === 'running'), 60_000, 'conf running'))!;
+    assert.equal(await docker('exec', t.status.containerId!, 'cat', '/etc/app/app.conf'), 'level=debug');
+    await assert.rejects(docker('exec', t.status.containerId!, 'touch', '/etc/app/x'), /Read-only file system/);
+
+    const narrow = serviceManifest('narrow', [`image: ${BUSYBOX_IMAGE}`, 'command: ["sleep", "3600"]', 'volumes:', '  - hostPath: /srv/data', '    target: /data'].join('\n'));
+    ok(await runBerth(['apply', '-f', '-'], { config: server!.configPath, input: narrow }));
+    const rejected = (await eventually(async () => (await listTasks(server!, '--service', 'narrow')).find((x) => x.status.state === 'rejected'), 60_000, 'narrow rejected'))!;
+    assert.match(rejected.status.message ?? '', new RegExp(`spec\\.volumes\\[0\\]\\.hostPath: /srv/data is outside the bind-mount allow-list \\(/var/lib/berth-volumes\\).* of node ${nodeName}`));
+    assert.equal(rejected.status.containerId, undefined, 'no container was created');
+    ok(await berth('delete', 'service', 'conf', 'narrow'));
   });
 });

@@ -282,6 +282,8 @@ export interface StartAgentOptions {
   dataDir?: string;
   /** `HOST:PORT` to join instead of the server's agent port (e.g. a proxy in between). */
   serverAddress?: string;
+  /** More `berth agent` flags. */
+  extraArgs?: string[];
 }
 
 /**
@@ -302,6 +304,7 @@ export function startAgent(server: TestServer, opts: StartAgentOptions): TestAge
     '--cpu', opts.cpu ?? '2',
     '--memory', opts.memory ?? '2Gi',
     ...(opts.labels ? ['--labels', opts.labels] : []),
+    ...(opts.extraArgs ?? []),
   ];
   const child = spawn(process.execPath, berthArgv(args), { cwd: REPO_ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   const logTail = keepLogTail(child);
