@@ -19,9 +19,9 @@ describe('agent secret files (real tmpfs)', () => {
   beforeEach(function () {
     if (process.getuid?.() !== 0) this.skip();
     dataDir = mkdtempSync(path.join(tmpdir(), 'berth-secret-files-'));
-    files = new SecretFiles(dataDir, async (taskId) => {
+    files = new SecretFiles(dataDir, (taskId) => {
       fetched.push(taskId);
-      return [{ name: 'a', data: Buffer.from('value-a') }, { name: 'b', data: Buffer.from('value-b') }];
+      return Promise.resolve([{ name: 'a', data: Buffer.from('value-a') }, { name: 'b', data: Buffer.from('value-b') }]);
     }, silentLogger);
   });
   afterEach(() => {
