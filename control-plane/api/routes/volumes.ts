@@ -82,7 +82,7 @@ export function volumeRoutes(app: FastifyInstance, store: Store): void {
         if (!r) return { name, node: node.name, removed: true };
       }
       await store.delete(key);
-      return reply.code(504).send({ error: 'Timeout', message: `node ${node.name} did not remove volume "${name}" within ${REMOVAL_WAIT_MS / 1000}s (is its agent connected?); nothing was removed` });
+      return reply.code(504).send({ error: 'Timeout', message: `node ${node.name} did not answer within ${REMOVAL_WAIT_MS / 1000}s (is its agent connected?): the request was withdrawn; check berth volume ls and retry` });
     },
   );
 }
