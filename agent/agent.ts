@@ -6,11 +6,13 @@
 // Must not: parse flags (cli.ts) or know the protocol (session/) or the runtime (driver/).
 import type { Logger } from 'pino';
 import type { PemKeyPair } from '../common/pki/certs.js';
-import type { NodeResources } from '../common/types.js';
+import type { NodeNetwork, NodeResources, ServiceEndpoints } from '../common/types.js';
 import { DockerDriver } from './driver/docker.js';
 import { isVolumeManager, type Driver } from './driver/driver.js';
 import { SecretFiles } from './workloads/secret-files.js';
 import { VolumeSync } from './workloads/volume-sync.js';
+import { DockerClient } from './driver/docker-client.js';
+import { NodeNetworking } from './network/node-network.js';
 import { ProcessDriver } from './driver/process.js';
 import { AgentSession } from './session/session.js';
 import { StreamRequests } from './session/stream-requests.js';
@@ -36,6 +38,8 @@ export interface AgentOptions {
   worker?: TaskWorker;
   /** Cut off from the control plane this long, the node stops its tasks (see AgentSession). */
   fenceAfterMs?: number;
+  /** The Docker Engine's socket (docker runtime); default /var/run/docker.sock. */
+  dockerSocket?: string;
   /** Hollow nodes: the node's certificate in memory only, and one key for all nodes of the process. */
   identity?: { inMemory?: boolean; sharedKey?: PemKeyPair };
   /** Host paths bind mounts may use (default DEFAULT_BIND_ALLOW: /srv, /var/lib/berth-volumes). */
@@ -53,11 +57,15 @@ export class Agent {
   /** The secret files of this node's tasks (none for a substitute worker). */
   private readonly secretFiles: SecretFiles | undefined;
   private readonly volumeSync: VolumeSync | undefined;
+  /** The node's cluster network (docker runtime only). */
+  readonly networking: NodeNetworking | undefined;
 
   constructor(private readonly opts: AgentOptions) {
+    this.networking =
+      !opts.worker && opts.runtime === Runtime.Docker ? new NodeNetworking(new DockerClient(opts.dockerSocket), opts.logger.child({ component: 'network' })) : undefined;
     // A substitute worker (hollow nodes) runs nothing, so there is nothing to read logs from.
     this.secretFiles = opts.worker ? undefined : new SecretFiles(opts.dataDir, (taskId) => this.fetchSecrets(taskId), opts.logger.child({ component: 'secrets' }));
-    const driver = opts.worker ? undefined : createDriver(opts, this.secretFiles);
+    const driver = opts.worker ? undefined : createDriver(opts, this.networking, this.secretFiles);
     this.worker = opts.worker ?? new Worker({ driver: driver!, nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger, ...(this.secretFiles ? { files: this.secretFiles } : {}) });
     if (driver && isVolumeManager(driver)) {
       const sync = new VolumeSync(driver, () => this.session.dispatcherClient(), opts.logger.child({ component: 'volumes' }));
@@ -81,6 +89,12 @@ export class Agent {
       worker: this.worker,
       logger: opts.logger,
       streams: this.streams,
+      ...(this.networking
+        ? {
+            onNetwork: (net: NodeNetwork) => void this.networking!.apply(net),
+            onEndpoints: (list: ServiceEndpoints[]) => this.networking!.applyEndpoints(list),
+          }
+        : {}),
       ...(opts.fenceAfterMs !== undefined ? { fenceAfterMs: opts.fenceAfterMs } : {}),
     });
   }
@@ -118,13 +132,21 @@ export class Agent {
       await this.session.stop();
       await this.worker.stop();
       await this.secretFiles?.unmountIfUnused();
+      await this.networking?.close();
     })();
     return this.stopping;
   }
 }
 
-function createDriver(opts: AgentOptions, secrets: SecretFiles | undefined): Driver {
+function createDriver(opts: AgentOptions, network: NodeNetworking | undefined, secrets: SecretFiles | undefined): Driver {
   return opts.runtime === Runtime.Docker
-    ? new DockerDriver({ nodeName: opts.nodeName, logger: opts.logger, ...(opts.bindAllow ? { bindAllow: opts.bindAllow } : {}), ...(secrets ? { secrets } : {}) })
+    ? new DockerDriver({
+        nodeName: opts.nodeName,
+        logger: opts.logger,
+        ...(opts.dockerSocket ? { socketPath: opts.dockerSocket } : {}),
+        ...(network ? { network } : {}),
+        ...(opts.bindAllow ? { bindAllow: opts.bindAllow } : {}),
+        ...(secrets ? { secrets } : {}),
+      })
     : new ProcessDriver({ nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger });
 }

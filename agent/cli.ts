@@ -23,7 +23,9 @@ with the join token (checking the server's CA against the digest in it) and keep
 certificate in --data-dir; later starts connect with that certificate and need no token.
 
 Flags:
-  --server HOST:PORT     the control plane's dispatcher address (required)
+  --server HOST:PORT     the control plane's dispatcher address (required; with several
+                         servers, the agent learns the others' addresses from it, keeps them
+                         in --data-dir and moves to another when its server does not answer)
   --token T              the cluster's join token (BERTH-1-<CA digest>-<secret>)
   --token-file FILE      read the join token from FILE
   --name N               node name (default: this host's name)
@@ -33,6 +35,8 @@ Flags:
   --data-dir DIR         agent state (default: /var/lib/berth/agent-<name>)
   --cpu Q                CPU to offer, e.g. 2000m or 2 (default: all cores)
   --memory Q             memory to offer, e.g. 2Gi (default: all memory)
+  --docker-host H        the Docker Engine's socket: unix:///PATH or PATH (default: $DOCKER_HOST
+                         when it is a unix:// address, else ${DOCKER_SOCKET})
   --fence-after SECONDS  cut off from the control plane this long, stop the tasks (containers
                          are kept; default: 3 x the server's heartbeat grace, or 15)
   --bind-allow P,P2      host paths (and below) a service may bind-mount; anything else is
@@ -57,6 +61,8 @@ export interface AgentFlags {
   fenceAfterMs?: number;
   /** Undefined: DEFAULT_BIND_ALLOW. */
   bindAllow?: string[];
+  /** The Docker Engine's unix socket path. */
+  dockerSocket: string;
 }
 
 /** Parses `berth agent` flags; throws FlagError with a one-line message. Undefined for --help. */
@@ -79,6 +85,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
         memory: { type: 'string' },
         'fence-after': { type: 'string' },
         'bind-allow': { type: 'string' },
+        'docker-host': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -127,9 +134,12 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
     if (bad) throw new FlagError(`--bind-allow "${bad}": expected absolute paths`);
   }
 
+  const dockerSocket = dockerSocketOf(values['docker-host'], process.env.DOCKER_HOST);
+
   return {
     ...(fenceAfterMs !== undefined ? { fenceAfterMs } : {}),
     ...(bindAllow ? { bindAllow } : {}),
+    dockerSocket,
     server,
     joinToken,
     nodeName,
@@ -138,6 +148,20 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
     dataDir,
     capacity: { cpu, memory },
   };
+}
+
+/**
+ * The Engine's socket path: `--docker-host` (unix:///PATH or PATH), else DOCKER_HOST when it is a
+ * unix:// address (another scheme is not the Engine this agent can reach), else the default.
+ */
+export function dockerSocketOf(flag: string | undefined, env: string | undefined): string {
+  if (flag !== undefined) {
+    const p = flag.startsWith('unix://') ? flag.slice('unix://'.length) : flag;
+    if (!p.startsWith('/')) throw new FlagError(`--docker-host "${flag}": expected unix:///PATH or an absolute socket path`);
+    return p;
+  }
+  if (env?.startsWith('unix:///')) return env.slice('unix://'.length);
+  return DOCKER_SOCKET;
 }
 
 /** The join token in `file` (trimmed); `flag` names the flag it came from in the error. */
@@ -201,7 +225,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const runtime = flags.runtime ?? ((await dockerAnswers()) ? Runtime.Docker : Runtime.Process);
+  const runtime = flags.runtime ?? ((await dockerAnswers(flags.dockerSocket)) ? Runtime.Docker : Runtime.Process);
   try {
     mkdirSync(flags.dataDir, { recursive: true });
   } catch (err) {
@@ -210,7 +234,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
 
   const logger = createLogger('berth-agent').child({ node: flags.nodeName });
-  logger.info({ server: flags.server, runtime, dataDir: flags.dataDir, capacity: flags.capacity }, 'agent starting');
+  logger.info({ server: flags.server, runtime, ...(runtime === Runtime.Docker ? { docker: flags.dockerSocket } : {}), dataDir: flags.dataDir, capacity: flags.capacity }, 'agent starting');
   const agent = new Agent({ ...flags, runtime, version: clientVersion(), logger });
 
   let onSignal: (() => void) | undefined;

@@ -1,5 +1,8 @@
 // The REST API as the CLI sees it: one typed method per endpoint, bearer-token auth, and every
-// failure turned into an error whose message is a line a user can act on.
+// failure turned into an error whose message is a line a user can act on. With several API URLs
+// (the servers of one cluster), a call that gets no answer at all (connection refused or reset,
+// host unreachable, connect timeout; a read's own timeout) goes to the next URL; an answer, even
+// an HTTP error, is the answer. The URL that answered is used for the rest of the command.
 import { BerthError } from '../common/errors.js';
 import { fetchWithCa, tlsVerifyCode, tlsVerifyMessage } from './tls.js';
 import type { BerthEvent } from '../common/events.js';
@@ -42,6 +45,8 @@ export class ConnectionError extends BerthError {
 
 export interface ApiClientOptions {
   server: string;
+  /** Every API URL to try, `server` first (several servers of one cluster). */
+  servers?: string[];
   token?: string;
   /** Where the token came from (`--token` or a file), to make a 401 actionable. */
   tokenSource?: string;
@@ -55,9 +60,51 @@ export interface ApiClientOptions {
 
 export class ApiClient {
   private readonly fetchFn: typeof fetch;
+  private readonly urls: string[];
+  private index = 0;
 
   constructor(private readonly opts: ApiClientOptions) {
     this.fetchFn = opts.fetch ?? (opts.ca ? fetchWithCa(opts.ca) : fetch);
+    this.urls = [...new Set([opts.server, ...(opts.servers ?? [])])];
+  }
+
+  /** Every API URL this client may use, in order. */
+  get servers(): string[] {
+    return [...this.urls];
+  }
+
+  /**
+   * Moves to the next API URL (a watch whose server stopped answering); false if there is only
+   * one. Returns to the first after the last.
+   */
+  nextServer(): boolean {
+    if (this.urls.length < 2) return false;
+    this.index = (this.index + 1) % this.urls.length;
+    return true;
+  }
+
+  /**
+   * `fetch` of `path` on the URL in use, moving on to the next URLs while a call gets no answer
+   * (`retryTimeout`: a timeout too, for calls that may be repeated). Throws the unreachable error
+   * of the last one tried (naming every URL tried when there were several).
+   */
+  private async fetchAny(path: string, init: () => RequestInit, retryTimeout: boolean): Promise<Response> {
+    const tried: string[] = [];
+    for (;;) {
+      const url = this.server;
+      try {
+        return await this.fetchFn(`${url}${path}`, init());
+      } catch (err) {
+        const signal = init().signal;
+        if (signal?.aborted && (signal.reason as { name?: string } | undefined)?.name !== 'TimeoutError') throw err;
+        tried.push(`${url} (${networkReason(err)})`);
+        if (!noAnswer(err, retryTimeout) || tried.length >= this.urls.length) {
+          if (tried.length > 1 && noAnswer(err, retryTimeout)) throw new ConnectionError(`cannot reach any server of this context: ${tried.join('; ')}`);
+          throw this.unreachable(err);
+        }
+        this.nextServer();
+      }
+    }
   }
 
   /** The CA the WebSocket client must verify the server with, as fetch does. */
@@ -72,13 +119,14 @@ export class ApiClient {
   /** The error for a call that got no answer: a certificate that failed verification says so. */
   unreachable(err: unknown): ConnectionError {
     const code = tlsVerifyCode(err);
-    if (code) return new ConnectionError(tlsVerifyMessage(this.opts.server, code, this.opts.caSource));
-    const plain = this.opts.server.startsWith('http:') && /other side closed|ECONNRESET|socket hang up/i.test(networkReason(err));
-    return new ConnectionError(`cannot reach the server at ${this.opts.server}: ${networkReason(err)}${plain ? ' (the API serves HTTPS only: use https://)' : ''}`);
+    if (code) return new ConnectionError(tlsVerifyMessage(this.server, code, this.opts.caSource));
+    const plain = this.server.startsWith('http:') && /other side closed|ECONNRESET|socket hang up/i.test(networkReason(err));
+    return new ConnectionError(`cannot reach the server at ${this.server}: ${networkReason(err)}${plain ? ' (the API serves HTTPS only: use https://)' : ''}`);
   }
 
+  /** The API URL in use. */
   get server(): string {
-    return this.opts.server;
+    return this.urls[this.index]!;
   }
 
   health(): Promise<{ status: string }> {
@@ -135,7 +183,7 @@ export class ApiClient {
 
   /** Where and how to open the watch WebSocket of `kind`. */
   watchTarget(kind: WatchKind, fromVersion?: number): { url: string; headers: Record<string, string> } {
-    const url = new URL('/v1/watch', this.opts.server);
+    const url = new URL('/v1/watch', this.server);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     url.searchParams.set('kind', kind);
     if (fromVersion !== undefined) url.searchParams.set('fromVersion', String(fromVersion));
@@ -160,18 +208,12 @@ export class ApiClient {
     const headers: Record<string, string> = { accept: 'application/x-ndjson, application/json' };
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
-    try {
-      res = await this.fetchFn(`${this.opts.server}${path}`, {
-        method,
-        headers,
-        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
-    } catch (err) {
-      if (opts.signal?.aborted) throw err;
-      throw this.unreachable(err);
-    }
+    const res = await this.fetchAny(path, () => ({
+      method,
+      headers,
+      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    }), false);
     if (!res.ok) {
       const text = await res.text();
       let parsed: unknown;
@@ -189,17 +231,16 @@ export class ApiClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.opts.token && path !== '/healthz') headers.authorization = `Bearer ${this.opts.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
-    try {
-      res = await this.fetchFn(`${this.opts.server}${path}`, {
-        method,
-        headers,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
-      });
-    } catch (err) {
-      throw this.unreachable(err);
-    }
+    // Each URL gets its own timeout; a read that timed out may be asked of the next server.
+    let signal: AbortSignal | undefined;
+    let signalFor: string | undefined;
+    const res = await this.fetchAny(path, () => {
+      if (signalFor !== this.server) {
+        signal = AbortSignal.timeout(this.opts.timeoutMs ?? 30_000);
+        signalFor = this.server;
+      }
+      return { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: signal! };
+    }, method === 'GET');
     const text = await res.text();
     let parsed: unknown;
     try {
@@ -210,7 +251,7 @@ export class ApiClient {
     if (!res.ok) throw this.toError(res, parsed, text);
     if (parsed === undefined) {
       // Reached, but not a Berth API (a proxy's page?): a general failure, not "unreachable".
-      throw new ApiError(res.status, 'NotJson', `${method} ${path}: the server at ${this.opts.server} answered ${res.status} without JSON`);
+      throw new ApiError(res.status, 'NotJson', `${method} ${path}: the server at ${this.server} answered ${res.status} without JSON`);
     }
     return parsed as T;
   }
@@ -226,7 +267,7 @@ export class ApiClient {
       const where = this.opts.token
         ? `the token${this.opts.tokenSource ? ` from ${this.opts.tokenSource}` : ''} was rejected`
         : 'no token was given (pass --token or set token in the config file)';
-      return new ApiError(401, code, `unauthorized by ${this.opts.server}: ${where}`);
+      return new ApiError(401, code, `unauthorized by ${this.server}: ${where}`);
     }
     const message = body.message ?? (text.trim().split('\n')[0] || `HTTP ${res.status} ${res.statusText}`);
     return new ApiError(res.status, code, message, Array.isArray(body.issues) ? body.issues : []);
@@ -235,6 +276,22 @@ export class ApiClient {
 
 function enc(s: string): string {
   return encodeURIComponent(s);
+}
+
+/** Error codes of a call that never reached a server (nothing was sent, or nothing answered). */
+const NO_ANSWER = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+
+/** Whether a failed fetch got no answer at all (worth asking another server); a timeout only if `timeout`. */
+function noAnswer(err: unknown, timeout: boolean): boolean {
+  if (tlsVerifyCode(err)) return false;
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e; i++) {
+    const x = e as { code?: string; name?: string; cause?: unknown };
+    if (x.name === 'TimeoutError') return timeout;
+    if (x.code && NO_ANSWER.has(x.code)) return true;
+    e = x.cause;
+  }
+  return false;
 }
 
 /** fetch hides the real cause (ECONNREFUSED, ENOTFOUND, timeout) one or two levels down. */

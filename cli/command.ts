@@ -58,7 +58,8 @@ export interface ClientCommand extends CommandBase {
  * verb and none of the client's global flags.
  */
 export interface DaemonCommand extends CommandBase {
-  daemon(argv: string[]): Promise<number>;
+  /** `all`: every argument but the verb (global flags before it too), for client sub-commands. */
+  daemon(argv: string[], all?: readonly string[]): Promise<number>;
 }
 
 export type Command = ClientCommand | DaemonCommand;

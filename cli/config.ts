@@ -7,6 +7,10 @@
 // contexts; the flat format simply becomes the context named `default`. `--context NAME` picks
 // another context than the current one.
 //
+// A context may name several API URLs (the servers of one cluster sharing an etcd): `servers:
+// [URL, ...]` beside or instead of `server:` (which, if given, is tried first). The client moves
+// to the next when one does not answer (api-client.ts). `--server URL` means that one only.
+//
 // The API is HTTPS with a certificate of the cluster CA. A context carries that CA as kubeconfig
 // does, `certificate-authority-data: <base64 of the PEM>` (berth.yaml has it); `--certificate-authority
 // FILE` overrides it, and `$BERTH_CA_FILE` serves a context without one.
@@ -21,7 +25,10 @@ export const DEFAULT_CONFIG_RELATIVE = path.join('.berth', 'config');
 export const FLAT_CONTEXT = 'default';
 
 export interface ClusterConfig {
+  /** The API URL tried first. */
   server: string;
+  /** Every API URL of the context, `server` first (only when there are several). */
+  servers?: string[];
   token?: string;
   /** `certificate-authority-data`: the cluster CA's certificate, base64 of its PEM. */
   caData?: string;
@@ -92,6 +99,7 @@ export function resolveConfig(inputs: ConfigInputs, read: (p: string) => string 
     throw new CliError(`--context "${inputs.flags.context}": there is no config file at ${loc.path}`);
   }
   const server = inputs.flags.server ?? fromFile?.server;
+  const others = inputs.flags.server ? [] : (fromFile?.servers ?? []).filter((u) => u !== server);
   if (!server) {
     throw new CliError(
       `no server configured: pass --server URL and --token TOKEN, set $BERTH_CONFIG, or copy the ` +
@@ -99,10 +107,13 @@ export function resolveConfig(inputs: ConfigInputs, read: (p: string) => string 
     );
   }
   checkServerUrl(server, inputs.flags.server ? '--server' : `${loc.path}: server`);
+  others.forEach((u) => checkServerUrl(u, `${loc.path}: servers`));
+  const trim = (u: string) => u.replace(/\/+$/, '');
   const token = inputs.flags.token ?? fromFile?.token;
   const ca = resolveCa(inputs, fromFile, context ? `${loc.path}${context !== FLAT_CONTEXT ? ` (context "${context}")` : ''}` : loc.path, read);
   return {
-    server: server.replace(/\/+$/, ''),
+    server: trim(server),
+    ...(others.length ? { servers: [...new Set([server, ...others].map(trim))] } : {}),
     ...ca,
     ...(token ? { token, tokenSource: inputs.flags.token ? '--token' : context && context !== FLAT_CONTEXT ? `${loc.path} (context "${context}")` : loc.path } : {}),
     ...(text !== undefined ? { path: loc.path } : {}),
@@ -147,7 +158,7 @@ export function parseConfigFile(text: string, file: string): ConfigFile {
   if (doc === null || doc === undefined) return { contexts: {} };
   if (!isRecord(doc)) throw new CliError(`${file}: must be a mapping like "server: https://127.0.0.1:7070"`);
   const contexts: Record<string, ClusterConfig> = {};
-  if (doc.server !== undefined || doc.token !== undefined) {
+  if (doc.server !== undefined || doc.servers !== undefined || doc.token !== undefined) {
     contexts[FLAT_CONTEXT] = cluster(doc, file, '');
   }
   if (doc.contexts !== undefined) {
@@ -168,7 +179,17 @@ export function parseConfigFile(text: string, file: string): ConfigFile {
 }
 
 function cluster(obj: Record<string, unknown>, file: string, where: string): ClusterConfig {
-  if (typeof obj.server !== 'string' || !obj.server) throw new CliError(`${file}: ${where}server: required`);
+  let list: string[] = [];
+  if (obj.servers !== undefined && obj.servers !== null) {
+    if (!Array.isArray(obj.servers) || !obj.servers.length || !obj.servers.every((u) => typeof u === 'string' && u)) {
+      throw new CliError(`${file}: ${where}servers: must be a list of API URLs like [https://10.0.0.1:7070, https://10.0.0.2:7070]`);
+    }
+    list = obj.servers as string[];
+  }
+  if (obj.server !== undefined && (typeof obj.server !== 'string' || !obj.server)) throw new CliError(`${file}: ${where}server: must be an API URL`);
+  const first = typeof obj.server === 'string' ? obj.server : list[0];
+  if (!first) throw new CliError(`${file}: ${where}server: required (or servers: a list of API URLs)`);
+  const servers = [...new Set([first, ...list])];
   if (obj.token !== undefined && typeof obj.token !== 'string') {
     throw new CliError(`${file}: ${where}token: must be a string`);
   }
@@ -176,7 +197,12 @@ function cluster(obj: Record<string, unknown>, file: string, where: string): Clu
   if (caData !== undefined && typeof caData !== 'string') {
     throw new CliError(`${file}: ${where}certificate-authority-data: must be a string (base64 of the CA's PEM)`);
   }
-  return { server: obj.server, ...(typeof obj.token === 'string' ? { token: obj.token } : {}), ...(caData ? { caData } : {}) };
+  return {
+    server: first,
+    ...(servers.length > 1 ? { servers } : {}),
+    ...(typeof obj.token === 'string' ? { token: obj.token } : {}),
+    ...(caData ? { caData } : {}),
+  };
 }
 
 function checkServerUrl(server: string, where: string): void {

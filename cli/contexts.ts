@@ -30,14 +30,20 @@ export function requireContext(file: ConfigFile, name: string, where: string): C
 export function setContext(
   file: ConfigFile,
   name: string,
-  change: { server?: string; token?: string; caData?: string },
+  change: { server?: string; token?: string; caData?: string; addServers?: string[] },
 ): { file: ConfigFile; created: boolean } {
   const old = file.contexts[name];
   const server = change.server ?? old?.server;
   if (!server) throw new CliError(`context "${name}" is new: --server URL is required`);
   const token = change.token ?? old?.token;
   const caData = change.caData ?? old?.caData;
-  const contexts = { ...file.contexts, [name]: { server, ...(token !== undefined ? { token } : {}), ...(caData ? { caData } : {}) } };
+  // A new --server replaces the list; added URLs go after those already there.
+  const kept = change.server !== undefined && change.server !== old?.server ? [] : (old?.servers ?? []);
+  const servers = [...new Set([server, ...kept, ...(change.addServers ?? [])])];
+  const contexts = {
+    ...file.contexts,
+    [name]: { server, ...(servers.length > 1 ? { servers } : {}), ...(token !== undefined ? { token } : {}), ...(caData ? { caData } : {}) },
+  };
   // The first context of a file becomes the current one: a fresh file then just works.
   const currentContext = file.currentContext ?? (Object.keys(file.contexts).length === 0 ? name : undefined);
   return { file: { contexts, ...(currentContext ? { currentContext } : {}) }, created: !old };
@@ -110,6 +116,7 @@ export function serializeConfig(file: ConfigFile): string {
     contexts: Object.entries(file.contexts).map(([name, c]) => ({
       name,
       server: c.server,
+      ...(c.servers && c.servers.length > 1 ? { servers: c.servers } : {}),
       ...(c.token !== undefined ? { token: c.token } : {}),
       ...(c.caData ? { 'certificate-authority-data': c.caData } : {}),
     })),

@@ -6,40 +6,18 @@
 // `error: ...` line on stderr, never a stack trace). It must not reach into
 // the control plane or the agent: it talks to the API over HTTP like any other client, and the
 // daemons are imported only when their verb runs.
-import { homedir } from 'node:os';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { BerthError } from '../common/errors.js';
-import { ApiClient } from './api-client.js';
 import { commandWords, findCommand, parseCommandArgs, splitVerb } from './args.js';
-import { boolOpt, isDaemon, stringOpt, UsageError, type CommandContext } from './command.js';
-import { configLocation, resolveConfig } from './config.js';
+import { boolOpt, isDaemon, UsageError } from './command.js';
 import { didYouMean } from './did-you-mean.js';
 import { errorLines } from './error-lines.js';
 import { exitCodeFor } from './exit-codes.js';
+import { defaultIo, reportError, runParsed, type CliIo } from './run-client.js';
 
-export { errorLines };
+export { errorLines, type CliIo };
 import { commandHelp, rootHelp } from './help.js';
 import { COMMANDS } from './registry.js';
-
-export interface CliIo {
-  stdout(text: string): void;
-  stderr(text: string): void;
-  env: Record<string, string | undefined>;
-  homeDir: string;
-  now(): number;
-  fetch?: typeof fetch;
-}
-
-function defaultIo(): CliIo {
-  return {
-    stdout: (t) => process.stdout.write(t),
-    stderr: (t) => process.stderr.write(t),
-    env: process.env,
-    homeDir: homedir(),
-    now: () => Date.now(),
-  };
-}
 
 /** Runs one command line and returns its exit code. */
 export async function main(argv: readonly string[], ioOverrides: Partial<CliIo> = {}): Promise<number> {
@@ -66,57 +44,14 @@ export async function main(argv: readonly string[], ioOverrides: Partial<CliIo> 
     }
     const cmd = findCommand(COMMANDS, split.verb);
     if (!cmd) throw new UsageError(`unknown command "${split.verb}"${didYouMean(split.verb, commandWords(COMMANDS))}`);
-    if (isDaemon(cmd)) return await cmd.daemon(split.afterVerb);
-    const args = parseCommandArgs(split.rest, cmd.options, cmd.name);
-    if (boolOpt(args.values, 'help')) {
-      out(commandHelp(cmd));
-      return 0;
-    }
-    let client: ApiClient | undefined;
-    const ctx: CommandContext = {
-      out,
-      err,
-      now: io.now,
-      client() {
-        if (!client) {
-          const cfg = resolveConfig({
-            flags: {
-              config: stringOpt(args.values, 'config'),
-              server: stringOpt(args.values, 'server'),
-              token: stringOpt(args.values, 'token'),
-              context: stringOpt(args.values, 'context'),
-              certificateAuthority: stringOpt(args.values, 'certificate-authority'),
-            },
-            env: io.env,
-            homeDir: io.homeDir,
-          });
-          client = new ApiClient({
-            server: cfg.server,
-            ...(cfg.token ? { token: cfg.token } : {}),
-            ...(cfg.tokenSource ? { tokenSource: cfg.tokenSource } : {}),
-            ...(cfg.ca ? { ca: cfg.ca } : {}),
-            ...(cfg.caSource ? { caSource: cfg.caSource } : {}),
-            ...(io.fetch ? { fetch: io.fetch } : {}),
-          });
-        }
-        return client;
-      },
-      commands: () => COMMANDS,
-      configFile: () => configLocation({ flags: { config: stringOpt(args.values, 'config') }, env: io.env, homeDir: io.homeDir }),
-    };
-    return await cmd.run(ctx, args);
+    if (isDaemon(cmd)) return await cmd.daemon(split.afterVerb, split.rest);
+    return await runParsed(cmd, split.rest, io, out, err, COMMANDS);
   } catch (e) {
     reportError(e, err, io.env.BERTH_DEBUG === '1');
     return exitCodeFor(e);
   }
 }
 
-function reportError(e: unknown, err: (t: string) => void, debug: boolean): void {
-  for (const l of errorLines(e)) err(`error: ${l}`);
-  if (e instanceof UsageError) err(e.hint);
-  // Anything that is not one of our errors is a bug: the stack helps, but only on request.
-  if (debug && e instanceof Error && !(e instanceof BerthError) && e.stack) err(e.stack);
-}
 
 
 function isEntryPoint(): boolean {

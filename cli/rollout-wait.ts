@@ -31,6 +31,7 @@ export function parseTimeout(text: string | undefined, verb: string): number | u
 /** `updated 2/6, available 5/6: rolling out revision 3: step 2, slots 3,4`. */
 export function progressLine(svc: ServiceView): string {
   const st = svc.status;
+  if (svc.spec.mode === 'job') return `completed ${st?.completed ?? 0}/${st?.desired ?? svc.spec.completions ?? 1}, running ${st?.running ?? 0} (job ${st?.job ?? 'running'})`;
   const desired = st?.desired ?? svc.spec.replicas ?? 1;
   const u = st?.update;
   const head = `updated ${st?.upToDate ?? 0}/${desired}, available ${st?.available ?? st?.ready ?? 0}/${desired}`;
@@ -40,6 +41,8 @@ export function progressLine(svc: ServiceView): string {
 /** Where a service's rollout stands: undefined while it goes on. */
 export function outcomeOf(svc: ServiceView): RolloutOutcome | undefined {
   const st = svc.status;
+  // A job: done once complete (or failed); `apply --wait` waits for the run to end.
+  if (svc.spec.mode === 'job') return st?.job === 'complete' ? RolloutOutcome.Complete : st?.job === 'failed' ? RolloutOutcome.Failed : undefined;
   const u = st?.update;
   if (!u) {
     // A service without a rollout record: complete once every replica is available.

@@ -1,6 +1,7 @@
 // Follows the watch WebSocket of one kind until stopped: reconnects after a dropped connection
 // with fromVersion = the last version seen (so no change is lost), and starts over from the
-// current objects when the server answers 410 (the version is too old to resume from).
+// current objects when the server answers 410 (the version is too old to resume from). With
+// several API URLs, a connection that could not be opened is tried again on the next one.
 import WebSocket from 'ws';
 import { WatchErrorCode, type WatchChange, type WatchKind, type WatchMessage } from '../common/watch.js';
 import type { ApiClient } from './api-client.js';
@@ -39,12 +40,18 @@ export async function followWatch(client: ApiClient, opts: FollowOptions): Promi
       continue;
     }
     const wait = backoff[Math.min(attempt++, backoff.length - 1)] ?? 1000;
-    opts.onNotice?.(`watch: connection lost (${outcome.message}); reconnecting`);
+    const from = client.server;
+    if (!outcome.opened && client.nextServer()) {
+      opts.onNotice?.(`watch: cannot reach ${from} (${outcome.message}); trying ${client.server}`);
+      if (attempt <= client.servers.length) continue; // the first round through the servers without waiting
+    } else {
+      opts.onNotice?.(`watch: connection lost (${outcome.message}); reconnecting`);
+    }
     await sleep(wait, opts.signal);
   }
 }
 
-type Outcome = { kind: 'dropped'; message: string } | { kind: 'gone' } | { kind: 'refused'; message: string };
+type Outcome = { kind: 'dropped'; message: string; opened?: boolean } | { kind: 'gone' } | { kind: 'refused'; message: string };
 
 function connectOnce(client: ApiClient, opts: FollowOptions, fromVersion: number | undefined, seen: (v: number) => void): Promise<Outcome> {
   const { url, headers } = client.watchTarget(opts.kind, fromVersion);
@@ -53,9 +60,14 @@ function connectOnce(client: ApiClient, opts: FollowOptions, fromVersion: number
     const ws = new WebSocket(url, { headers, handshakeTimeout: 10_000, ...(client.ca ? { ca: client.ca } : {}) });
     let outcome: Outcome = { kind: 'dropped', message: 'closed by the server' };
     let chain = Promise.resolve();
+    let opened = false;
+    ws.on('open', () => {
+      opened = true;
+    });
     const onAbort = () => ws.terminate();
     opts.signal.addEventListener('abort', onAbort, { once: true });
     ws.on('unexpected-response', (_req, res) => {
+      opened = true; // the server answered (an HTTP error is its answer, not a reason to go elsewhere)
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => {
@@ -90,6 +102,7 @@ function connectOnce(client: ApiClient, opts: FollowOptions, fromVersion: number
     });
     ws.on('close', () => {
       opts.signal.removeEventListener('abort', onAbort);
+      if (outcome.kind === 'dropped') outcome = { ...outcome, opened };
       void chain.then(() => resolve(outcome));
     });
   });

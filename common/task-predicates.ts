@@ -23,9 +23,12 @@ export function isOutdated(task: Task, spec: ServiceSpec, restartedAt?: string):
   return !sameRuntime(task.spec, spec);
 }
 
-/** The parts of a spec whose change needs a new container (not replicas, update settings, history). */
-function runtimeSpec(spec: ServiceSpec): Omit<ServiceSpec, 'replicas' | 'update' | 'restartPolicy' | 'revisionHistoryLimit'> {
-  const { replicas: _r, update: _u, restartPolicy: _p, revisionHistoryLimit: _h, ...rest } = spec;
+/**
+ * The parts of a spec whose change needs a new container (not replicas, a job's completions and
+ * parallelism, update settings, history).
+ */
+function runtimeSpec(spec: ServiceSpec): Omit<ServiceSpec, 'replicas' | 'completions' | 'parallelism' | 'update' | 'restartPolicy' | 'revisionHistoryLimit'> {
+  const { replicas: _r, completions: _c, parallelism: _n, update: _u, restartPolicy: _p, revisionHistoryLimit: _h, ...rest } = spec;
   return rest;
 }
 

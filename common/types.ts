@@ -19,7 +19,7 @@ export interface ObjectMeta {
 
 // ---------- Service ----------
 
-export const ServiceMode = { Replicated: 'replicated', Global: 'global' } as const;
+export const ServiceMode = { Replicated: 'replicated', Global: 'global', Job: 'job' } as const;
 export type ServiceMode = (typeof ServiceMode)[keyof typeof ServiceMode];
 
 export interface PortSpec {
@@ -96,6 +96,10 @@ export interface SecretRef {
 export interface ServiceSpec {
   mode?: ServiceMode;
   replicas?: number;
+  /** Jobs: how many tasks must complete (exit 0) for the job to be complete (default 1). */
+  completions?: number;
+  /** Jobs: how many tasks run at once (default 1). */
+  parallelism?: number;
   image: string;
   command?: string[];
   args?: string[];
@@ -128,8 +132,15 @@ export interface ServiceStatus {
   available?: number;
   /** The latest rolling update, if any. */
   update?: { state: string; message: string; revision: number };
+  /** Jobs: tasks of the current run that completed (one per completion). */
+  completed?: number;
+  /** Jobs: running, complete (every completion done) or failed (a task failed past its attempts). */
+  job?: JobState;
   message?: string;
 }
+
+export const JobState = { Running: 'running', Complete: 'complete', Failed: 'failed' } as const;
+export type JobState = (typeof JobState)[keyof typeof JobState];
 
 export interface Service {
   apiVersion: typeof API_VERSION;
@@ -166,6 +177,8 @@ export interface TaskStatus {
   health?: TaskHealth;
   /** The latest probe, for `describe task`. */
   lastProbe?: { time: string; ok: boolean; message: string };
+  /** The task's address on the cluster network (docs/networking.md). */
+  address?: string;
 }
 
 export const TaskHealth = { Starting: 'starting', Healthy: 'healthy', Unhealthy: 'unhealthy' } as const;
@@ -221,6 +234,8 @@ export interface Node {
   capacity: NodeResources;
   allocatable: NodeResources;
   runtime: string;
+  /** The node's container subnet, from the cluster's node subnets (none when the cluster has none). */
+  subnet?: string;
   createdAt: string;
   /** The named volumes on the node, as its agent last reported them. */
   volumes?: NodeVolume[];
@@ -244,6 +259,20 @@ export interface SecretInfo {
   createdAt: string;
   updatedAt: string;
   version?: number;
+}
+
+/** A service as the cluster network serves it: its virtual address and its ready tasks' addresses. */
+export interface ServiceEndpoints {
+  service: string;
+  vip: string;
+  addresses: string[];
+}
+
+/** What an agent needs to wire its node's containers to every other node's (see docs/networking.md). */
+export interface NodeNetwork {
+  subnet: string;
+  clusterRange: string;
+  routes: { nodeId: string; address: string; subnet: string }[];
 }
 
 export function assertNever(x: never): never {

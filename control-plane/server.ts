@@ -2,15 +2,21 @@
 // orchestrator, scheduler, dispatcher -> API. Each component has start/stop; the Lifecycle stops
 // them in reverse order. A local agent is not started here: whatever runs one beside the control
 // plane (`berth server`, cli/daemons/server.ts) starts it from what startServer returns.
+import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
+import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ClusterTokens, JOIN_TOKEN_FILE } from './auth/tokens.js';
+import { ClusterTokens, JOIN_TOKEN_FILE, readSecret } from './auth/tokens.js';
 import { startApiThread } from './api/thread.js';
 import { SecretBox, SECRETS_KEY_FILE } from './secrets/secret-box.js';
 import { checkClusterKey, Secrets } from './secrets/secrets.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { EmbeddedEtcd } from './etcd/embedded.js';
+import { advertisePeerUrl, MEMBER_FILE, memberAddress, memberOptions, readMemberFile, waitVoting, writeMemberFile } from './etcd/member.js';
+import { LearnerPromoter } from './leader/learners.js';
+import { CA_KEY_FILE } from './pki/ca.js';
 import { EventRecorder } from './events/recorder.js';
 import { Lifecycle, StartAborted } from './lifecycle.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
@@ -20,12 +26,18 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { createSharedInformers, stopSharedInformers } from './store/shared-informers.js';
 import { Store } from './store/store.js';
 import { clientVersion } from '../common/version.js';
+import { errorMessage } from '../common/errors.js';
 import { RESTART_RECONNECT_ALLOWANCE_MS } from './dispatcher/dispatcher.js';
 import { Leadership } from './leader/leadership.js';
 import { NodeLiveness } from './leader/node-liveness.js';
 import { ServerLease } from './leader/server-lease.js';
 import { ServerRegistration } from './leader/servers.js';
 import { SessionPublisher } from './leader/sessions.js';
+import { registerClusterMetrics } from './metrics/cluster.js';
+import { registry } from './metrics/instruments.js';
+import { ServerDirectory } from './leader/server-directory.js';
+import { EtcdHealth } from './leader/etcd-health.js';
+import { NodeSubnets } from './dispatcher/node-network.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -49,7 +61,16 @@ export interface ServerOptions {
   name?: string;
   /** TTL of the server lease, hence of the leadership (default 2 s). */
   leaderLeaseSeconds?: number;
+  /** `HOST:PORT` the embedded etcd member listens on for the other servers' members (TLS). */
+  etcdPeerAddr?: string;
+  /** Block the docker nodes' container subnets come from (docs/networking.md); none: no cluster network. */
+  nodeSubnets?: string;
+  /** Block of the services' virtual addresses (needs nodeSubnets); none: services have no name. */
+  serviceAddresses?: string;
 }
+
+/** How long a joined server waits for its etcd member to be promoted to a voting member. */
+export const PROMOTION_TIMEOUT_MS = 120_000;
 
 export const DEFAULT_LEADER_LEASE_SECONDS = 2;
 
@@ -69,19 +90,43 @@ export interface RunningServer {
   /** Where this data dir keeps the cluster's join token. */
   joinTokenFile: string;
   stop(): Promise<void>;
+  /** Removes this server's etcd member from the cluster, then stops (`berth server leave`). */
+  leave(): Promise<void>;
 }
 
 export async function startServer(opts: ServerOptions, log: Logger, life = new Lifecycle(log)): Promise<RunningServer> {
   const check = () => {
     if (life.isStopping) throw new StartAborted();
   };
+  // Set by leave(): the stop removes this server's etcd member (before closing the store) and,
+  // once etcd has stopped, its data (a removed member cannot start again).
+  let leaving = false;
+  let memberRemoved = false;
   try {
+    const name = opts.name ?? os.hostname();
+    const pki = await ensureClusterPki(opts, log);
     let endpoints = opts.etcd;
+    let etcd: EmbeddedEtcd | undefined;
+    let kept: Awaited<ReturnType<typeof readMemberFile>>;
     if (!endpoints.length) {
-      const etcd = await EmbeddedEtcd.start({ dataDir: opts.dataDir, logger: log });
-      life.onStop('embedded-etcd', () => etcd.stop());
-      endpoints = etcd.endpoints;
-      void etcd.exitedPromise.then(() => {
+      kept = await readMemberFile(opts.dataDir);
+      const address = await memberAddress(opts, kept);
+      const member = await memberOptions(opts.dataDir, name, address, pki.ca, kept?.join, log);
+      life.onStop('etcd-data', async () => {
+        // Only once the member is gone: a member still in the cluster needs its data to come back.
+        if (!memberRemoved) return;
+        await rm(path.join(opts.dataDir, 'etcd'), { recursive: true, force: true });
+        await rm(path.join(opts.dataDir, MEMBER_FILE), { force: true });
+        log.info('left the cluster: removed this server\'s etcd data');
+      });
+      const started = await EmbeddedEtcd.start({ dataDir: opts.dataDir, logger: log, member });
+      etcd = started;
+      life.onStop('embedded-etcd', () => started.stop());
+      endpoints = started.endpoints;
+      // The port it bound (a port chosen at the first start may have had to change).
+      const peerAddress = new URL(started.peerUrl!).host;
+      if (kept?.peerAddress !== peerAddress) await writeMemberFile(opts.dataDir, { ...kept, peerAddress });
+      void started.exitedPromise.then(() => {
         if (!life.isStopping) {
           log.error('embedded etcd exited unexpectedly; shutting down');
           void life.stop().then(() => process.exit(1));
@@ -89,15 +134,33 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       });
     }
     check();
-    const store = new Store({ endpoints, prefix: opts.etcdPrefix, logger: log });
+    const etcdPrefix = kept?.join?.etcdPrefix ?? opts.etcdPrefix;
+    const store = new Store({ endpoints, prefix: etcdPrefix, logger: log });
     life.onStop('store', () => store.close());
-    const pki = await ensureClusterPki(opts, log);
+    if (etcd) {
+      if (kept?.join) {
+        log.info('waiting for this server\'s etcd member to be promoted to a voting member');
+        await waitVoting(endpoints, log, PROMOTION_TIMEOUT_MS);
+      }
+      await advertisePeerUrl(store, etcd.peerUrl!, log);
+      life.onStop('etcd-member', async () => {
+        if (!leaving) return;
+        const id = await store.localMemberId();
+        await store.removeMember(id);
+        memberRemoved = true;
+        log.info({ member: id }, 'removed this server\'s etcd member from the cluster');
+      });
+    }
     const apiTls = await ensureApiCert(opts, pki.ca, log);
     const tokens = await ClusterTokens.ensure(store, opts.dataDir, log, pki.ca.digest);
     const secretBox = SecretBox.ensure(opts.dataDir);
     const keyProblem = await checkClusterKey(store, secretBox);
     if (keyProblem) log.error(keyProblem);
     const secrets = keyProblem ? undefined : new Secrets(store, secretBox);
+    const stopForLeave = async () => {
+      leaving = true;
+      await life.stop();
+    };
     check();
 
     const events = new EventRecorder({ store, logger: log });
@@ -108,13 +171,16 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     life.onStop('informers', () => stopSharedInformers(informers));
     // This server among those sharing the etcd: its lease (its registration, its agents'
     // sessions and, while it leads, the leader key), the sessions it holds, and the election.
-    const name = opts.name ?? os.hostname();
     const lease = new ServerLease(store, opts.leaderLeaseSeconds ?? DEFAULT_LEADER_LEASE_SECONDS, log);
     await lease.start();
     life.onStop('server-lease', () => lease.stop());
     const sessions = new SessionPublisher(store, lease, name, log);
     await sessions.start();
     life.onStop('sessions', () => sessions.stop());
+    // Every registered server: its agent address for the agents, its API URL for berth.yaml.
+    const directory = new ServerDirectory(store, log);
+    await directory.start();
+    life.onStop('server-directory', () => directory.stop());
     check();
     const dispatcher = new Dispatcher({
       store,
@@ -127,6 +193,21 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       informers,
       sessions,
       ...(secrets ? { secrets } : {}),
+      servers: directory,
+      serverJoin: {
+        etcdPrefix,
+        embeddedEtcd: !!etcd,
+        verifyManagerToken: (t) => tokens.verifyManager(t),
+        secrets: async () => ({
+          caCertPem: pki.ca.certPem,
+          caKeyPem: await readFile(path.join(opts.dataDir, CA_KEY_FILE), 'utf8'),
+          ...(tokens.adminToken ? { adminToken: tokens.adminToken } : {}),
+          // Read now: the API may have rotated it.
+          ...(await readJoinTokenIfCurrent()),
+        }),
+      },
+      ...(opts.nodeSubnets ? { nodeSubnets: new NodeSubnets(opts.nodeSubnets) } : {}),
+      ...(opts.serviceAddresses ? { serviceAddresses: opts.serviceAddresses } : {}),
     });
     life.onStop('dispatcher', () => dispatcher.stop());
     await dispatcher.start();
@@ -152,24 +233,37 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
           logger: log,
           events,
         });
-        return [scheduler, orchestrator, liveness];
+        // With embedded etcds, the leader promotes the members of servers that joined.
+        return [scheduler, orchestrator, liveness, ...(etcd ? [new LearnerPromoter(store, log)] : [])];
       },
     });
     life.onStop('leadership', () => leadership.stop());
     await leadership.start();
     check();
 
+    // What Prometheus scrapes (through the API thread's `GET /metrics`): this thread's instruments
+    // and the cluster's state read from the informers at scrape time.
+    registerClusterMetrics(registry, {
+      ...informers,
+      isLeader: () => leadership.isLeader,
+      lastHeartbeats: () => dispatcher.lastHeartbeats(),
+      certificates: { ca: pki.ca.certPem, dispatcher: pki.server.certPem, api: apiTls.certPem },
+    });
     // The API on its own thread: its calls do not queue behind the controllers' work.
     const api = await startApiThread({
       endpoints,
-      etcdPrefix: opts.etcdPrefix,
+      etcdPrefix,
       listen: opts.listen,
+      serverName: name,
+      embeddedEtcd: !!etcd,
+      onLeave: () => void stopForLeave(),
       adminTokenSha256: tokens.adminTokenSha256,
       joinTokenRotation: { dataDir: opts.dataDir, caDigest: pki.ca.digest },
       streams: dispatcher,
       informers,
       tls: apiTls,
       ...(secrets ? { secretsKeyFile: path.join(opts.dataDir, SECRETS_KEY_FILE) } : {}),
+      metrics: registry,
       logger: log,
     });
     life.onStop('api', () => api.stop());
@@ -179,22 +273,57 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       void life.stop().then(() => process.exit(1));
     });
     const apiUrl = api.url;
-    const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl, pki.ca.certPem);
+    const configFile = await tokens.writeClientConfig(opts.dataDir, apiUrl, pki.ca.certPem, directory.apiUrls());
+    const etcdHealth = new EtcdHealth({ endpoints, storeAnswering: () => store.answering, logger: log });
+    const etcdFirst = await etcdHealth.check();
+    const agentAddress = opts.advertiseAddr ?? advertised(opts.agentListen, dispatcher.port);
+    // Agents are told this address (and fail over to it): the certificate must name it.
+    const unnamed = hostNotNamed(pki.server.certPem, agentAddress);
+    if (unnamed) log.error({ agentAddress }, `this server's certificate does not name ${unnamed}, the agent address it registers: agents cannot use it (start the server with --tls-san ${unnamed} or --advertise-addr)`);
     const registration = new ServerRegistration(store, lease, {
       name,
       apiUrl,
-      agentAddress: opts.advertiseAddr ?? advertised(opts.agentListen, dispatcher.port),
+      agentAddress,
       serverVersion: clientVersion(),
       startedAt: new Date().toISOString(),
+      ...etcdFirst,
     }, log);
     await registration.start();
     life.onStop('registration', () => registration.stop());
+    await etcdHealth.start((report) => void registration.update(report), etcdFirst);
+    life.onStop('etcd-health', () => etcdHealth.stop());
+    // berth.yaml lists every server's API URL (this one first), kept as servers come and go.
+    // One write at a time, the latest list last.
+    let writing = Promise.resolve();
+    const offApiUrls = directory.onApiUrls((urls) => {
+      writing = writing
+        .then(() => tokens.writeClientConfig(opts.dataDir, apiUrl, pki.ca.certPem, urls))
+        .then(() => undefined, (err: unknown) => log.warn({ err: errorMessage(err) }, 'could not write berth.yaml'));
+    });
+    life.onStop('client-config', () => offApiUrls());
     log.info({ apiUrl, agentPort: dispatcher.port, configFile, name, leader: leadership.isLeader }, 'control plane ready');
     check();
-    return { apiUrl, agentPort: dispatcher.port, joinTokenFile: path.join(opts.dataDir, JOIN_TOKEN_FILE), stop: () => life.stop() };
+    return { apiUrl, agentPort: dispatcher.port, joinTokenFile: path.join(opts.dataDir, JOIN_TOKEN_FILE), stop: () => life.stop(), leave: stopForLeave };
+
+    async function readJoinTokenIfCurrent(): Promise<{ joinToken?: string }> {
+      const join = await readSecret(path.join(opts.dataDir, JOIN_TOKEN_FILE));
+      return join && (await tokens.verifyJoin(join)) ? { joinToken: join } : {};
+    }
   } catch (err) {
     await life.stop();
     throw err;
+  }
+}
+
+/** The host of `address` (HOST:PORT) if the certificate does not name it, else undefined. */
+function hostNotNamed(certPem: string, address: string): string | undefined {
+  const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  if (!host) return undefined;
+  try {
+    const cert = new X509Certificate(certPem);
+    return (isIP(host) ? cert.checkIP(host) : cert.checkHost(host)) ? undefined : host;
+  } catch {
+    return undefined;
   }
 }
 

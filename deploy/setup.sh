@@ -13,9 +13,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Debian packages: Docker Engine, etcd, busybox for the example images, a local registry for the
-# pull tests, iproute2 for network namespaces, util-linux for setpriv.
+# pull tests, iproute2 for network namespaces and the cluster network's routes, util-linux for
+# setpriv and nsenter, iptables for the cluster network's rules and service addresses, Prometheus
+# for the metrics tests.
 need=()
-for pkg in docker.io etcd-server busybox-static docker-registry iproute2 util-linux; do
+for pkg in docker.io etcd-server busybox-static docker-registry iproute2 util-linux iptables prometheus; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

@@ -13,6 +13,8 @@ import {
   TASK_STATE_ORDER,
   TaskHealth,
   type HealthCheckSpec,
+  type NodeNetwork,
+  type ServiceEndpoints,
   type PlacementSpec,
   type PortSpec,
   type ResourceSpec,
@@ -32,6 +34,8 @@ import type { Task as PbTask, Task__Output as PbTaskOut } from './generated/bert
 import type { TaskStatus as PbTaskStatus, TaskStatus__Output as PbTaskStatusOut } from './generated/berth/v1/TaskStatus.js';
 import type { TaskStatusReport as PbReport, TaskStatusReport__Output as PbReportOut } from './generated/berth/v1/TaskStatusReport.js';
 import type { TaskStatusReport } from '../common/task-status.js';
+import type { Endpoints as PbEndpoints, Endpoints__Output as PbEndpointsOut } from './generated/berth/v1/Endpoints.js';
+import type { NodeNetwork as PbNodeNetwork, NodeNetwork__Output as PbNodeNetworkOut } from './generated/berth/v1/NodeNetwork.js';
 import type { TaskState as PbTaskState } from './generated/berth/v1/TaskState.js';
 import type { DesiredState as PbDesiredState } from './generated/berth/v1/DesiredState.js';
 import type { Protocol as PbProtocol } from './generated/berth/v1/Protocol.js';
@@ -115,6 +119,7 @@ export function statusToProto(s: TaskStatus): PbTaskStatus {
     lastOutput: s.lastOutput,
     health: toEnum<PbTaskHealth>(PREFIX.health, s.health),
     lastProbe: s.lastProbe ? { time: s.lastProbe.time, ok: s.lastProbe.ok, message: s.lastProbe.message } : null,
+    address: s.address,
   };
 }
 
@@ -140,6 +145,7 @@ export function statusFromProto(p: PbTaskStatusOut | null, field = 'status'): Ta
     lastOutput: p.lastOutput,
     health: fromEnum(PREFIX.health, p.health, HEALTHS, `${field}.health`),
     lastProbe: p.lastProbe ? { time: p.lastProbe.time, ok: p.lastProbe.ok, message: p.lastProbe.message } : undefined,
+    address: p.address,
   });
 }
 
@@ -334,4 +340,20 @@ export function taskFromProto(p: PbTaskOut): Task {
     createdAt: p.createdAt,
     version: p.version,
   });
+}
+
+export function networkToProto(n: NodeNetwork): PbNodeNetwork {
+  return { subnet: n.subnet, clusterRange: n.clusterRange, routes: n.routes.map((r) => ({ ...r })) };
+}
+
+export function networkFromProto(p: PbNodeNetworkOut): NodeNetwork {
+  return { subnet: p.subnet, clusterRange: p.clusterRange, routes: p.routes.map((r) => ({ nodeId: r.nodeId, address: r.address, subnet: r.subnet })) };
+}
+
+export function endpointsToProto(list: ServiceEndpoints[]): PbEndpoints {
+  return { services: list.map((e) => ({ service: e.service, vip: e.vip, addresses: [...e.addresses] })) };
+}
+
+export function endpointsFromProto(p: PbEndpointsOut): ServiceEndpoints[] {
+  return p.services.map((e) => ({ service: e.service, vip: e.vip, addresses: [...e.addresses] }));
 }

@@ -35,6 +35,7 @@ import {
 import { errorMessage } from '../../common/errors.js';
 import { DEFAULT_BIND_ALLOW, bindAllowed, bindRefusal, secretTarget, volumeKind } from '../../common/workloads.js';
 import { RejectedSpecError, type SecretPaths, type VolumeManager } from './driver.js';
+import { CLUSTER_NETWORK } from '../network/node-network.js';
 
 export interface DockerDriverOptions {
   /** This agent's node name, written in the `berth.node` label of every container. */
@@ -45,6 +46,8 @@ export interface DockerDriverOptions {
   bindAllow?: readonly string[];
   /** Where the task's secret files are, to bind-mount them read-only. */
   secrets?: SecretPaths;
+  /** The node's cluster network: new containers join the network it names (agent/network/). */
+  network?: { networkForTasks(task: Task): Promise<{ name: string; dns: string[] } | undefined>; configured(): boolean };
 }
 
 /** Label of the Docker volumes Berth creates (named volumes of a spec). */
@@ -87,8 +90,10 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
   private readonly log: Logger;
   /** Image presence checks, in flight or recently answered yes (see imagePresent). */
   private readonly imageChecks = new Map<string, { present: Promise<boolean>; until?: number }>();
+  private readonly network: DockerDriverOptions['network'];
 
   constructor(opts: DockerDriverOptions) {
+    this.network = opts.network;
     this.client = new DockerClient(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
     this.nodeName = opts.nodeName;
     this.log = opts.logger.child({ driver: 'docker' });
@@ -152,6 +157,10 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
       if (err instanceof DockerApiError) throw new RuntimeError(err.engineMessage, err.statusCode);
       throw err;
     }
+  }
+
+  addressesInstances(): boolean {
+    return this.network?.configured() ?? false;
   }
 
   async ensureImage(image: string, policy: PullPolicy = DEFAULT_PULL_POLICY): Promise<void> {
@@ -226,6 +235,12 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
     const hostConfig: Record<string, unknown> = { PortBindings: bindings };
     const mounts = await this.mountsOf(task);
     if (mounts.length) hostConfig.Mounts = mounts;
+    const network = await this.network?.networkForTasks(task);
+    if (network) {
+      hostConfig.NetworkMode = network.name;
+      // The node's resolver answers the cluster's service names and forwards the rest.
+      hostConfig.Dns = network.dns;
+    }
     if (spec.resources?.cpu) {
       const milli = parseCpu(spec.resources.cpu);
       if (milli === undefined) throw new InvalidSpecError(`invalid cpu quantity "${spec.resources.cpu}"`);
@@ -352,6 +367,7 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
       started,
       ...(started && !c.State.Running ? { exitCode: c.State.ExitCode } : {}),
       hostPorts: hostPortsOf(c.NetworkSettings.Ports),
+      ...(c.NetworkSettings.Networks?.[CLUSTER_NETWORK]?.IPAddress ? { address: c.NetworkSettings.Networks[CLUSTER_NETWORK].IPAddress } : {}),
     };
   }
 

@@ -43,6 +43,8 @@ export interface Instance {
   /** True once `start` was called (an instance can exist created but never started). */
   started: boolean;
   hostPorts: HostPort[];
+  /** Its address on the cluster network, when it is on one. */
+  address?: string;
 }
 
 export interface ExitResult {
@@ -56,6 +58,8 @@ export interface ExitResult {
 export interface Driver {
   /** `docker` or `process`, reported as the node's runtime. */
   readonly name: string;
+  /** True when its instances have cluster-network addresses worth reporting (an inspection after start). */
+  addressesInstances?(): boolean;
   /** Makes the image available locally according to the pull policy. */
   ensureImage(image: string, policy?: PullPolicy): Promise<void>;
   /**

@@ -85,10 +85,32 @@ export class NodeIdentity {
   private closed = false;
   private onRenewed: (() => void) | undefined;
 
-  constructor(private readonly opts: NodeIdentityOptions) {}
+  /** The dispatcher dialled now (the session moves it to another server, setServer). */
+  private server: string;
+  /** Addresses whose certificate was found not to name them (said once each). */
+  private readonly misnamed = new Set<string>();
+
+  constructor(private readonly opts: NodeIdentityOptions) {
+    this.server = opts.server;
+  }
 
   get credentials(): NodeCredentials | undefined {
     return this.creds;
+  }
+
+  /** The dispatcher address calls go to. */
+  get target(): string {
+    return this.server;
+  }
+
+  /**
+   * Calls go to the dispatcher at `server` from now on (another server of the cluster: all
+   * share one CA, so the node certificate holds there too). The old client is retired.
+   */
+  setServer(server: string): void {
+    if (server === this.server) return;
+    this.server = server;
+    this.retire();
   }
 
   /**
@@ -147,16 +169,17 @@ export class NodeIdentity {
     const parsed = parseJoinToken(token);
     if (!parsed) throw new NodeIdentityError('the join token is not in the form BERTH-1-<CA digest>-<secret>: copy it again from the server\'s data dir (join-token)');
     // Nothing secret is sent before the server proved it holds a certificate of the pinned CA.
-    const caPem = await fetchPinnedCa(this.opts.server, parsed.caDigest);
+    const target = this.server;
+    const caPem = await fetchPinnedCa(target, parsed.caDigest);
     const key = this.opts.sharedKey ?? (await generateKeyPair());
     const csr = await csrFor(key, !!this.opts.sharedKey);
     const Client = loadBerthProto().Dispatcher;
-    let creds = joinCredentials.get(`${caPem}|${dialAddress(this.opts.server)}`);
+    let creds = joinCredentials.get(`${caPem}|${dialAddress(target)}`);
     if (!creds) {
-      creds = grpc.credentials.createSsl(Buffer.from(caPem), null, null, this.serverCheck());
-      joinCredentials.set(`${caPem}|${dialAddress(this.opts.server)}`, creds);
+      creds = grpc.credentials.createSsl(Buffer.from(caPem), null, null, this.serverCheck(target));
+      joinCredentials.set(`${caPem}|${dialAddress(target)}`, creds);
     }
-    const client = new Client(this.opts.server, creds, this.channelOptions());
+    const client = new Client(target, creds, this.channelOptions());
     try {
       const res = await new Promise<{ registration?: RegisterResponse__Output | null; certificate: string; caCertificate: string }>((resolve, reject) => {
         client.Join({ registration: { ...registration, joinToken: token }, csr }, { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, out) =>
@@ -251,8 +274,8 @@ export class NodeIdentity {
 
   private newClient(c: NodeCredentials): DispatcherClient {
     const Client = loadBerthProto().Dispatcher;
-    const creds = grpc.credentials.createSsl(Buffer.from(c.caPem), Buffer.from(c.keyPem), Buffer.from(c.certPem), this.serverCheck());
-    return new Client(this.opts.server, creds, this.channelOptions());
+    const creds = grpc.credentials.createSsl(Buffer.from(c.caPem), Buffer.from(c.keyPem), Buffer.from(c.certPem), this.serverCheck(this.server));
+    return new Client(this.server, creds, this.channelOptions());
   }
 
   private channelOptions(): grpc.ChannelOptions {
@@ -261,16 +284,25 @@ export class NodeIdentity {
 
   /**
    * The server's certificate must name the address dialled (TLS checked the fixed server name
-   * only) and be a server certificate (not another node's).
+   * only) and be a server certificate (not another node's). A certificate that does not name
+   * the address is said once per address in the log, as an error: the servers hand out their
+   * registered agent addresses, so a server whose certificate lacks its own is misconfigured.
    */
-  private serverCheck(): grpc.VerifyOptions {
-    const { host } = splitHostPort(dialAddress(this.opts.server));
+  private serverCheck(target: string): grpc.VerifyOptions {
+    const address = dialAddress(target);
+    const { host } = splitHostPort(address);
     return {
       checkServerIdentity: (_name, cert) => {
         const usage = (cert as PeerCertificate & { ext_key_usage?: string[] }).ext_key_usage ?? [];
         if (!usage.includes(SERVER_AUTH_OID)) return new Error('the server presented a certificate that is not a server certificate of the cluster');
         const wrongName = checkServerIdentity(host, cert);
-        return wrongName && new Error(`${wrongName.message} (start the server with --tls-san ${host} or --advertise-addr so its certificate names it)`);
+        if (!wrongName) return undefined;
+        const fix = `start the server with --tls-san ${host} or --advertise-addr ${address} so its certificate names it`;
+        if (!this.misnamed.has(address)) {
+          this.misnamed.add(address);
+          this.opts.logger.error({ server: address, reason: wrongName.message }, `the server at ${address} presents a certificate that does not name ${host}: this agent cannot use it (${fix})`);
+        }
+        return new Error(`${wrongName.message} (${fix})`);
       },
     };
   }

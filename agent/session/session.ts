@@ -1,21 +1,23 @@
 // Agent session: the agent's one connection to the control plane's dispatcher.
 //
 // Owns: Register (the node's certificate -> registration; joining first with the join token when
-// the node has no valid certificate, identity.ts) then one Session stream, reconnecting with jittered
-// exponential backoff; on every (re)connect it resends every status the worker knows and hands
+// the node has no valid certificate, identity.ts) then one Session stream, reconnecting with
+// jittered exponential backoff, to another server of the cluster when there are several (the
+// servers send their agent addresses over the session; server-list.ts keeps them and picks the
+// next); on every (re)connect it resends every status the worker knows and hands
 // the worker the full assignment set (the worker keeps what already runs, so nothing is started
 // twice); status changes go upstream in batches; heartbeats at the interval the server gave.
 // Must not: know about containers or decide anything about tasks: that is the worker's.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { BerthError, errorMessage } from '../../common/errors.js';
-import type { NodeResources, Task } from '../../common/types.js';
+import type { NodeNetwork, NodeResources, ServiceEndpoints, Task } from '../../common/types.js';
 import type { DispatcherClient } from '../../proto/generated/berth/v1/Dispatcher.js';
 import type { AgentMessage } from '../../proto/generated/berth/v1/AgentMessage.js';
 import type { RegisterResponse__Output } from '../../proto/generated/berth/v1/RegisterResponse.js';
 import type { ServerMessage__Output } from '../../proto/generated/berth/v1/ServerMessage.js';
 import type { Task__Output } from '../../proto/generated/berth/v1/Task.js';
-import { reportToProto, taskFromProto } from '../../proto/convert.js';
+import { endpointsFromProto, networkFromProto, reportToProto, taskFromProto } from '../../proto/convert.js';
 import { KEEPALIVE_OPTIONS } from '../../proto/load.js';
 import type { TaskStatusReport } from '../../common/task-status.js';
 import type { TaskWorker } from '../worker/types.js';
@@ -24,6 +26,7 @@ import type { StreamRequests, StreamSink } from './stream-requests.js';
 import type { PemKeyPair } from '../../common/pki/certs.js';
 import { NodeIdentity } from './identity.js';
 import { NodeIdentityError } from './identity-errors.js';
+import { ServerList } from './server-list.js';
 
 /** The control plane refused the join token: retrying cannot help. */
 export class JoinRefusedError extends BerthError {
@@ -40,7 +43,7 @@ export interface StatusRejectionNotice {
 }
 
 export interface AgentSessionOptions {
-  /** `HOST:PORT` of the dispatcher. */
+  /** `HOST:PORT` of the dispatcher (tried first; the servers tell the others). */
   server: string;
   /** Needed only to join: a node with a valid certificate connects with it. */
   joinToken?: string;
@@ -68,6 +71,10 @@ export interface AgentSessionOptions {
   fenceAfterMs?: number;
   /** Serves the server's logs and exec requests; without it they are ignored. */
   streams?: StreamRequests;
+  /** The node's cluster network, as the server sends it (before the assignments). */
+  onNetwork?: (network: NodeNetwork) => void;
+  /** Every service's endpoints, as the server sends them (before the assignments, then on changes). */
+  onEndpoints?: (endpoints: ServiceEndpoints[]) => void;
 }
 
 /** Fence delay when neither the flag nor the server says better. */
@@ -118,9 +125,12 @@ export class AgentSession {
   /** Set when a renewed certificate needs a new connection: the registration to resume with. */
   private resume: RegisterResponse__Output | undefined;
   private lastRegistration: RegisterResponse__Output | undefined;
+  /** The servers this agent may reach, and which one it dials now. */
+  readonly servers: ServerList;
 
   constructor(private readonly opts: AgentSessionOptions) {
-    this.log = opts.logger.child({ component: 'session', server: opts.server });
+    this.log = opts.logger.child({ component: 'session' });
+    this.servers = new ServerList({ configured: opts.server, ...(opts.identityDir ? { dir: opts.identityDir } : {}), logger: this.log });
     this.identity = new NodeIdentity({
       server: opts.server,
       ...(opts.joinToken ? { joinToken: opts.joinToken } : {}),
@@ -144,6 +154,11 @@ export class AgentSession {
   /** The node id the control plane gave this node (after the first registration). */
   get nodeId(): string | undefined {
     return this.currentNodeId;
+  }
+
+  /** The dispatcher address the session dials now. */
+  get server(): string {
+    return this.identity.target;
   }
 
   /** True while a session is up and its full assignment set has been applied. */
@@ -186,6 +201,7 @@ export class AgentSession {
   private async run(): Promise<Error | undefined> {
     const backoff = this.opts.backoff ?? DEFAULT_BACKOFF;
     let attempt = 0;
+    await this.servers.load();
     while (!this.stopping) {
       let established = false;
       try {
@@ -199,13 +215,20 @@ export class AgentSession {
           this.log.error({ err: err.message }, 'join refused');
           return err;
         }
-        this.log.warn({ err: errorMessage(err) }, 'cannot reach the control plane');
+        this.log.warn({ server: this.server, err: errorMessage(err) }, 'cannot reach the control plane');
       }
       if (this.stopping) break;
       if (established) attempt = 0;
       if (this.resume) continue; // a renewed certificate: reconnect at once with it
+      // The server did not answer, or its session ended: the next attempt goes to another one.
+      const from = this.server;
+      const to = this.servers.advance();
+      if (to !== from) {
+        this.identity.setServer(to);
+        this.log.info({ from, to }, 'moving to another server');
+      }
       const delay = delayBeforeFence(backoffDelay(attempt++, backoff), Date.now(), this.fenceAt);
-      this.log.info({ delayMs: delay, attempt }, 'reconnecting');
+      this.log.info({ server: to, delayMs: delay, attempt }, 'reconnecting');
       await this.sleep(delay);
     }
     return undefined;
@@ -228,7 +251,7 @@ export class AgentSession {
       }
     } catch (err) {
       const e = err as grpc.ServiceError;
-      if (e.code === grpc.status.UNAUTHENTICATED || e.code === grpc.status.INVALID_ARGUMENT) throw new JoinRefusedError(o.server, e.details);
+      if (e.code === grpc.status.UNAUTHENTICATED || e.code === grpc.status.INVALID_ARGUMENT) throw new JoinRefusedError(this.server, e.details);
       throw err;
     }
     this.identity.startRenewing(() => this.reconnectWithRenewedCertificate());
@@ -246,10 +269,10 @@ export class AgentSession {
           } else if (err?.code === grpc.status.PERMISSION_DENIED) {
             // Revoked (the node was removed), or the certificate of another node: it is of no use.
             void this.identity.forget();
-            reject(new JoinRefusedError(o.server, err.details));
+            reject(new JoinRefusedError(this.server, err.details));
           } else if (err) {
             const fatal = err.code === grpc.status.INVALID_ARGUMENT;
-            reject(fatal ? new JoinRefusedError(o.server, err.details) : err);
+            reject(fatal ? new JoinRefusedError(this.server, err.details) : err);
           } else if (!res?.nodeId) {
             reject(new Error('empty registration response'));
           } else {
@@ -285,7 +308,7 @@ export class AgentSession {
         if (this.call === call) this.call = undefined;
         const wasSynced = this.synced;
         this.synced = false;
-        if (!this.stopping) this.log.warn({ why, err: err?.message }, 'session ended');
+        if (!this.stopping) this.log.warn({ server: this.server, why, err: err?.message }, 'session ended');
         if (wasSynced && !this.stopping) this.armFence();
         resolve(gotFullSet);
       };
@@ -299,7 +322,7 @@ export class AgentSession {
           fullSet.push(...this.decodeTasks(msg.assignments.tasks));
           if (!msg.assignments.complete) return;
           this.opts.worker.setAssignments(fullSet);
-          this.log.info({ tasks: fullSet.length }, 'session established: full assignment set applied');
+          this.log.info({ server: this.server, tasks: fullSet.length }, 'session established: full assignment set applied');
           fullSet = [];
           gotFullSet = true;
           this.synced = true;
@@ -307,6 +330,12 @@ export class AgentSession {
         } else if (msg.message === 'changes' && msg.changes) {
           for (const t of this.decodeTasks(msg.changes.upserts)) this.opts.worker.upsert(t);
           for (const id of msg.changes.removedTaskIds) this.opts.worker.remove(id);
+        } else if (msg.message === 'servers' && msg.servers) {
+          void this.servers.update(msg.servers.agentAddresses);
+        } else if (msg.message === 'network' && msg.network) {
+          this.opts.onNetwork?.(networkFromProto(msg.network));
+        } else if (msg.message === 'endpoints' && msg.endpoints) {
+          this.opts.onEndpoints?.(endpointsFromProto(msg.endpoints));
         } else if (msg.message === 'rejections' && msg.rejections) {
           for (const r of msg.rejections.rejections) {
             this.log.warn({ taskId: r.taskId, reason: r.reason }, `status report rejected: ${r.message}`);

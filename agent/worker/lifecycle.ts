@@ -47,6 +47,7 @@ export function advanceStatus(current: TaskStatus, next: TaskState, details: Sta
   const carried: StatusDetails = {};
   if (current.containerId !== undefined) carried.containerId = current.containerId;
   if (current.hostPorts !== undefined) carried.hostPorts = current.hostPorts;
+  if (current.address !== undefined) carried.address = current.address;
   const timestamp = next === current.state && current.timestamp ? current.timestamp : now.toISOString();
   return { ...carried, ...details, state: next, timestamp };
 }

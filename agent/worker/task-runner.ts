@@ -155,6 +155,7 @@ export class TaskRunner {
         reason: StatusReason.Adopted,
         containerId: this.adopted.id,
         hostPorts: this.adopted.hostPorts,
+        ...(this.adopted.address ? { address: this.adopted.address } : {}),
         ...this.initialHealth(),
       });
       if (this.task.desiredState !== 'running') this.stopRequested = true;
@@ -227,10 +228,12 @@ export class TaskRunner {
     const id = this.instanceId;
     if (this.detached) return;
     // The host ports the runtime chose are all the inspection is for: none published, none asked.
-    const inst = spec.ports?.length ? await this.driver.inspect(id).catch(() => undefined) : undefined;
+    // And the address on the cluster network, where the node has one.
+    const inspect = spec.ports?.length || this.driver.addressesInstances?.();
+    const inst = inspect ? await this.driver.inspect(id).catch(() => undefined) : undefined;
     // If a stop came meanwhile, waitForExit delivers it; the task never counts as running.
     if (!this.stopRequested) {
-      this.report('running', { containerId: id, hostPorts: inst?.hostPorts ?? [], ...this.initialHealth() });
+      this.report('running', { containerId: id, hostPorts: inst?.hostPorts ?? [], ...(inst?.address ? { address: inst.address } : {}), ...this.initialHealth() });
       this.startProbing(id);
     }
     await this.waitForExit(id);

@@ -70,13 +70,13 @@ function expiresCell(expiresAt: string | undefined, nowMs: number): string {
   return `in ${formatDuration(at - nowMs)}`;
 }
 
-/** `berth token rotate join`: prints the new join token alone on standard output. */
+/** `berth token rotate join|manager`: prints the new token alone on standard output. */
 export async function rotateJoinToken(ctx: CommandContext, args: string[]): Promise<number> {
   const [kind, ...rest] = args;
-  if (kind !== 'join') throw new UsageError(kind ? `cannot rotate "${kind}" tokens: only join` : 'token rotate needs a token kind: join', 'token');
+  if (kind !== 'join' && kind !== 'manager') throw new UsageError(kind ? `cannot rotate "${kind}" tokens: only join or manager` : 'token rotate needs a token kind: join or manager', 'token');
   if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`, 'token');
-  const res = await ctx.client().request<{ token: string }>('POST', '/v1/tokens/join/rotate');
+  const res = await ctx.client().request<{ token: string }>('POST', `/v1/tokens/${kind}/rotate`);
   ctx.out(res.token);
-  ctx.err('join token rotated: the previous one no longer works; joined nodes are not affected');
+  ctx.err(kind === 'join' ? 'join token rotated: the previous one no longer works; joined nodes are not affected' : 'manager token rotated: the previous one no longer lets servers join; joined servers are not affected');
   return 0;
 }

@@ -26,7 +26,7 @@ export const applyCommand: ClientCommand = {
     '--dry-run=server: the server validates and plans the apply but writes nothing;\n' +
     '--dry-run=client: the manifests are only checked locally, the server is not contacted.\n' +
     '--wait: then follow each service\'s rollout: exit 0 once all are complete, 1 if one is paused,\n' +
-    'failed or rolled back, or --timeout D passes.',
+    'failed or rolled back, or --timeout D passes. A job is followed until its run is complete (0) or failed (1).',
   examples: [
     'berth apply -f web.yaml',
     'berth apply -f services/ -f extra.yaml',

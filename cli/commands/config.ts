@@ -10,6 +10,7 @@ import {
   mergeConfig,
   readForEdit,
   redact,
+  requireContext,
   serializeConfig,
   setContext,
   useContext,
@@ -27,12 +28,13 @@ export const CONFIG_SUBCOMMANDS = [
   'delete-context',
   'view',
   'merge',
+  'add-server',
 ] as const;
 
 export const configCommand: ClientCommand = {
   name: 'config',
   summary: 'Manage the contexts (clusters) of the client config file',
-  usage: 'berth config get-contexts|current-context|use-context|set-context|delete-context|view|merge [ARGS] [flags]',
+  usage: 'berth config get-contexts|current-context|use-context|set-context|delete-context|view|merge|add-server [ARGS] [flags]',
   description: [
     'Subcommands:',
     '  get-contexts                       list the contexts; * marks the current one',
@@ -44,6 +46,8 @@ export const configCommand: ClientCommand = {
     '  delete-context NAME                remove a context',
     '  view [--raw]                       print the file, tokens REDACTED unless --raw',
     "  merge FILE [--name NAME]           add a server's <data-dir>/berth.yaml as a context",
+    '  add-server URL [CONTEXT]           one more API URL for a context (default: the current one),',
+    '                                     tried when the others do not answer (several servers)',
     '',
     'The file written is the one in use (--config, $BERTH_CONFIG, else ~/.berth/config), mode 0600.',
     'A flat "server: / token:" file is converted to a context named "default" when first written.',
@@ -52,6 +56,7 @@ export const configCommand: ClientCommand = {
     'berth config merge /var/lib/berth/berth.yaml --name prod',
     'berth config set-context dev --server https://127.0.0.1:7070 --token-file ./token --certificate-authority ./ca.crt',
     'berth config use-context prod',
+    'berth config add-server https://10.0.0.2:7070',
     'berth config get-contexts',
     'berth --context dev get services',
   ],
@@ -122,6 +127,20 @@ function runConfig(ctx: CommandContext, args: ParsedArgs): number {
       ctx.out(fmt === 'json' ? JSON.stringify(toJson(shown), null, 2) : text.trimEnd());
       return 0;
     }
+    case 'add-server': {
+      if (rest.length < 1 || rest.length > 2) throw new UsageError('config add-server takes a URL and optionally a context NAME', 'config');
+      const url = (rest[0] ?? '').replace(/\/+$/, '');
+      checkUrl(url, 'add-server');
+      const cfg = readForEdit(file);
+      const name = rest[1] ?? cfg.currentContext;
+      if (!name) throw new CliError(`no current context in ${file}: name one, "berth config add-server URL CONTEXT"`);
+      requireContext(cfg, name, file);
+      const { file: next } = setContext(cfg, name, { addServers: [url] });
+      writeConfig(file, next);
+      const urls = next.contexts[name]?.servers ?? [next.contexts[name]?.server ?? url];
+      ctx.out(`context "${name}" servers: ${urls.join(', ')}`);
+      return 0;
+    }
     case 'merge':
       arity(1, 'one FILE');
       return merge(ctx, file, rest[0] ?? '', stringOpt(args.values, 'name'));
@@ -181,7 +200,7 @@ function contextChange(args: ParsedArgs): { server?: string; token?: string; caD
   };
 }
 
-function checkUrl(server: string): void {
+function checkUrl(server: string, what = '--server'): void {
   let url: URL | undefined;
   try {
     url = new URL(server);
@@ -189,7 +208,7 @@ function checkUrl(server: string): void {
     url = undefined;
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new UsageError(`--server "${server}" is not a URL like https://127.0.0.1:7070`, 'config');
+    throw new UsageError(`${what} "${server}" is not a URL like https://127.0.0.1:7070`, 'config');
   }
 }
 

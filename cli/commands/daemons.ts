@@ -6,10 +6,14 @@ import type { DaemonCommand } from '../command.js';
 export const serverCommand: DaemonCommand = {
   name: 'server',
   summary: 'Run the control plane (embedded etcd and a local agent unless --no-agent)',
-  usage: 'berth server [server flags]',
-  description: "The server parses its own flags: run 'berth server --help' for them.",
+  usage: 'berth server [server flags] | berth server leave | berth server rm NAME',
+  description: "The server parses its own flags: run 'berth server --help' for them. 'berth server leave' and\n'berth server rm NAME' are client commands: 'berth server leave --help'.",
   examples: ['berth server --data-dir /var/lib/berth', 'berth server --no-agent --listen 127.0.0.1:7070'],
-  async daemon(argv) {
+  async daemon(argv, all = argv) {
+    if (argv[0] === 'leave' || argv[0] === 'rm') {
+      const [{ runClientCommand }, { serverAdminCommand }] = await Promise.all([import('../run-client.js'), import('./server-admin.js')]);
+      return runClientCommand(serverAdminCommand, all);
+    }
     const { runServer } = await import('../daemons/server.js');
     return runServer(argv);
   },

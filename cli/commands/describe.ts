@@ -37,7 +37,11 @@ export const describeCommand: ClientCommand = {
         const pins = volumes.length
           ? (await client.listNodes()).flatMap((n) => (n.volumes ?? []).filter((v) => volumes.includes(v.name)).map((v) => `${n.name} (volume ${v.name})`))
           : [];
-        ctx.out(describeService(svc, tasks, await client.nodeNames(tasks), ctx.now(), events, pins));
+        // A cluster without service addresses (or an older server) answers 404: no such lines.
+        const endpoints = await client
+          .request<{ items: { vip: string; endpoints: { address: string }[] }[] }>('GET', `/v1/endpoints?service=${encodeURIComponent(svc.metadata.name)}`)
+          .then((r) => r.items[0] && { vip: r.items[0].vip, addresses: r.items[0].endpoints.map((e) => e.address) }, () => undefined);
+        ctx.out(describeService(svc, tasks, await client.nodeNames(tasks), ctx.now(), events, endpoints, pins));
         return 0;
       }
       case Kind.Task: {

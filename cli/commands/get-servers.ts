@@ -1,5 +1,6 @@
 // `berth get servers [NAME]` and `berth describe server NAME`: the control-plane servers sharing
-// one etcd, which one leads, where each serves (GET /v1/servers; docs/ha.md).
+// one etcd, which one leads, where each serves, whether its etcd answers (GET /v1/servers;
+// docs/ha.md).
 import { boolOpt, stringOpt, UsageError, type CommandContext, type ParsedArgs } from '../command.js';
 import type { ApiClient } from '../api-client.js';
 import { formatAge } from '../output/age.js';
@@ -17,6 +18,9 @@ export interface ServerView {
   startedAt: string;
   leader: boolean;
   leaderSince?: string;
+  /** Whether the server's etcd answers (absent from servers of older versions). */
+  etcd?: 'healthy' | 'unhealthy';
+  etcdProblems?: string[];
 }
 
 function listServers(client: ApiClient): Promise<ServerView[]> {
@@ -41,8 +45,8 @@ export async function getServers(ctx: CommandContext, args: ParsedArgs, format: 
     ctx.err('No servers found.');
     return 0;
   }
-  const rows = items.map((s) => [s.name, `${s.apiUrl} agents ${s.agentAddress}`, s.leader ? 'leader' : 'follower', s.serverVersion, formatAge(s.startedAt, ctx.now())]);
-  ctx.out(renderTable(['NAME', 'ADDRESS', 'ROLE', 'VERSION', 'AGE'], rows));
+  const rows = items.map((s) => [s.name, `${s.apiUrl} agents ${s.agentAddress}`, s.leader ? 'leader' : 'follower', s.etcd ?? 'unknown', s.serverVersion, formatAge(s.startedAt, ctx.now())]);
+  ctx.out(renderTable(['NAME', 'ADDRESS', 'ROLE', 'ETCD', 'VERSION', 'AGE'], rows));
   return 0;
 }
 
@@ -55,6 +59,8 @@ export async function describeServer(ctx: CommandContext, name: string): Promise
     `Role:          ${s.leader ? `leader (since ${s.leaderSince ?? 'unknown'})` : 'follower'}`,
     `API:           ${s.apiUrl}`,
     `Agents join:   ${s.agentAddress}`,
+    `Etcd:          ${s.etcd ?? 'unknown (the server does not report it)'}`,
+    ...(s.etcdProblems ?? []).map((p) => `  ${p}`),
     `Version:       ${s.serverVersion}`,
     `Started:       ${s.startedAt} (${formatAge(s.startedAt, ctx.now())} ago)`,
     'Events:',

@@ -14,16 +14,18 @@ import { watchChanges } from './get-watch.js';
 import { getSelected, wantsSelectedGet } from './get-selected.js';
 import { AUDIT_KIND_NAMES, getAudit } from './get-audit.js';
 import { getServers, SERVER_KIND_NAMES } from './get-servers.js';
+import { ENDPOINT_KIND_NAMES, getEndpoints } from './get-endpoints.js';
 
 export const getCommand: ClientCommand = {
   name: 'get',
-  summary: 'List services, tasks, nodes, events, servers or the audit log',
-  usage: 'berth get services|tasks|nodes|events|servers|audit [NAME] [-l SELECTOR] [-o table|wide|json|yaml|name|jsonpath=T] [-w] [flags]',
+  summary: 'List services, tasks, nodes, events, servers, endpoints or the audit log',
+  usage: 'berth get services|tasks|nodes|events|servers|endpoints|audit [NAME] [-l SELECTOR] [-o table|wide|json|yaml|name|jsonpath=T] [-w] [flags]',
   description:
     'Kinds: services (service, svc), tasks (task), nodes (node, no). With a NAME, shows that one object.\n' +
     'A task NAME may be its name, its id or a unique id prefix; a node NAME its name or id.\n' +
     'events (event, ev) lists what happened, oldest first; --for KIND/NAME narrows it to one object.\n' +
     'servers (server) lists the control-plane servers and which one leads.\n' +
+    'endpoints (endpoint, ep) [SERVICE] shows services\' virtual addresses and the ready tasks behind them.\n' +
     'audit lists the API calls that changed something (operators and admins), oldest first.\n' +
     'With -w, the list is followed by a line per change until Ctrl-C.',
   examples: [
@@ -57,6 +59,7 @@ export const getCommand: ClientCommand = {
     if (EVENT_KIND_NAMES.includes(args.positionals[0]?.toLowerCase() ?? '')) return getEvents(ctx, args, format);
     if (AUDIT_KIND_NAMES.includes(args.positionals[0]?.toLowerCase() ?? '')) return getAudit(ctx, args, format);
     if (SERVER_KIND_NAMES.includes(args.positionals[0]?.toLowerCase() ?? '')) return getServers(ctx, args, format);
+    if (ENDPOINT_KIND_NAMES.includes(args.positionals[0]?.toLowerCase() ?? '')) return getEndpoints(ctx, args, format);
     if (stringOpt(args.values, 'for')) throw new UsageError('--for applies to events only', 'get');
     const { kind, names } = parseKindAndNames(args.positionals, 'get');
     const watch = boolOpt(args.values, 'watch');

@@ -8,8 +8,8 @@ const ACTIONS = ['create', 'list', 'revoke', 'rotate'] as const;
 
 export const tokenCommand: ClientCommand = {
   name: 'token',
-  summary: 'Create, list or revoke API tokens with roles; rotate the join token',
-  usage: `berth token create NAME --role ${ROLES.join('|')} [--ttl DURATION] | berth token list [-o table|json|yaml] | berth token revoke NAME | berth token rotate join`,
+  summary: 'Create, list or revoke API tokens with roles; rotate the join or manager token',
+  usage: `berth token create NAME --role ${ROLES.join('|')} [--ttl DURATION] | berth token list [-o table|json|yaml] | berth token revoke NAME | berth token rotate join|manager`,
   description:
     'create: prints the new token alone on standard output (it is shown only this once; the server\n' +
     '  keeps its SHA-256 only). --ttl (30m, 12h, 7d, 1h30m...) makes it expire.\n' +
@@ -20,7 +20,9 @@ export const tokenCommand: ClientCommand = {
     'revoke: calls with the token are refused (401) from then on.\n' +
     'rotate join: makes a new join token, prints it, and refuses the previous one from now on.\n' +
     '  Nodes that joined keep working; new nodes need the new token. The server also writes it to\n' +
-    '  its data dir (join-token).',
+    '  its data dir (join-token).\n' +
+    'rotate manager: the same for the manager token, which lets servers join (berth server --join);\n' +
+    '  servers that joined are not affected (manager-token in the answering server\'s data dir).',
   examples: ['TOKEN=$(berth token create ci --role operator --ttl 30d)', 'berth token list', 'berth token revoke ci', 'berth token rotate join > join-token'],
   options: {
     role: { type: 'string', valueName: 'ROLE', description: `create: the token's role, one of ${ROLES.join(', ')}` },

@@ -5,11 +5,15 @@ import { parseArgs } from 'node:util';
 import { checkNodeName, parseLabels } from '../../agent/cli.js';
 import { MAX_NODE_CERT_TTL_MS, MIN_NODE_CERT_TTL_MS, parseDurationMs } from '../../control-plane/pki/setup.js';
 import { DEFAULT_LEADER_LEASE_SECONDS, SERVER_DEFAULTS, type ServerOptions } from '../../control-plane/server.js';
+import { overlaps, parseCidr } from '../../common/cidr.js';
 
 export const SERVER_USAGE = `Usage: berth server [flags]
+       berth server --join HOST:PORT --token-file FILE [flags]
+       berth server leave | rm NAME   (client commands: see 'berth server leave --help')
 
 Runs the control plane: API, orchestrator, scheduler, the dispatcher agents join, and (unless
---no-agent) a local agent. Without --etcd it runs an embedded etcd under --data-dir.
+--no-agent) a local agent. Without --etcd it runs an embedded etcd under --data-dir; with --join,
+that etcd joins the embedded etcds of the servers already in the cluster (docs/ha.md).
 
 Flags:
   --data-dir DIR          state, tokens and client config (default ${SERVER_DEFAULTS.dataDir})
@@ -20,6 +24,15 @@ Flags:
   --etcd-prefix PREFIX    key prefix in etcd (default ${SERVER_DEFAULTS.etcdPrefix})
   --name NAME             this server's name among the servers sharing one etcd
                           (default: host name); see docs/ha.md
+  --join HOST:PORT        join the cluster of the server whose agent address this is
+                          (its dispatcher): needs --token-file with the manager token;
+                          only on the first start (a restart comes back as the same member)
+  --token-file FILE       the manager token, for --join (a server's data dir/manager-token)
+  --etcd-peer-addr HOST:PORT
+                          where the embedded etcd listens for the other servers' etcds
+                          (TLS), and the address they dial (default: --advertise-addr's
+                          host, or --agent-listen's, or this machine's first address;
+                          port 7072, or a free one; kept in the data dir)
   --leader-lease SECONDS  TTL of the server's lease, and so of its leadership: a dead
                           leader is replaced within it (default ${DEFAULT_LEADER_LEASE_SECONDS})
   --no-agent              do not run a local agent
@@ -39,6 +52,11 @@ Flags:
   --node-cert-ttl DURATION
                           lifetime of node certificates, e.g. 24h, 30m, 20s (default 24h);
                           agents renew them at 2/3 of it
+  --node-subnets CIDR     give every docker node a /24 of CIDR for its containers, routed
+                          between the nodes (e.g. 10.240.0.0/16); see docs/networking.md
+  --service-addresses CIDR
+                          give every service a virtual address of CIDR and a DNS name on
+                          the cluster network (needs --node-subnets; e.g. 10.241.0.0/16)
 
 Example:
   berth server --data-dir /var/lib/berth
@@ -54,6 +72,8 @@ export interface ServerFlags {
   server: ServerOptions;
   /** Undefined with --no-agent. */
   localAgent: LocalNodeFlags | undefined;
+  /** --join and --token-file. */
+  join?: { address: string; tokenFile: string };
 }
 
 /** Parses `berth server` flags; throws with a one-line message. Undefined for --help. */
@@ -78,6 +98,11 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
       'node-cert-ttl': { type: 'string' },
       name: { type: 'string' },
       'leader-lease': { type: 'string' },
+      join: { type: 'string' },
+      'token-file': { type: 'string' },
+      'etcd-peer-addr': { type: 'string' },
+      'node-subnets': { type: 'string' },
+      'service-addresses': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -102,7 +127,25 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
   if (leaderLease !== undefined && (!Number.isInteger(leaderLease) || leaderLease < 2)) {
     throw new Error(`--leader-lease: must be a whole number of seconds, at least 2`);
   }
+  if (values.join !== undefined && !/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(values.join)) throw new Error(`--join "${values.join}": expected HOST:PORT, a server's agent (dispatcher) address`);
+  if (values.join !== undefined && !values['token-file']) throw new Error('--join needs --token-file FILE: the manager token (manager-token in a server\'s data dir)');
+  if (values['token-file'] !== undefined && values.join === undefined) throw new Error('--token-file is for --join');
+  if (values.join !== undefined && values.etcd) throw new Error('--join and --etcd: a server joining runs its own embedded etcd; with an external etcd, use --etcd alone');
+  if (values['node-subnets'] !== undefined) {
+    const range = parseCidr(values['node-subnets'], '--node-subnets');
+    if (range.prefix > 24) throw new Error(`--node-subnets "${values['node-subnets']}": must hold at least one /24 (a prefix of 24 or less)`);
+  }
+  if (values['service-addresses'] !== undefined) {
+    if (values['node-subnets'] === undefined) throw new Error('--service-addresses needs --node-subnets (service addresses live on the cluster network)');
+    const vips = parseCidr(values['service-addresses'], '--service-addresses');
+    if (overlaps(vips, parseCidr(values['node-subnets'], '--node-subnets'))) {
+      throw new Error(`--service-addresses "${values['service-addresses']}" overlaps --node-subnets "${values['node-subnets']}"`);
+    }
+  }
   const server: ServerOptions = {
+    ...(values['etcd-peer-addr'] ? { etcdPeerAddr: values['etcd-peer-addr'] } : {}),
+    ...(values['node-subnets'] !== undefined ? { nodeSubnets: values['node-subnets'] } : {}),
+    ...(values['service-addresses'] !== undefined ? { serviceAddresses: values['service-addresses'] } : {}),
     ...(values['advertise-addr'] ? { advertiseAddr: values['advertise-addr'] } : {}),
     ...(tlsSans.length ? { tlsSans } : {}),
     ...(nodeCertTtlMs !== undefined ? { nodeCertTtlMs } : {}),
@@ -122,5 +165,5 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
         nodeName: checkNodeName(values['node-name'] ?? os.hostname(), '--node-name'),
         labels: parseLabels(values['node-labels'] ?? '', '--node-labels'),
       };
-  return { server, localAgent };
+  return { server, localAgent, ...(values.join !== undefined ? { join: { address: values.join, tokenFile: values['token-file']! } } : {}) };
 }

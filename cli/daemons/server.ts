@@ -37,6 +37,10 @@ export async function runServer(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
+    if (flags.join) {
+      const { joinCluster } = await import('./server-join.js');
+      await joinCluster(flags.server, flags.join, log);
+    }
     const running = await startServer(flags.server, log, life);
     if (flags.localAgent) await withLocalAgent(flags.server, flags.localAgent, running, log, life);
   } catch (err) {

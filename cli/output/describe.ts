@@ -159,6 +159,8 @@ export function describeService(
   names: NodeNames,
   nowMs: number,
   eventList?: readonly DescribeEvent[],
+  /** Its virtual address and ready tasks' addresses, when the cluster gives services one. */
+  endpoints?: { vip: string; addresses: readonly string[] },
   /** Where the service's named volumes live (`node-1 (volume data)`): the nodes it is pinned to. */
   pins?: readonly string[],
 ): string {
@@ -170,14 +172,21 @@ export function describeService(
     .optional('Updated', when(svc.metadata.updatedAt, nowMs))
     .optional('Version', svc.metadata.version)
     .field('Mode', s.mode ?? 'replicated')
-    .field('Replicas', `${desiredOf(svc)} desired | ${svc.status?.running ?? 0} running | ${svc.status?.tasks ?? 0} tasks`)
+    .field(
+      s.mode === 'job' ? 'Completions' : 'Replicas',
+      s.mode === 'job'
+        ? `${svc.status?.completed ?? 0}/${desiredOf(svc)} completed | ${s.parallelism ?? 1} at once | ${svc.status?.running ?? 0} running | job ${svc.status?.job ?? 'running'}`
+        : `${desiredOf(svc)} desired | ${svc.status?.running ?? 0} running | ${svc.status?.tasks ?? 0} tasks`,
+    )
     .optional('Status', svc.status?.message)
     .field('Image', s.image)
     .optional('Pull policy', s.pullPolicy)
     .optional('Command', s.command && JSON.stringify(s.command))
     .optional('Args', s.args && JSON.stringify(s.args))
     .list('Environment', kvLines(s.env))
-    .field('Ports', specPorts(s.ports));
+    .field('Ports', specPorts(s.ports))
+    .optional('Virtual address', endpoints?.vip)
+    .optional('Endpoints', endpoints && (endpoints.addresses.join(', ') || NONE));
   w.heading('Resources')
     .field('CPU', s.resources?.cpu ?? NONE, 1)
     .field('Memory', s.resources?.memory ?? NONE, 1);
@@ -218,6 +227,7 @@ export function describeTask(
     .field('Image', task.spec.image)
     .field('Container', st.containerId)
     .field('Ports', boundPorts(st))
+    .optional('Address', st.address)
     .optional('Exit code', st.exitCode)
     .field('Created', when(task.createdAt, nowMs));
   const output = st.lastOutput?.replace(/\s+$/, '');

@@ -14,10 +14,16 @@ export interface TableView {
 export function desiredOf(svc: ServiceView): number {
   if (svc.status?.desired !== undefined) return svc.status.desired;
   if (svc.spec.mode === 'global') return svc.status?.tasks ?? 0;
+  if (svc.spec.mode === 'job') return svc.spec.completions ?? 1;
   return svc.spec.replicas ?? 1;
 }
 
+/** Running of desired; for a job, its completions: `2/3 completed`, `1/3 failed`. */
 export function replicasCell(svc: ServiceView): string {
+  if (svc.spec.mode === 'job') {
+    const state = svc.status?.job;
+    return `${svc.status?.completed ?? 0}/${desiredOf(svc)} ${state === 'failed' ? 'failed' : 'completed'}`;
+  }
   return `${svc.status?.running ?? 0}/${desiredOf(svc)}`;
 }
 

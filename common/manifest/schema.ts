@@ -45,8 +45,10 @@ export const serviceSchema = {
       required: ['image'],
       additionalProperties: false,
       properties: {
-        mode: { type: 'string', enum: ['replicated', 'global'] },
+        mode: { type: 'string', enum: ['replicated', 'global', 'job'] },
         replicas: { type: 'integer', minimum: 0, maximum: 100000 },
+        completions: { type: 'integer', minimum: 1, maximum: 100000 },
+        parallelism: { type: 'integer', minimum: 1, maximum: 100000 },
         image: { type: 'string', minLength: 1, maxLength: 512, pattern: '^[^\\s]+$' },
         command: { type: 'array', items: { type: 'string' } },
         args: { type: 'array', items: { type: 'string' } },

@@ -55,6 +55,17 @@ function semanticIssues(svc: Service): FieldIssue[] {
   if (spec.mode === 'global' && spec.replicas !== undefined) {
     issues.push({ path: 'spec.replicas', reason: 'not allowed with mode global (one task runs on every eligible node)' });
   }
+  if (spec.mode === 'job') {
+    if (spec.replicas !== undefined) issues.push({ path: 'spec.replicas', reason: 'not allowed with mode job (use completions and parallelism)' });
+    if (spec.restartPolicy?.condition === 'any') {
+      issues.push({ path: 'spec.restartPolicy.condition', reason: 'a job\'s tasks run to completion: use on-failure (the default for jobs) or none' });
+    }
+    if (spec.update !== undefined) issues.push({ path: 'spec.update', reason: 'not allowed with mode job (a changed job runs again from the start)' });
+  } else {
+    for (const field of ['completions', 'parallelism'] as const) {
+      if (spec[field] !== undefined) issues.push({ path: `spec.${field}`, reason: 'only allowed with mode job' });
+    }
+  }
   const seen = new Map<string, number>();
   (spec.ports ?? []).forEach((p, i) => {
     const key = `${p.containerPort}/${p.protocol ?? 'tcp'}`;

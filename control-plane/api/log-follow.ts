@@ -32,10 +32,19 @@ export function hasOutput(t: Task): boolean {
   return t.nodeId !== undefined && taskStateRank(t.status.state) >= taskStateRank(TaskState.Running) && t.status.state !== TaskState.Rejected;
 }
 
-/** Tasks of a service whose output `logs service/NAME` shows: those that run now. */
+/**
+ * Tasks of a service whose output `logs service/NAME` shows: those that run now; for a job
+ * (whose tasks end by design), each slot's latest task that ran, finished or not.
+ */
 export function liveTasks(tasks: readonly Task[]): Task[] {
+  const latestOfJob = new Map<number, Task>();
+  for (const t of tasks) {
+    if (t.spec.mode !== 'job' || t.desiredState !== 'running' || !hasOutput(t)) continue;
+    const cur = latestOfJob.get(t.slot);
+    if (!cur || t.createdAt > cur.createdAt) latestOfJob.set(t.slot, t);
+  }
   return tasks
-    .filter((t) => isLive(t) && hasOutput(t))
+    .filter((t) => (t.spec.mode === 'job' ? latestOfJob.get(t.slot) === t : isLive(t) && hasOutput(t)))
     .sort((a, b) => a.slot - b.slot || a.createdAt.localeCompare(b.createdAt));
 }
 

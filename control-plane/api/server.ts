@@ -9,13 +9,14 @@ import { makeErrorHandler } from './errors.js';
 import { collectOpenApi } from './openapi.js';
 import { registerSchemas, serviceRoutes } from './routes/services.js';
 import { taskAndNodeRoutes } from './routes/tasks-nodes.js';
+import { endpointRoutes } from './routes/endpoints.js';
 import { nodeAdminRoutes } from './routes/node-admin.js';
 import { eventRoutes } from './routes/events.js';
 import { rolloutRoutes } from './routes/rollout.js';
 import { joinTokenRoutes, type JoinTokenRotation } from './routes/join-token.js';
 import { attachWatch } from './watch.js';
 import { logsAndExecRoutes } from './routes/logs-exec.js';
-import { serverRoutes } from './routes/servers.js';
+import { serverRoutes, type ThisServer } from './routes/servers.js';
 import type { TaskStreams } from '../dispatcher/task-streams.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { WatchCache } from './watch-cache.js';
@@ -28,6 +29,8 @@ import { auditRoutes } from './routes/audit.js';
 import { secretRoutes } from './routes/secrets.js';
 import { volumeRoutes } from './routes/volumes.js';
 import type { Secrets } from '../secrets/secrets.js';
+import { metricsRoutes, type MetricsSource } from './routes/metrics.js';
+import { apiRequestSeconds } from '../metrics/instruments.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -50,6 +53,10 @@ export interface ApiServerOptions {
   tls?: { certPem: string; keyPem: string };
   /** Secrets sealed with the server's key; without it the secrets routes are absent. */
   secrets?: Secrets;
+  /** `GET /metrics`'s body (the server's registries); without it the route is absent. */
+  metrics?: MetricsSource;
+  /** The server this API runs in, for `POST /v1/servers/leave` and `DELETE /v1/servers/:name`; without it those routes are absent. */
+  thisServer?: ThisServer;
 }
 
 declare module 'fastify' {
@@ -81,6 +88,8 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   });
   app.addHook('onResponse', async (req, reply) => {
     log.debug({ method: req.method, url: loggableUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    // By route pattern (not URL: names and ids would make a series per object); unknown paths as one.
+    apiRequestSeconds.observe({ route: req.routeOptions.url ?? 'unknown', method: req.method, code: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
   app.get('/healthz', { config: { permission: 'public' }, schema: { summary: 'Liveness; needs no token', tags: ['health'] } }, () => Promise.resolve({ status: 'ok' }));
@@ -88,16 +97,18 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   const reads = opts.cache.reads;
   serviceRoutes(app, opts.store, reads, opts.events);
   taskAndNodeRoutes(app, opts.store, reads);
+  endpointRoutes(app, opts.store, reads);
   nodeAdminRoutes(app, opts.store);
   eventRoutes(app, opts.store, reads);
   rolloutRoutes(app, opts.store, reads, opts.events);
-  serverRoutes(app, opts.store);
+  serverRoutes(app, opts.store, opts.thisServer);
   if (opts.streams) logsAndExecRoutes(app, opts.store, opts.streams, log);
   tokenRoutes(app, apiTokens);
   if (opts.joinTokens) joinTokenRoutes(app, opts.joinTokens, log);
   auditRoutes(app, opts.store, log);
   if (opts.secrets) secretRoutes(app, opts.secrets);
   volumeRoutes(app, opts.store);
+  if (opts.metrics) metricsRoutes(app, opts.metrics);
   attachWatch(app, { ...opts, authorize: (token, kind) => app.access.authorizeWatch(token, kind) });
   return app;
 }

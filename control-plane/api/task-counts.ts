@@ -14,7 +14,8 @@
 // counts them and sends what changed.
 import type { MessagePort } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
-import { isTerminal, type Service, type Task } from '../../common/types.js';
+import { jobProgress, jobSettings } from '../../common/jobs.js';
+import { isTerminal, type JobState, type Service, type Task } from '../../common/types.js';
 import { isLive, isOutdated, isReady } from '../../common/task-predicates.js';
 import type { InformerEvent } from '../store/informer.js';
 import { keys } from '../store/keys.js';
@@ -31,17 +32,29 @@ export interface ServiceCounts {
   ready: number;
   /** Live tasks running the spec of `version`. */
   upToDate: number;
+  /** Jobs: the current run's completions and state (common/jobs.ts). */
+  completed?: number;
+  job?: JobState;
 }
 
 /** The counts of `svc` over `tasks` (its tasks; others are ignored). */
 export function countService(svc: Service, tasks: Iterable<Task>): ServiceCounts {
   const c: ServiceCounts = { version: svc.metadata.version ?? 0, tasks: 0, running: 0, ready: 0, upToDate: 0 };
+  const job = svc.spec.mode === 'job';
+  const run: Task[] = [];
   for (const t of tasks) {
-    if (t.serviceName !== svc.metadata.name || !isLive(t)) continue;
+    if (t.serviceName !== svc.metadata.name) continue;
+    if (job && !outdatedAgainst(t, svc)) run.push(t);
+    if (!isLive(t)) continue;
     c.tasks++;
     if (t.status.state === 'running') c.running++;
     if (isReady(t)) c.ready++;
     if (!outdatedAgainst(t, svc)) c.upToDate++;
+  }
+  if (job) {
+    const progress = jobProgress(jobSettings(svc.spec), run);
+    c.completed = progress.completed;
+    c.job = progress.state;
   }
   return c;
 }
@@ -169,7 +182,7 @@ export class CountsPublisher implements Controller {
 }
 
 function sameCounts(a: ServiceCounts, b: ServiceCounts): boolean {
-  return a.version === b.version && a.tasks === b.tasks && a.running === b.running && a.ready === b.ready && a.upToDate === b.upToDate;
+  return a.version === b.version && a.tasks === b.tasks && a.running === b.running && a.ready === b.ready && a.upToDate === b.upToDate && a.completed === b.completed && a.job === b.job;
 }
 
 /** API thread: the counts as the main thread last sent them. */

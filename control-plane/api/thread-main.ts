@@ -2,7 +2,7 @@
 // fastify server. Ends when the main thread posts 'stop', after closing each of them.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../../common/log.js';
-import { matches, rotateJoinToken } from '../auth/tokens.js';
+import { matches, rotateToken } from '../auth/tokens.js';
 import { EventRecorder } from '../events/recorder.js';
 import { AuditRecorder } from '../audit/recorder.js';
 import { createSharedInformers, stopSharedInformers } from '../store/shared-informers.js';
@@ -11,6 +11,8 @@ import { buildApi, listenApi } from './server.js';
 import { BridgedStreams } from './stream-bridge.js';
 import { WatchCache } from './watch-cache.js';
 import { RelayedCounts } from './task-counts.js';
+import { registry } from '../metrics/instruments.js';
+import { MetricsRelay } from '../metrics/relay.js';
 import type { ApiThreadData, ApiThreadMessage } from './thread.js';
 import { SecretBox } from '../secrets/secret-box.js';
 import { Secrets } from '../secrets/secrets.js';
@@ -24,6 +26,7 @@ const audit = new AuditRecorder({ store, logger: log });
 const informers = createSharedInformers(store, log);
 const streams = data.streamsPort ? new BridgedStreams(data.streamsPort) : undefined;
 const cache = new WatchCache({ store, logger: log, informers, counts: new RelayedCounts(data.countsPort) });
+const metrics = data.metricsPort ? new MetricsRelay(data.metricsPort, registry) : undefined;
 const api = buildApi({
   store,
   tokens: { verifyAdmin: (token) => matches(token, data.adminTokenSha256) },
@@ -33,14 +36,26 @@ const api = buildApi({
   audit,
   tls: data.tls,
   ...(data.secretsKeyFile ? { secrets: new Secrets(store, SecretBox.load(data.secretsKeyFile)) } : {}),
+  ...(data.serverName
+    ? { thisServer: { name: data.serverName, embeddedEtcd: !!data.embeddedEtcd, leave: () => port.postMessage({ type: 'leave' } satisfies ApiThreadMessage) } }
+    : {}),
   ...(streams ? { streams } : {}),
-  ...(data.joinTokenRotation ? { joinTokens: { rotate: () => rotateJoinToken(store, data.joinTokenRotation!.dataDir, data.joinTokenRotation!.caDigest) } } : {}),
+  ...(metrics ? { metrics } : {}),
+  ...(data.joinTokenRotation
+    ? {
+        joinTokens: {
+          rotate: () => rotateToken(store, data.joinTokenRotation!.dataDir, data.joinTokenRotation!.caDigest, 'join'),
+          rotateManager: () => rotateToken(store, data.joinTokenRotation!.dataDir, data.joinTokenRotation!.caDigest, 'manager'),
+        },
+      }
+    : {}),
 });
 
 async function close(): Promise<void> {
   await api.close().catch((err: Error) => log.error({ component: 'api', err: err.message }, 'API close failed'));
   streams?.close();
   data.countsPort.close();
+  metrics?.close();
   await events.stop().catch(() => undefined);
   await audit.stop().catch(() => undefined);
   await stopSharedInformers(informers).catch(() => undefined);

@@ -15,6 +15,8 @@ import type { Logger } from 'pino';
 import type { SharedInformers } from '../store/shared-informers.js';
 import { serveStreams, type SessionSource } from './stream-bridge.js';
 import { CountsPublisher } from './task-counts.js';
+import type { Registry } from 'prom-client';
+import { serveMetrics } from '../metrics/relay.js';
 
 export interface ApiThreadOptions {
   endpoints: string[];
@@ -33,7 +35,14 @@ export interface ApiThreadOptions {
   tls: { certPem: string; keyPem: string };
   /** The secrets key file (secret-box.ts): the thread reads it to seal values; without it no secrets routes. */
   secretsKeyFile?: string;
+  /** The main thread's metrics registry: `GET /metrics` adds it to the API thread's own. */
+  metrics?: Registry;
   logger: Logger;
+  /** This server's name, and whether it runs an embedded etcd member (leave and rm). */
+  serverName?: string;
+  embeddedEtcd?: boolean;
+  /** Called when the API accepted `berth server leave`. */
+  onLeave?: () => void;
 }
 
 /** What thread-main.ts receives. */
@@ -45,13 +54,16 @@ export interface ApiThreadData {
   logLevel: string;
   streamsPort?: MessagePort;
   countsPort: MessagePort;
+  metricsPort?: MessagePort;
   joinTokenRotation?: { dataDir: string; caDigest: string };
   tls: { certPem: string; keyPem: string };
   secretsKeyFile?: string;
+  serverName?: string;
+  embeddedEtcd?: boolean;
 }
 
 /** Messages from the thread. */
-export type ApiThreadMessage = { type: 'ready'; url: string } | { type: 'failed'; message: string; code?: string };
+export type ApiThreadMessage = { type: 'ready'; url: string } | { type: 'failed'; message: string; code?: string } | { type: 'leave' };
 
 export interface ApiThread {
   /** The URL clients use. */
@@ -83,6 +95,7 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
   const entry = path.join(path.dirname(here), `thread-main${path.extname(here)}`);
   const channel = opts.streams ? new MessageChannel() : undefined;
   const countsChannel = new MessageChannel();
+  const metricsChannel = opts.metrics ? new MessageChannel() : undefined;
   const data: ApiThreadData = {
     endpoints: opts.endpoints,
     etcdPrefix: opts.etcdPrefix,
@@ -90,18 +103,22 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
     adminTokenSha256: opts.adminTokenSha256,
     logLevel: opts.logger.level,
     tls: opts.tls,
+    ...(opts.serverName ? { serverName: opts.serverName, embeddedEtcd: !!opts.embeddedEtcd } : {}),
     ...(opts.joinTokenRotation ? { joinTokenRotation: opts.joinTokenRotation } : {}),
     ...(channel ? { streamsPort: channel.port2 } : {}),
     ...(opts.secretsKeyFile ? { secretsKeyFile: opts.secretsKeyFile } : {}),
     countsPort: countsChannel.port2,
+    ...(metricsChannel ? { metricsPort: metricsChannel.port2 } : {}),
   };
-  const transferList = [channel?.port2, countsChannel.port2].filter((p) => p !== undefined);
+  const transferList = [channel?.port2, countsChannel.port2, metricsChannel?.port2].filter((p) => p !== undefined);
   const worker = newWorker(entry, here, { workerData: data, transferList });
   const stopStreams = channel && opts.streams ? serveStreams(channel.port1, opts.streams) : () => undefined;
   const publisher = new CountsPublisher(opts.informers, countsChannel.port1, opts.logger);
   void publisher.start();
+  if (metricsChannel && opts.metrics) serveMetrics(metricsChannel.port1, opts.metrics);
   const stopServing = () => {
     stopStreams();
+    metricsChannel?.port1.close();
     void publisher.stop();
     countsChannel.port1.close();
   };
@@ -121,11 +138,14 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
     worker.once('message', resolve);
     void crashed.then(resolve);
   });
-  if (first instanceof Error || first.type === 'failed') {
+  if (first instanceof Error || first.type !== 'ready') {
     await exited;
     if (first instanceof Error) throw first;
-    throw Object.assign(new Error(first.message), first.code ? { code: first.code } : {});
+    throw Object.assign(new Error(first.type === 'failed' ? first.message : 'the API thread did not start'), first.type === 'failed' && first.code ? { code: first.code } : {});
   }
+  worker.on('message', (m: ApiThreadMessage) => {
+    if (m.type === 'leave') opts.onLeave?.();
+  });
   return {
     url: first.url,
     crashed: crashed.then((err) => (stopping ? new Promise<Error>(() => undefined) : err)),

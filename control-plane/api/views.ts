@@ -1,4 +1,5 @@
 // What the API returns: stored objects plus status derived from the tasks (never stored twice).
+import { JOB_DEFAULTS } from '../../common/jobs.js';
 import type { UpdateStatus } from '../../common/rollout.js';
 import type { Node, Service, Task } from '../../common/types.js';
 import { isReady } from '../../common/task-predicates.js';
@@ -20,6 +21,9 @@ export interface ServiceStatusView {
   available: number;
   /** The service's latest rollout. */
   update?: { state: string; message: string; revision: number };
+  /** Jobs: completions of the current run, and its state. */
+  completed?: number;
+  job?: string;
 }
 
 /** A service as the API shows it, its status counted from `tasks` (its own; others are ignored). */
@@ -31,9 +35,10 @@ export type ServiceWithStatus = Service & { status: ServiceStatusView };
 
 /** A service as the API shows it, from counts made against its version (see task-counts.ts). */
 export function serviceViewOf(svc: Service, c: ServiceCounts, update?: UpdateStatus): ServiceWithStatus {
-  const desired = svc.spec.mode === 'global' ? c.tasks : (svc.spec.replicas ?? 1);
+  const desired = svc.spec.mode === 'global' ? c.tasks : svc.spec.mode === 'job' ? (svc.spec.completions ?? JOB_DEFAULTS.completions) : (svc.spec.replicas ?? 1);
   const rollout = update ? { update: { state: update.state, message: update.message, revision: update.revision } } : {};
-  return { ...svc, status: { desired, tasks: c.tasks, running: c.running, ready: c.ready, upToDate: c.upToDate, available: c.ready, ...rollout } };
+  const job = c.job !== undefined ? { completed: c.completed ?? 0, job: c.job } : {};
+  return { ...svc, status: { desired, tasks: c.tasks, running: c.running, ready: c.ready, upToDate: c.upToDate, available: c.ready, ...rollout, ...job } };
 }
 
 export type NodeWithTasks = Node & { tasks: number };

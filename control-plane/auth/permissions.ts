@@ -17,6 +17,8 @@ export const Permission = {
   EventsRead: 'events:read',
   /** The control-plane servers and which one leads. */
   ServersRead: 'servers:read',
+  /** A server leaving, a stopped one removed (admin only). */
+  ServersWrite: 'servers:write',
   TokensRead: 'tokens:read',
   TokensWrite: 'tokens:write',
   AuditRead: 'audit:read',
@@ -25,6 +27,8 @@ export const Permission = {
   SecretsWrite: 'secrets:write',
   /** The API's own description (OpenAPI). */
   MetaRead: 'meta:read',
+  /** `GET /metrics` (Prometheus): counts and timings, no object's content. */
+  MetricsRead: 'metrics:read',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 
@@ -45,6 +49,7 @@ const VIEWER: readonly Permission[] = [
   Permission.ServersRead,
   Permission.MetaRead,
   Permission.SecretsRead,
+  Permission.MetricsRead,
 ];
 
 const OPERATOR: readonly Permission[] = [

@@ -22,6 +22,7 @@ interface StoredTokens {
   managerTokenSha256?: string;
   createdAt: string;
   joinTokenRotatedAt?: string;
+  managerTokenRotatedAt?: string;
 }
 
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -52,6 +53,13 @@ export class ClusterTokens {
     if (!token) return false;
     const current = await this.store.get<StoredTokens>(keys.clusterTokens);
     return !!current && matches(token, current.joinTokenSha256);
+  }
+
+  /** Checks against the manager token's hash in etcd now (a rotation takes effect at once). */
+  async verifyManager(token: string | undefined): Promise<boolean> {
+    if (!token) return false;
+    const current = await this.store.get<StoredTokens>(keys.clusterTokens);
+    return !!current?.managerTokenSha256 && matches(token, current.managerTokenSha256);
   }
 
   /**
@@ -103,13 +111,18 @@ export class ClusterTokens {
     return new ClusterTokens(store, stored, adminOk ? admin : undefined, joinOk ? join : undefined);
   }
 
-  /** Writes `<data-dir>/berth.yaml` (server URL, admin token, the cluster CA) for the CLI. */
-  async writeClientConfig(dataDir: string, serverUrl: string, caCertPem?: string): Promise<string | undefined> {
+  /**
+   * Writes `<data-dir>/berth.yaml` (server URL, admin token, the cluster CA) for the CLI; with
+   * `otherUrls` (the other servers' API URLs), `servers:` lists them all, this one first.
+   */
+  async writeClientConfig(dataDir: string, serverUrl: string, caCertPem?: string, otherUrls: string[] = []): Promise<string | undefined> {
     if (!this.adminToken) return undefined;
     const file = path.join(dataDir, CLIENT_CONFIG_FILE);
     // The CA as kubeconfig carries it: the client verifies the API's certificate with it.
     const ca = caCertPem ? { 'certificate-authority-data': Buffer.from(caCertPem).toString('base64') } : {};
-    await writeSecret(file, stringify({ server: serverUrl, token: this.adminToken, ...ca }));
+    const others = otherUrls.filter((u) => u !== serverUrl);
+    const servers = others.length ? { servers: [serverUrl, ...others] } : {};
+    await writeSecret(file, stringify({ server: serverUrl, ...servers, token: this.adminToken, ...ca }));
     return file;
   }
 }
@@ -119,21 +132,29 @@ export class ClusterTokens {
  * etcd, so the old one is refused from now on, and to `<dataDir>/join-token`. Nodes that joined
  * keep their certificates. Returns the new token (the caller shows it once; never log it).
  */
-export async function rotateJoinToken(store: Store, dataDir: string, caDigest: string): Promise<string> {
-  const join = newCaPinnedToken(caDigest);
+export function rotateJoinToken(store: Store, dataDir: string, caDigest: string): Promise<string> {
+  return rotateToken(store, dataDir, caDigest, 'join');
+}
+
+/** Replaces the join or the manager token (`<dataDir>/join-token` or `manager-token`). */
+export async function rotateToken(store: Store, dataDir: string, caDigest: string, kind: 'join' | 'manager'): Promise<string> {
+  const token = newCaPinnedToken(caDigest);
+  const now = new Date().toISOString();
   for (let attempt = 1; ; attempt++) {
     const stored = await store.get<StoredTokens & { version?: number }>(keys.clusterTokens);
     if (!stored) throw new Error('the cluster has no tokens yet');
     const { version, ...rest } = stored;
+    const next: StoredTokens =
+      kind === 'join' ? { ...rest, joinTokenSha256: sha256(token), joinTokenRotatedAt: now } : { ...rest, managerTokenSha256: sha256(token), managerTokenRotatedAt: now };
     try {
-      await store.put(keys.clusterTokens, { ...rest, joinTokenSha256: sha256(join), joinTokenRotatedAt: new Date().toISOString() }, version);
+      await store.put(keys.clusterTokens, next, version);
       break;
     } catch (err) {
       if (!(err instanceof ConflictError) || attempt >= 5) throw err;
     }
   }
-  await writeSecret(path.join(dataDir, JOIN_TOKEN_FILE), join);
-  return join;
+  await writeSecret(path.join(dataDir, kind === 'join' ? JOIN_TOKEN_FILE : MANAGER_TOKEN_FILE), token);
+  return token;
 }
 
 /** An older cluster's tokens get a manager token (its file in this data dir). */
@@ -177,7 +198,7 @@ async function writeSecret(file: string, content: string): Promise<void> {
   await chmod(file, 0o600); // writeFile's mode does not apply to an existing file
 }
 
-async function readSecret(file: string): Promise<string | undefined> {
+export async function readSecret(file: string): Promise<string | undefined> {
   try {
     return (await readFile(file, 'utf8')).trim() || undefined;
   } catch {

@@ -17,6 +17,7 @@
 // Owns: when a controller's pass runs and with which keys. Must not: know what the keys mean.
 import type { Logger } from 'pino';
 import { errorMessage } from '../../common/errors.js';
+import { controllerPassSeconds } from '../metrics/instruments.js';
 import { DelayHeap } from './delay-heap.js';
 import { FailureLog } from './failure-log.js';
 import { retryDelay, type RetryBackoffOptions } from './retry-backoff.js';
@@ -62,7 +63,12 @@ export class WorkQueue<K> {
   private stopping: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
 
+  /** The controller's name in the pass-duration metric: the queue's name, or its logger's component. */
+  private readonly metricName: string;
+
   constructor(private readonly opts: WorkQueueOptions<K>) {
+    const component = (opts.logger.bindings() as { component?: unknown }).component;
+    this.metricName = opts.name ?? (typeof component === 'string' ? component : 'controller');
     this.failureLog = new FailureLog(opts.name ? opts.logger.child({ queue: opts.name }) : opts.logger);
     this.quietMs = Math.max(0, opts.quietMs ?? 0);
     this.maxDelayMs = Math.max(this.quietMs, opts.maxDelayMs ?? this.quietMs);
@@ -226,10 +232,13 @@ export class WorkQueue<K> {
   }
 
   private async pass(keys: K[]): Promise<void> {
+    const done = controllerPassSeconds.startTimer({ controller: this.metricName });
     try {
       await this.opts.process(keys);
     } catch (err) {
       this.retryAll(keys.filter((k) => !this.retriedInPass.has(k)), err);
+    } finally {
+      done();
     }
   }
 

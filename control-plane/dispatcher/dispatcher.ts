@@ -4,7 +4,9 @@
 // authenticated by the node's certificate, tls.ts), one Session stream per agent (the full set of
 // its assigned tasks, then changes), task status reports written back to etcd (validated, forward
 // only, batched), node liveness from heartbeats (kept in memory; only the ready/down transitions
-// are written), and logs and exec requests to a node's agent over its session (task-streams.ts).
+// are written), every server's agent address told to the agents, logs and exec requests to a
+// node's agent over its session (task-streams.ts), and servers joining the control plane with the
+// manager token (join-server.ts).
 // Must not: decide where tasks run or replace the tasks of a dead node (scheduler and
 // orchestrator do; onNodeDown is the hook), nor write a task's spec or desired state.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -21,6 +23,8 @@ import type { SharedInformers } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
 import { keys } from '../store/keys.js';
 import { NodeRegistry } from './node-registry.js';
+import { NodeNetworkFeed, type NodeSubnets } from './node-network.js';
+import { ServiceAddresses } from './service-addresses.js';
 import { NodeSession, type SessionCall, type SessionHost } from './node-session.js';
 import { AssignmentChange, expiredNodes } from './rules.js';
 import { StatusWriter } from './status-writer.js';
@@ -40,10 +44,12 @@ import {
 import { errorMessage } from '../../common/errors.js';
 import { RevokedNodes } from '../pki/revocations.js';
 import { join, renew, type CertificateHost } from './join.js';
+import { joinServer, type ServerJoinHost } from './join-server.js';
 import { dispatcherCredentials, isDenied, PeerVerifier, type CallDenied, type DispatcherTls, type PeerNode } from './tls.js';
 import type { SessionLiveness } from '../leader/sessions.js';
 import type { Secrets } from '../secrets/secrets.js';
 import { workloadHandlers } from './workloads.js';
+import type { AgentAddressBook } from '../leader/server-directory.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -71,6 +77,14 @@ export interface DispatcherOptions {
   sessions?: SessionLiveness;
   /** The cluster's secrets: their values go to the node of a task that uses them (workloads.ts). */
   secrets?: Secrets;
+  /** Every server's agent address: sent to each agent at session start and when it changes. */
+  servers?: AgentAddressBook;
+  /** Lets other servers join (JoinServer); without it the call is refused. */
+  serverJoin?: Omit<ServerJoinHost, 'store' | 'log'>;
+  /** The cluster's node subnets (`--node-subnets`): docker nodes get one and routes to the others'. */
+  nodeSubnets?: NodeSubnets;
+  /** The block services' virtual addresses come from (`--service-addresses`); needs `informers`. */
+  serviceAddresses?: string;
 }
 
 export const RUNTIMES = ['docker', 'process'] as const;
@@ -92,6 +106,8 @@ export class Dispatcher implements TaskStreams {
   private readonly heartbeatIntervalMs: number;
   private readonly graceMs: number;
   private readonly registry: NodeRegistry;
+  private readonly network: NodeNetworkFeed | undefined;
+  private readonly addresses: ServiceAddresses | undefined;
   private readonly index: TaskView;
   private readonly writer: StatusWriter;
   private readonly sessions = new Map<string, NodeSession>();
@@ -107,6 +123,7 @@ export class Dispatcher implements TaskStreams {
   private stopping: Promise<void> | undefined;
   private readonly revoked: RevokedNodes;
   private readonly peers: PeerVerifier;
+  private offServers: () => void = () => true;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.log = opts.logger.child({ component: 'dispatcher' });
@@ -115,7 +132,26 @@ export class Dispatcher implements TaskStreams {
     this.revoked.onRevoked((nodeId) => this.sessions.get(nodeId)?.end('the node was removed: its certificates are revoked'));
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 1000;
     this.graceMs = opts.heartbeatGraceMs ?? 5000;
-    this.registry = new NodeRegistry(opts.store, this.log, opts.informers?.nodes);
+    this.registry = new NodeRegistry(opts.store, this.log, opts.informers?.nodes, opts.nodeSubnets);
+    this.network = opts.nodeSubnets
+      ? new NodeNetworkFeed(opts.nodeSubnets, this.registry, {
+          connected: () => [...this.sessions.keys()],
+          send: (nodeId, net) => this.sessions.get(nodeId)?.sendNetwork(net),
+        })
+      : undefined;
+    this.addresses =
+      opts.serviceAddresses && opts.informers
+        ? new ServiceAddresses({
+            store: opts.store,
+            logger: this.log,
+            range: opts.serviceAddresses,
+            services: opts.informers.services,
+            tasks: opts.informers.tasks,
+            push: (list) => {
+              for (const session of this.sessions.values()) session.sendEndpoints(list);
+            },
+          })
+        : undefined;
     this.index = new TaskView({
       store: opts.store,
       logger: this.log,
@@ -172,6 +208,9 @@ export class Dispatcher implements TaskStreams {
 
   async start(): Promise<void> {
     await Promise.all([this.registry.start(), this.index.start(), this.revoked.start()]);
+    this.network?.start();
+    // Not awaited: the shared informers it reads may be started after the dispatcher.
+    this.addresses?.start().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'service addresses did not start'));
     // Agents need time to reconnect after a control-plane restart: every node not already down
     // counts as seen now, plus the longest wait an agent's reconnect backoff may have reached.
     const seenUntil = Date.now() + RESTART_RECONNECT_ALLOWANCE_MS;
@@ -194,12 +233,21 @@ export class Dispatcher implements TaskStreams {
         setVolumes: (nodeId, volumes) => this.registry.setVolumes(nodeId, volumes),
         ...(this.opts.secrets ? { secrets: this.opts.secrets } : {}),
       }),
+      JoinServer: (call, callback) => {
+        const sj = this.opts.serverJoin;
+        if (!sj) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this server does not let servers join' });
+        void joinServer({ ...sj, store: this.opts.store, log: this.log }, call, callback);
+      },
     };
     server.addService(loadBerthProto().Dispatcher.service, handlers);
     this.boundPort = await new Promise<number>((resolve, reject) =>
       server.bindAsync(this.opts.listen, dispatcherCredentials(this.opts.tls), (err, port) => (err ? reject(err) : resolve(port))),
     );
     this.server = server;
+    this.offServers = this.opts.servers?.onAgentAddresses((addresses) => {
+      this.log.info({ servers: addresses }, 'agent addresses changed: telling every agent');
+      for (const s of this.sessions.values()) s.sendServers(addresses);
+    }) ?? (() => true);
     const every = Math.max(50, Math.min(1000, Math.floor(this.graceMs / 4)));
     this.livenessTimer = setInterval(() => void this.checkLiveness(), every);
     this.log.info({ listen: this.opts.listen, port: this.boundPort }, 'dispatcher listening');
@@ -213,6 +261,9 @@ export class Dispatcher implements TaskStreams {
 
   private async stopNow(): Promise<void> {
     if (this.livenessTimer) clearInterval(this.livenessTimer);
+    this.offServers();
+    this.network?.stop();
+    await this.addresses?.stop();
     for (const s of [...this.sessions.values()]) s.end('dispatcher stopping');
     const server = this.server;
     if (server) {
@@ -290,6 +341,7 @@ export class Dispatcher implements TaskStreams {
       runtime: req.runtime,
       address: peerHost(peer),
     });
+    this.network?.registered(node);
     const token = randomBytes(24);
     this.sessionTokens.set(node.id, token);
     this.alive(node.id);
@@ -357,6 +409,9 @@ export class Dispatcher implements TaskStreams {
     alive: (nodeId) => this.alive(nodeId),
     tasksOf: (nodeId): Task[] => this.index.tasksOf(nodeId),
     submitStatuses: (nodeId, reports) => this.writer.submit(nodeId, reports),
+    agentAddresses: () => this.opts.servers?.agentAddresses() ?? [],
+    networkOf: (nodeId) => this.network?.networkOf(nodeId),
+    endpoints: () => this.addresses?.endpoints(),
   };
 
   private recordNode(node: Node, reason: string, message: string, type: EventType = EventType.Normal): void {
@@ -364,6 +419,11 @@ export class Dispatcher implements TaskStreams {
   }
 
   // ---------- liveness ----------
+
+  /** Node id -> when this dispatcher last heard from the node (ms since the epoch), for the metrics. */
+  lastHeartbeats(): ReadonlyMap<string, number> {
+    return this.lastSeen;
+  }
 
   private alive(nodeId: string): void {
     this.lastSeen.set(nodeId, Date.now());

@@ -8,7 +8,8 @@ import { NodeAvailability, NodeState, type Node, type NodeResources, type NodeVo
 import type { Informer } from '../store/informer.js';
 import { informerFor } from '../store/shared-informers.js';
 import { keys } from '../store/keys.js';
-import type { Store } from '../store/store.js';
+import type { Store, WriteOp } from '../store/store.js';
+import type { NodeSubnets } from './node-network.js';
 
 export interface Registration {
   name: string;
@@ -33,6 +34,8 @@ export class NodeRegistry {
     private readonly log: Logger,
     /** The process's node informer to read; without it, the registry watches on its own. */
     shared?: Informer<Node>,
+    /** The cluster's node subnets, when it has them: a new docker node is given a block. */
+    private readonly subnets?: NodeSubnets,
   ) {
     ({ informer: this.informer, release: this.release } = informerFor<Node>(shared, { store, prefix: keys.nodes, logger: log }));
   }
@@ -52,6 +55,11 @@ export class NodeRegistry {
 
   all(): Node[] {
     return this.informer.values();
+  }
+
+  /** Calls `handler` on every change of a node (after the cache has it); returns the unsubscribe. */
+  subscribe(handler: (prev: Node | undefined, next: Node | undefined) => void): () => void {
+    return this.informer.subscribe((ev) => handler(ev.previous, ev.type === 'put' ? ev.value : undefined));
   }
 
   /** Creates the node, or updates the node of the same name; either way it is `ready`. */
@@ -107,9 +115,14 @@ export class NodeRegistry {
 
   private async registerNow(reg: Registration): Promise<Node> {
     const id = this.idOfName(reg.name);
+    const tried = new Set<string>();
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const now = new Date().toISOString();
       const existing = id ? await this.store.get<Node>(keys.node(id)) : undefined;
+      // A node keeps its subnet; a new one claims the first free block with its own write.
+      const claim = !existing?.subnet && this.subnets?.wants(reg.runtime) ? this.subnets.pick(this.informer.cache.values(), tried) : undefined;
+      if (!existing?.subnet && this.subnets?.wants(reg.runtime) && !claim) this.log.warn({ nodeName: reg.name }, 'no free node subnet: the node runs its tasks without the cluster network');
+      const subnet = existing?.subnet ?? claim;
       const node: Node = {
         id: existing?.id ?? id ?? newNodeId(),
         name: reg.name,
@@ -119,18 +132,21 @@ export class NodeRegistry {
         capacity: reg.capacity,
         allocatable: reg.capacity,
         runtime: reg.runtime,
+        ...(subnet ? { subnet } : {}),
         createdAt: existing?.createdAt ?? now,
         ...(existing?.volumes ? { volumes: existing.volumes } : {}),
       };
       try {
-        const revision = existing
-          ? await this.store.put(keys.node(node.id), node, existing.version)
-          : await this.store.create(keys.node(node.id), node);
+        const write: WriteOp = existing
+          ? { type: 'put', key: keys.node(node.id), value: node, version: existing.version! }
+          : { type: 'create', key: keys.node(node.id), value: node };
+        const revision = await this.store.txn(claim ? [{ type: 'create', key: keys.subnet(claim), value: { nodeId: node.id } }, write] : [write]);
         if (!existing) this.createdIds.set(reg.name, node.id);
         this.log.info({ nodeId: node.id, nodeName: node.name, created: !existing }, 'node registered');
         return { ...node, version: revision };
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
+        if (claim) tried.add(claim);
       }
     }
     throw new ConflictError(keys.node(id ?? reg.name));

@@ -1,16 +1,17 @@
 // One agent's Session stream, server side: authenticate the hello, send the full assignment set,
 // then the changes (gathered over one turn of the event loop, so a burst of placements is one
 // message), and pass status reports and heartbeats on. Logs and exec requests to the agent travel
-// on the same stream; their answers are routed back by request id (stream-router.ts).
+// on the same stream; their answers are routed back by request id (stream-router.ts). After the
+// full set, and whenever it changes, the list of every server's dispatcher address.
 import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { TaskStatusReport } from '../../common/task-status.js';
-import type { Task } from '../../common/types.js';
+import type { NodeNetwork, ServiceEndpoints, Task } from '../../common/types.js';
 import type { AgentMessage__Output } from '../../proto/generated/berth/v1/AgentMessage.js';
 import type { ServerMessage } from '../../proto/generated/berth/v1/ServerMessage.js';
 import type { Task as PbTask } from '../../proto/generated/berth/v1/Task.js';
 import type { TaskStatusReport__Output } from '../../proto/generated/berth/v1/TaskStatusReport.js';
-import { reportFromProto, taskToProto } from '../../proto/convert.js';
+import { endpointsToProto, networkToProto, reportFromProto, taskToProto } from '../../proto/convert.js';
 import { StatusRejectReason } from './rules.js';
 import type { StatusRejection } from './status-writer.js';
 import { StreamRouter, type StreamHandler } from './stream-router.js';
@@ -37,6 +38,12 @@ export interface SessionHost {
   alive(nodeId: string): void;
   tasksOf(nodeId: string): Task[];
   submitStatuses(nodeId: string, reports: TaskStatusReport[]): StatusRejection[];
+  /** Every server's dispatcher address, sent after the full set (none: not sent). */
+  agentAddresses?(): string[];
+  /** The node's container network, when the cluster has node subnets: sent before its tasks. */
+  networkOf?(nodeId: string): NodeNetwork | undefined;
+  /** Every service's endpoints, when the cluster has service addresses: sent before the tasks. */
+  endpoints?(): ServiceEndpoints[] | undefined;
 }
 
 export class NodeSession {
@@ -99,6 +106,12 @@ export class NodeSession {
     this.send({ flow: { requestId, paused } });
   }
 
+  /** Tells the agent where every server's dispatcher is (after its hello only). */
+  sendServers(agentAddresses: string[]): void {
+    if (!this.nodeId) return;
+    this.send({ servers: { agentAddresses } });
+  }
+
   /** Ends the stream from the server side (a newer session of the node, or shutdown). */
   end(reason: string): void {
     if (this.closed) return;
@@ -146,7 +159,12 @@ export class NodeSession {
     this.log = this.log.child({ nodeId });
     this.host.attach(this);
     this.host.alive(nodeId);
-    // Full set first; changes queued meanwhile are sent after it.
+    // The network first, so the agent's containers start on it; then the full set of tasks
+    // (changes queued meanwhile are sent after it).
+    const network = this.host.networkOf?.(nodeId);
+    if (network) this.sendNetwork(network);
+    const endpoints = this.host.endpoints?.();
+    if (endpoints) this.sendEndpoints(endpoints);
     const tasks = this.host.tasksOf(nodeId);
     this.upserts.clear();
     this.removals.clear();
@@ -154,6 +172,8 @@ export class NodeSession {
       const chunk = tasks.slice(i, i + TASKS_PER_MESSAGE);
       this.send({ assignments: { tasks: chunk.map(taskToProto), complete: i + TASKS_PER_MESSAGE >= tasks.length } });
     }
+    const servers = this.host.agentAddresses?.() ?? [];
+    if (servers.length) this.sendServers(servers);
     this.log.info({ tasks: tasks.length, reported: hello.statuses.length }, 'session started');
     this.submit(hello.statuses);
   }
@@ -191,6 +211,16 @@ export class NodeSession {
     for (let i = 0; i < Math.max(upserts.length, removed.length); i += TASKS_PER_MESSAGE) {
       this.send({ changes: { upserts: upserts.slice(i, i + TASKS_PER_MESSAGE), removedTaskIds: removed.slice(i, i + TASKS_PER_MESSAGE) } });
     }
+  }
+
+  /** The node's network changed (a peer's route): the agent rewires. */
+  sendNetwork(network: NodeNetwork): void {
+    this.send({ network: networkToProto(network) });
+  }
+
+  /** The services' endpoints changed: the full set, which the agent's resolver and rules follow. */
+  sendEndpoints(endpoints: ServiceEndpoints[]): void {
+    if (this.nodeId) this.send({ endpoints: endpointsToProto(endpoints) });
   }
 
   private send(msg: ServerMessage): void {

@@ -1,5 +1,7 @@
-// Embedded etcd: the `etcd` binary from PATH run as a child process of `berth server`, on
-// loopback ports chosen here, with its data under the server's data dir.
+// Embedded etcd: the `etcd` binary from PATH run as a child process of `berth server`, its client
+// URL on a loopback port chosen here (only this server talks to it), its data under the server's
+// data dir. With `member`, it is one member of a cluster of servers' etcds: it speaks to the other
+// members over mutual TLS (certificates of the cluster CA, peers' CN checked) on the peer address.
 //
 // Owns: the child's whole life. It must never outlive the server: it is started under
 // `setpriv --pdeathsig SIGTERM` where available (so even a SIGKILLed server takes it down), it is
@@ -28,10 +30,34 @@ export interface EmbeddedEtcdOptions {
   binary?: string;
   /** Client port; 0 or absent = a free loopback port. */
   clientPort?: number;
+  /** This member among the servers' etcds; absent = a lone member with a loopback peer port. */
+  member?: EtcdMemberOptions;
   startTimeoutMs?: number;
 }
 
+export interface EtcdMemberOptions {
+  /** The member's name (the server's). */
+  name: string;
+  /** The IP address the peer port binds. */
+  peerListenHost: string;
+  /** The host other members dial (in the peer certificate). */
+  peerAdvertiseHost: string;
+  /** Fixed peer port; absent = a free one. */
+  peerPort?: number;
+  /** `peerPort` was only a preference: when it is taken, another free port will do. */
+  peerPortFallback?: boolean;
+  tls: { certFile: string; keyFile: string; caFile: string; allowedCn: string };
+  /**
+   * Joining a cluster (used on the member's first start only; etcd ignores it once its data
+   * exists): the whole initial cluster, `name=peerURL,...`, this member included.
+   */
+  join?: { initialCluster: string };
+}
+
 export class EmbeddedEtcd {
+  /** The peer URL the member advertises (with `member`). */
+  peerUrl: string | undefined;
+
   private exited: Promise<void>;
   private stopping = false;
 
@@ -66,16 +92,29 @@ export class EmbeddedEtcd {
     // A free port can be taken between probing and binding: retry a few times.
     for (let attempt = 0; attempt < 3; attempt++) {
       const clientPort = opts.clientPort || (await freePort());
-      const peerPort = await freePort();
+      const m = opts.member;
+      const peerPort = (attempt === 0 || !m?.peerPortFallback ? m?.peerPort : undefined) || (await freePort(m?.peerListenHost));
       const clientUrl = `http://127.0.0.1:${clientPort}`;
+      const peerUrl = m ? `https://${urlHost(m.peerAdvertiseHost)}:${peerPort}` : `http://127.0.0.1:${peerPort}`;
+      const name = m?.name ?? 'berth';
       const args = [
-        '--name', 'berth',
+        '--name', name,
         '--data-dir', dir,
         '--listen-client-urls', clientUrl,
         '--advertise-client-urls', clientUrl,
-        '--listen-peer-urls', `http://127.0.0.1:${peerPort}`,
-        '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-        '--initial-cluster', `berth=http://127.0.0.1:${peerPort}`,
+        '--listen-peer-urls', m ? `https://${urlHost(m.peerListenHost)}:${peerPort}` : peerUrl,
+        '--initial-advertise-peer-urls', peerUrl,
+        '--initial-cluster', m?.join?.initialCluster ?? `${name}=${peerUrl}`,
+        ...(m?.join ? ['--initial-cluster-state', 'existing'] : []),
+        ...(m
+          ? [
+              '--peer-cert-file', m.tls.certFile,
+              '--peer-key-file', m.tls.keyFile,
+              '--peer-trusted-ca-file', m.tls.caFile,
+              '--peer-client-cert-auth',
+              '--peer-cert-allowed-cn', m.tls.allowedCn,
+            ]
+          : []),
         '--log-level', 'warn',
         '--logger', 'zap',
         '--quota-backend-bytes', String(4 * 1024 ** 3),
@@ -83,6 +122,7 @@ export class EmbeddedEtcd {
       const [cmd, cmdArgs] = withParentDeathSignal(binary, args);
       const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
       const etcd = new EmbeddedEtcd(child, clientUrl, log);
+      etcd.peerUrl = m ? peerUrl : undefined;
       const tail: string[] = [];
       const keep = (chunk: Buffer) => {
         for (const line of chunk.toString().split('\n')) if (line.trim()) tail.push(line.trim());
@@ -90,9 +130,11 @@ export class EmbeddedEtcd {
       };
       child.stdout?.on('data', keep);
       child.stderr?.on('data', keep);
-      log.info({ pid: child.pid, clientUrl, dataDir: dir }, 'starting embedded etcd');
+      log.info({ pid: child.pid, clientUrl, ...(m ? { peerUrl, member: name, joining: !!m.join } : {}), dataDir: dir }, 'starting embedded etcd');
       try {
-        await etcd.waitHealthy(opts.startTimeoutMs ?? 20_000, tail);
+        // A joining member is a learner until promoted: it answers no client call but its health
+        // endpoint; the server waits for its promotion.
+        await etcd.waitHealthy(opts.startTimeoutMs ?? 20_000, tail, !!m?.join);
         log.info({ pid: child.pid, clientUrl }, 'embedded etcd is healthy');
         child.stdout?.off('data', keep);
         child.stdout?.resume();
@@ -108,7 +150,7 @@ export class EmbeddedEtcd {
     throw lastErr ?? new EtcdStartError('etcd failed to start');
   }
 
-  private async waitHealthy(timeoutMs: number, tail: string[]): Promise<void> {
+  private async waitHealthy(timeoutMs: number, tail: string[], joining = false): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let exited = false;
     void this.exited.then(() => (exited = true));
@@ -117,9 +159,15 @@ export class EmbeddedEtcd {
         throw new EtcdStartError(`etcd exited during start-up: ${tail.slice(-3).join(' | ') || 'no output'}`);
       }
       try {
-        const res = await fetch(`${this.clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
-        const body = (await res.json()) as { health?: string };
-        if (body.health === 'true') return;
+        if (joining) {
+          // Its /health reads a key, which a learner refuses: that it serves is enough here.
+          const res = await fetch(`${this.clientUrl}/version`, { signal: AbortSignal.timeout(1000) });
+          if (res.ok) return;
+        } else {
+          const res = await fetch(`${this.clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
+          const body = (await res.json()) as { health?: string };
+          if (body.health === 'true') return;
+        }
       } catch {
         // not up yet
       }
@@ -153,6 +201,11 @@ let setprivWorks: boolean | undefined;
 export function withParentDeathSignal(cmd: string, args: string[]): [string, string[]] {
   setprivWorks ??= onPath('setpriv') && spawnSync('setpriv', ['--pdeathsig', 'SIGTERM', 'true']).status === 0;
   return setprivWorks ? ['setpriv', ['--pdeathsig', 'SIGTERM', '--', cmd, ...args]] : [cmd, args];
+}
+
+/** A host as a URL carries it (an IPv6 address in brackets). */
+export function urlHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 export function freePort(host = '127.0.0.1'): Promise<number> {

@@ -1,6 +1,6 @@
 // This server's registration: `servers/<name>` = where it serves (API URL, agent address), its
-// version and start time, on the server lease, so `berth get servers` lists the servers alive
-// now and a dead one drops out within the lease's TTL. Written again under a new lease after a
+// version, start time and whether its etcd answers, on the server lease, so `berth get servers`
+// lists the servers alive now and a dead one drops out within the lease's TTL. Written again under a new lease after a
 // lost one. Which of them leads is the leader key's to say (election.ts); `serverViews` joins both.
 import type { Logger } from 'pino';
 import { errorMessage } from '../../common/errors.js';
@@ -8,6 +8,7 @@ import { serverKeys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import type { LeaderRecord } from './election.js';
 import type { ServerLease } from './server-lease.js';
+import type { EtcdHealthState } from './etcd-health.js';
 
 export interface ServerRecord {
   name: string;
@@ -18,6 +19,10 @@ export interface ServerRecord {
   /** Berth's version on that server (not `version`: the store gives that name the key's revision). */
   serverVersion: string;
   startedAt: string;
+  /** Whether this server's etcd answers (etcd-health.ts); absent in older registrations. */
+  etcd?: EtcdHealthState;
+  /** The endpoints that did not answer healthy, with why (unhealthy only). */
+  etcdProblems?: string[];
 }
 
 /** A server as the API shows it. */
@@ -34,7 +39,7 @@ export class ServerRegistration {
   constructor(
     private readonly store: Store,
     private readonly lease: ServerLease,
-    private readonly record: ServerRecord,
+    private record: ServerRecord,
     logger: Logger,
   ) {
     this.log = logger.child({ component: 'server-registration' });
@@ -50,6 +55,17 @@ export class ServerRegistration {
 
   stop(): void {
     this.unsubscribe();
+  }
+
+  /** Changes what the registration says (the etcd health) and writes it again. */
+  async update(patch: Partial<Omit<ServerRecord, 'name'>>): Promise<void> {
+    const { etcdProblems: _p, ...rest } = this.record;
+    this.record = { ...rest, ...patch };
+    try {
+      await this.write(this.lease.id);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'could not update this server\'s registration');
+    }
   }
 
   private async write(leaseId: string): Promise<void> {

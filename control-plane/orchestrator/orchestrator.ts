@@ -17,6 +17,7 @@
 // The loop is the controllers' work queue (controller/work-queue.ts), keyed by service name:
 // events add services, a pass plans and writes all that are ready, a failed write is retried
 // with backoff, and a rollout's wake-up time is a delayed add.
+import { taskRestartsTotal } from '../metrics/instruments.js';
 import type { Logger } from 'pino';
 import { ConflictError } from '../../common/errors.js';
 import type { Revision, UpdateStatus } from '../../common/rollout.js';
@@ -195,6 +196,8 @@ export class Orchestrator implements Controller {
     const now = new Date().toISOString();
     const ops: WriteOp[] = [];
     const touched: string[] = [];
+    /** Per service, the ids of the tasks created to replace one that ended (for the restarts metric). */
+    const restarted = new Map<string, string[]>();
     const events: EventInput[] = [];
     // Services whose rollout state changes: their task writes and the state go in one transaction.
     const rollouts: { name: string; ops: WriteOp[]; events: EventInput[] }[] = [];
@@ -250,6 +253,7 @@ export class Orchestrator implements Controller {
       if (planOps.length) {
         ops.push(...planOps);
         touched.push(name);
+        if (plan.restarts?.length) restarted.set(name, plan.restarts);
         events.push(...plan.events);
         this.log.info(
           { service: name, create: plan.create.length, shutdown: plan.shutdown.length, remove: plan.remove.length, orphan: plan.orphan.length },
@@ -270,6 +274,7 @@ export class Orchestrator implements Controller {
       // A conflicting write is planned again; its event would be recorded twice.
       const conflicted = new Set(conflicts.map((k) => k.split('/')[2]));
       for (const e of events) if (!e.object.id || !conflicted.has(e.object.id)) this.opts.events?.record(e);
+      for (const [service, ids] of restarted) for (const id of ids) if (!conflicted.has(id)) taskRestartsTotal.inc({ service });
     } catch (err) {
       for (const name of touched) this.opts.placer?.releaseNew(booked.get(name) ?? []);
       this.queue.retryAll(touched, err);

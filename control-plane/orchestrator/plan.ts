@@ -44,6 +44,8 @@ export interface Plan {
   rollback?: { toRevision: number; reason: string };
   /** Plan again at this time (ms since the epoch) even if nothing changes: a monitor or delay ends. */
   wakeAt?: number;
+  /** Ids of the created tasks that replace a task that ended by itself (restarts, for the metrics). */
+  restarts?: string[];
 }
 
 export const emptyPlan = (): Plan => ({ create: [], shutdown: [], remove: [], orphan: [], events: [] });
@@ -64,6 +66,7 @@ export function mergePlans(a: Plan, b: Plan): Plan {
   if (update) plan.update = update;
   const rollback = b.rollback ?? a.rollback;
   if (rollback) plan.rollback = rollback;
+  if (a.restarts || b.restarts) plan.restarts = [...(a.restarts ?? []), ...(b.restarts ?? [])];
   const wakes = [a.wakeAt, b.wakeAt].filter((w): w is number => w !== undefined);
   if (wakes.length) plan.wakeAt = Math.min(...wakes);
   return plan;

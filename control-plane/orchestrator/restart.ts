@@ -17,10 +17,12 @@ export function planRestart(
   now: string,
   plan: Plan,
   backoff: BackoffOptions = {},
+  /** The caller decided the restart and its count (jobs, common/jobs.ts). */
+  decided?: { restarts: number },
 ): boolean {
-  const restarts = nextRestarts(ended, now, backoff);
+  const restarts = decided?.restarts ?? nextRestarts(ended, now, backoff);
   // Past restartPolicy.maxAttempts the slot stays ended; `describe task` shows its last exit.
-  if (!shouldRestart(svc.spec, ended, restarts)) return false;
+  if (!decided && !shouldRestart(svc.spec, ended, restarts)) return false;
   const task = newTask(svc, place, now);
   task.restarts = restarts;
   const delay = restartDelayMs(restarts, svc.spec.restartPolicy, backoff);
@@ -40,6 +42,7 @@ export function planRestart(
     }
   }
   plan.create.push(task);
+  (plan.restarts ??= []).push(task.id);
   plan.shutdown.push({ task: ended, desiredState: 'shutdown', reason: Reason.Superseded });
   return true;
 }

@@ -30,6 +30,14 @@ const leafExtensions = (usage: x509.ExtendedKeyUsageType) => [
 ];
 const NODE_EXTENSIONS = leafExtensions(x509.ExtendedKeyUsage.clientAuth);
 const SERVER_EXTENSIONS = leafExtensions(x509.ExtendedKeyUsage.serverAuth);
+/** etcd peers are both: each dials the others and is dialled. */
+const PEER_EXTENSIONS = [
+  new x509.BasicConstraintsExtension(false, undefined, true),
+  new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+  new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], false),
+];
+/** The CN of etcd peer certificates; etcd accepts peers with this CN only (not nodes' certificates). */
+export const ETCD_PEER_CN = 'berth-etcd-peer';
 
 /** A node's CSR the CA will not sign. */
 export class CsrRejectedError extends BerthError {}
@@ -161,12 +169,20 @@ export class ClusterCa {
     return this.issue({ subject: 'CN=berth-dispatcher', publicKey, ttlMs, now, usage: x509.ExtendedKeyUsage.serverAuth, sans: names });
   }
 
+  /** An etcd peer certificate (server and client auth, CN = ETCD_PEER_CN) for `sans`. */
+  async issuePeerCert(publicKey: CryptoKey, sans: SubjectAltNames, ttlMs: number, now = new Date()): Promise<IssuedCert> {
+    const names: x509.JsonGeneralName[] = [...sans.dns.map((value) => ({ type: 'dns' as const, value })), ...sans.ips.map((value) => ({ type: 'ip' as const, value }))];
+    return this.issue({ subject: `CN=${ETCD_PEER_CN}`, publicKey, ttlMs, now, usage: x509.ExtendedKeyUsage.serverAuth, peer: true, sans: names });
+  }
+
   private async issue(o: {
     subject: string;
     publicKey: CryptoKey | x509.PublicKey;
     ttlMs: number;
     now: Date;
     usage: x509.ExtendedKeyUsageType;
+    /** Server and client auth (etcd peers), whatever `usage` says. */
+    peer?: boolean;
     sans?: x509.JsonGeneralName[];
   }): Promise<IssuedCert> {
     const notAfter = this.notAfter(o.now, o.ttlMs);
@@ -180,7 +196,7 @@ export class ClusterCa {
       publicKey: o.publicKey,
       signingKey: this.keys.privateKey,
       extensions: [
-        ...(o.usage === x509.ExtendedKeyUsage.clientAuth ? NODE_EXTENSIONS : SERVER_EXTENSIONS),
+        ...(o.peer ? PEER_EXTENSIONS : o.usage === x509.ExtendedKeyUsage.clientAuth ? NODE_EXTENSIONS : SERVER_EXTENSIONS),
         ...(o.sans?.length ? [new x509.SubjectAlternativeNameExtension(o.sans, false)] : []),
       ],
     });

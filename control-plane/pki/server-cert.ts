@@ -103,12 +103,18 @@ export function ensureServerCert(dataDir: string, ca: ClusterCa, sans: SubjectAl
  * or the certificate is stale (another CA, other names, near expiry). Used for the dispatcher's
  * and the API's certificates.
  */
-export async function ensureCertFiles(files: { certFile: string; keyFile: string; label: string }, ca: ClusterCa, sans: SubjectAltNames, log: Logger, now = new Date()): Promise<ServerKeyPair> {
+export async function ensureCertFiles(
+  files: { certFile: string; keyFile: string; label: string; peer?: boolean },
+  ca: ClusterCa,
+  sans: SubjectAltNames,
+  log: Logger,
+  now = new Date(),
+): Promise<ServerKeyPair> {
   const [certPem, keyPem] = await Promise.all([readIfExists(files.certFile), readIfExists(files.keyFile)]);
   const why = certPem && keyPem ? serverCertStale(certPem, ca, sans, now) : 'missing';
   if (!why) return { certPem: certPem!, keyPem: keyPem! };
   const pair = await generateKeyPair();
-  const issued = await ca.issueServerCert(pair.keys.publicKey, sans, SERVER_CERT_TTL_MS, now);
+  const issued = await (files.peer ? ca.issuePeerCert(pair.keys.publicKey, sans, SERVER_CERT_TTL_MS, now) : ca.issueServerCert(pair.keys.publicKey, sans, SERVER_CERT_TTL_MS, now));
   await writePrivateFile(files.keyFile, pair.keyPem);
   await writePublicFile(files.certFile, issued.certPem);
   log.info({ reason: why, dns: sans.dns, ips: sans.ips, notAfter: issued.notAfter.toISOString() }, `issued ${files.label}`);

@@ -15,6 +15,7 @@
 // The loop is the controllers' work queue (controller/work-queue.ts) with a single key, a pass:
 // quiet time batchDelayMs bounded by maxDelayMs, a failed pass retried with backoff, and the
 // end of the earliest restart backoff of a pending task as a delayed add.
+import { schedulingLatencySeconds } from '../metrics/instruments.js';
 import type { Logger } from '../../common/log.js';
 import type { Node, Task } from '../../common/types.js';
 import type { Informer, InformerEvent } from '../store/informer.js';
@@ -188,6 +189,8 @@ export class Scheduler implements Controller {
       return placed;
     });
     this.counters.placed += result.placements.length;
+    // Placed as they are created: no wait (observed here, the write follows with the creation).
+    for (let i = 0; i < result.placements.length; i++) schedulingLatencySeconds.observe(0);
     return { tasks: out, events, booked };
   }
 
@@ -301,7 +304,10 @@ export class Scheduler implements Controller {
         unbook(key);
         continue;
       }
-      if (task.status.state === 'assigned') placed++;
+      if (task.status.state === 'assigned') {
+        placed++;
+        schedulingLatencySeconds.observe(Math.max(0, Date.now() - Date.parse(task.createdAt)) / 1000);
+      }
       const event = placementEvent(task);
       if (event) this.events?.record(event);
     }

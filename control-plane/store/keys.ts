@@ -10,6 +10,12 @@ export const keys = {
   nodes: 'nodes/',
   node: (id: string) => `nodes/${id}`,
   events: 'events/',
+  /** Node subnets claimed (`10.240.3.0-24` -> `{ nodeId }`), see dispatcher/node-network.ts. */
+  subnets: 'subnets/',
+  subnet: (cidr: string) => `subnets/${cidr.replace('/', '-')}`,
+  /** Service virtual addresses claimed (`10.241.0.5` -> `{ service }`), see dispatcher/service-addresses.ts. */
+  vips: 'vips/',
+  vip: (address: string) => `vips/${address}`,
   /** Hashes of the cluster's admin and join tokens. */
   clusterTokens: 'cluster/tokens',
 } as const;

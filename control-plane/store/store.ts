@@ -8,6 +8,7 @@
 import { Etcd3, type IKeyValue, type IRequestOp, type ICompare, type Watcher, type IOptions } from 'etcd3';
 import type { Logger } from 'pino';
 import { ConflictError, FenceLostError } from '../../common/errors.js';
+import { etcdRequestSeconds } from '../metrics/instruments.js';
 import { channelOptions, faultHandling } from './fault-handling.js';
 import { storeError, StoreNotAnsweringError, StoreTimeoutError } from './unavailable.js';
 import { WatchStreamLog } from './watch-stream-log.js';
@@ -100,7 +101,7 @@ export class Store {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
-    const res = await this.call(() => this.client.kv.range({ key: Buffer.from(this.fullKey(key)) }));
+    const res = await this.call('range', () => this.client.kv.range({ key: Buffer.from(this.fullKey(key)) }));
     const kv = res.kvs[0];
     return kv ? decode<T>(kv) : undefined;
   }
@@ -108,7 +109,7 @@ export class Store {
   /** All objects under a relative key prefix, with the store revision they were read at. */
   async list<T>(keyPrefix: string): Promise<ListResult<T>> {
     const start = this.fullKey(keyPrefix);
-    const res = await this.call(() =>
+    const res = await this.call('range', () =>
       this.client.kv.range({ key: Buffer.from(start), range_end: rangeEnd(start) }),
     );
     return {
@@ -120,7 +121,7 @@ export class Store {
 
   async count(keyPrefix = ''): Promise<number> {
     const start = this.fullKey(keyPrefix);
-    const res = await this.call(() =>
+    const res = await this.call('range', () =>
       this.client.kv.range({ key: Buffer.from(start), range_end: rangeEnd(start), count_only: true }),
     );
     return Number(res.count);
@@ -151,7 +152,7 @@ export class Store {
         success.push({ request_put: { key, value: encode(op.value), ...(op.lease ? { lease: op.lease } : {}) } });
       }
     }
-    const res = await this.call(() => this.client.kv.txn({ compare, success, failure: [] }));
+    const res = await this.call('txn', () => this.client.kv.txn({ compare, success, failure: [] }));
     if (!res.succeeded) {
       if (fence) await this.checkFence(fence);
       const stale = await this.firstStale(ops);
@@ -185,7 +186,7 @@ export class Store {
 
   /** After a refused fenced transaction: throws FenceLostError if the fence no longer holds. */
   private async checkFence(fence: Fence): Promise<void> {
-    const res = await this.call(() => this.client.kv.range({ key: Buffer.from(this.fullKey(fence.key)) }));
+    const res = await this.call('range', () => this.client.kv.range({ key: Buffer.from(this.fullKey(fence.key)) }));
     const kv = res.kvs[0];
     if (kv && Number(kv.mod_revision) === fence.revision) return;
     fence.onLost?.();
@@ -264,7 +265,7 @@ export class Store {
   /** Deletes every key under a relative prefix (unconditionally). */
   async deletePrefix(keyPrefix: string): Promise<number> {
     const start = this.fullKey(keyPrefix);
-    const res = await this.call(() =>
+    const res = await this.call('delete_range', () =>
       this.client.kv.deleteRange({ key: Buffer.from(start), range_end: rangeEnd(start) }),
     );
     this.noteWrite(keyPrefix, Number(res.header.revision));
@@ -273,19 +274,20 @@ export class Store {
 
   /** A lease of `ttlSeconds`; keys written with it vanish when it expires. Returns its id. */
   async grantLease(ttlSeconds: number): Promise<string> {
-    const res = await this.call(() => this.client.leaseClient.leaseGrant({ TTL: ttlSeconds }));
+    const res = await this.call('lease_grant', () => this.client.leaseClient.leaseGrant({ TTL: ttlSeconds }));
     return String(res.ID);
   }
 
   async keepAliveOnce(leaseId: string): Promise<void> {
-    await this.call(() => this.client.lease(Number(leaseId) as never, { autoKeepAlive: false }).keepaliveOnce());
+    await this.call('lease_keepalive', () => this.client.lease(Number(leaseId) as never, { autoKeepAlive: false }).keepaliveOnce());
   }
 
   /** One keepalive of a lease: false if etcd no longer has it (expired or revoked). */
   async renewLease(leaseId: string): Promise<boolean> {
-    const stream = await this.call(() => this.client.leaseClient.leaseKeepAlive());
+    const stream = await this.call('lease_stream', () => this.client.leaseClient.leaseKeepAlive());
     try {
       const res = await this.call(
+        'lease_keepalive',
         () =>
           new Promise<{ TTL: string }>((resolve, reject) => {
             stream.on('data', resolve);
@@ -300,16 +302,16 @@ export class Store {
   }
 
   async revokeLease(leaseId: string): Promise<void> {
-    await this.call(() => this.client.leaseClient.leaseRevoke({ ID: leaseId }));
+    await this.call('lease_revoke', () => this.client.leaseClient.leaseRevoke({ ID: leaseId }));
   }
 
   /** Compacts the store's history up to `revision` (used by operators and tests). */
   async compact(revision: number): Promise<void> {
-    await this.call(() => this.client.kv.compact({ revision, physical: true }));
+    await this.call('compact', () => this.client.kv.compact({ revision, physical: true }));
   }
 
   async revision(): Promise<number> {
-    const res = await this.call(() => this.client.kv.range({ key: Buffer.from(this.fullKey('')), count_only: true }));
+    const res = await this.call('range', () => this.client.kv.range({ key: Buffer.from(this.fullKey('')), count_only: true }));
     return Number(res.header.revision);
   }
 
@@ -359,6 +361,39 @@ export class Store {
     };
   }
 
+  // ---------- etcd's members (servers forming one cluster of embedded etcds) ----------
+
+  /** The etcd cluster's members; a member added but not started yet has no name. */
+  async members(): Promise<EtcdMember[]> {
+    const res = await this.call('member_list', () => this.client.cluster.memberList({ linearizable: true }));
+    return res.members.map(memberOf);
+  }
+
+  /** The id of the member this store's endpoint answers from. */
+  async localMemberId(): Promise<string> {
+    const res = await this.call('status', () => this.client.maintenance.status());
+    return String(res.header.member_id);
+  }
+
+  /** Adds a learner (no vote, so the quorum does not change until it is promoted). */
+  async addLearner(peerUrls: string[]): Promise<{ member: EtcdMember; members: EtcdMember[] }> {
+    const res = await this.call('member_add', () => this.client.cluster.memberAdd({ peerURLs: peerUrls, isLearner: true }));
+    return { member: memberOf(res.member), members: res.members.map(memberOf) };
+  }
+
+  /** Makes a learner that caught up with the leader a voting member (etcd refuses one that has not). */
+  async promoteMember(id: string): Promise<void> {
+    await this.call('member_promote', () => this.client.cluster.memberPromote({ ID: id }));
+  }
+
+  async removeMember(id: string): Promise<void> {
+    await this.call('member_remove', () => this.client.cluster.memberRemove({ ID: id }));
+  }
+
+  async updateMemberPeers(id: string, peerUrls: string[]): Promise<void> {
+    await this.call('member_update', () => this.client.cluster.memberUpdate({ ID: id, peerURLs: peerUrls }));
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -371,7 +406,7 @@ export class Store {
 
   private async firstStale(ops: WriteOp[]): Promise<string | undefined> {
     for (const op of ops) {
-      const res = await this.call(() => this.client.kv.range({ key: Buffer.from(this.fullKey(op.key)) }));
+      const res = await this.call('range', () => this.client.kv.range({ key: Buffer.from(this.fullKey(op.key)) }));
       const kv = res.kvs[0];
       if (op.type === 'create' && kv) return op.key;
       if (op.type !== 'create' && op.version !== undefined && (!kv || Number(kv.mod_revision) !== op.version)) return op.key;
@@ -379,17 +414,33 @@ export class Store {
     return undefined;
   }
 
-  private async call<R>(fn: () => Promise<R>): Promise<R> {
+  private async call<R>(op: string, fn: () => Promise<R>): Promise<R> {
+    const done = etcdRequestSeconds.startTimer({ op });
     try {
       const res = await fn();
       this.notAnsweringSince = undefined;
+      done();
       return res;
     } catch (err) {
+      done();
       const e = storeError(err);
       if (e instanceof StoreNotAnsweringError || e instanceof StoreTimeoutError) this.notAnsweringSince ??= Date.now();
       throw e;
     }
   }
+}
+
+export interface EtcdMember {
+  id: string;
+  /** Empty until the member has started. */
+  name: string;
+  peerUrls: string[];
+  clientUrls: string[];
+  learner: boolean;
+}
+
+function memberOf(m: { ID: string; name: string; peerURLs: string[]; clientURLs: string[]; isLearner: boolean }): EtcdMember {
+  return { id: String(m.ID), name: m.name, peerUrls: m.peerURLs, clientUrls: m.clientURLs, learner: !!m.isLearner };
 }
 
 function normalisePrefix(p: string): string {

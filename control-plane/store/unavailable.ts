@@ -4,7 +4,7 @@
 // applied: read it back). Each is a StoreUnavailableError (a 503 for API clients, a retry with
 // backoff for controllers).
 import { isBrokenCircuitError } from 'cockatiel';
-import { GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
+import { GRPCDeadlineExceededError, GRPCUnavailableError, GRPCUnknownError } from 'etcd3';
 import { errorMessage, StoreUnavailableError } from '../../common/errors.js';
 
 /** etcd did not take the call: no member reachable, or every member's breaker open. Nothing was applied. */
@@ -26,7 +26,9 @@ export class StoreTimeoutError extends StoreUnavailableError {
 /** The store's error for a failed etcd call. */
 export function storeError(err: unknown): StoreUnavailableError {
   const detail = errorMessage(err);
-  if (err instanceof GRPCDeadlineExceededError) return new StoreTimeoutError(detail);
+  // A member that lost its quorum holds a write until the call's deadline and answers with the
+  // deadline as an unknown error: the same outcome as a deadline the client saw itself.
+  if (err instanceof GRPCDeadlineExceededError || (err instanceof GRPCUnknownError && /context deadline exceeded/.test(detail))) return new StoreTimeoutError(detail);
   if (err instanceof GRPCUnavailableError || (err instanceof Error && isBrokenCircuitError(err))) return new StoreNotAnsweringError(detail);
   return new StoreUnavailableError(detail);
 }

@@ -5,6 +5,8 @@
 // changes, so each is a real write the orchestrator sees), 1 list of nodes, 1 list of services
 // (which counts every task, so it grows with the cluster).
 //
+// With several URLs (`--url A,B,C`: servers of one cluster, sharing its CA and tokens) call n goes to
+// URL n mod k, so the load is spread over the servers.
 // It runs as a process of its own (`node --import tsx test/bench/api-load.ts --url URL --token-file F --ca-file CA`,
 // started by procs.ts): the harness's own event loop is busy decoding every task it watches, and a
 // client on that loop would measure its own queue, not the server's answer. On SIGTERM it stops
@@ -100,7 +102,7 @@ export class ApiLoad {
   private readonly etcd: Etcd3 | undefined;
 
   constructor(
-    private readonly apiUrl: string,
+    private readonly apiUrls: readonly string[],
     private readonly token: string,
     /** Also read one key from this etcd at each tick (EtcdGet samples). */
     etcdUrl?: string,
@@ -160,15 +162,16 @@ export class ApiLoad {
 
   private async call(kind: ApiCallKind, n: number): Promise<ApiSample> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
-    let url = `${this.apiUrl}/v1/services/${PROBE_SERVICE}`;
+    const apiUrl = this.apiUrls[n % this.apiUrls.length]!;
+    let url = `${apiUrl}/v1/services/${PROBE_SERVICE}`;
     let init: RequestInit = { headers };
     if (kind === ApiCallKind.Apply) {
-      url = `${this.apiUrl}/v1/apply`;
+      url = `${apiUrl}/v1/apply`;
       init = { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ items: [probeService(n)] }) };
     } else if (kind === ApiCallKind.ListNodes) {
-      url = `${this.apiUrl}/v1/nodes`;
+      url = `${apiUrl}/v1/nodes`;
     } else if (kind === ApiCallKind.ListServices) {
-      url = `${this.apiUrl}/v1/services`;
+      url = `${apiUrl}/v1/services`;
     }
     const startedAt = Date.now();
     const t0 = performance.now();
@@ -186,13 +189,14 @@ export class ApiLoad {
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { url: { type: 'string' }, 'token-file': { type: 'string' }, 'ca-file': { type: 'string' }, etcd: { type: 'string' } } });
   if (!values.url || !values['token-file'] || (values.url.startsWith('https:') && !values['ca-file'])) {
-    process.stderr.write('usage: api-load.ts --url API_URL --token-file FILE --ca-file CA_CRT [--etcd URL]\n');
+    process.stderr.write('usage: api-load.ts --url API_URL[,API_URL...] --token-file FILE --ca-file CA_CRT [--etcd URL]\n');
     return 1;
   }
   const apiFetchFn = values['ca-file'] ? caFetch(readFileSync(values['ca-file'], 'utf8')) : fetch;
-  const load = new ApiLoad(values.url, readFileSync(values['token-file'], 'utf8').trim(), values.etcd, undefined, apiFetchFn);
-  // A first call outside the measurement: this process's connection set-up is not the server's latency.
-  await apiFetchFn(`${values.url}/healthz`).then((r) => r.arrayBuffer());
+  const urls = values.url.split(',');
+  const load = new ApiLoad(urls, readFileSync(values['token-file'], 'utf8').trim(), values.etcd, undefined, apiFetchFn);
+  // A first call to each outside the measurement: this process's connection set-up is not the server's latency.
+  for (const url of urls) await apiFetchFn(`${url}/healthz`).then((r) => r.arrayBuffer());
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());

@@ -1,6 +1,8 @@
 // One size of the hollow-node benchmark: a fresh etcd and control plane, N hollow nodes, then
 // services adding up to M tasks applied in one call, timed until the last task is reported
-// running, with API calls at a fixed rate meanwhile.
+// running, with API calls at a fixed rate meanwhile. With `servers` > 1, that many servers share
+// the etcd (the first leads): the hollow runners, the harness's applies and the API load are
+// spread over them, and the control plane's CPU is their sum, its RSS the largest.
 import { getPriority, loadavg } from 'node:os';
 import { apiStats, ApiCallKind, probeService, type ApiSample, type ApiStats } from './api-load.js';
 import { cpuSeconds, etcdDbBytes, maxOf, percentile, round, rssBytes } from './measure.js';
@@ -23,6 +25,8 @@ export interface SizeOptions {
   root?: string;
   /** Give up on a size after this long from the apply (default 60 s + 5 ms per task). */
   timeoutMs?: number;
+  /** Servers sharing the etcd (default 1). */
+  servers?: number;
   progress: (line: string) => void;
 }
 
@@ -30,6 +34,8 @@ export interface SizeOptions {
 export interface SizeResult extends ApiStats {
   nodes: number;
   tasks: number;
+  /** Servers sharing the etcd (the control plane's CPU is their sum, its RSS the largest). */
+  servers: number;
   /** The tree measured (its directory), and the machine's 1-minute load average as the size began. */
   tree: string;
   loadAverage1m: number;
@@ -94,21 +100,30 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
   const label = `${nodes}x${tasks}`;
   const etcd = await startEtcd();
   const loadAverage1m = round(loadavg()[0] ?? 0, 2);
-  const server = await startServer({
+  const serverCount = Math.max(1, opts.servers ?? 1);
+  const serverOpts = {
     etcdUrl: etcd.url,
     ...(opts.dist ? { dist: true } : {}),
     ...(opts.cpuProfDir ? { cpuProfDir: opts.cpuProfDir } : {}),
     ...(opts.root ? { root: opts.root } : {}),
-  });
+  };
+  // The first server leads (it wins the first campaign); the others share its CA and tokens.
+  const server = await startServer({ ...serverOpts, ...(serverCount > 1 ? { name: 'cp-1' } : {}) });
+  const servers = [server, ...(await Promise.all(Array.from({ length: serverCount - 1 }, (_, i) => startServer({ ...serverOpts, name: `cp-${i + 2}`, tokensFrom: server }))))];
+  const serversCpu = () => servers.reduce((sum, x) => sum + cpuSeconds(x.child.pid), 0);
+  const serversRss = (current?: boolean) => Math.max(...servers.map((x) => rssBytes(x.child.pid, current)));
   const tracker = new TaskTracker(etcd.url);
   try {
-    const procs = Math.max(1, Math.min(nodes, opts.hollowProcs ?? Math.ceil(nodes / 2500)));
+    // At least one runner per server, each joining one server in turn.
+    const procs = Math.max(serverCount, Math.min(nodes, opts.hollowProcs ?? Math.ceil(nodes / 2500)));
     const hollow: Child[] = [];
     const tNodes = performance.now();
-    const serverCpuBeforeJoin = cpuSeconds(server.child.pid);
+    const serverCpuBeforeJoin = serversCpu();
     const per = Math.ceil(nodes / procs);
     const starting: Promise<Child>[] = [];
-    for (let first = 0; first < nodes; first += per) starting.push(startHollow(server, Math.min(per, nodes - first), first, opts.hollowNice ?? 0, opts.root));
+    for (let first = 0, k = 0; first < nodes; first += per, k++) {
+      starting.push(startHollow(servers[k % serverCount]!, Math.min(per, nodes - first), first, opts.hollowNice ?? 0, opts.root));
+    }
     hollow.push(...(await Promise.all(starting)));
     const nodesDeadline = Date.now() + 60_000 + nodes * 30;
     // Polled every 500 ms (the join time is a figure of its own), reported every second.
@@ -122,10 +137,10 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
     // Read back from the running processes, so the figure says what they ran at.
     const hollowNice = Math.min(...hollow.map((h) => getPriority(h.pid)));
     const secondsToNodesReady = (performance.now() - tNodes) / 1000;
-    const joinServerCpu = cpuSeconds(server.child.pid) - serverCpuBeforeJoin;
+    const joinServerCpu = serversCpu() - serverCpuBeforeJoin;
     const joinHollowCpu = hollow.reduce((sum, h) => sum + cpuSeconds(h.pid), 0);
-    const rssAtNodesReady = rssBytes(server.child.pid, true);
-    const peakRssAtNodesReady = rssBytes(server.child.pid);
+    const rssAtNodesReady = serversRss(true);
+    const peakRssAtNodesReady = serversRss();
     opts.progress(`${label}: ${nodes} nodes ready in ${secondsToNodesReady.toFixed(1)} s; applying ${tasks} tasks`);
     await tracker.start();
     // The probe service the API load reads and rewrites must exist before the first GET.
@@ -138,13 +153,13 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
 
     // CPU of each process so far; the harness (this process) too, its watch of every task being a share of the cores.
     const cpuNow = () => ({
-      cp: cpuSeconds(server.child.pid),
+      cp: serversCpu(),
       etcd: cpuSeconds(etcd.pid),
       hollow: hollow.reduce((s, h) => s + cpuSeconds(h.pid), 0),
       harness: cpuSeconds(process.pid),
     });
     const cpu0 = cpuNow();
-    const load = await startApiLoad(server, etcd.url);
+    const load = await startApiLoad(servers, etcd.url);
     const bulk: ApiSample[] = [];
     const t0 = performance.now();
     const t0Epoch = Date.now();
@@ -154,9 +169,10 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
     for (let i = 0; i < services.length; i += SERVICES_PER_APPLY) {
       const t = performance.now();
       const startedAt = Date.now();
-      const res = await server.fetch(`${server.apiUrl}/v1/apply`, {
+      const to = servers[(i / SERVICES_PER_APPLY) % serverCount]!;
+      const res = await to.fetch(`${to.apiUrl}/v1/apply`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${to.token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ items: services.slice(i, i + SERVICES_PER_APPLY) }),
       });
       bulk.push({ kind: ApiCallKind.BulkApply, startedAt, ms: performance.now() - t, ok: res.ok, status: res.status });
@@ -165,7 +181,7 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
 
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000 + tasks * 5);
     let lastPrint = 0;
-    while (tracker.running < tasks && Date.now() < deadline && server.child.proc.exitCode === null) {
+    while (tracker.running < tasks && Date.now() < deadline && servers.every((x) => x.child.proc.exitCode === null)) {
       await new Promise((r) => setTimeout(r, 50));
       if (performance.now() - lastPrint >= 1000) {
         lastPrint = performance.now();
@@ -182,6 +198,7 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
     const result: SizeResult = {
       nodes,
       tasks,
+      servers: serverCount,
       tree: opts.root ?? 'this',
       loadAverage1m,
       completed,
@@ -197,7 +214,7 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
       joinServerCpuMsPerNode: round((joinServerCpu * 1000) / nodes, 2),
       joinHollowCpuMsPerNode: round((joinHollowCpu * 1000) / nodes, 2),
       ...apiStats(samples),
-      controlPlanePeakRssBytes: rssBytes(server.child.pid),
+      controlPlanePeakRssBytes: serversRss(),
       controlPlaneRssNodesReadyBytes: rssAtNodesReady,
       controlPlanePeakRssNodesReadyBytes: peakRssAtNodesReady,
       controlPlaneCpuSeconds: round(cpu1.cp - cpu0.cp, 2),

@@ -2,7 +2,7 @@
 // separate child process tracked by pid. Every one is registered in `children` and stopped by
 // stopAll(), which run.ts calls at the end, on failure and on SIGINT/SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,11 +125,16 @@ export interface ServerStartOptions {
   cpuProfDir?: string;
   /** The tree whose server runs (default this one): another checkout, to compare in one run. */
   root?: string;
+  /** `--name` (servers sharing one etcd need each their own). */
+  name?: string;
+  /** A server of the same cluster whose CA and tokens this one starts with (docs/ha.md). */
+  tokensFrom?: BenchServer;
 }
 
 /** `berth server --no-agent --etcd URL` as its own process; resolves once /healthz answers. */
 export async function startServer(opts: ServerStartOptions): Promise<BenchServer> {
   const dataDir = tempDir('berth-bench-server-');
+  for (const f of opts.tokensFrom ? ['admin-token', 'join-token', 'ca.crt', 'ca.key'] : []) copyFileSync(path.join(opts.tokensFrom!.dataDir, f), path.join(dataDir, f));
   const apiPort = await freePort();
   const agentPort = await freePort();
   const root = opts.root ?? REPO_ROOT;
@@ -147,6 +152,7 @@ export async function startServer(opts: ServerStartOptions): Promise<BenchServer
     '--data-dir', dataDir,
     '--listen', `127.0.0.1:${apiPort}`,
     '--agent-listen', `127.0.0.1:${agentPort}`,
+    ...(opts.name ? ['--name', opts.name] : []),
   ];
   const child = spawnTracked('server', process.execPath, args, { BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL ?? 'warn' }, undefined, root);
   const configPath = path.join(dataDir, 'berth.yaml');
@@ -210,15 +216,20 @@ export async function startHollow(server: BenchServer, count: number, firstIndex
   return child;
 }
 
-/** The open-loop API client (api-load.ts) as its own process; stop() returns its samples. */
-export async function startApiLoad(server: BenchServer, etcdUrl: string): Promise<{ stop(): Promise<ApiSample[]> }> {
+/**
+ * The open-loop API client (api-load.ts) as its own process; stop() returns its samples. With
+ * several servers (one cluster: one CA, one admin token) its calls go to each in turn.
+ */
+export async function startApiLoad(servers: BenchServer | readonly BenchServer[], etcdUrl: string): Promise<{ stop(): Promise<ApiSample[]> }> {
+  const all = Array.isArray(servers) ? (servers as readonly BenchServer[]) : [servers as BenchServer];
+  const server = all[0]!;
   let started!: () => void;
   const ready = new Promise<void>((r) => (started = r));
   let samples: ApiSample[] | undefined;
   const child = spawnTracked(
     'api-load',
     process.execPath,
-    ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'bench', 'api-load.ts'), '--url', server.apiUrl, '--token-file', path.join(server.dataDir, 'admin-token'), ...(server.apiUrl.startsWith('https:') ? ['--ca-file', path.join(server.dataDir, 'ca.crt')] : []), '--etcd', etcdUrl],
+    ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'bench', 'api-load.ts'), '--url', all.map((x) => x.apiUrl).join(','), '--token-file', path.join(server.dataDir, 'admin-token'), ...(server.apiUrl.startsWith('https:') ? ['--ca-file', path.join(server.dataDir, 'ca.crt')] : []), '--etcd', etcdUrl],
     {},
     (l) => {
       if (l.includes('"event":"started"')) started();

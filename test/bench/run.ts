@@ -9,6 +9,7 @@
 //   npm run bench -- --containers 20                the real-container comparison alone
 //   npm run bench -- --nodes N --tasks M --compare-tree DIR --rounds R
 //                                                   the size against this tree and DIR alternately, R times each
+//   npm run bench -- --nodes N --tasks M --servers 1,3  the size with one server, then three sharing its etcd
 //   flags: --container-rounds R --no-baseline --baseline-keys K --no-containers --hollow-procs K --hollow-nice N --dist --cpu-prof DIR --out FILE --timeout S
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -43,6 +44,10 @@ const USAGE = `npm run bench -- [flags]   (see docs/performance.md)
   --compare-tree DIR         also run each size against the checkout DIR (e.g. a worktree of an older
                              commit): its server and hollow runners, this harness; alternating
   --rounds R                 run each size R times (alternating with --compare-tree; default 1)
+  --tree DIR                 run the checkout DIR in place of this tree (with --compare-tree: two
+                             other trees against each other, by this harness)
+  --servers LIST             servers sharing the etcd, e.g. 3 or 1,3 (each count in turn per size and
+                             round; default 1): hollow runners, applies and API load spread over them
 Environment: BERTH_BENCH_LOG_DIR=DIR keeps every process's whole output there;
   BERTH_BENCH_SERVER_FLAGS / BERTH_BENCH_HOLLOW_FLAGS add Node flags to the server / hollow runners;
   BERTH_BENCH_HOLLOW_LOG_LEVEL (default error) is the hollow runners' log level.
@@ -70,7 +75,9 @@ async function main(argv: string[]): Promise<number> {
       timeout: { type: 'string' },
       'baseline-keys': { type: 'string' },
       'compare-tree': { type: 'string' },
+      tree: { type: 'string' },
       rounds: { type: 'string' },
+      servers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -111,16 +118,22 @@ async function main(argv: string[]): Promise<number> {
   // of a shared machine falls on both.
   const compareTree = values['compare-tree'] ? path.resolve(values['compare-tree']) : undefined;
   const rounds = Math.max(1, Number(values.rounds ?? 1));
-  const runs = matrix.flatMap(([nodes, tasks]) => Array.from({ length: rounds }, () => [undefined, ...(compareTree ? [compareTree] : [])].map((root) => ({ nodes, tasks, root }))).flat());
+  const firstTree = values.tree ? path.resolve(values.tree) : undefined;
+  const serverCounts = (values.servers ?? '1').split(',').map(Number);
+  if (serverCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 9)) throw new Error(`--servers: ${values.servers} is not a list of server counts from 1 to 9`);
+  const runs = matrix.flatMap(([nodes, tasks]) =>
+    Array.from({ length: rounds }, () => serverCounts.flatMap((servers) => [firstTree, ...(compareTree ? [compareTree] : [])].map((root) => ({ nodes, tasks, root, servers })))).flat(),
+  );
   const sizes: (SizeResult & Partial<Baseline>)[] = [];
   // A size that fails (e.g. nodes never all ready) is reported and the next run goes on.
-  const failures: { nodes: number; tasks: number; tree: string; loadAverage1m: number; error: string }[] = [];
-  for (const { nodes, tasks, root } of runs) {
+  const failures: { nodes: number; tasks: number; servers: number; tree: string; loadAverage1m: number; error: string }[] = [];
+  for (const { nodes, tasks, root, servers } of runs) {
     const loadAverage1m = os.loadavg()[0]!;
-    progress(`size ${nodes} nodes x ${tasks} tasks${root ? ` (tree ${root})` : ''}, load ${loadAverage1m.toFixed(2)}`);
+    progress(`size ${nodes} nodes x ${tasks} tasks${servers > 1 ? `, ${servers} servers` : ''}${root ? ` (tree ${root})` : ''}, load ${loadAverage1m.toFixed(2)}`);
     const r = await runSize({
       nodes,
       tasks,
+      servers,
       progress,
       ...common,
       ...(root ? { root } : {}),
@@ -128,7 +141,7 @@ async function main(argv: string[]): Promise<number> {
       ...(hollowNice ? { hollowNice } : {}),
       ...(values.timeout ? { timeoutMs: Number(values.timeout) * 1000 } : {}),
     }).catch((err: unknown) => {
-      const failure = { nodes, tasks, tree: root ?? 'this', loadAverage1m, error: (err as Error).message };
+      const failure = { nodes, tasks, servers, tree: root ?? 'this', loadAverage1m, error: (err as Error).message };
       failures.push(failure);
       progress(`failed: ${failure.error}`);
       process.stdout.write(`${JSON.stringify(failure)}\n`);

@@ -6,9 +6,10 @@ import type { SizeResult } from './hollow-size.js';
 const MiB = 1024 ** 2;
 
 export function formatTable(sizes: readonly SizeResult[], containers?: ContainersResult): string {
-  const head = ['tree', 'load', 'nodes', 'tasks', 'nodes ready s', 'join CPU ms/node', 'hollow RSS MiB', 'all running s', 'placements/s', 'api p50 ms', 'api p99 ms', 'apply p99 ms', 'cp peak RSS MiB', 'cp CPU s', 'etcd DB MiB'];
+  const head = ['tree', 'servers', 'load', 'nodes', 'tasks', 'nodes ready s', 'join CPU ms/node', 'hollow RSS MiB', 'all running s', 'placements/s', 'api p50 ms', 'api p99 ms', 'apply p99 ms', 'cp peak RSS MiB', 'cp CPU s', 'etcd DB MiB'];
   const rows = sizes.map((s) => [
     s.tree === 'this' ? 'this' : path.basename(s.tree),
+    String(s.servers),
     s.loadAverage1m.toFixed(2),
     String(s.nodes),
     String(s.tasks),
@@ -25,11 +26,7 @@ export function formatTable(sizes: readonly SizeResult[], containers?: Container
     (s.etcdDbBytes / MiB).toFixed(1),
   ]);
   const lines: string[] = [];
-  if (rows.length) {
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const fmt = (r: string[]) => r.map((c, i) => c.padStart(widths[i]!)).join('  ');
-    lines.push(fmt(head), ...rows.map(fmt));
-  }
+  if (rows.length) lines.push(alignedTable(head, rows));
   if (containers) {
     lines.push(
       `containers: ${containers.containers} x berth/web, median of ${containers.rounds.length} rounds: direct Docker ${containers.dockerDirectSeconds.toFixed(2)} s, ` +
@@ -38,4 +35,11 @@ export function formatTable(sizes: readonly SizeResult[], containers?: Container
     );
   }
   return lines.join('\n');
+}
+
+/** A header line and rows, each column right-aligned to its widest cell, two spaces apart. */
+export function alignedTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: readonly string[]) => r.map((c, i) => c.padStart(widths[i]!)).join('  ');
+  return [fmt(head), ...rows.map(fmt)].join('\n');
 }

@@ -102,8 +102,8 @@ describe('e2e: several servers, one leader (external etcd)', function () {
     assert.deepEqual(list.map((s) => s.name), ['a', 'b', 'c']);
     assert.deepEqual(list.filter((s) => s.leader).map((s) => s.name), ['a'], 'the first server started leads');
     const table = ok(await runBerth(['get', 'servers'], { config: a.configPath })).stdout;
-    assert.match(table, /^NAME +ADDRESS +ROLE +VERSION +AGE/m);
-    assert.match(table, /^a +https:\/\/127\.0\.0\.1:\d+ agents 127\.0\.0\.1:\d+ +leader /m);
+    assert.match(table, /^NAME +ADDRESS +ROLE +ETCD +VERSION +AGE/m);
+    assert.match(table, /^a +https:\/\/127\.0\.0\.1:\d+ agents 127\.0\.0\.1:\d+ +leader +healthy /m);
     assert.match(table, /^b +.* +follower /m);
     const json = JSON.parse(ok(await runBerth(['get', 'servers', '-o', 'json'], { config: a.configPath })).stdout) as { items: ServerView[] };
     assert.deepEqual(json.items.map((s) => [s.name, s.leader]), [['a', true], ['b', false], ['c', false]]);

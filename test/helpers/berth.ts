@@ -92,8 +92,10 @@ export interface TestServer {
   exit: Promise<ChildExit>;
   /** Last lines the server printed, for failure messages. */
   logTail(): string;
-  /** Signals the server (SIGTERM by default), waits for it to exit (SIGKILL after 15 s), removes the data dir. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** The client URL of the server's embedded etcd (loopback), once it printed it. */
+  etcdUrl?(): string | undefined;
+  /** Signals the server (SIGTERM by default), waits for it to exit (SIGKILL after 15 s), removes the data dir unless `keepDataDir`. */
+  stop(signal?: NodeJS.Signals, opts?: { keepDataDir?: boolean }): Promise<void>;
 }
 
 export interface ChildExit {
@@ -113,10 +115,12 @@ export interface StartServerOptions {
    * data dir starts with, as an operator copies them to a second server (docs/ha.md).
    */
   tokensFrom?: TestServer;
+  /** Start on this data dir (a server started again) instead of a new one. */
+  dataDir?: string;
 }
 
 export async function startServer(opts: StartServerOptions = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-server-'));
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'berth-server-'));
   for (const f of opts.tokensFrom ? ['admin-token', 'join-token', 'ca.crt', 'ca.key', 'secrets.key'] : []) copyFileSync(path.join(opts.tokensFrom!.dataDir, f), path.join(dataDir, f));
   const apiPort = await freePort();
   const agentPort = await freePort();
@@ -134,17 +138,26 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logTail = keepLogTail(child);
+  let etcdUrl: string | undefined;
+  const findEtcdUrl = (c: Buffer) => {
+    etcdUrl ??= /"clientUrl":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(c.toString())?.[1];
+    if (!etcdUrl) return;
+    child.stdout?.off('data', findEtcdUrl);
+    child.stderr?.off('data', findEtcdUrl);
+  };
+  child.stdout?.on('data', findEtcdUrl);
+  child.stderr?.on('data', findEtcdUrl);
   const exit = exitOf(child);
   const exited = exit.then(() => undefined);
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM', stopOpts: { keepDataDir?: boolean } = {}) => {
     await stopChild(child, exited, signal);
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!stopOpts.keepDataDir) rmSync(dataDir, { recursive: true, force: true });
   };
   const url = `https://127.0.0.1:${apiPort}`;
   const configPath = path.join(dataDir, 'berth.yaml');
   try {
     const token = await waitReady(child, url, configPath, opts.startTimeoutMs ?? 60_000, logTail);
-    return { url, token, dataDir, configPath, fetch: apiFetch(dataDir), agentPort, pid: child.pid ?? -1, exit, logTail, stop };
+    return { url, token, dataDir, configPath, fetch: apiFetch(dataDir), agentPort, pid: child.pid ?? -1, exit, logTail, etcdUrl: () => etcdUrl, stop };
   } catch (err) {
     await stop('SIGKILL');
     throw err;

@@ -2,6 +2,7 @@
 // registered route called with a viewer, an operator and an admin token (table-driven from the
 // permission table and the routes the app registered, so a new route cannot escape), refusals
 // changing nothing, revoked and expired tokens refused, and the audit naming each mutating call.
+import { registry } from '../../control-plane/metrics/instruments.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -66,6 +67,7 @@ function sampleOf(route: string, role: string): Sample | undefined {
   const samples: Record<string, Sample> = {
     'GET /healthz': { url: '/healthz' },
     'GET /v1/openapi.json': { url: '/v1/openapi.json' },
+    'GET /metrics': { url: '/metrics' },
     'POST /v1/apply': { url: '/v1/apply', payload: { items: [web({ replicas: 3 })] } },
     'PUT /v1/services/:name': { url: '/v1/services/web', payload: web({ replicas: 4 }) },
     'GET /v1/services': { url: '/v1/services' },
@@ -73,6 +75,7 @@ function sampleOf(route: string, role: string): Sample | undefined {
     'DELETE /v1/services/:name': { url: '/v1/services/web' },
     'POST /v1/services/:name/scale': { url: '/v1/services/web/scale', payload: { replicas: 5 } },
     'GET /v1/tasks': { url: '/v1/tasks' },
+    'GET /v1/endpoints': { url: '/v1/endpoints' },
     'GET /v1/tasks/:ref': { url: `/v1/tasks/${TASK.name}` },
     'GET /v1/nodes': { url: '/v1/nodes' },
     'GET /v1/servers': { url: '/v1/servers' },
@@ -164,7 +167,8 @@ describe('API tokens, roles and audit (real etcd)', function () {
     cluster = await ClusterTokens.ensure(store, dataDir, silentLogger, '0'.repeat(64));
     const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
     audit = new AuditRecorder({ store, logger, flushMs: 20 });
-    app = buildTestApi({ store, tokens: cluster, logger, audit, streams: noNodes, secrets: new Secrets(store, SecretBox.ensure(dataDir)) });
+    const metrics = { text: async () => ({ contentType: registry.contentType, body: await registry.metrics() }) };
+    app = buildTestApi({ store, tokens: cluster, logger, audit, streams: noNodes, metrics, secrets: new Secrets(store, SecretBox.ensure(dataDir)) });
     await app.ready();
     tokenOf.set('admin', cluster.adminToken!);
     for (const role of ROLES) {

@@ -1,6 +1,7 @@
 // The scale benchmark at a tiny size (5 hollow nodes x 20 tasks, 2 real containers), so the
 // harness cannot rot: it must finish, print its JSON lines with sane values, write its results
-// file and leave no container behind. No timing is asserted: speed belongs to `npm run bench`.
+// file and leave no container behind. The failover benchmark for 2 rounds, likewise. No timing is
+// asserted: speed belongs to `npm run bench` and `npm run bench:failover`.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,9 +16,9 @@ interface RunResult {
   stderr: string;
 }
 
-function runBench(args: string[]): Promise<RunResult> {
+function runBench(args: string[], script = 'run.ts'): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'bench', 'run.ts'), ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'bench', script), ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, BERTH_CONFIG: undefined },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -107,5 +108,39 @@ describe('npm run bench (smoke, tiny size)', function () {
     const nodes = await docker('ps', '-a', '--format', '{{.Label "berth.node"}}');
     assert.equal(left, '');
     assert.ok(!nodes.split('\n').some((n) => n.startsWith('bench-docker-')), `left: ${nodes}`);
+  });
+});
+
+describe('npm run bench:failover (smoke, 2 rounds)', function () {
+  this.timeout(300_000);
+  let run: RunResult;
+
+  before(async () => {
+    run = await runBench(['--rounds', '2'], 'failover.ts');
+  });
+
+  it('completes and prints one JSON line with every round, the medians and p95s, and a table', () => {
+    assert.equal(run.code, 0, `bench exited ${run.code}:\n${run.stderr.slice(-3000)}`);
+    const line = run.stdout.split('\n').find((l) => l.startsWith('{'));
+    assert.ok(line, `no JSON line in:\n${run.stdout}`);
+    const r = JSON.parse(line) as {
+      bench: string;
+      leaseMs: number;
+      rounds: number;
+      samples: { killed: string; newLeader: string; newLeaderMs: number; firstPlacementMs: number; killedTaskRunningMs: number }[];
+      newLeader: { medianMs: number; p95Ms: number };
+      firstPlacement: { medianMs: number; p95Ms: number };
+      killedTaskRunning: { medianMs: number; p95Ms: number };
+    };
+    assert.equal(r.bench, 'failover');
+    assert.equal(r.leaseMs, 2000);
+    assert.equal(r.rounds, 2);
+    assert.equal(r.samples.length, 2);
+    for (const s of r.samples) {
+      assert.notEqual(s.newLeader, s.killed, 'another server leads');
+      for (const ms of [s.newLeaderMs, s.firstPlacementMs, s.killedTaskRunningMs]) assert.ok(ms > 0, JSON.stringify(s));
+    }
+    for (const st of [r.newLeader, r.firstPlacement, r.killedTaskRunning]) assert.ok(st.medianMs > 0 && st.p95Ms >= st.medianMs, JSON.stringify(st));
+    assert.match(run.stdout, /new leader p50 s/);
   });
 });

@@ -100,6 +100,19 @@ describe('cli config contexts', () => {
     assert.equal(noName.stdout, `context "127.0.0.1:7070" merged from ${serverFile}\n`);
   });
 
+  it('merge keeps the servers: of a berth.yaml; add-server adds an API URL to a context', async () => {
+    const serverFile = path.join(dir, 'berth.yaml');
+    writeFileSync(serverFile, 'server: https://10.0.0.1:7070\nservers: [https://10.0.0.1:7070, https://10.0.0.2:7070]\ntoken: server-t\n');
+    assert.equal((await berth(['config', 'merge', serverFile, '--name', 'ha'])).code, 0);
+    assert.deepEqual(readForEdit(cfg).contexts.ha?.servers, ['https://10.0.0.1:7070', 'https://10.0.0.2:7070']);
+    const added = await berth(['config', 'add-server', 'https://10.0.0.3:7070/']);
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(added.stdout, 'context "ha" servers: https://10.0.0.1:7070, https://10.0.0.2:7070, https://10.0.0.3:7070\n');
+    assert.deepEqual(resolveConfig({ flags: { config: cfg }, env: {}, homeDir: dir }).servers, ['https://10.0.0.1:7070', 'https://10.0.0.2:7070', 'https://10.0.0.3:7070']);
+    assert.equal((await berth(['config', 'add-server', 'ftp://x'])).code, 2);
+    assert.match((await berth(['config', 'add-server', 'https://x:1', 'nope'])).stderr, /no context "nope"/);
+  });
+
   it('usage errors exit 2 with a suggestion', async () => {
     const r = await berth(['config', 'use-contxt', 'x']);
     assert.equal(r.code, 2);

@@ -1,6 +1,7 @@
-// POST /v1/tokens/join/rotate: replaces the cluster's join token. The new token is in the answer
-// (the one place it is shown; it is never logged) and in the server's `<data-dir>/join-token`;
-// the old one is refused from now on. Nodes that joined keep their certificates.
+// POST /v1/tokens/join/rotate and /v1/tokens/manager/rotate: replace the cluster's join token
+// (agents) or manager token (servers joining). The new token is in the answer (the one place it
+// is shown; it is never logged) and in the server's `<data-dir>/join-token` or `manager-token`;
+// the old one is refused from now on. Nodes and servers that joined are not affected.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { errorBodySchema } from '../errors.js';
@@ -8,6 +9,8 @@ import { errorBodySchema } from '../errors.js';
 export interface JoinTokenRotation {
   /** Writes a new join token (its hash to etcd) and returns it. */
   rotate(): Promise<string>;
+  /** The same for the manager token; without it that route is absent. */
+  rotateManager?(): Promise<string>;
 }
 
 export function joinTokenRoutes(app: FastifyInstance, rotation: JoinTokenRotation, log: Logger): void {
@@ -33,6 +36,32 @@ export function joinTokenRoutes(app: FastifyInstance, rotation: JoinTokenRotatio
       const token = await rotation.rotate();
       log.info('join token rotated');
       return { token, message: 'the previous join token no longer works; nodes that joined keep their certificates' };
+    },
+  );
+  const rotateManager = rotation.rotateManager?.bind(rotation);
+  if (!rotateManager) return;
+  app.post(
+    '/v1/tokens/manager/rotate',
+    {
+      config: { permission: 'tokens:write' },
+      schema: {
+        summary: 'Replace the manager token (servers already joined are not affected); answers the new token, once',
+        tags: ['tokens'],
+        response: {
+          200: {
+            type: 'object',
+            required: ['token'],
+            properties: { token: { type: 'string' }, message: { type: 'string' } },
+          },
+          401: errorBodySchema,
+          403: errorBodySchema,
+        },
+      },
+    },
+    async () => {
+      const token = await rotateManager();
+      log.info('manager token rotated');
+      return { token, message: 'the previous manager token no longer lets servers join; servers that joined are not affected' };
     },
   );
 }

@@ -136,6 +136,7 @@ export function serviceRoutes(app: FastifyInstance, store: Store, reads: CachedR
       const cur = await store.get<Service>(keys.service(req.params.name));
       if (!cur) throw new NotFoundError('service', req.params.name);
       if (cur.spec.mode === 'global') throw new BadRequestError(`service "${req.params.name}" is global: it runs one task per eligible node and cannot be scaled`);
+      if (cur.spec.mode === 'job') throw new BadRequestError(`service "${req.params.name}" is a job: change its completions or parallelism in the manifest and apply it (a changed job runs again)`);
       if (cur.spec.replicas !== req.body.replicas) {
         const next: Service = { ...cur, metadata: { ...cur.metadata, updatedAt: new Date().toISOString() }, spec: { ...cur.spec, replicas: req.body.replicas } };
         await store.put(keys.service(req.params.name), next, cur.metadata.version);
