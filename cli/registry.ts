@@ -13,6 +13,7 @@ import { getCommand } from './commands/get.js';
 import { logsCommand } from './commands/logs.js';
 import { nodeCommand } from './commands/node.js';
 import { scaleCommand } from './commands/scale.js';
+import { stackCommand } from './commands/stack.js';
 import { tokenCommand } from './commands/token.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { versionCommand } from './commands/version.js';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   deleteCommand,
   scaleCommand,
   rolloutCommand,
+  stackCommand,
   logsCommand,
   execCommand,
   nodeCommand,

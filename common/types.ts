@@ -27,6 +27,8 @@ export interface PortSpec {
   /** 0 (or absent) = any free host port chosen by the runtime. */
   hostPort?: number;
   protocol?: 'tcp' | 'udp';
+  /** Host address to bind the published port to (default: every address). */
+  hostIp?: string;
 }
 
 export interface ResourceSpec {
@@ -116,6 +118,37 @@ export interface ServiceSpec {
   revisionHistoryLimit?: number;
   volumes?: VolumeSpec[];
   secrets?: SecretRef[];
+  /** The container's process runs as this user (`name`, `uid`, `uid:gid`). */
+  user?: string;
+  workingDir?: string;
+  hostname?: string;
+  /** Run an init process as PID 1 that reaps zombies and forwards signals. */
+  init?: boolean;
+  tty?: boolean;
+  readOnly?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  sysctls?: Record<string, string>;
+  ulimits?: UlimitSpec[];
+  /** Signal sent to stop the container (default SIGTERM), then SIGKILL after the grace period. */
+  stopSignal?: string;
+  /** The engine's log driver for the containers (default: the engine's own). */
+  logging?: { driver: string; options?: Record<string, string> };
+  /** Labels set on the containers (free-form, unlike metadata.labels). */
+  containerLabels?: Record<string, string>;
+  /** Services this one starts after (recorded for `stack deploy`; see docs/stacks.md). */
+  dependsOn?: DependsOnSpec[];
+}
+
+export interface UlimitSpec {
+  name: string;
+  soft: number;
+  hard: number;
+}
+
+export interface DependsOnSpec {
+  service: string;
+  condition?: 'started' | 'healthy' | 'completed';
 }
 
 export interface ServiceStatus {

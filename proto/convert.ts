@@ -28,6 +28,7 @@ import {
   type UpdateSpec,
 } from '../common/types.js';
 import type { HealthCheckSpec as PbHealthCheckSpec, HealthCheckSpec__Output as PbHealthCheckSpecOut } from './generated/berth/v1/HealthCheckSpec.js';
+import type { ContainerOptions as PbContainerOptions, ContainerOptions__Output as PbContainerOptionsOut } from './generated/berth/v1/ContainerOptions.js';
 import type { PortSpec as PbPortSpec, PortSpec__Output as PbPortSpecOut } from './generated/berth/v1/PortSpec.js';
 import type { ServiceSpec as PbServiceSpec, ServiceSpec__Output as PbServiceSpecOut } from './generated/berth/v1/ServiceSpec.js';
 import type { Task as PbTask, Task__Output as PbTaskOut } from './generated/berth/v1/Task.js';
@@ -161,7 +162,7 @@ export function reportFromProto(p: PbReportOut): TaskStatusReport {
 // ---------- service spec ----------
 
 function portToProto(p: PortSpec): PbPortSpec {
-  return { containerPort: p.containerPort, hostPort: p.hostPort, protocol: toEnum<PbProtocol>(PREFIX.protocol, p.protocol) };
+  return { containerPort: p.containerPort, hostPort: p.hostPort, protocol: toEnum<PbProtocol>(PREFIX.protocol, p.protocol), hostIp: p.hostIp };
 }
 
 function portFromProto(p: PbPortSpecOut): PortSpec {
@@ -169,6 +170,50 @@ function portFromProto(p: PbPortSpecOut): PortSpec {
     containerPort: p.containerPort,
     hostPort: p.hostPort,
     protocol: fromEnum(PREFIX.protocol, p.protocol, PROTOCOLS, 'spec.ports.protocol'),
+    hostIp: p.hostIp,
+  });
+}
+
+/** The container options of a spec, or null when it sets none. */
+function containerToProto(s: ServiceSpec): PbContainerOptions | null {
+  const c: PbContainerOptions = {
+    user: s.user,
+    workingDir: s.workingDir,
+    hostname: s.hostname,
+    init: s.init,
+    tty: s.tty,
+    readOnly: s.readOnly,
+    capAdd: s.capAdd ? { values: s.capAdd } : null,
+    capDrop: s.capDrop ? { values: s.capDrop } : null,
+    sysctls: s.sysctls ?? {},
+    ulimits: (s.ulimits ?? []).map((u) => ({ name: u.name, soft: u.soft, hard: u.hard })),
+    stopSignal: s.stopSignal,
+    logging: s.logging ? { driver: s.logging.driver, options: s.logging.options ?? {} } : null,
+    labels: s.containerLabels ?? {},
+  };
+  const set = Object.values(c as Record<string, unknown>).some(
+    (v) => v !== undefined && v !== null && !(Array.isArray(v) && !v.length) && !(typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length),
+  );
+  return set ? c : null;
+}
+
+function containerFromProto(c: PbContainerOptionsOut | null): Partial<ServiceSpec> {
+  if (!c) return {};
+  const map = (m: Record<string, string> | undefined) => (m && Object.keys(m).length ? { ...m } : undefined);
+  return compact({
+    user: c.user,
+    workingDir: c.workingDir,
+    hostname: c.hostname,
+    init: c.init,
+    tty: c.tty,
+    readOnly: c.readOnly,
+    capAdd: c.capAdd?.values,
+    capDrop: c.capDrop?.values,
+    sysctls: map(c.sysctls),
+    ulimits: nonEmpty(c.ulimits.map((u) => ({ name: u.name, soft: Number(u.soft), hard: Number(u.hard) }))),
+    stopSignal: c.stopSignal,
+    logging: c.logging ? compact({ driver: c.logging.driver, options: map(c.logging.options) }) : undefined,
+    containerLabels: map(c.labels),
   });
 }
 
@@ -256,6 +301,7 @@ export function specToProto(s: ServiceSpec): PbServiceSpec {
     pullPolicy: toEnum<PbPullPolicy>(PREFIX.pullPolicy, s.pullPolicy),
     volumes: (s.volumes ?? []).map(volumeToProto),
     secrets: (s.secrets ?? []).map(secretRefToProto),
+    container: containerToProto(s),
   };
 }
 
@@ -302,6 +348,7 @@ export function specFromProto(p: PbServiceSpecOut | null): ServiceSpec {
     pullPolicy: fromEnum(PREFIX.pullPolicy, p.pullPolicy, PULL_POLICIES, 'spec.pullPolicy'),
     volumes: nonEmpty((p.volumes ?? []).map(volumeFromProto)),
     secrets: nonEmpty((p.secrets ?? []).map(secretRefFromProto)),
+    ...containerFromProto(p.container),
   });
 }
 

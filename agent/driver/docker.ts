@@ -5,6 +5,7 @@ import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import type { Logger } from '../../common/log.js';
 import { parseCpu, parseMemory } from '../../common/quantity.js';
 import type { Task } from '../../common/types.js';
+import { containerFields } from './container-options.js';
 import { DockerApiError, DockerClient, DEFAULT_DOCKER_SOCKET, demuxLogs } from './docker-client.js';
 import { FrameParser, LineSplitter, dockerSince, splitTimestamp } from './output-frames.js';
 import {
@@ -230,9 +231,10 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
       const key = `${p.containerPort}/${p.protocol ?? 'tcp'}`;
       exposed[key] = {};
       // An empty host port lets the Engine pick a free one.
-      bindings[key] = [{ HostIp: '', HostPort: p.hostPort ? String(p.hostPort) : '' }];
+      bindings[key] = [{ HostIp: p.hostIp ?? '', HostPort: p.hostPort ? String(p.hostPort) : '' }];
     }
-    const hostConfig: Record<string, unknown> = { PortBindings: bindings };
+    const options = containerFields(spec);
+    const hostConfig: Record<string, unknown> = { ...options.hostConfig, PortBindings: bindings };
     const mounts = await this.mountsOf(task);
     if (mounts.length) hostConfig.Mounts = mounts;
     const network = await this.network?.networkForTasks(task);
@@ -252,9 +254,10 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
       hostConfig.Memory = bytes;
     }
     const body: Record<string, unknown> = {
+      ...options.config,
       Image: spec.image,
       Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      Labels: labelsOf(task, this.nodeName),
+      Labels: { ...options.labels, ...labelsOf(task, this.nodeName) },
       ExposedPorts: exposed,
       HostConfig: hostConfig,
     };

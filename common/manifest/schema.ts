@@ -7,6 +7,8 @@ import { SECRET_NAME_PATTERN, VOLUME_NAME_PATTERN } from '../workloads.js';
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 const seconds = { type: 'number', minimum: 0 } as const;
+// A Linux capability as Docker takes it: `NET_ADMIN`, `CAP_NET_ADMIN` or `ALL`.
+const capability = { type: 'string', pattern: '^(CAP_)?[A-Z_]+$' } as const;
 // A label value as Kubernetes allows: up to 63 characters, alphanumerics, `-`, `_`, `.`.
 const labelMap = {
   type: 'object',
@@ -54,7 +56,7 @@ export const serviceSchema = {
         args: { type: 'array', items: { type: 'string' } },
         env: {
           type: 'object',
-          propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+          propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_.-]*$' },
           additionalProperties: { type: 'string' },
         },
         ports: {
@@ -67,6 +69,7 @@ export const serviceSchema = {
               containerPort: port,
               hostPort: { type: 'integer', minimum: 0, maximum: 65535 },
               protocol: { type: 'string', enum: ['tcp', 'udp'] },
+              hostIp: { type: 'string', minLength: 2, maxLength: 45, pattern: '^[0-9A-Fa-f.:]+$' },
             },
           },
         },
@@ -158,6 +161,41 @@ export const serviceSchema = {
               target: containerPath,
               mode: { type: ['integer', 'string'] },
             },
+          },
+        },
+        user: { type: 'string', minLength: 1, maxLength: 256 },
+        workingDir: { type: 'string', pattern: '^/' },
+        hostname: { type: 'string', minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$' },
+        init: { type: 'boolean' },
+        tty: { type: 'boolean' },
+        readOnly: { type: 'boolean' },
+        capAdd: { type: 'array', items: capability },
+        capDrop: { type: 'array', items: capability },
+        sysctls: { type: 'object', propertyNames: { pattern: '^[a-z0-9_]+(\\.[A-Za-z0-9_*-]+)+$' }, additionalProperties: { type: 'string' } },
+        ulimits: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['name', 'soft', 'hard'],
+            additionalProperties: false,
+            properties: { name: { type: 'string', pattern: '^[a-z]+$' }, soft: { type: 'integer', minimum: -1 }, hard: { type: 'integer', minimum: -1 } },
+          },
+        },
+        stopSignal: { type: 'string', pattern: '^(SIG[A-Z0-9+-]+|[A-Z0-9+-]+|[0-9]+)$' },
+        logging: {
+          type: 'object',
+          required: ['driver'],
+          additionalProperties: false,
+          properties: { driver: { type: 'string', minLength: 1 }, options: { type: 'object', additionalProperties: { type: 'string' } } },
+        },
+        containerLabels: { type: 'object', additionalProperties: { type: 'string' } },
+        dependsOn: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['service'],
+            additionalProperties: false,
+            properties: { service: { type: 'string', minLength: 1 }, condition: { type: 'string', enum: ['started', 'healthy', 'completed'] } },
           },
         },
       },

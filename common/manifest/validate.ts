@@ -66,6 +66,12 @@ function semanticIssues(svc: Service): FieldIssue[] {
       if (spec[field] !== undefined) issues.push({ path: `spec.${field}`, reason: 'only allowed with mode job' });
     }
   }
+  const limits = new Set<string>();
+  (spec.ulimits ?? []).forEach((u, i) => {
+    if (limits.has(u.name)) issues.push({ path: `spec.ulimits[${i}].name`, reason: `duplicate ulimit "${u.name}"` });
+    limits.add(u.name);
+    if (u.hard !== -1 && (u.soft === -1 || u.soft > u.hard)) issues.push({ path: `spec.ulimits[${i}].soft`, reason: `soft limit ${u.soft} is above the hard limit ${u.hard}` });
+  });
   const seen = new Map<string, number>();
   (spec.ports ?? []).forEach((p, i) => {
     const key = `${p.containerPort}/${p.protocol ?? 'tcp'}`;

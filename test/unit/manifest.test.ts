@@ -30,6 +30,35 @@ describe('manifest validation', () => {
     assert.deepEqual(validateService(full), []);
   });
 
+  it('accepts the container options and checks them', () => {
+    const opts = withSpec({
+      user: '1000:1000',
+      workingDir: '/app',
+      hostname: 'web-1',
+      init: true,
+      tty: false,
+      readOnly: true,
+      capAdd: ['NET_ADMIN'],
+      capDrop: ['ALL'],
+      sysctls: { 'net.core.somaxconn': '1024' },
+      ulimits: [{ name: 'nofile', soft: 1024, hard: 2048 }],
+      stopSignal: 'SIGINT',
+      logging: { driver: 'json-file', options: { 'max-size': '10m' } },
+      containerLabels: { 'traefik.http.routers.web.rule': 'Host(`example.com`) && PathPrefix(`/a/very/long/path/that/is/longer/than/a/label`)' },
+      dependsOn: [{ service: 'db', condition: 'healthy' }],
+      ports: [{ containerPort: 80, hostIp: '127.0.0.1' }],
+      env: { 'discovery.type': 'single-node' },
+    });
+    assert.deepEqual(validateService(opts), []);
+    assert.deepEqual(validateService(withSpec({ workingDir: 'app' })).map((i) => i.path), ['spec.workingDir']);
+    assert.deepEqual(validateService(withSpec({ capAdd: ['net admin'] })).map((i) => i.path), ['spec.capAdd[0]']);
+    assert.deepEqual(validateService(withSpec({ ulimits: [{ name: 'nofile', soft: 10, hard: 5 }, { name: 'nofile', soft: 1, hard: 1 }] })), [
+      { path: 'spec.ulimits[0].soft', reason: 'soft limit 10 is above the hard limit 5' },
+      { path: 'spec.ulimits[1].name', reason: 'duplicate ulimit "nofile"' },
+    ]);
+    assert.deepEqual(validateService(withSpec({ dependsOn: [{ service: 'db', condition: 'ready' }] })).map((i) => i.path), ['spec.dependsOn[0].condition']);
+  });
+
   it('names the field and the reason', () => {
     assert.deepEqual(validateService(withSpec({ replicas: -1 })), [{ path: 'spec.replicas', reason: 'must be >= 0' }]);
     assert.deepEqual(validateService(withSpec({ bogus: 1 })), [{ path: 'spec.bogus', reason: 'unknown field' }]);
