@@ -8,9 +8,11 @@ import type { Logger } from 'pino';
 import type { PemKeyPair } from '../common/pki/certs.js';
 import type { NodeNetwork, NodeResources, ServiceEndpoints } from '../common/types.js';
 import { DockerDriver } from './driver/docker.js';
+import { isVolumeManager, type Driver } from './driver/driver.js';
+import { SecretFiles } from './workloads/secret-files.js';
+import { VolumeSync } from './workloads/volume-sync.js';
 import { DockerClient } from './driver/docker-client.js';
 import { NodeNetworking } from './network/node-network.js';
-import type { Driver } from './driver/driver.js';
 import { ProcessDriver } from './driver/process.js';
 import { AgentSession } from './session/session.js';
 import { StreamRequests } from './session/stream-requests.js';
@@ -40,6 +42,8 @@ export interface AgentOptions {
   dockerSocket?: string;
   /** Hollow nodes: the node's certificate in memory only, and one key for all nodes of the process. */
   identity?: { inMemory?: boolean; sharedKey?: PemKeyPair };
+  /** Host paths bind mounts may use (default DEFAULT_BIND_ALLOW: /srv, /var/lib/berth-volumes). */
+  bindAllow?: readonly string[];
 }
 
 export class Agent {
@@ -50,6 +54,9 @@ export class Agent {
   private done: Promise<Error | undefined> | undefined;
   private stopping: Promise<void> | undefined;
 
+  /** The secret files of this node's tasks (none for a substitute worker). */
+  private readonly secretFiles: SecretFiles | undefined;
+  private readonly volumeSync: VolumeSync | undefined;
   /** The node's cluster network (docker runtime only). */
   readonly networking: NodeNetworking | undefined;
 
@@ -57,8 +64,17 @@ export class Agent {
     this.networking =
       !opts.worker && opts.runtime === Runtime.Docker ? new NodeNetworking(new DockerClient(opts.dockerSocket), opts.logger.child({ component: 'network' })) : undefined;
     // A substitute worker (hollow nodes) runs nothing, so there is nothing to read logs from.
-    const driver = opts.worker ? undefined : createDriver(opts, this.networking);
-    this.worker = opts.worker ?? new Worker({ driver: driver!, nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger });
+    this.secretFiles = opts.worker ? undefined : new SecretFiles(opts.dataDir, (taskId) => this.fetchSecrets(taskId), opts.logger.child({ component: 'secrets' }));
+    const driver = opts.worker ? undefined : createDriver(opts, this.networking, this.secretFiles);
+    this.worker = opts.worker ?? new Worker({ driver: driver!, nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger, ...(this.secretFiles ? { files: this.secretFiles } : {}) });
+    if (driver && isVolumeManager(driver)) {
+      const sync = new VolumeSync(driver, () => this.session.dispatcherClient(), opts.logger.child({ component: 'volumes' }));
+      this.volumeSync = sync;
+      // A task that starts may have created a volume: report it at once (its service pins to it).
+      this.worker.onStatus((r) => {
+        if (r.status.state === 'running') sync.poke();
+      });
+    }
     this.streams = new StreamRequests(driver, opts.logger);
     this.session = new AgentSession({
       server: opts.server,
@@ -90,6 +106,18 @@ export class Agent {
   async start(): Promise<void> {
     await this.worker.start();
     this.done = this.session.start();
+    this.volumeSync?.start();
+  }
+
+  /** The values of one task's secrets, asked of the control plane over this node's mutual-TLS connection. */
+  private fetchSecrets(taskId: string): Promise<{ name: string; data: Buffer }[]> {
+    const client = this.session.dispatcherClient();
+    return new Promise((resolve, reject) =>
+      client.GetTaskSecrets({ taskId }, { deadline: Date.now() + 10_000 }, (err, res) => {
+        if (err) reject(new Error(`the control plane did not send the task's secrets: ${err.details || err.message}`));
+        else resolve((res?.secrets ?? []).map((s) => ({ name: s.name, data: s.data })));
+      }),
+    );
   }
 
   /** Resolves with the reason the session gave up for good, or undefined once stopped. */
@@ -100,16 +128,25 @@ export class Agent {
   /** Idempotent. Leaves containers running. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.volumeSync?.stop();
       await this.session.stop();
       await this.worker.stop();
+      await this.secretFiles?.unmountIfUnused();
       await this.networking?.close();
     })();
     return this.stopping;
   }
 }
 
-function createDriver(opts: AgentOptions, network: NodeNetworking | undefined): Driver {
+function createDriver(opts: AgentOptions, network: NodeNetworking | undefined, secrets: SecretFiles | undefined): Driver {
   return opts.runtime === Runtime.Docker
-    ? new DockerDriver({ nodeName: opts.nodeName, logger: opts.logger, ...(opts.dockerSocket ? { socketPath: opts.dockerSocket } : {}), ...(network ? { network } : {}) })
+    ? new DockerDriver({
+        nodeName: opts.nodeName,
+        logger: opts.logger,
+        ...(opts.dockerSocket ? { socketPath: opts.dockerSocket } : {}),
+        ...(network ? { network } : {}),
+        ...(opts.bindAllow ? { bindAllow: opts.bindAllow } : {}),
+        ...(secrets ? { secrets } : {}),
+      })
     : new ProcessDriver({ nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger });
 }

@@ -39,6 +39,8 @@ Flags:
                          when it is a unix:// address, else ${DOCKER_SOCKET})
   --fence-after SECONDS  cut off from the control plane this long, stop the tasks (containers
                          are kept; default: 3 x the server's heartbeat grace, or 15)
+  --bind-allow P,P2      host paths (and below) a service may bind-mount; anything else is
+                         rejected (default: /srv,/var/lib/berth-volumes; "" allows none)
   -h, --help             show this help
 `;
 
@@ -57,6 +59,8 @@ export interface AgentFlags {
   capacity: NodeResources;
   /** Undefined: derived from what the server announces. */
   fenceAfterMs?: number;
+  /** Undefined: DEFAULT_BIND_ALLOW. */
+  bindAllow?: string[];
   /** The Docker Engine's unix socket path. */
   dockerSocket: string;
 }
@@ -80,6 +84,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
         cpu: { type: 'string' },
         memory: { type: 'string' },
         'fence-after': { type: 'string' },
+        'bind-allow': { type: 'string' },
         'docker-host': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -122,10 +127,18 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
     fenceAfterMs = seconds * 1000;
   }
 
+  let bindAllow: string[] | undefined;
+  if (values['bind-allow'] !== undefined) {
+    bindAllow = values['bind-allow'].split(',').map((p) => p.trim()).filter(Boolean);
+    const bad = bindAllow.find((p) => !path.isAbsolute(p));
+    if (bad) throw new FlagError(`--bind-allow "${bad}": expected absolute paths`);
+  }
+
   const dockerSocket = dockerSocketOf(values['docker-host'], process.env.DOCKER_HOST);
 
   return {
     ...(fenceAfterMs !== undefined ? { fenceAfterMs } : {}),
+    ...(bindAllow ? { bindAllow } : {}),
     dockerSocket,
     server,
     joinToken,

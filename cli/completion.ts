@@ -21,6 +21,8 @@ export const VERB_WORDS: Readonly<Record<string, readonly string[]>> = {
   completion: SHELLS,
   node: ['cordon', 'uncordon', 'drain', 'rm'],
   token: ['create', 'list', 'revoke'],
+  secret: ['create', 'update', 'ls', 'rm'],
+  volume: ['ls', 'rm'],
 };
 
 const FILE_FLAGS = ['-f', '--filename', '--config', '--token-file'];

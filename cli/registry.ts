@@ -17,6 +17,8 @@ import { stackCommand } from './commands/stack.js';
 import { tokenCommand } from './commands/token.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { versionCommand } from './commands/version.js';
+import { secretCommand } from './commands/secret.js';
+import { volumeCommand } from './commands/volume.js';
 
 export const COMMANDS: readonly Command[] = [
   applyCommand,
@@ -30,6 +32,8 @@ export const COMMANDS: readonly Command[] = [
   logsCommand,
   execCommand,
   nodeCommand,
+  secretCommand,
+  volumeCommand,
   tokenCommand,
   serverCommand,
   agentCommand,

@@ -73,6 +73,28 @@ export interface UpdateSpec {
   progressDeadlineSeconds?: number;
 }
 
+/**
+ * One mount of a task's container: a named volume (`name`, a Docker volume on the node, kept
+ * when the task ends), a bind mount (`hostPath`, only under the node's allow-list) or a tmpfs.
+ */
+export interface VolumeSpec {
+  name?: string;
+  hostPath?: string;
+  tmpfs?: boolean;
+  target: string;
+  readOnly?: boolean;
+  /** tmpfs only: its size limit in bytes. */
+  sizeBytes?: number;
+}
+
+/** A secret a task reads as a file (compose-like): `/run/secrets/<source>` unless `target` says. */
+export interface SecretRef {
+  source: string;
+  target?: string;
+  /** File mode: octal digits in a string (`"0440"`) or a number (`0o440`); default 0400. */
+  mode?: number | string;
+}
+
 export interface ServiceSpec {
   mode?: ServiceMode;
   replicas?: number;
@@ -94,6 +116,8 @@ export interface ServiceSpec {
   pullPolicy?: 'always' | 'if-not-present' | 'never';
   /** How many revisions of the spec to keep for `rollout undo` (default 10). */
   revisionHistoryLimit?: number;
+  volumes?: VolumeSpec[];
+  secrets?: SecretRef[];
   /** The container's process runs as this user (`name`, `uid`, `uid:gid`). */
   user?: string;
   workingDir?: string;
@@ -246,6 +270,27 @@ export interface Node {
   /** The node's container subnet, from the cluster's node subnets (none when the cluster has none). */
   subnet?: string;
   createdAt: string;
+  /** The named volumes on the node, as its agent last reported them. */
+  volumes?: NodeVolume[];
+  version?: number;
+}
+
+export interface NodeVolume {
+  name: string;
+  /** The service whose task created it (its `berth.service` label). */
+  service?: string;
+  createdAt?: string;
+  /** Mounted by a container of this node. */
+  inUse: boolean;
+}
+
+/** A secret as the API shows it: never its value. */
+export interface SecretInfo {
+  name: string;
+  /** Size of the value in bytes. */
+  size: number;
+  createdAt: string;
+  updatedAt: string;
   version?: number;
 }
 

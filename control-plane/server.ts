@@ -10,6 +10,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { ClusterTokens, JOIN_TOKEN_FILE, readSecret } from './auth/tokens.js';
 import { startApiThread } from './api/thread.js';
+import { SecretBox, SECRETS_KEY_FILE } from './secrets/secret-box.js';
+import { checkClusterKey, Secrets } from './secrets/secrets.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { EmbeddedEtcd } from './etcd/embedded.js';
 import { advertisePeerUrl, MEMBER_FILE, memberAddress, memberOptions, readMemberFile, waitVoting, writeMemberFile } from './etcd/member.js';
@@ -151,6 +153,10 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     }
     const apiTls = await ensureApiCert(opts, pki.ca, log);
     const tokens = await ClusterTokens.ensure(store, opts.dataDir, log, pki.ca.digest);
+    const secretBox = SecretBox.ensure(opts.dataDir);
+    const keyProblem = await checkClusterKey(store, secretBox);
+    if (keyProblem) log.error(keyProblem);
+    const secrets = keyProblem ? undefined : new Secrets(store, secretBox);
     const stopForLeave = async () => {
       leaving = true;
       await life.stop();
@@ -186,6 +192,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       events,
       informers,
       sessions,
+      ...(secrets ? { secrets } : {}),
       servers: directory,
       serverJoin: {
         etcdPrefix,
@@ -255,6 +262,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       streams: dispatcher,
       informers,
       tls: apiTls,
+      ...(secrets ? { secretsKeyFile: path.join(opts.dataDir, SECRETS_KEY_FILE) } : {}),
       metrics: registry,
       logger: log,
     });

@@ -19,8 +19,10 @@ import {
   type PortSpec,
   type ResourceSpec,
   type RestartPolicySpec,
+  type SecretRef,
   type ServiceSpec,
   type Task,
+  type VolumeSpec,
   type TaskState,
   type TaskStatus,
   type UpdateSpec,
@@ -43,6 +45,9 @@ import type { RestartCondition as PbRestartCondition } from './generated/berth/v
 import type { FailureAction as PbFailureAction } from './generated/berth/v1/FailureAction.js';
 import type { UpdateOrder as PbUpdateOrder } from './generated/berth/v1/UpdateOrder.js';
 import type { PullPolicy as PbPullPolicy } from './generated/berth/v1/PullPolicy.js';
+import type { VolumeSpec as PbVolumeSpec, VolumeSpec__Output as PbVolumeSpecOut } from './generated/berth/v1/VolumeSpec.js';
+import type { SecretRef as PbSecretRef, SecretRef__Output as PbSecretRefOut } from './generated/berth/v1/SecretRef.js';
+import { secretMode } from '../common/workloads.js';
 import type { TaskHealth as PbTaskHealth } from './generated/berth/v1/TaskHealth.js';
 
 /** A message from the other end that cannot be turned into our model. */
@@ -236,6 +241,30 @@ function healthFromProto(h: PbHealthCheckSpecOut): HealthCheckSpec {
   });
 }
 
+function volumeToProto(v: VolumeSpec): PbVolumeSpec {
+  return { name: v.name, hostPath: v.hostPath, tmpfs: v.tmpfs ?? false, target: v.target, readOnly: v.readOnly ?? false, sizeBytes: v.sizeBytes };
+}
+
+function volumeFromProto(v: PbVolumeSpecOut): VolumeSpec {
+  return compact({
+    name: v.name,
+    hostPath: v.hostPath,
+    tmpfs: v.tmpfs || undefined,
+    target: v.target,
+    readOnly: v.readOnly || undefined,
+    sizeBytes: v.sizeBytes,
+  });
+}
+
+/** The mode travels as a number (a manifest may write it as octal digits in a string). */
+function secretRefToProto(r: SecretRef): PbSecretRef {
+  return { source: r.source, target: r.target, mode: r.mode === undefined ? undefined : secretMode(r) };
+}
+
+function secretRefFromProto(r: PbSecretRefOut): SecretRef {
+  return compact({ source: r.source, target: r.target, mode: r.mode });
+}
+
 export function specToProto(s: ServiceSpec): PbServiceSpec {
   const r = s.restartPolicy;
   const u = s.update;
@@ -270,6 +299,8 @@ export function specToProto(s: ServiceSpec): PbServiceSpec {
       : null,
     stopGracePeriodSeconds: s.stopGracePeriodSeconds,
     pullPolicy: toEnum<PbPullPolicy>(PREFIX.pullPolicy, s.pullPolicy),
+    volumes: (s.volumes ?? []).map(volumeToProto),
+    secrets: (s.secrets ?? []).map(secretRefToProto),
     container: containerToProto(s),
   };
 }
@@ -315,6 +346,8 @@ export function specFromProto(p: PbServiceSpecOut | null): ServiceSpec {
     update,
     stopGracePeriodSeconds: p.stopGracePeriodSeconds,
     pullPolicy: fromEnum(PREFIX.pullPolicy, p.pullPolicy, PULL_POLICIES, 'spec.pullPolicy'),
+    volumes: nonEmpty((p.volumes ?? []).map(volumeFromProto)),
+    secrets: nonEmpty((p.secrets ?? []).map(secretRefFromProto)),
     ...containerFromProto(p.container),
   });
 }

@@ -1,7 +1,7 @@
 // The docker driver: runs each task as one container of the local Docker Engine. The container is
 // named after the task and labelled with its task, service, slot and this node's name, so a
 // restarted agent can list and adopt it. It never touches containers without its node label.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import type { Logger } from '../../common/log.js';
 import { parseCpu, parseMemory } from '../../common/quantity.js';
 import type { Task } from '../../common/types.js';
@@ -34,6 +34,8 @@ import {
   type ProbeTarget,
 } from './driver.js';
 import { errorMessage } from '../../common/errors.js';
+import { DEFAULT_BIND_ALLOW, bindAllowed, bindRefusal, secretTarget, volumeKind } from '../../common/workloads.js';
+import { RejectedSpecError, type SecretPaths, type VolumeManager } from './driver.js';
 import { CLUSTER_NETWORK } from '../network/node-network.js';
 
 export interface DockerDriverOptions {
@@ -41,9 +43,16 @@ export interface DockerDriverOptions {
   nodeName: string;
   logger: Logger;
   socketPath?: string;
+  /** Host paths bind mounts may use (default DEFAULT_BIND_ALLOW); anything else is rejected. */
+  bindAllow?: readonly string[];
+  /** Where the task's secret files are, to bind-mount them read-only. */
+  secrets?: SecretPaths;
   /** The node's cluster network: new containers join the network it names (agent/network/). */
   network?: { networkForTasks(task: Task): Promise<{ name: string; dns: string[] } | undefined>; configured(): boolean };
 }
+
+/** Label of the Docker volumes Berth creates (named volumes of a spec). */
+const VOLUME_LABEL = 'berth.volume';
 
 interface ContainerSummary {
   Id: string;
@@ -75,7 +84,7 @@ const ZERO_TIME = '0001-01-01T00:00:00Z';
 /** How long an image found present is trusted without asking the Engine again. */
 const IMAGE_PRESENT_TTL_MS = 10_000;
 
-export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, ExecStreamer {
+export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, ExecStreamer, VolumeManager {
   readonly name = 'docker';
   private readonly client: DockerClient;
   private readonly nodeName: string;
@@ -89,6 +98,66 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
     this.client = new DockerClient(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
     this.nodeName = opts.nodeName;
     this.log = opts.logger.child({ driver: 'docker' });
+    this.bindAllow = opts.bindAllow ?? DEFAULT_BIND_ALLOW;
+    this.secrets = opts.secrets;
+  }
+
+  private readonly bindAllow: readonly string[];
+  private readonly secrets: SecretPaths | undefined;
+
+  /**
+   * The mounts of a task: named volumes (created first, labelled with the service and this node),
+   * bind mounts within the allow-list (else RejectedSpecError), tmpfs, and its secret files.
+   */
+  private async mountsOf(task: Task): Promise<Record<string, unknown>[]> {
+    const mounts: Record<string, unknown>[] = [];
+    for (const [i, v] of (task.spec.volumes ?? []).entries()) {
+      const kind = volumeKind(v);
+      if (kind === 'bind') {
+        const why = bindRefusal(v.hostPath!, this.bindAllow);
+        if (why) throw new RejectedSpecError(`spec.volumes[${i}].hostPath: ${why} of node ${this.nodeName}`);
+        const real = realpathOrSelf(v.hostPath!);
+        if (!bindAllowed(real, this.bindAllow)) {
+          throw new RejectedSpecError(`spec.volumes[${i}].hostPath: ${v.hostPath} leads to ${real}, outside the bind-mount allow-list of node ${this.nodeName}`);
+        }
+        mounts.push({ Type: 'bind', Source: real, Target: v.target, ReadOnly: v.readOnly ?? false });
+      } else if (kind === 'tmpfs') {
+        mounts.push({ Type: 'tmpfs', Target: v.target, ...(v.sizeBytes ? { TmpfsOptions: { SizeBytes: v.sizeBytes } } : {}) });
+      } else {
+        await this.client.json('POST', '/volumes/create', {
+          body: { Name: v.name, Labels: { [VOLUME_LABEL]: 'true', [Label.Service]: task.serviceName, [Label.Node]: this.nodeName } },
+        });
+        mounts.push({ Type: 'volume', Source: v.name, Target: v.target, ReadOnly: v.readOnly ?? false });
+      }
+    }
+    for (const ref of task.spec.secrets ?? []) {
+      if (!this.secrets) throw new InvalidSpecError('this node cannot deliver secrets');
+      mounts.push({ Type: 'bind', Source: this.secrets.fileOf(task.id, ref.source), Target: secretTarget(ref), ReadOnly: true });
+    }
+    return mounts;
+  }
+
+  async listVolumes(): Promise<{ name: string; service?: string; createdAt?: string; inUse: boolean }[]> {
+    const filters = JSON.stringify({ label: [VOLUME_LABEL, `${Label.Node}=${this.nodeName}`] });
+    const res = await this.client.json<{ Volumes: { Name: string; Labels: Record<string, string> | null; CreatedAt?: string }[] | null }>('GET', '/volumes', { query: { filters } });
+    const containers = await this.client.json<{ Mounts?: { Type: string; Name?: string }[] }[]>('GET', '/containers/json', { query: { all: '1' } });
+    const used = new Set(containers.flatMap((c) => (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name!)));
+    return (res.Volumes ?? []).map((v) => ({
+      name: v.Name,
+      ...(v.Labels?.[Label.Service] ? { service: v.Labels[Label.Service] } : {}),
+      ...(v.CreatedAt ? { createdAt: v.CreatedAt } : {}),
+      inUse: used.has(v.Name),
+    }));
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await this.client.json('DELETE', `/volumes/${encodeURIComponent(name)}`);
+    } catch (err) {
+      if (err instanceof DockerApiError && err.statusCode === 404) return;
+      if (err instanceof DockerApiError) throw new RuntimeError(err.engineMessage, err.statusCode);
+      throw err;
+    }
   }
 
   addressesInstances(): boolean {
@@ -166,6 +235,8 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
     }
     const options = containerFields(spec);
     const hostConfig: Record<string, unknown> = { ...options.hostConfig, PortBindings: bindings };
+    const mounts = await this.mountsOf(task);
+    if (mounts.length) hostConfig.Mounts = mounts;
     const network = await this.network?.networkForTasks(task);
     if (network) {
       hostConfig.NetworkMode = network.name;
@@ -488,4 +559,13 @@ export function containerAddress(net: ContainerInspect['NetworkSettings']): stri
 function friendly(err: unknown, doing: string): Error {
   if (err instanceof DockerApiError) return new RuntimeError(`${doing}: ${err.engineMessage}`, err.statusCode);
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/** The path with its symbolic links resolved (a link must not lead out of the allow-list), or itself if absent. */
+function realpathOrSelf(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
 }

@@ -216,6 +216,27 @@ export class InvalidSpecError extends BerthError {
   override readonly code: string = 'INVALID_SPEC';
 }
 
+/** The node refuses the spec by its own rules (a bind mount outside its allow-list): the task is `rejected`. */
+export class RejectedSpecError extends InvalidSpecError {
+  override readonly code: string = 'REJECTED';
+}
+
+/** Where a task's secret files are on the node (agent/workloads/secret-files.ts writes them). */
+export interface SecretPaths {
+  fileOf(taskId: string, secret: string): string;
+}
+
+/** Optional ability: the node's named volumes (Docker volumes labelled by Berth). */
+export interface VolumeManager {
+  listVolumes(): Promise<{ name: string; service?: string; createdAt?: string; inUse: boolean }[]>;
+  /** Refused (RuntimeError) while a container uses it. */
+  removeVolume(name: string): Promise<void>;
+}
+
+export function isVolumeManager(d: unknown): d is VolumeManager {
+  return typeof (d as VolumeManager | undefined)?.listVolumes === 'function';
+}
+
 /** The runtime itself failed or refused (Docker Engine error, spawn failure). */
 export class RuntimeError extends BerthError {
   override readonly code: string = 'RUNTIME';

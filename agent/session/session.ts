@@ -146,6 +146,11 @@ export class AgentSession {
     return this.identity.client();
   }
 
+  /** The mutual-TLS client of this node, for calls beside the session (secrets, volumes); throws before the node has joined. */
+  dispatcherClient(): DispatcherClient {
+    return this.client;
+  }
+
   /** The node id the control plane gave this node (after the first registration). */
   get nodeId(): string | undefined {
     return this.currentNodeId;

@@ -26,6 +26,8 @@ export const StatusReason = {
   NotStarted: 'NotStarted',
   /** A running instance found at agent start was taken over. */
   Adopted: 'Adopted',
+  /** The task's secrets could not be had from the control plane or written on the node. */
+  SecretsUnavailable: 'SecretsUnavailable',
   /** The health check failed failureThreshold times in a row: the instance was stopped. */
   Unhealthy: 'Unhealthy',
 } as const;

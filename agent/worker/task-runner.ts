@@ -10,6 +10,7 @@ import {
   ImageNotPresentError,
   ImagePullError,
   InvalidSpecError,
+  RejectedSpecError,
   pullPolicyOf,
   stopGraceOf,
   type Driver,
@@ -31,8 +32,20 @@ export interface TaskRunnerOptions {
   adopted?: Instance;
   /** Delay before retrying a failed wait on the runtime (ms). */
   retryMs?: number;
+  /** The files a task reads (its secrets): written before the instance is created, removed once it has ended. */
+  files?: TaskFiles;
   /** Health probing knobs, for tests: a fake clock, how often unchanged health is re-reported. */
   health?: { clock?: Clock; minReportMs?: number };
+}
+
+/** What a task needs on the node beside its instance (agent/workloads/secret-files.ts). */
+export interface TaskFiles {
+  /** Writes the task's files; throws when they cannot be had (the task fails, saying why). */
+  prepare(task: Task): Promise<void>;
+  /** Removes them; never throws. */
+  release(taskId: string): Promise<void>;
+  /** At agent start: removes the files of every task but `keep` (those with an instance on the node). */
+  sweep?(keep: readonly string[]): Promise<void>;
 }
 
 export class TaskRunner {
@@ -68,7 +81,10 @@ export class TaskRunner {
     this.instanceId = opts.adopted?.id;
     this.retryMs = opts.retryMs ?? 1000;
     this.healthOpts = opts.health;
+    this.files = opts.files;
   }
+
+  private readonly files: TaskFiles | undefined;
 
   /** The latest status (as reported, or as received if nothing was reported yet). */
   get status(): TaskStatus {
@@ -188,13 +204,21 @@ export class TaskRunner {
       this.report('shutdown', { reason: StatusReason.NotStarted, message: 'stopped before the instance was created' });
       return;
     }
+    if (this.files && this.task.spec.secrets?.length) {
+      try {
+        await this.files.prepare(this.task);
+      } catch (err) {
+        this.report('failed', { reason: StatusReason.SecretsUnavailable, message: errorMessage(err) });
+        return;
+      }
+    }
     this.report('starting', {});
     try {
       this.instanceId = await this.driver.create(this.task);
       await this.driver.start(this.instanceId);
     } catch (err) {
       const reason = err instanceof InvalidSpecError ? StatusReason.InvalidSpec : StatusReason.StartFailed;
-      this.report('failed', {
+      this.report(err instanceof RejectedSpecError ? 'rejected' : 'failed', {
         reason,
         message: errorMessage(err),
         ...(this.instanceId ? { containerId: this.instanceId } : {}),
@@ -292,6 +316,8 @@ export class TaskRunner {
     const next = advanceStatus(this.current, state, details, new Date());
     if (!next) return;
     this.current = next;
+    // Ended: nothing of the task's files stays on the node (its instance reads them no more).
+    if (isTerminal(state) && this.files) void this.files.release(this.taskId);
     this.log.info({ state, reason: next.reason, exitCode: next.exitCode }, `task ${state}`);
     try {
       this.onStatus(next);

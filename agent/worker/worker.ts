@@ -8,7 +8,7 @@ import { isTerminal, type Task } from '../../common/types.js';
 import type { Driver, Instance } from '../driver/driver.js';
 import { DEFAULT_STOP_GRACE_SECONDS } from '../driver/driver.js';
 import { planAdoption } from './lifecycle.js';
-import { TaskRunner } from './task-runner.js';
+import { TaskRunner, type TaskFiles } from './task-runner.js';
 import type { TaskStatusReport } from '../../common/task-status.js';
 import type { TaskWorker } from './types.js';
 
@@ -19,6 +19,8 @@ export interface WorkerOptions {
   /** The agent's data dir (drivers keep their own state under it). */
   dataDir: string;
   logger: Logger;
+  /** The files tasks read (secrets), written and removed around their instances. */
+  files?: TaskFiles;
 }
 
 export class Worker implements TaskWorker {
@@ -34,7 +36,7 @@ export class Worker implements TaskWorker {
   private readonly inFlight = new Set<Promise<void>>();
   private stopped = false;
 
-  constructor(opts: WorkerOptions) {
+  constructor(private readonly opts: WorkerOptions) {
     this.driver = opts.driver;
     this.nodeName = opts.nodeName;
     this.dataDir = opts.dataDir;
@@ -43,6 +45,7 @@ export class Worker implements TaskWorker {
 
   async start(): Promise<void> {
     this.found = await this.driver.list();
+    await this.opts.files?.sweep?.(this.found.map((i) => i.taskId));
     this.log.info(
       { instances: this.found.length, running: this.found.filter((i) => i.running).length },
       'found instances of this node to adopt',
@@ -87,6 +90,7 @@ export class Worker implements TaskWorker {
       driver: this.driver,
       logger: this.log,
       adopted,
+      ...(this.opts.files ? { files: this.opts.files } : {}),
       onStatus: (status) => this.emit({ taskId: task.id, status }),
     });
     this.runners.set(task.id, runner);
@@ -138,6 +142,7 @@ export class Worker implements TaskWorker {
         try {
           if (inst.running) await this.driver.stop(inst.id, DEFAULT_STOP_GRACE_SECONDS);
           await this.driver.remove(inst.id);
+          await this.opts.files?.release(inst.taskId);
         } catch (err) {
           this.log.error({ err, instance: inst.id }, 'removing unassigned instance failed');
         }

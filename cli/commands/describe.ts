@@ -1,5 +1,6 @@
 // `berth describe service|task|node NAME`: one object in detail, with the tasks around it.
 import { UsageError, type ClientCommand } from '../command.js';
+import { namedVolumes } from '../../common/workloads.js';
 import { describeNode, describeService, describeTask } from '../output/describe.js';
 import { Kind, parseKindAndNames } from '../resources.js';
 import { recentEvents } from '../output/events.js';
@@ -32,11 +33,15 @@ export const describeCommand: ClientCommand = {
         const svc = await client.getService(name);
         const tasks = await client.listTasks({ service: svc.metadata.name });
         const events = await eventsOf({ service: svc.metadata.name });
+        const volumes = namedVolumes(svc.spec.volumes);
+        const pins = volumes.length
+          ? (await client.listNodes()).flatMap((n) => (n.volumes ?? []).filter((v) => volumes.includes(v.name)).map((v) => `${n.name} (volume ${v.name})`))
+          : [];
         // A cluster without service addresses (or an older server) answers 404: no such lines.
         const endpoints = await client
           .request<{ items: { vip: string; endpoints: { address: string }[] }[] }>('GET', `/v1/endpoints?service=${encodeURIComponent(svc.metadata.name)}`)
           .then((r) => r.items[0] && { vip: r.items[0].vip, addresses: r.items[0].endpoints.map((e) => e.address) }, () => undefined);
-        ctx.out(describeService(svc, tasks, await client.nodeNames(tasks), ctx.now(), events, endpoints));
+        ctx.out(describeService(svc, tasks, await client.nodeNames(tasks), ctx.now(), events, endpoints, pins));
         return 0;
       }
       case Kind.Task: {

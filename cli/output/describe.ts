@@ -1,7 +1,8 @@
 // `describe`: a readable, sectioned view of one object (kubectl describe style). Labels at one
 // indent level share one column; lists and tables sit indented under their heading.
 import { formatCpu, formatMemory, requestsOf } from '../../common/quantity.js';
-import type { HealthCheckSpec, RestartPolicySpec, Task, UpdateSpec } from '../../common/types.js';
+import type { HealthCheckSpec, RestartPolicySpec, Task, UpdateSpec, VolumeSpec } from '../../common/types.js';
+import { secretMode, secretTarget, volumeKind } from '../../common/workloads.js';
 import type { NodeView, ServiceView } from '../api-client.js';
 import { formatAge } from './age.js';
 import { NONE, renderTable } from './table.js';
@@ -160,6 +161,8 @@ export function describeService(
   eventList?: readonly DescribeEvent[],
   /** Its virtual address and ready tasks' addresses, when the cluster gives services one. */
   endpoints?: { vip: string; addresses: readonly string[] },
+  /** Where the service's named volumes live (`node-1 (volume data)`): the nodes it is pinned to. */
+  pins?: readonly string[],
 ): string {
   const s = svc.spec;
   const w = new DescribeWriter()
@@ -189,7 +192,10 @@ export function describeService(
     .field('Memory', s.resources?.memory ?? NONE, 1);
   w.heading('Placement')
     .field('Constraints', s.placement?.constraints?.join(', '), 1)
-    .optional('Max per node', s.placement?.maxPerNode, 1);
+    .optional('Max per node', s.placement?.maxPerNode, 1)
+    .optional('Pinned to', pins?.length ? pins.join(', ') : undefined, 1);
+  if (s.volumes?.length) w.list('Volumes', s.volumes.map(volumeText));
+  if (s.secrets?.length) w.list('Secrets', s.secrets.map((r) => `${r.source} -> ${secretTarget(r)} (mode 0${secretMode(r).toString(8)})`));
   w.optional('Restart policy', restartPolicyText(s.restartPolicy))
     .optional('Update', updateText(s.update))
     .optional('Health check', healthCheckText(s.healthCheck))
@@ -265,4 +271,16 @@ export function describeNode(
   w.table('Tasks', tasksView(tasks, new Map(), nowMs, false, { nodeColumn: false }));
   events(w, eventList, nowMs);
   return w.toString();
+}
+
+function volumeText(v: VolumeSpec): string {
+  const ro = v.readOnly ? ' (read-only)' : '';
+  switch (volumeKind(v)) {
+    case 'bind':
+      return `${v.hostPath} -> ${v.target}${ro} (bind)`;
+    case 'tmpfs':
+      return `tmpfs -> ${v.target}${v.sizeBytes ? ` (${v.sizeBytes} bytes)` : ''}`;
+    default:
+      return `${v.name} -> ${v.target}${ro} (volume)`;
+  }
 }

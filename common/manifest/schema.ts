@@ -3,6 +3,8 @@
 // rules that a schema says badly (quantities, constraints, "exactly one probe") live in
 // validate.ts.
 
+import { SECRET_NAME_PATTERN, VOLUME_NAME_PATTERN } from '../workloads.js';
+
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 const seconds = { type: 'number', minimum: 0 } as const;
 // A Linux capability as Docker takes it: `NET_ADMIN`, `CAP_NET_ADMIN` or `ALL`.
@@ -13,6 +15,8 @@ const labelMap = {
   propertyNames: { pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$' },
   additionalProperties: { type: 'string', maxLength: 63 },
 } as const;
+
+const containerPath = { type: 'string', pattern: '^/', maxLength: 4096 } as const;
 
 export const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -130,6 +134,35 @@ export const serviceSchema = {
         revisionHistoryLimit: { type: 'integer', minimum: 1, maximum: 1000 },
         stopGracePeriodSeconds: seconds,
         pullPolicy: { type: 'string', enum: ['always', 'if-not-present', 'never'] },
+        volumes: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['target'],
+            additionalProperties: false,
+            properties: {
+              name: { type: 'string', pattern: VOLUME_NAME_PATTERN },
+              hostPath: { type: 'string', minLength: 1 },
+              tmpfs: { type: 'boolean' },
+              target: containerPath,
+              readOnly: { type: 'boolean' },
+              sizeBytes: { type: 'integer', minimum: 1 },
+            },
+          },
+        },
+        secrets: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['source'],
+            additionalProperties: false,
+            properties: {
+              source: { type: 'string', pattern: SECRET_NAME_PATTERN },
+              target: containerPath,
+              mode: { type: ['integer', 'string'] },
+            },
+          },
+        },
         user: { type: 'string', minLength: 1, maxLength: 256 },
         workingDir: { type: 'string', pattern: '^/' },
         hostname: { type: 'string', minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$' },

@@ -6,12 +6,18 @@ import type { FieldIssue } from '../errors.js';
 import { parseCpu, parseMemory } from '../quantity.js';
 import type { Service } from '../types.js';
 import { serviceSchema } from './schema.js';
+import { DEFAULT_BIND_ALLOW, bindRefusal, modeRefusal, secretTarget } from '../workloads.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const checkSchema = ajv.compile(serviceSchema);
 
+export interface ValidateOptions {
+  /** Host paths bind mounts may use (default DEFAULT_BIND_ALLOW). */
+  bindAllow?: readonly string[];
+}
+
 /** Every problem with one manifest object; empty when it is a valid Service. */
-export function validateService(obj: unknown): FieldIssue[] {
+export function validateService(obj: unknown, opts: ValidateOptions = {}): FieldIssue[] {
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) {
     return [{ path: '', reason: 'must be a mapping with apiVersion, kind, metadata and spec' }];
   }
@@ -19,7 +25,7 @@ export function validateService(obj: unknown): FieldIssue[] {
   if (o.kind !== undefined && o.kind !== 'Service') {
     return [{ path: 'kind', reason: `unknown kind ${JSON.stringify(o.kind)} (supported: Service)` }];
   }
-  if (checkSchema(obj)) return semanticIssues(obj);
+  if (checkSchema(obj)) return [...semanticIssues(obj), ...workloadIssues(obj, opts.bindAllow ?? DEFAULT_BIND_ALLOW)];
   return dedupe((checkSchema.errors ?? []).map(toIssue));
 }
 
@@ -78,6 +84,42 @@ function semanticIssues(svc: Service): FieldIssue[] {
     const key = `${p.hostPort}/${p.protocol ?? 'tcp'}`;
     if (hostSeen.has(key)) issues.push({ path: `spec.ports[${i}].hostPort`, reason: `host port ${key} already used by spec.ports[${hostSeen.get(key)}]` });
     hostSeen.set(key, i);
+  });
+  return issues;
+}
+
+/** Volumes and secrets: one kind per volume, allowed host paths, distinct targets, file modes. */
+function workloadIssues(svc: Service, bindAllow: readonly string[]): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const targets = new Map<string, string>();
+  const claim = (target: string, at: string) => {
+    const first = targets.get(target);
+    if (first) issues.push({ path: at, reason: `target ${target} is already used by ${first}` });
+    else targets.set(target, at.replace(/\.target$/, ''));
+  };
+  (svc.spec.volumes ?? []).forEach((v, i) => {
+    const at = `spec.volumes[${i}]`;
+    const kinds = (['name', 'hostPath', 'tmpfs'] as const).filter((k) => (k === 'tmpfs' ? v.tmpfs === true : v[k] !== undefined));
+    if (kinds.length !== 1) {
+      issues.push({ path: at, reason: `must have exactly one of name, hostPath, tmpfs: true (found ${kinds.length ? kinds.join(', ') : 'none'})` });
+    }
+    if (v.hostPath !== undefined) {
+      const why = bindRefusal(v.hostPath, bindAllow);
+      if (why) issues.push({ path: `${at}.hostPath`, reason: why });
+    }
+    if (v.sizeBytes !== undefined && !v.tmpfs) issues.push({ path: `${at}.sizeBytes`, reason: 'only a tmpfs volume has a size' });
+    claim(v.target, `${at}.target`);
+  });
+  const sources = new Set<string>();
+  (svc.spec.secrets ?? []).forEach((s, i) => {
+    const at = `spec.secrets[${i}]`;
+    if (sources.has(s.source)) issues.push({ path: `${at}.source`, reason: `secret ${s.source} is listed twice` });
+    sources.add(s.source);
+    if (s.mode !== undefined) {
+      const why = modeRefusal(s.mode);
+      if (why) issues.push({ path: `${at}.mode`, reason: why });
+    }
+    claim(secretTarget(s), `${at}.target`);
   });
   return issues;
 }

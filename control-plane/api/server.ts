@@ -26,6 +26,9 @@ import { ApiTokens } from '../auth/api-tokens.js';
 import type { AuditRecorder } from '../audit/recorder.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { auditRoutes } from './routes/audit.js';
+import { secretRoutes } from './routes/secrets.js';
+import { volumeRoutes } from './routes/volumes.js';
+import type { Secrets } from '../secrets/secrets.js';
 import { metricsRoutes, type MetricsSource } from './routes/metrics.js';
 import { apiRequestSeconds } from '../metrics/instruments.js';
 
@@ -48,6 +51,8 @@ export interface ApiServerOptions {
   joinTokens?: JoinTokenRotation;
   /** The API's certificate and key (PEM): with them it serves HTTPS only (the server always passes them). */
   tls?: { certPem: string; keyPem: string };
+  /** Secrets sealed with the server's key; without it the secrets routes are absent. */
+  secrets?: Secrets;
   /** `GET /metrics`'s body (the server's registries); without it the route is absent. */
   metrics?: MetricsSource;
   /** The server this API runs in, for `POST /v1/servers/leave` and `DELETE /v1/servers/:name`; without it those routes are absent. */
@@ -101,6 +106,8 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   tokenRoutes(app, apiTokens);
   if (opts.joinTokens) joinTokenRoutes(app, opts.joinTokens, log);
   auditRoutes(app, opts.store, log);
+  if (opts.secrets) secretRoutes(app, opts.secrets);
+  volumeRoutes(app, opts.store);
   if (opts.metrics) metricsRoutes(app, opts.metrics);
   attachWatch(app, { ...opts, authorize: (token, kind) => app.access.authorizeWatch(token, kind) });
   return app;

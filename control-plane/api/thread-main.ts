@@ -14,6 +14,8 @@ import { RelayedCounts } from './task-counts.js';
 import { registry } from '../metrics/instruments.js';
 import { MetricsRelay } from '../metrics/relay.js';
 import type { ApiThreadData, ApiThreadMessage } from './thread.js';
+import { SecretBox } from '../secrets/secret-box.js';
+import { Secrets } from '../secrets/secrets.js';
 
 const data = workerData as ApiThreadData;
 const port = parentPort!;
@@ -33,6 +35,7 @@ const api = buildApi({
   cache,
   audit,
   tls: data.tls,
+  ...(data.secretsKeyFile ? { secrets: new Secrets(store, SecretBox.load(data.secretsKeyFile)) } : {}),
   ...(data.serverName
     ? { thisServer: { name: data.serverName, embeddedEtcd: !!data.embeddedEtcd, leave: () => port.postMessage({ type: 'leave' } satisfies ApiThreadMessage) } }
     : {}),

@@ -33,6 +33,8 @@ export interface ApiThreadOptions {
   joinTokenRotation?: { dataDir: string; caDigest: string };
   /** The API's certificate and key (PEM, control-plane/pki/api-cert.ts): it serves HTTPS only. */
   tls: { certPem: string; keyPem: string };
+  /** The secrets key file (secret-box.ts): the thread reads it to seal values; without it no secrets routes. */
+  secretsKeyFile?: string;
   /** The main thread's metrics registry: `GET /metrics` adds it to the API thread's own. */
   metrics?: Registry;
   logger: Logger;
@@ -55,6 +57,7 @@ export interface ApiThreadData {
   metricsPort?: MessagePort;
   joinTokenRotation?: { dataDir: string; caDigest: string };
   tls: { certPem: string; keyPem: string };
+  secretsKeyFile?: string;
   serverName?: string;
   embeddedEtcd?: boolean;
 }
@@ -103,6 +106,7 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
     ...(opts.serverName ? { serverName: opts.serverName, embeddedEtcd: !!opts.embeddedEtcd } : {}),
     ...(opts.joinTokenRotation ? { joinTokenRotation: opts.joinTokenRotation } : {}),
     ...(channel ? { streamsPort: channel.port2 } : {}),
+    ...(opts.secretsKeyFile ? { secretsKeyFile: opts.secretsKeyFile } : {}),
     countsPort: countsChannel.port2,
     ...(metricsChannel ? { metricsPort: metricsChannel.port2 } : {}),
   };

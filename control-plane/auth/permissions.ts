@@ -22,6 +22,9 @@ export const Permission = {
   TokensRead: 'tokens:read',
   TokensWrite: 'tokens:write',
   AuditRead: 'audit:read',
+  /** Secrets' names and metadata (never a value: no route returns one). */
+  SecretsRead: 'secrets:read',
+  SecretsWrite: 'secrets:write',
   /** The API's own description (OpenAPI). */
   MetaRead: 'meta:read',
   /** `GET /metrics` (Prometheus): counts and timings, no object's content. */
@@ -35,9 +38,9 @@ export const PUBLIC = 'public' as const;
 
 export const ALL_PERMISSIONS: readonly Permission[] = Object.values(Permission);
 
-// Secrets, when they exist, add `secrets:read` (names and metadata: in VIEWER),
-// `secrets:read-value` and `secrets:write` (in OPERATOR, hence admin): each role's list names
-// what it may do, so a permission not listed for the viewer is withheld from it.
+// Secrets: `secrets:read` (names and metadata) in VIEWER, `secrets:write` in OPERATOR (hence
+// admin); no permission reads a value back. Each role's list names what it may do, so a
+// permission not listed for the viewer is withheld from it.
 const VIEWER: readonly Permission[] = [
   Permission.ServicesRead,
   Permission.TasksRead,
@@ -45,6 +48,7 @@ const VIEWER: readonly Permission[] = [
   Permission.EventsRead,
   Permission.ServersRead,
   Permission.MetaRead,
+  Permission.SecretsRead,
   Permission.MetricsRead,
 ];
 
@@ -54,6 +58,7 @@ const OPERATOR: readonly Permission[] = [
   Permission.TasksLogs,
   Permission.TasksExec,
   Permission.AuditRead,
+  Permission.SecretsWrite,
 ];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {

@@ -47,6 +47,8 @@ import { join, renew, type CertificateHost } from './join.js';
 import { joinServer, type ServerJoinHost } from './join-server.js';
 import { dispatcherCredentials, isDenied, PeerVerifier, type CallDenied, type DispatcherTls, type PeerNode } from './tls.js';
 import type { SessionLiveness } from '../leader/sessions.js';
+import type { Secrets } from '../secrets/secrets.js';
+import { workloadHandlers } from './workloads.js';
 import type { AgentAddressBook } from '../leader/server-directory.js';
 
 export interface DispatcherOptions {
@@ -73,6 +75,8 @@ export interface DispatcherOptions {
    * leader marks nodes down (leader/node-liveness.ts). Without it, it marks them down itself.
    */
   sessions?: SessionLiveness;
+  /** The cluster's secrets: their values go to the node of a task that uses them (workloads.ts). */
+  secrets?: Secrets;
   /** Every server's agent address: sent to each agent at session start and when it changes. */
   servers?: AgentAddressBook;
   /** Lets other servers join (JoinServer); without it the call is refused. */
@@ -220,6 +224,15 @@ export class Dispatcher implements TaskStreams {
       Register: (call, callback) => void this.register(call, callback),
       Renew: (call, callback) => void renew(this.certificateHost, call, callback),
       Session: (call) => this.session(call),
+      ...workloadHandlers({
+        store: this.opts.store,
+        log: this.log,
+        peers: this.peers,
+        tasksOf: (nodeId) => this.index.tasksOf(nodeId),
+        node: (nodeId) => this.registry.get(nodeId),
+        setVolumes: (nodeId, volumes) => this.registry.setVolumes(nodeId, volumes),
+        ...(this.opts.secrets ? { secrets: this.opts.secrets } : {}),
+      }),
       JoinServer: (call, callback) => {
         const sj = this.opts.serverJoin;
         if (!sj) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this server does not let servers join' });

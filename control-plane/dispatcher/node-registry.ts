@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ConflictError } from '../../common/errors.js';
-import { NodeAvailability, NodeState, type Node, type NodeResources } from '../../common/types.js';
+import { isDeepStrictEqual } from 'node:util';
+import { NodeAvailability, NodeState, type Node, type NodeResources, type NodeVolume } from '../../common/types.js';
 import type { Informer } from '../store/informer.js';
 import { informerFor } from '../store/shared-informers.js';
 import { keys } from '../store/keys.js';
@@ -95,6 +96,23 @@ export class NodeRegistry {
     throw new ConflictError(keys.node(nodeId));
   }
 
+  /** Writes the node's named volumes as its agent reports them, when they changed. */
+  async setVolumes(nodeId: string, volumes: NodeVolume[]): Promise<void> {
+    let current = this.get(nodeId) ?? (await this.store.get<Node>(keys.node(nodeId)));
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (!current || isDeepStrictEqual(current.volumes ?? [], volumes)) return;
+      const { version, ...rest } = current;
+      try {
+        await this.store.put(keys.node(nodeId), { ...rest, volumes }, version);
+        return;
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        current = await this.store.get<Node>(keys.node(nodeId));
+      }
+    }
+    throw new ConflictError(keys.node(nodeId));
+  }
+
   private async registerNow(reg: Registration): Promise<Node> {
     const id = this.idOfName(reg.name);
     const tried = new Set<string>();
@@ -116,6 +134,7 @@ export class NodeRegistry {
         runtime: reg.runtime,
         ...(subnet ? { subnet } : {}),
         createdAt: existing?.createdAt ?? now,
+        ...(existing?.volumes ? { volumes: existing.volumes } : {}),
       };
       try {
         const write: WriteOp = existing

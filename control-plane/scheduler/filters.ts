@@ -5,7 +5,8 @@ import { parseConstraints, firstUnmet, type Constraint } from '../../common/cons
 import { requestsOf } from '../../common/quantity.js';
 import type { Node, Task } from '../../common/types.js';
 import { fixedHostPorts, type NodeUsage } from './node-usage.js';
-import { FailureReason, constraintNotMet, hostPortsInUse, maxPerNodeReached } from './reasons.js';
+import { FailureReason, constraintNotMet, hostPortsInUse, maxPerNodeReached, volumeElsewhere } from './reasons.js';
+import { namedVolumes } from '../../common/workloads.js';
 
 export const FilterKind = {
   /** Depends on the node alone: its answer holds for a whole scheduling pass. */
@@ -22,6 +23,8 @@ export interface Filter {
   check(node: Node, usage: NodeUsage): boolean;
   /** Words `failedCount` nodes failing this rule, e.g. `2 insufficient memory`. */
   explain(failedCount: number): string;
+  /** The nodes of the pass, for a rule that depends on more than one node (VolumeFilter). */
+  setNodes?(nodes: readonly Node[]): void;
 }
 
 export class ReadyFilter implements Filter {
@@ -155,12 +158,52 @@ export class MaxPerNodeFilter implements Filter {
   }
 }
 
+/**
+ * Named volumes: a task whose volume exists on a node may only run there (its data lives there;
+ * a replacement must not start empty elsewhere). A volume no node reports yet pins nothing.
+ */
+export class VolumeFilter implements Filter {
+  readonly kind = FilterKind.Node;
+  private holders = new Map<string, Set<string>>();
+  private pins: { volume: string; nodes: Set<string> }[] = [];
+  private names = new Map<string, string>();
+
+  setNodes(nodes: readonly Node[]): void {
+    this.holders.clear();
+    for (const n of nodes) {
+      this.names.set(n.id, n.name);
+      for (const v of n.volumes ?? []) {
+        const set = this.holders.get(v.name) ?? new Set<string>();
+        set.add(n.id);
+        this.holders.set(v.name, set);
+      }
+    }
+  }
+
+  setTask(task: Task): boolean {
+    this.pins = namedVolumes(task.spec.volumes).flatMap((volume) => {
+      const nodes = this.holders.get(volume);
+      return nodes?.size ? [{ volume, nodes }] : [];
+    });
+    return this.pins.length > 0;
+  }
+
+  check(node: Node): boolean {
+    return this.pins.every((p) => p.nodes.has(node.id));
+  }
+
+  explain(n: number): string {
+    return `${n} ${volumeElsewhere(this.pins.map((p) => ({ volume: p.volume, nodes: [...p.nodes].map((id) => this.names.get(id) ?? id) })))}`;
+  }
+}
+
 /** Every filter, in the order a node is judged: the first failing one is the node's reason. */
 export function defaultFilters(): Filter[] {
   return [
     new ReadyFilter(),
     new AvailabilityFilter(),
     new ConstraintFilter(),
+    new VolumeFilter(),
     new MemoryFilter(),
     new CpuFilter(),
     new HostPortFilter(),

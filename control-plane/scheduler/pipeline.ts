@@ -11,6 +11,11 @@ export class Pipeline {
 
   constructor(private readonly filters: Filter[] = defaultFilters()) {}
 
+  /** The nodes of the pass, for the filters that judge a node against the others. */
+  setNodes(nodes: readonly Node[]): void {
+    for (const f of this.filters) f.setNodes?.(nodes);
+  }
+
   /** Prepares the filters for a task and forgets the failures counted for the previous one. */
   setTask(task: Task): void {
     this.active = this.filters.filter((f) => f.setTask(task));

@@ -82,6 +82,7 @@ export function placeTasksOn(
   opts: PlacementOptions = {},
 ): PlacementResult {
   const pipeline = new Pipeline(opts.filters);
+  pipeline.setNodes([...infos.values()].map((i) => i.node));
   const result: PlacementResult = { placements: [], unplaceable: [] };
   const ordered = [...pendingTasks].sort(byAge);
 
@@ -150,8 +151,8 @@ function placeGroup(group: Task[], infos: Map<string, NodeInfo>, pipeline: Pipel
 function groupTasks(tasks: Task[]): Task[][] {
   const groups = new Map<string, Task[]>();
   for (const task of tasks) {
-    const { resources, ports, placement } = task.spec;
-    const key = `${task.serviceName}\0${JSON.stringify([resources ?? null, ports ?? null, placement ?? null])}`;
+    const { resources, ports, placement, volumes } = task.spec;
+    const key = `${task.serviceName}\0${JSON.stringify([resources ?? null, ports ?? null, placement ?? null, volumes ?? null])}`;
     const group = groups.get(key);
     if (group) group.push(task);
     else groups.set(key, [task]);

@@ -26,6 +26,11 @@ export function maxPerNodeReached(max: number): string {
   return `max ${max} per node reached`;
 }
 
+/** Nodes without the named volume(s) a task's data lives on. */
+export function volumeElsewhere(pins: { volume: string; nodes: string[] }[]): string {
+  return `without volume ${pins.map((p) => `${p.volume} (on ${p.nodes.join(', ')})`).join(', ')}`;
+}
+
 /** A global task's node is gone from the store. */
 export function pinnedNodeMissing(nodeId: string): string {
   return `node ${nodeId} not found`;

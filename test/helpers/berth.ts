@@ -126,7 +126,7 @@ export interface StartServerOptions {
 
 export async function startServer(opts: StartServerOptions = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'berth-server-'));
-  for (const f of opts.tokensFrom ? ['admin-token', 'join-token', 'ca.crt', 'ca.key'] : []) copyFileSync(path.join(opts.tokensFrom!.dataDir, f), path.join(dataDir, f));
+  for (const f of opts.tokensFrom ? ['admin-token', 'join-token', 'ca.crt', 'ca.key', 'secrets.key'] : []) copyFileSync(path.join(opts.tokensFrom!.dataDir, f), path.join(dataDir, f));
   const ns = opts.namespace;
   // A namespace of its own has every port free.
   const host = ns?.address ?? '127.0.0.1';
@@ -306,6 +306,8 @@ export interface StartAgentOptions {
   dataDir?: string;
   /** `HOST:PORT` to join instead of the server's agent port (e.g. a proxy in between). */
   serverAddress?: string;
+  /** More `berth agent` flags. */
+  extraArgs?: string[];
 }
 
 /**
@@ -326,6 +328,7 @@ export function startAgent(server: TestServer, opts: StartAgentOptions): TestAge
     '--cpu', opts.cpu ?? '2',
     '--memory', opts.memory ?? '2Gi',
     ...(opts.labels ? ['--labels', opts.labels] : []),
+    ...(opts.extraArgs ?? []),
   ];
   const child = spawn(process.execPath, berthArgv(args), { cwd: REPO_ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   const logTail = keepLogTail(child);

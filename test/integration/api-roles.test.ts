@@ -15,6 +15,8 @@ import type { AuditEntry } from '../../common/audit.js';
 import { type Node, type Task } from '../../common/types.js';
 import { listenApi } from '../../control-plane/api/server.js';
 import { buildTestApi } from '../helpers/api.js';
+import { SecretBox } from '../../control-plane/secrets/secret-box.js';
+import { Secrets } from '../../control-plane/secrets/secrets.js';
 import { AuditRecorder, listAudit } from '../../control-plane/audit/recorder.js';
 import { can, type Permission } from '../../control-plane/auth/permissions.js';
 import { ClusterTokens } from '../../control-plane/auth/tokens.js';
@@ -94,6 +96,13 @@ function sampleOf(route: string, role: string): Sample | undefined {
     'POST /v1/tokens': { url: '/v1/tokens', payload: { name: `made-by-${role}`, role: 'viewer' } },
     'DELETE /v1/tokens/:name': { url: `/v1/tokens/victim-${role}` },
     'GET /v1/audit': { url: '/v1/audit' },
+    'GET /v1/volumes': { url: '/v1/volumes' },
+    'DELETE /v1/volumes/:name': { url: '/v1/volumes/none' },
+    'GET /v1/secrets': { url: '/v1/secrets' },
+    'GET /v1/secrets/:name': { url: `/v1/secrets/s-${role}` },
+    'POST /v1/secrets': { url: '/v1/secrets', payload: { name: `s-${role}`, value: Buffer.from('v').toString('base64') } },
+    'PUT /v1/secrets/:name': { url: `/v1/secrets/s-${role}`, payload: { value: Buffer.from('w').toString('base64') } },
+    'DELETE /v1/secrets/:name': { url: `/v1/secrets/s-${role}` },
   };
   return samples[route];
 }
@@ -159,7 +168,7 @@ describe('API tokens, roles and audit (real etcd)', function () {
     const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
     audit = new AuditRecorder({ store, logger, flushMs: 20 });
     const metrics = { text: async () => ({ contentType: registry.contentType, body: await registry.metrics() }) };
-    app = buildTestApi({ store, tokens: cluster, logger, audit, streams: noNodes, metrics });
+    app = buildTestApi({ store, tokens: cluster, logger, audit, streams: noNodes, metrics, secrets: new Secrets(store, SecretBox.ensure(dataDir)) });
     await app.ready();
     tokenOf.set('admin', cluster.adminToken!);
     for (const role of ROLES) {

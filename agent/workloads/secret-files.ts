@@ -1,0 +1,108 @@
+// Secret files of the tasks of this node: a tmpfs the agent mounts at `<data-dir>/secrets`
+// (never written to disk), one directory per task (mode 0700) holding one file per secret, with
+// the mode the spec asks (default 0400); the docker driver bind-mounts each file read-only at its
+// target. Values come from the control plane (GetTaskSecrets, over the node's mutual-TLS
+// connection) just before the instance is created, and the task's directory is removed once it
+// has ended; at start, directories of tasks without an instance are removed, and on stop the
+// tmpfs is unmounted once no task uses it.
+// Owns: that directory and its mount. Must not: log or report a value.
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Logger } from '../../common/log.js';
+import { errorMessage } from '../../common/errors.js';
+import type { Task } from '../../common/types.js';
+import { secretMode } from '../../common/workloads.js';
+import type { SecretPaths } from '../driver/driver.js';
+import type { TaskFiles } from '../worker/task-runner.js';
+
+const run = promisify(execFile);
+/** Size limit of the tmpfs holding every secret file of the node. */
+const TMPFS_SIZE = '64m';
+
+export type FetchSecrets = (taskId: string) => Promise<{ name: string; data: Buffer }[]>;
+
+export class SecretFiles implements TaskFiles, SecretPaths {
+  readonly root: string;
+  private mounted: Promise<void> | undefined;
+
+  constructor(
+    dataDir: string,
+    private readonly fetch: FetchSecrets,
+    private readonly log: Logger,
+  ) {
+    this.root = path.join(path.resolve(dataDir), 'secrets');
+  }
+
+  fileOf(taskId: string, secret: string): string {
+    return path.join(this.root, taskId, secret);
+  }
+
+  async prepare(task: Task): Promise<void> {
+    await this.ensureMounted();
+    const values = await this.fetch(task.id);
+    const byName = new Map(values.map((v) => [v.name, v.data]));
+    const dir = path.join(this.root, task.id);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    for (const ref of task.spec.secrets ?? []) {
+      const data = byName.get(ref.source);
+      if (!data) throw new Error(`secret "${ref.source}" was not sent by the control plane`);
+      const file = this.fileOf(task.id, ref.source);
+      await writeFile(file, data, { mode: 0o600 });
+      await chmod(file, secretMode(ref));
+    }
+    this.log.info({ task: task.name, secrets: (task.spec.secrets ?? []).map((s) => s.source) }, 'secret files written (tmpfs)');
+  }
+
+  async release(taskId: string): Promise<void> {
+    try {
+      await rm(path.join(this.root, taskId), { recursive: true, force: true });
+    } catch (err) {
+      this.log.warn({ taskId, err: errorMessage(err) }, 'removing secret files failed');
+    }
+  }
+
+  async sweep(keep: readonly string[]): Promise<void> {
+    const entries = await readdir(this.root).catch(() => [] as string[]);
+    const kept = new Set(keep);
+    for (const e of entries) if (!kept.has(e)) await this.release(e);
+    if (entries.length && !entries.some((e) => kept.has(e))) await this.unmountIfUnused();
+  }
+
+  /** On agent stop: the tmpfs goes once no task has files on it (running tasks keep theirs). */
+  async unmountIfUnused(): Promise<void> {
+    if (!(await this.isMountpoint())) return;
+    const entries = await readdir(this.root).catch(() => [] as string[]);
+    if (entries.length) return;
+    try {
+      await run('umount', [this.root]);
+      this.mounted = undefined;
+      this.log.info({ dir: this.root }, 'secrets tmpfs unmounted');
+    } catch (err) {
+      this.log.warn({ dir: this.root, err: errorMessage(err) }, 'unmounting the secrets tmpfs failed');
+    }
+  }
+
+  private ensureMounted(): Promise<void> {
+    this.mounted ??= (async () => {
+      await mkdir(this.root, { recursive: true, mode: 0o700 });
+      if (await this.isMountpoint()) return;
+      try {
+        await run('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_SIZE},mode=0700,nodev,nosuid,noexec`, 'tmpfs', this.root]);
+      } catch (err) {
+        throw new Error(`cannot mount a tmpfs for secrets at ${this.root} (the agent must run as root): ${errorMessage(err)}`);
+      }
+      this.log.info({ dir: this.root }, 'secrets tmpfs mounted');
+    })().catch((err: unknown) => {
+      this.mounted = undefined;
+      throw err;
+    });
+    return this.mounted;
+  }
+
+  private async isMountpoint(): Promise<boolean> {
+    const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+    return info.split('\n').some((line) => line.split(' ')[4] === this.root);
+  }
+}
