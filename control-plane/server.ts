@@ -201,6 +201,10 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
         secrets: async () => ({
           caCertPem: pki.ca.certPem,
           caKeyPem: await readFile(path.join(opts.dataDir, CA_KEY_FILE), 'utf8'),
+          ...(await readFile(path.join(opts.dataDir, SECRETS_KEY_FILE), 'utf8').then(
+            (secretsKey) => ({ secretsKey }),
+            () => ({}),
+          )),
           ...(tokens.adminToken ? { adminToken: tokens.adminToken } : {}),
           // Read now: the API may have rotated it.
           ...(await readJoinTokenIfCurrent()),

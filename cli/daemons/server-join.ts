@@ -20,6 +20,7 @@ import { ADMIN_TOKEN_FILE, JOIN_TOKEN_FILE, MANAGER_TOKEN_FILE } from '../../con
 import { urlHost } from '../../control-plane/etcd/embedded.js';
 import { memberAddress, readMemberFile, writeMemberFile } from '../../control-plane/etcd/member.js';
 import { CA_CERT_FILE, CA_KEY_FILE } from '../../control-plane/pki/ca.js';
+import { SECRETS_KEY_FILE } from '../../control-plane/secrets/secret-box.js';
 import type { ServerOptions } from '../../control-plane/server.js';
 import type { JoinServerResponse__Output } from '../../proto/generated/berth/v1/JoinServerResponse.js';
 import { loadBerthProto } from '../../proto/load.js';
@@ -92,6 +93,7 @@ export async function joinCluster(server: ServerOptions, join: JoinFlags, log: L
   const dir = server.dataDir;
   await writePublicFile(path.join(dir, CA_CERT_FILE), res.caCertificate);
   await writePrivateFile(path.join(dir, CA_KEY_FILE), res.caKey);
+  if (res.secretsKey) await writePrivateFile(path.join(dir, SECRETS_KEY_FILE), res.secretsKey);
   await writePrivateFile(path.join(dir, ADMIN_TOKEN_FILE), `${res.adminToken}\n`);
   await writePrivateFile(path.join(dir, JOIN_TOKEN_FILE), `${res.joinToken}\n`);
   await writePrivateFile(path.join(dir, MANAGER_TOKEN_FILE), `${token}\n`);

@@ -21,7 +21,7 @@ export interface ServerJoinHost {
   embeddedEtcd: boolean;
   verifyManagerToken(token: string): Promise<boolean>;
   /** The CA and tokens of this server's data dir (tokens absent when it does not hold them). */
-  secrets(): Promise<{ caCertPem: string; caKeyPem: string; adminToken?: string; joinToken?: string }>;
+  secrets(): Promise<{ caCertPem: string; caKeyPem: string; adminToken?: string; joinToken?: string; secretsKey?: string }>;
   log: Logger;
 }
 
@@ -78,6 +78,7 @@ export async function joinServer(
       caKey: secrets.caKeyPem,
       adminToken: secrets.adminToken,
       joinToken: secrets.joinToken,
+      ...(secrets.secretsKey ? { secretsKey: secrets.secretsKey } : {}),
       etcdPrefix: host.etcdPrefix,
       memberId: added.member.id,
       initialCluster: cluster,

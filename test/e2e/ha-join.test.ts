@@ -96,6 +96,8 @@ describe('e2e: servers joined with --join (embedded etcds)', function () {
     for (const name of ['b', 'c']) {
       const s = servers.get(name)!;
       for (const f of ['ca.crt', 'ca.key', 'admin-token', 'join-token', 'manager-token', 'etcd-peer.crt']) assert.ok(existsSync(path.join(s.dataDir, f)), `${name} has ${f}`);
+      // The secrets key came too, the first server's own: the joined server opens the cluster's secrets.
+      assert.equal(readFileSync(path.join(s.dataDir, 'secrets.key'), 'utf8'), readFileSync(path.join(servers.get('a')!.dataDir, 'secrets.key'), 'utf8'), `${name} holds a's secrets key`);
       // Its own berth.yaml works (the admin token came with the join).
       assert.match(ok(await runBerth(['get', 'servers'], { config: s.configPath })).stdout, /^c +/m);
     }
