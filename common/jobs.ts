@@ -7,6 +7,7 @@
 // until `restartPolicy.maxAttempts` retries are spent (default 6 for jobs; 0 = no limit, as for
 // other services; condition `none`: no retry); then the job has failed. Nothing restarts a
 // complete slot, and a changed spec (`berth apply`, `rollout restart`) starts a new run.
+import { newestFirst } from './task-predicates.js';
 import { isTerminal, JobState, type ServiceSpec, type Task } from './types.js';
 
 export const JOB_DEFAULTS = { completions: 1, parallelism: 1, condition: 'on-failure', maxAttempts: 6 } as const;
@@ -56,7 +57,7 @@ export function jobProgress(settings: JobSettings, tasks: Iterable<Task>): JobPr
     if (t.slot < 1 || t.slot > settings.completions) continue;
     if (t.status.state === 'complete') done.add(t.slot);
     const cur = newest.get(t.slot);
-    if (!cur || t.createdAt > cur.createdAt || (t.createdAt === cur.createdAt && t.id > cur.id)) newest.set(t.slot, t);
+    if (!cur || newestFirst(t, cur) < 0) newest.set(t.slot, t);
   }
   let failedSlot: number | undefined;
   for (const [slot, t] of newest) {

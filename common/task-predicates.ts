@@ -48,3 +48,8 @@ function sameRuntime(a: ServiceSpec, b: ServiceSpec): boolean {
   }
   return same;
 }
+
+/** Orders tasks newest first: by creation time, then id (a slot's current task comes first). */
+export function newestFirst(a: Task, b: Task): number {
+  return b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id);
+}

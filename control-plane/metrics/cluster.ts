@@ -36,10 +36,40 @@ const CLUSTER_METRICS = [
   'berth_certificate_expiry_timestamp_seconds',
 ];
 
+/** What the task gauges show, from one pass over the tasks. */
+interface TaskSnapshot {
+  /** `service\0state\0desired` -> count. */
+  byState: Map<string, number>;
+  pendingByReason: Map<string, number>;
+  byService: Map<string, Task[]>;
+}
+
+/** A scrape reads every gauge at once: the tasks are gone through once for all of them. */
+const SNAPSHOT_TTL_MS = 250;
+
 /** Registers the cluster gauges in `registry` (replacing those of a server started before in this process). */
 export function registerClusterMetrics(registry: Registry, src: ClusterMetricsSources): void {
   for (const name of CLUSTER_METRICS) registry.removeSingleMetric(name);
   const registers = [registry];
+  let snap: { at: number; value: TaskSnapshot } | undefined;
+  const tasks = (): TaskSnapshot => {
+    const now = Date.now();
+    if (snap && now - snap.at < SNAPSHOT_TTL_MS) return snap.value;
+    const value: TaskSnapshot = { byState: new Map(), pendingByReason: new Map(), byService: new Map() };
+    for (const t of src.tasks.cache.values()) {
+      const key = `${t.serviceName}\u0000${t.status.state}\u0000${t.desiredState}`;
+      value.byState.set(key, (value.byState.get(key) ?? 0) + 1);
+      if (t.status.state === 'pending' && t.desiredState === 'running') {
+        const reason = t.status.reason ?? 'none';
+        value.pendingByReason.set(reason, (value.pendingByReason.get(reason) ?? 0) + 1);
+      }
+      const list = value.byService.get(t.serviceName);
+      if (list) list.push(t);
+      else value.byService.set(t.serviceName, [t]);
+    }
+    snap = { at: now, value };
+    return value;
+  };
   new Gauge({
     name: 'berth_tasks',
     help: 'Tasks in the store, by service, observed state and desired state',
@@ -47,14 +77,10 @@ export function registerClusterMetrics(registry: Registry, src: ClusterMetricsSo
     registers,
     collect() {
       this.reset();
-      const counts = new Map<string, { labels: { service: string; state: string; desired_state: string }; n: number }>();
-      for (const t of src.tasks.cache.values()) {
-        const key = `${t.serviceName}\u0000${t.status.state}\u0000${t.desiredState}`;
-        const c = counts.get(key) ?? { labels: { service: t.serviceName, state: t.status.state, desired_state: t.desiredState }, n: 0 };
-        c.n++;
-        counts.set(key, c);
+      for (const [key, n] of tasks().byState) {
+        const [service, state, desired_state] = key.split('\u0000') as [string, string, string];
+        this.set({ service, state, desired_state }, n);
       }
-      for (const c of counts.values()) this.set(c.labels, c.n);
     },
   });
   new Gauge({
@@ -64,13 +90,7 @@ export function registerClusterMetrics(registry: Registry, src: ClusterMetricsSo
     registers,
     collect() {
       this.reset();
-      const by = new Map<string, number>();
-      for (const t of src.tasks.cache.values()) {
-        if (t.status.state !== 'pending' || t.desiredState !== 'running') continue;
-        const reason = t.status.reason ?? 'none';
-        by.set(reason, (by.get(reason) ?? 0) + 1);
-      }
-      for (const [reason, n] of by) this.set({ reason }, n);
+      for (const [reason, n] of tasks().pendingByReason) this.set({ reason }, n);
     },
   });
   new Gauge({
@@ -111,12 +131,7 @@ export function registerClusterMetrics(registry: Registry, src: ClusterMetricsSo
       registers,
       collect() {
         this.reset();
-        const byService = new Map<string, Task[]>();
-        for (const t of src.tasks.cache.values()) {
-          const list = byService.get(t.serviceName) ?? [];
-          list.push(t);
-          byService.set(t.serviceName, list);
-        }
+        const byService = tasks().byService;
         for (const svc of src.services.cache.values()) {
           this.set({ service: svc.metadata.name }, pick(countService(svc, byService.get(svc.metadata.name) ?? []), svc));
         }

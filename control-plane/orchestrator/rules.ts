@@ -23,6 +23,5 @@ export function isGone(t: Task): boolean {
   return isTerminal(t.status.state) || !t.nodeId || t.status.state === 'pending';
 }
 
-export function newestFirst(a: Task, b: Task): number {
-  return b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id);
-}
+/** Newest first (common/task-predicates.ts): the planners sort each slot's tasks with it. */
+export { newestFirst } from '../../common/task-predicates.js';

@@ -419,13 +419,13 @@ export class Store {
     try {
       const res = await fn();
       this.notAnsweringSince = undefined;
-      done();
       return res;
     } catch (err) {
-      done();
       const e = storeError(err);
       if (e instanceof StoreNotAnsweringError || e instanceof StoreTimeoutError) this.notAnsweringSince ??= Date.now();
       throw e;
+    } finally {
+      done();
     }
   }
 }

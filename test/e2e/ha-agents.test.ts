@@ -15,7 +15,7 @@ import type { Node, Task } from '../../common/types.js';
 import type { SessionRecord } from '../../control-plane/leader/sessions.js';
 import type { Store } from '../../control-plane/store/store.js';
 import { freePort } from '../../control-plane/etcd/embedded.js';
-import { ok, runBerth, startAgent, startServer, type TestAgent, type TestServer } from '../helpers/berth.js';
+import { ok, runBerth, serverApi, startAgent, startServer, type TestAgent, type TestServer } from '../helpers/berth.js';
 import { BUSYBOX_IMAGE, containersOfNode, ensureTestImages, inspectContainer, removeContainersOfNodes, testNodeName } from '../helpers/docker.js';
 import { eventually, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { serviceManifest } from '../helpers/manifest.js';
@@ -50,17 +50,7 @@ describe('e2e: agents move to a surviving server (external etcd, three servers)'
     servers.set(name, s);
     return s;
   };
-  const api = async <T>(p: string, init: { method?: string; body?: unknown } = {}): Promise<T> => {
-    const s = [...servers.values()][0]!;
-    const res = await s.fetch(`${s.url}${p}`, {
-      method: init.method ?? 'GET',
-      headers: { authorization: `Bearer ${s.token}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
-      ...(init.body ? { body: JSON.stringify(init.body) } : {}),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${p}: ${res.status} ${text}`);
-    return JSON.parse(text) as T;
-  };
+  const api = <T>(p: string, init: { method?: string; body?: unknown } = {}): Promise<T> => serverApi<T>([...servers.values()][0]!, p, init);
   const nodes = () => api<{ items: Node[] }>('/v1/nodes').then((r) => r.items);
   const running = async () => (await store.list<Task>('tasks/web/')).items.filter((t) => t.desiredState === 'running');
   /** Task id -> container id of every live task, once all `want` run. */

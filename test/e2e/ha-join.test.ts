@@ -17,6 +17,7 @@ import { ok, runBerth, spawnBerth, startAgent, startServer, waitNodesReady, type
 import { containersOfNode, ensureTestImages, removeContainersOfNodes, testNodeName } from '../helpers/docker.js';
 import { eventually, silentLogger } from '../helpers/etcd.js';
 import { sleeperManifest } from '../helpers/manifest.js';
+import { assertRolloutCompletedOncePerSlot } from '../helpers/rollout.js';
 
 interface ServerView {
   name: string;
@@ -167,19 +168,7 @@ describe('e2e: servers joined with --join (embedded etcds)', function () {
       }, 15_000, 'a follower leads'))!;
       assert.ok(['b', 'c'].includes(next));
 
-      const done = (await eventually(async () => {
-        const u = await store.get<UpdateStatus>('updates/web');
-        return u?.state === 'completed' ? u : undefined;
-      }, 90_000, 'the rollout completed on the new leader'))!;
-      assert.equal(done.steps, 4, 'one step per slot: none repeated, none skipped');
-      assert.equal(done.failures, 0);
-      const tasks = (await store.list<Task>('tasks/web/')).items;
-      for (let slot = 1; slot <= 4; slot++) {
-        const current = live(tasks).filter((t) => t.slot === slot);
-        assert.equal(current.length, 1, `web slot ${slot}: one live task`);
-        assert.deepEqual(current[0]!.spec.command, ['sleep', '601'], `web slot ${slot} runs the new spec`);
-        assert.equal(tasks.filter((t) => t.slot === slot && t.spec.command?.[1] === '601').length, 1, `web slot ${slot} replaced once`);
-      }
+      await assertRolloutCompletedOncePerSlot(store, 'web', 4, ['sleep', '601']);
       const keepAfter = live((await store.list<Task>('tasks/keep/')).items).map((t) => [t.id, t.status.containerId]).sort();
       assert.deepEqual(keepAfter, keepBefore, "the untouched service's tasks and containers are the same");
       const services = (await store.list<{ metadata: { name: string } }>('services/')).items.map((s) => s.metadata.name).sort();

@@ -9,9 +9,10 @@ import type { UpdateStatus } from '../../common/rollout.js';
 import type { Task } from '../../common/types.js';
 import { serverKeys } from '../../control-plane/store/keys.js';
 import type { Store, WatchEvent } from '../../control-plane/store/store.js';
-import { ok, runBerth, startAgent, startServer, type TestAgent, type TestServer } from '../helpers/berth.js';
+import { ok, runBerth, serverApi, startAgent, startServer, type TestAgent, type TestServer } from '../helpers/berth.js';
 import { eventually, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { sleeperManifest } from '../helpers/manifest.js';
+import { assertRolloutCompletedOncePerSlot } from '../helpers/rollout.js';
 
 interface ServerView {
   name: string;
@@ -23,16 +24,7 @@ interface ServerView {
 
 const PREFIX = `/ha-${Math.random().toString(36).slice(2, 8)}/`;
 
-async function api<T>(s: TestServer, p: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const res = await s.fetch(`${s.url}${p}`, {
-    method: init.method ?? 'GET',
-    headers: { authorization: `Bearer ${s.token}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
-    ...(init.body ? { body: JSON.stringify(init.body) } : {}),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${p}: ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
+const api = serverApi;
 
 const serversOf = (s: TestServer) => api<{ items: ServerView[] }>(s, '/v1/servers').then((r) => r.items);
 const leaderSeenBy = async (s: TestServer) => (await serversOf(s).catch(() => [])).find((v) => v.leader)?.name;
@@ -237,18 +229,6 @@ describe('e2e: several servers, one leader (external etcd)', function () {
     await servers.get(leaderName)!.stop('SIGKILL');
     servers.delete(leaderName);
     await eventually(async () => (await leaderSeenBy(follower)) === followerName, 5_000, 'the follower leads');
-    const done = (await eventually(async () => {
-      const u = await store.get<UpdateStatus>('updates/web');
-      return u?.state === 'completed' ? u : undefined;
-    }, 90_000, 'the rollout completed on the new leader'))!;
-    assert.equal(done.steps, 4, 'one step per slot: none repeated, none skipped');
-    assert.equal(done.failures, 0);
-    const tasks = (await store.list<Task>('tasks/web/')).items;
-    for (let slot = 1; slot <= 4; slot++) {
-      const current = live(tasks).filter((t) => t.slot === slot);
-      assert.equal(current.length, 1, `slot ${slot}: one live task`);
-      assert.deepEqual(current[0]!.spec.command, ['sleep', '601'], `slot ${slot} runs the new spec`);
-      assert.equal(tasks.filter((t) => t.slot === slot && t.spec.command?.[1] === '601').length, 1, `slot ${slot} replaced once`);
-    }
+    await assertRolloutCompletedOncePerSlot(store, 'web', 4, ['sleep', '601']);
   });
 });

@@ -510,6 +510,18 @@ export async function berthJson<T>(server: TestServer, ...args: string[]): Promi
   return JSON.parse(r.stdout) as T;
 }
 
+/** A call to `s`'s API with its admin token: the JSON answer, or an error naming the path and status. */
+export async function serverApi<T>(s: TestServer, p: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+  const res = await s.fetch(`${s.url}${p}`, {
+    method: init.method ?? 'GET',
+    headers: { authorization: `Bearer ${s.token}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
+    ...(init.body ? { body: JSON.stringify(init.body) } : {}),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${p}: ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
 /** Every task, as `berth get tasks -o json` lists them. */
 export async function listTasks(server: TestServer, ...filters: string[]): Promise<Task[]> {
   return (await berthJson<{ items: Task[] }>(server, 'get', 'tasks', ...filters)).items;

@@ -14,38 +14,30 @@ export interface JoinTokenRotation {
 }
 
 export function joinTokenRoutes(app: FastifyInstance, rotation: JoinTokenRotation, log: Logger): void {
-  app.post(
-    '/v1/tokens/join/rotate',
-    {
-      config: { permission: 'tokens:write' },
-      schema: {
-        summary: 'Replace the join token (nodes already joined are not affected); answers the new token, once',
-        tags: ['tokens'],
-        response: {
-          200: {
-            type: 'object',
-            required: ['token'],
-            properties: { token: { type: 'string' }, message: { type: 'string' } },
-          },
-          401: errorBodySchema,
-          403: errorBodySchema,
-        },
-      },
-    },
-    async () => {
-      const token = await rotation.rotate();
-      log.info('join token rotated');
-      return { token, message: 'the previous join token no longer works; nodes that joined keep their certificates' };
-    },
-  );
+  rotateRoute(app, log, {
+    kind: 'join',
+    summary: 'Replace the join token (nodes already joined are not affected); answers the new token, once',
+    rotate: () => rotation.rotate(),
+    message: 'the previous join token no longer works; nodes that joined keep their certificates',
+  });
   const rotateManager = rotation.rotateManager?.bind(rotation);
   if (!rotateManager) return;
+  rotateRoute(app, log, {
+    kind: 'manager',
+    summary: 'Replace the manager token (servers already joined are not affected); answers the new token, once',
+    rotate: rotateManager,
+    message: 'the previous manager token no longer lets servers join; servers that joined are not affected',
+  });
+}
+
+/** `POST /v1/tokens/<kind>/rotate`: the new token in the answer, once; never logged. */
+function rotateRoute(app: FastifyInstance, log: Logger, r: { kind: 'join' | 'manager'; summary: string; rotate: () => Promise<string>; message: string }): void {
   app.post(
-    '/v1/tokens/manager/rotate',
+    `/v1/tokens/${r.kind}/rotate`,
     {
       config: { permission: 'tokens:write' },
       schema: {
-        summary: 'Replace the manager token (servers already joined are not affected); answers the new token, once',
+        summary: r.summary,
         tags: ['tokens'],
         response: {
           200: {
@@ -59,9 +51,9 @@ export function joinTokenRoutes(app: FastifyInstance, rotation: JoinTokenRotatio
       },
     },
     async () => {
-      const token = await rotateManager();
-      log.info('manager token rotated');
-      return { token, message: 'the previous manager token no longer lets servers join; servers that joined are not affected' };
+      const token = await r.rotate();
+      log.info(`${r.kind} token rotated`);
+      return { token, message: r.message };
     },
   );
 }
