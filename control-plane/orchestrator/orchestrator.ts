@@ -200,7 +200,7 @@ export class Orchestrator implements Controller {
     const restarted = new Map<string, string[]>();
     const events: EventInput[] = [];
     // Services whose rollout state changes: their task writes and the state go in one transaction.
-    const rollouts: { name: string; ops: WriteOp[]; events: EventInput[] }[] = [];
+    const rollouts: { name: string; ops: WriteOp[]; events: EventInput[]; restarts: string[] }[] = [];
     const rollbacks: { svc: Service; update: UpdateStatus; plan: Plan }[] = [];
     /** Per service, the keys of new tasks the placer booked nodes for (given back if not written). */
     const booked = new Map<string, string[]>();
@@ -245,10 +245,10 @@ export class Orchestrator implements Controller {
           ? { type: 'put', key: rolloutKeys.update(name), value, version: update.version }
           : { type: 'create', key: rolloutKeys.update(name), value };
         if (planOps.length < MAX_TXN_OPS) {
-          rollouts.push({ name, ops: [...planOps, updateOp], events: plan.events });
+          rollouts.push({ name, ops: [...planOps, updateOp], events: plan.events, restarts: plan.restarts ?? [] });
           continue;
         }
-        rollouts.push({ name, ops: [updateOp], events: [] });
+        rollouts.push({ name, ops: [updateOp], events: [], restarts: [] });
       }
       if (planOps.length) {
         ops.push(...planOps);
@@ -262,7 +262,9 @@ export class Orchestrator implements Controller {
       }
     }
     for (const r of rollouts) {
+      // A slot restarted while the service's rollout is open is written with the rollout.
       if (!(await this.writeRollout(r.name, r.ops, r.events))) this.opts.placer?.releaseNew(booked.get(r.name) ?? []);
+      else if (r.restarts.length) taskRestartsTotal.inc({ service: r.name }, r.restarts.length);
     }
     for (const r of rollbacks) await this.rollback(r.svc, r.update, r.plan);
     if (!ops.length) return;
