@@ -15,9 +15,10 @@ fi
 # Debian packages: Docker Engine, etcd, busybox for the example images, a local registry for the
 # pull tests, iproute2 for network namespaces and the cluster network's routes, util-linux for
 # setpriv and nsenter, iptables for the cluster network's rules and service addresses, Prometheus
-# for the metrics tests.
+# for the metrics tests, htpasswd (apache2-utils) for the registry's authentication, Chromium for
+# the dashboard's tests, wrk for the network benchmark.
 need=()
-for pkg in docker.io etcd-server busybox-static docker-registry iproute2 util-linux iptables prometheus; do
+for pkg in docker.io etcd-server busybox-static docker-registry iproute2 util-linux iptables prometheus apache2-utils chromium wrk; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
