@@ -72,6 +72,12 @@ interface ContainerInspect {
   };
 }
 
+/** X-Registry-Auth for `auth`: base64 (URL alphabet, padded) of {username, password, serveraddress}. */
+export function registryAuthHeader(auth: RegistryAuth): string {
+  const json = JSON.stringify({ username: auth.username, password: auth.password, serveraddress: auth.serverAddress });
+  return Buffer.from(json).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+}
+
 /** What the Engine says when a registry refuses a pull for want of (valid) credentials. */
 const AUTH_REFUSED = /no basic auth credentials|unauthorized|authentication required|401/i;
 
@@ -203,10 +209,10 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
   private async pull(image: string, auth?: RegistryAuth): Promise<void> {
     const { fromImage, tag } = splitImageRef(image);
     this.log.info({ image, ...(auth ? { registry: auth.serverAddress, withCredentials: true } : {}) }, 'pulling image');
-    // The Engine's X-Registry-Auth: base64url JSON of the credentials (never logged).
-    const headers = auth
-      ? { 'X-Registry-Auth': Buffer.from(JSON.stringify({ username: auth.username, password: auth.password, serveraddress: auth.serverAddress })).toString('base64url') }
-      : undefined;
+    // The Engine's X-Registry-Auth: JSON of the credentials in URL-safe base64 *with* padding
+    // (Go's base64.URLEncoding; Node's 'base64url' drops the padding, which the Engine ignores
+    // silently, pulling without credentials). Never logged.
+    const headers = auth ? { 'X-Registry-Auth': registryAuthHeader(auth) } : undefined;
     let failure: string | undefined;
     let lastStatus = '';
     try {

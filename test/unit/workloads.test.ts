@@ -5,6 +5,7 @@ import path from 'node:path';
 import { validateService } from '../../common/manifest/validate.js';
 import { bindAllowed, configMode, configTarget, DEFAULT_BIND_ALLOW, imageRegistry, modeRefusal, secretMode, secretTarget } from '../../common/workloads.js';
 import { SecretBox, SECRETS_KEY_FILE } from '../../control-plane/secrets/secret-box.js';
+import { registryAuthHeader } from '../../agent/driver/docker.js';
 import { placeTasks } from '../../control-plane/scheduler/placement.js';
 import { taskFromProto, taskToProto } from '../../proto/convert.js';
 import { loadBerthProto } from '../../proto/load.js';
@@ -86,6 +87,15 @@ describe('volumes and secrets in the spec', () => {
     assert.equal(imageRegistry('localhost/app'), 'localhost');
     assert.equal(imageRegistry('berth/busybox'), undefined);
     assert.equal(imageRegistry('nginx:1.27'), undefined);
+  });
+
+  it('encodes registry credentials as the Engine decodes them (URL alphabet, padded)', () => {
+    for (const password of ['p', 'pw', 'p?>~~', 'a-much-longer-password-of-some-length']) {
+      const h = registryAuthHeader({ serverAddress: '127.0.0.1:5000', username: 'u', password });
+      assert.equal(h.length % 4, 0, 'padded');
+      assert.match(h, /^[A-Za-z0-9_-]+=*$/);
+      assert.deepEqual(JSON.parse(Buffer.from(h.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')), { username: 'u', password, serveraddress: '127.0.0.1:5000' });
+    }
   });
 
   it('normalises paths before the allow-list check', () => {
