@@ -61,9 +61,18 @@ export class SecretFiles implements TaskFiles, SecretPaths {
   async prepare(task: Task): Promise<RegistryAuth | undefined> {
     const secrets = task.spec.secrets ?? [];
     const configs = task.spec.configs ?? [];
-    if (secrets.length || configs.length) await this.ensureMounted();
+    if (!secrets.length && !configs.length) {
+      // Only credentials: without an answer the pull goes without them (a public image still
+      // comes; a private one is refused by its registry, saying so).
+      try {
+        return (await this.fetch(task.id)).registryAuth;
+      } catch (err) {
+        this.log.warn({ task: task.name, err: errorMessage(err) }, 'registry credentials could not be had: pulling without');
+        return undefined;
+      }
+    }
+    await this.ensureMounted();
     const values = await this.fetch(task.id);
-    if (!secrets.length && !configs.length) return values.registryAuth;
     const dir = path.join(this.root, task.id);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     if (configs.length) await mkdir(path.join(dir, CONFIGS_SUBDIR), { mode: 0o700 });

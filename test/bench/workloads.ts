@@ -19,6 +19,7 @@ import { errorMessage } from '../../common/errors.js';
 import { sleep } from '../../common/sleep.js';
 import { runBerth, startAgent, startServer, type TestAgent, type TestServer } from '../helpers/berth.js';
 import { BUSYBOX_IMAGE, docker, ensureTestImages, removeContainersOfNodes, testNodeName } from '../helpers/docker.js';
+import { cleanUpOnSignal, tasksOf, until } from './bench-kit.js';
 
 function progress(line: string): void {
   process.stderr.write(`[bench:workloads ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -30,24 +31,7 @@ function median(samples: readonly number[]): number {
   return s.length % 2 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
 }
 
-async function tasksOf(server: TestServer, service: string): Promise<Task[]> {
-  const res = await server.fetch(`${server.url}/v1/tasks?service=${encodeURIComponent(service)}`, {
-    headers: { authorization: `Bearer ${server.token}` },
-    signal: AbortSignal.timeout(5000),
-  });
-  if (!res.ok) throw new Error(`GET /v1/tasks: ${res.status}`);
-  return ((await res.json()) as { items: Task[] }).items;
-}
 
-async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const liveRunning = (tasks: Task[]) => tasks.filter((t) => t.desiredState === 'running' && t.status.state === 'running');
 
@@ -109,15 +93,7 @@ async function main(argv: string[]): Promise<void> {
     await server?.stop().catch(() => undefined);
     await removeContainersOfNodes([nodeName]);
   };
-  let interrupted = false;
-  const onSignal = () => {
-    if (interrupted) return;
-    interrupted = true;
-    progress('interrupted: cleaning up');
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  cleanUpOnSignal(cleanup, progress);
 
   try {
     await ensureTestImages();

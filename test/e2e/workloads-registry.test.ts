@@ -4,21 +4,16 @@
 // message that says authentication and names the registry; after `berth registry login` the
 // service runs. `registry ls` shows hosts and users only; the password is in no answer or log.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { freePort } from '../../control-plane/etcd/embedded.js';
 import type { Task } from '../../common/types.js';
 import { eventually } from '../helpers/etcd.js';
 import { serviceManifest } from '../helpers/manifest.js';
 import { listTasks, ok, runBerth, startAgent, startServer, waitNodesReady, type TestAgent, type TestServer } from '../helpers/berth.js';
 import { BUSYBOX_IMAGE, docker, ensureTestImages, imageExists, removeContainersOfNodes } from '../helpers/docker.js';
-
-const run = promisify(execFile);
+import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 
 describe('e2e workloads: images from a private registry with htpasswd authentication', function () {
   this.timeout(240_000);
@@ -26,59 +21,27 @@ describe('e2e workloads: images from a private registry with htpasswd authentica
   const nodeName = `e2e-${suffix}-reg`;
   const user = `puller-${suffix}`;
   const password = `pw-${randomBytes(12).toString('hex')}`;
+  /** The image as built here, before it is tagged for the registry. */
+  const local = `berth-e2e/private:${suffix}`;
   let dir: string | undefined;
-  let registry: ChildProcess | undefined;
-  let registryLog = '';
+  let registry: TestRegistry | undefined;
   let host = '';
   let image = '';
   let server: TestServer | undefined;
   let agent: TestAgent | undefined;
   const berth = (...args: string[]) => runBerth(args, { config: server!.configPath });
-  /** The docker CLI with its own config dir: its login never touches the host's ~/.docker. */
-  const dockerIsolated = (...args: string[]) => run('docker', args, { env: { ...process.env, DOCKER_CONFIG: path.join(dir!, 'docker-config') }, maxBuffer: 16 * 1024 * 1024 });
 
   before(async function () {
     this.timeout(180_000);
     await ensureTestImages();
-    dir = mkdtempSync(path.join(tmpdir(), 'berth-registry-'));
-    const port = await freePort();
-    host = `127.0.0.1:${port}`;
-    image = `${host}/berth-e2e/private:${suffix}`;
-    writeFileSync(path.join(dir, 'htpasswd'), execFileSync('htpasswd', ['-Bbn', user, password]));
-    writeFileSync(
-      path.join(dir, 'config.yml'),
-      [
-        'version: 0.1',
-        'log:',
-        '  level: warn',
-        'storage:',
-        '  filesystem:',
-        `    rootdirectory: ${path.join(dir, 'storage')}`,
-        'http:',
-        `  addr: ${host}`,
-        `  secret: ${randomBytes(16).toString('hex')}`,
-        'auth:',
-        '  htpasswd:',
-        '    realm: berth-e2e',
-        `    path: ${path.join(dir, 'htpasswd')}`,
-        '',
-      ].join('\n'),
-    );
-    registry = spawn('/usr/bin/docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    registry.stdout!.on('data', (c: Buffer) => (registryLog += c.toString()));
-    registry.stderr!.on('data', (c: Buffer) => (registryLog += c.toString()));
-    await eventually(async () => {
-      const res = await fetch(`http://${host}/v2/`).catch(() => undefined);
-      return res?.status === 401 ? true : undefined;
-    }, 30_000, `the registry answering 401 on /v2/; it said:\n${registryLog}`);
-
+    registry = await startTestRegistry({ auth: { user, password } });
+    host = registry.address;
     // An image built here, pushed with credentials, then removed from the engine.
+    dir = mkdtempSync(path.join(tmpdir(), 'berth-registry-image-'));
     writeFileSync(path.join(dir, 'Dockerfile'), `FROM ${BUSYBOX_IMAGE}\nRUN echo ${suffix} > /private-marker\n`);
-    await run('docker', ['build', '-q', '-t', image, dir], { maxBuffer: 16 * 1024 * 1024 });
-    // `docker login` reads the password from standard input (a shell pipe; never an argument).
-    await run('sh', ['-c', `printf %s "$PW" | docker login ${host} -u ${user} --password-stdin`], { env: { ...process.env, PW: password, DOCKER_CONFIG: path.join(dir, 'docker-config') } });
-    await dockerIsolated('push', image);
-    await docker('rmi', image);
+    await docker('build', '-q', '-t', local, dir);
+    image = await registry.push(local, `berth-e2e/private:${suffix}`);
+    await docker('rmi', local, image);
     assert.equal(await imageExists(image), false, 'the engine does not have the image any more');
 
     server = await startServer();
@@ -91,14 +54,8 @@ describe('e2e workloads: images from a private registry with htpasswd authentica
     await agent?.stop().catch(() => undefined);
     await removeContainersOfNodes([nodeName]);
     await server?.stop();
-    if (image) await docker('rmi', '-f', image).catch(() => undefined);
-    const alive = () => registry?.exitCode === null && registry.signalCode === null;
-    if (registry?.pid && alive()) {
-      const exited = new Promise((r) => registry!.once('exit', r));
-      registry.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-      if (alive()) registry.kill('SIGKILL');
-    }
+    await registry?.stop();
+    await docker('rmi', '-f', local).catch(() => undefined);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
