@@ -9,7 +9,7 @@ import type { PemKeyPair } from '../common/pki/certs.js';
 import type { NodeNetwork, NodeResources, ServiceEndpoints } from '../common/types.js';
 import { DockerDriver } from './driver/docker.js';
 import { isVolumeManager, type Driver } from './driver/driver.js';
-import { SecretFiles } from './workloads/secret-files.js';
+import { SecretFiles, type TaskFileValues } from './workloads/secret-files.js';
 import { VolumeSync } from './workloads/volume-sync.js';
 import { DockerClient } from './driver/docker-client.js';
 import { NodeNetworking } from './network/node-network.js';
@@ -109,13 +109,20 @@ export class Agent {
     this.volumeSync?.start();
   }
 
-  /** The values of one task's secrets, asked of the control plane over this node's mutual-TLS connection. */
-  private fetchSecrets(taskId: string): Promise<{ name: string; data: Buffer }[]> {
+  /** The values of one task's secrets and configs and its registry's credentials, asked of the control plane over this node's mutual-TLS connection. */
+  private fetchSecrets(taskId: string): Promise<TaskFileValues> {
     const client = this.session.dispatcherClient();
     return new Promise((resolve, reject) =>
       client.GetTaskSecrets({ taskId }, { deadline: Date.now() + 10_000 }, (err, res) => {
         if (err) reject(new Error(`the control plane did not send the task's secrets: ${err.details || err.message}`));
-        else resolve((res?.secrets ?? []).map((s) => ({ name: s.name, data: s.data })));
+        else {
+          const auth = res?.registryAuth;
+          resolve({
+            secrets: (res?.secrets ?? []).map((s) => ({ name: s.name, data: s.data })),
+            configs: (res?.configs ?? []).map((s) => ({ name: s.name, data: s.data })),
+            ...(auth?.serverAddress ? { registryAuth: { serverAddress: auth.serverAddress, username: auth.username, password: auth.password } } : {}),
+          });
+        }
       }),
     );
   }

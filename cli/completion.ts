@@ -17,11 +17,12 @@ export const VERB_KINDS: Readonly<Record<string, readonly string[]>> = {
 
 /** Fixed first arguments of verbs that have subcommands. */
 export const VERB_WORDS: Readonly<Record<string, readonly string[]>> = {
-  config: ['get-contexts', 'current-context', 'use-context', 'set-context', 'delete-context', 'view', 'merge', 'add-server'],
+  config: ['create', 'update', 'ls', 'inspect', 'rm', 'get-contexts', 'current-context', 'use-context', 'set-context', 'delete-context', 'view', 'merge', 'add-server'],
   completion: SHELLS,
   node: ['cordon', 'uncordon', 'drain', 'rm'],
   token: ['create', 'list', 'revoke'],
   secret: ['create', 'update', 'ls', 'rm'],
+  registry: ['login', 'logout', 'ls'],
   volume: ['ls', 'rm'],
 };
 

@@ -18,6 +18,7 @@ import { tokenCommand } from './commands/token.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { versionCommand } from './commands/version.js';
 import { secretCommand } from './commands/secret.js';
+import { registryCommand } from './commands/registry.js';
 import { volumeCommand } from './commands/volume.js';
 
 export const COMMANDS: readonly Command[] = [
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   execCommand,
   nodeCommand,
   secretCommand,
+  registryCommand,
   volumeCommand,
   tokenCommand,
   serverCommand,

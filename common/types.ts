@@ -95,6 +95,9 @@ export interface SecretRef {
   mode?: number | string;
 }
 
+/** A config a task reads as a file: `/<source>` unless `target` says; mode default 0444. */
+export type ConfigRef = SecretRef;
+
 export interface ServiceSpec {
   mode?: ServiceMode;
   replicas?: number;
@@ -118,6 +121,8 @@ export interface ServiceSpec {
   revisionHistoryLimit?: number;
   volumes?: VolumeSpec[];
   secrets?: SecretRef[];
+  /** Configs (not secret): mounted read-only at `target`, default `/<source>`, mode default 0444. */
+  configs?: ConfigRef[];
   /** The container's process runs as this user (`name`, `uid`, `uid:gid`). */
   user?: string;
   workingDir?: string;
@@ -292,6 +297,14 @@ export interface SecretInfo {
   createdAt: string;
   updatedAt: string;
   version?: number;
+}
+
+/** Credentials of a private registry as the API shows them: the host and user, never the password. */
+export interface RegistryInfo {
+  host: string;
+  username: string;
+  createdAt: string;
+  updatedAt: string;
 }
 
 /** A service as the cluster network serves it: its virtual address and its ready tasks' addresses. */

@@ -1,8 +1,9 @@
-// Volumes and secrets of a service's spec: the rules both ends apply (the server at apply, the
-// agent before it mounts anything). Owns: the bind-mount allow-list check, a secret's default
-// target and file mode, the names secrets and volumes may have. Must not: touch the file system.
+// Volumes, secrets and configs of a service's spec: the rules both ends apply (the server at
+// apply, the agent before it mounts anything). Owns: the bind-mount allow-list check, a secret's
+// and a config's default target and file mode, the names they and volumes may have, the registry
+// host of an image. Must not: touch the file system.
 import path from 'node:path';
-import type { SecretRef, VolumeSpec } from './types.js';
+import type { ConfigRef, SecretRef, VolumeSpec } from './types.js';
 
 /** Host paths a bind mount may use unless the node's operator configures otherwise. */
 export const DEFAULT_BIND_ALLOW: readonly string[] = ['/srv', '/var/lib/berth-volumes'];
@@ -15,6 +16,7 @@ export const VOLUME_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$';
 export const MAX_SECRET_BYTES = 512 * 1024;
 
 export const DEFAULT_SECRET_MODE = 0o400;
+export const DEFAULT_CONFIG_MODE = 0o444;
 export const SECRETS_DIR = '/run/secrets';
 
 /** Whether `hostPath` (absolute) is one of `allow` or below one of them, after normalising `..`. */
@@ -52,6 +54,29 @@ export function secretTarget(ref: SecretRef): string {
 /** A secret's file mode: the integer, or octal digits in a string ("0400", "0o400"). */
 export function secretMode(ref: SecretRef): number {
   return parseMode(ref.mode) ?? DEFAULT_SECRET_MODE;
+}
+
+/** Where a config is mounted in the container: `/<name>` unless `target` says (as Swarm). */
+export function configTarget(ref: ConfigRef): string {
+  return ref.target ?? `/${ref.source}`;
+}
+
+export function configMode(ref: ConfigRef): number {
+  return parseMode(ref.mode) ?? DEFAULT_CONFIG_MODE;
+}
+
+/** A registry host and port as `berth registry login` takes it: `host[:port]`, lower case. */
+export const REGISTRY_HOST_PATTERN = '^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$';
+
+/**
+ * The registry an image is pulled from, as the Docker Engine reads the reference: its first
+ * component when that has a dot or a port or is `localhost`; none for Docker Hub.
+ */
+export function imageRegistry(image: string): string | undefined {
+  const slash = image.indexOf('/');
+  if (slash < 0) return undefined;
+  const first = image.slice(0, slash);
+  return first.includes('.') || first.includes(':') || first === 'localhost' ? first.toLowerCase() : undefined;
 }
 
 export function parseMode(mode: unknown): number | undefined {

@@ -12,6 +12,7 @@ import { ClusterTokens, JOIN_TOKEN_FILE, readSecret } from './auth/tokens.js';
 import { startApiThread } from './api/thread.js';
 import { SecretBox, SECRETS_KEY_FILE } from './secrets/secret-box.js';
 import { checkClusterKey, Secrets } from './secrets/secrets.js';
+import { Registries } from './secrets/registries.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { EmbeddedEtcd } from './etcd/embedded.js';
 import { advertisePeerUrl, MEMBER_FILE, memberAddress, memberOptions, readMemberFile, waitVoting, writeMemberFile } from './etcd/member.js';
@@ -192,7 +193,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       events,
       informers,
       sessions,
-      ...(secrets ? { secrets } : {}),
+      ...(secrets ? { secrets, registries: new Registries(store, secretBox) } : {}),
       servers: directory,
       serverJoin: {
         etcdPrefix,

@@ -301,6 +301,7 @@ export function specToProto(s: ServiceSpec): PbServiceSpec {
     pullPolicy: toEnum<PbPullPolicy>(PREFIX.pullPolicy, s.pullPolicy),
     volumes: (s.volumes ?? []).map(volumeToProto),
     secrets: (s.secrets ?? []).map(secretRefToProto),
+    configs: (s.configs ?? []).map(secretRefToProto),
     container: containerToProto(s),
   };
 }
@@ -348,6 +349,7 @@ export function specFromProto(p: PbServiceSpecOut | null): ServiceSpec {
     pullPolicy: fromEnum(PREFIX.pullPolicy, p.pullPolicy, PULL_POLICIES, 'spec.pullPolicy'),
     volumes: nonEmpty((p.volumes ?? []).map(volumeFromProto)),
     secrets: nonEmpty((p.secrets ?? []).map(secretRefFromProto)),
+    configs: nonEmpty((p.configs ?? []).map(secretRefFromProto)),
     ...containerFromProto(p.container),
   });
 }

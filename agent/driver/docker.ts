@@ -34,8 +34,8 @@ import {
   type ProbeTarget,
 } from './driver.js';
 import { errorMessage } from '../../common/errors.js';
-import { DEFAULT_BIND_ALLOW, bindAllowed, bindRefusal, secretTarget, volumeKind } from '../../common/workloads.js';
-import { RejectedSpecError, type SecretPaths, type VolumeManager } from './driver.js';
+import { DEFAULT_BIND_ALLOW, bindAllowed, bindRefusal, configTarget, imageRegistry, secretTarget, volumeKind } from '../../common/workloads.js';
+import { RegistryAuthError, RejectedSpecError, type RegistryAuth, type SecretPaths, type VolumeManager } from './driver.js';
 import { CLUSTER_NETWORK } from '../network/node-network.js';
 
 export interface DockerDriverOptions {
@@ -72,6 +72,15 @@ interface ContainerInspect {
   };
 }
 
+/** X-Registry-Auth for `auth`: base64 (URL alphabet, padded) of {username, password, serveraddress}. */
+export function registryAuthHeader(auth: RegistryAuth): string {
+  const json = JSON.stringify({ username: auth.username, password: auth.password, serveraddress: auth.serverAddress });
+  return Buffer.from(json).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+/** What the Engine says when a registry refuses a pull for want of (valid) credentials. */
+const AUTH_REFUSED = /no basic auth credentials|unauthorized|authentication required|401/i;
+
 interface PullLine {
   status?: string;
   id?: string;
@@ -107,7 +116,7 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
 
   /**
    * The mounts of a task: named volumes (created first, labelled with the service and this node),
-   * bind mounts within the allow-list (else RejectedSpecError), tmpfs, and its secret files.
+   * bind mounts within the allow-list (else RejectedSpecError), tmpfs, and its secret and config files.
    */
   private async mountsOf(task: Task): Promise<Record<string, unknown>[]> {
     const mounts: Record<string, unknown>[] = [];
@@ -133,6 +142,10 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
     for (const ref of task.spec.secrets ?? []) {
       if (!this.secrets) throw new InvalidSpecError('this node cannot deliver secrets');
       mounts.push({ Type: 'bind', Source: this.secrets.fileOf(task.id, ref.source), Target: secretTarget(ref), ReadOnly: true });
+    }
+    for (const ref of task.spec.configs ?? []) {
+      if (!this.secrets) throw new InvalidSpecError('this node cannot deliver configs');
+      mounts.push({ Type: 'bind', Source: this.secrets.configFileOf(task.id, ref.source), Target: configTarget(ref), ReadOnly: true });
     }
     return mounts;
   }
@@ -164,12 +177,12 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
     return this.network?.configured() ?? false;
   }
 
-  async ensureImage(image: string, policy: PullPolicy = DEFAULT_PULL_POLICY): Promise<void> {
+  async ensureImage(image: string, policy: PullPolicy = DEFAULT_PULL_POLICY, auth?: RegistryAuth): Promise<void> {
     if (policy !== PullPolicy.Always) {
       if (await this.imagePresent(image)) return;
       if (policy === PullPolicy.Never) throw new ImageNotPresentError(image);
     }
-    await this.pull(image);
+    await this.pull(image, auth);
   }
 
   /**
@@ -193,13 +206,17 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
     return present;
   }
 
-  private async pull(image: string): Promise<void> {
+  private async pull(image: string, auth?: RegistryAuth): Promise<void> {
     const { fromImage, tag } = splitImageRef(image);
-    this.log.info({ image }, 'pulling image');
+    this.log.info({ image, ...(auth ? { registry: auth.serverAddress, withCredentials: true } : {}) }, 'pulling image');
+    // The Engine's X-Registry-Auth: JSON of the credentials in URL-safe base64 *with* padding
+    // (Go's base64.URLEncoding; Node's 'base64url' drops the padding, which the Engine ignores
+    // silently, pulling without credentials). Never logged.
+    const headers = auth ? { 'X-Registry-Auth': registryAuthHeader(auth) } : undefined;
     let failure: string | undefined;
     let lastStatus = '';
     try {
-      await this.client.jsonLines('POST', '/images/create', { query: { fromImage, tag } }, (raw) => {
+      await this.client.jsonLines('POST', '/images/create', { query: { fromImage, tag }, ...(headers ? { headers } : {}) }, (raw) => {
         const line = raw as PullLine;
         if (line.error) {
           failure = line.errorDetail?.message ?? line.error;
@@ -216,10 +233,14 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
         lastStatus = status;
       });
     } catch (err) {
-      if (err instanceof DockerApiError) throw new ImagePullError(image, err.engineMessage);
-      throw err;
+      if (err instanceof DockerApiError) failure = err.engineMessage;
+      else throw err;
     }
-    if (failure) throw new ImagePullError(image, failure);
+    if (failure) {
+      const registry = imageRegistry(image);
+      if (registry && AUTH_REFUSED.test(failure)) throw new RegistryAuthError(registry, image, failure, !!auth);
+      throw new ImagePullError(image, failure);
+    }
     this.log.info({ image }, 'image pulled');
   }
 

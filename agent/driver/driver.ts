@@ -60,8 +60,8 @@ export interface Driver {
   readonly name: string;
   /** True when its instances have cluster-network addresses worth reporting (an inspection after start). */
   addressesInstances?(): boolean;
-  /** Makes the image available locally according to the pull policy. */
-  ensureImage(image: string, policy?: PullPolicy): Promise<void>;
+  /** Makes the image available locally according to the pull policy (with the credentials of its registry, if any). */
+  ensureImage(image: string, policy?: PullPolicy, auth?: RegistryAuth): Promise<void>;
   /**
    * Creates the instance of a task (not started). Creating a task that already has an instance
    * returns that instance's id rather than a twin.
@@ -221,9 +221,36 @@ export class RejectedSpecError extends InvalidSpecError {
   override readonly code: string = 'REJECTED';
 }
 
-/** Where a task's secret files are on the node (agent/workloads/secret-files.ts writes them). */
+/** Where a task's secret and config files are on the node (agent/workloads/secret-files.ts writes them). */
 export interface SecretPaths {
   fileOf(taskId: string, secret: string): string;
+  configFileOf(taskId: string, config: string): string;
+}
+
+/** Credentials for pulling from a private registry (the Engine's X-Registry-Auth). */
+export interface RegistryAuth {
+  serverAddress: string;
+  username: string;
+  password: string;
+}
+
+/**
+ * A pull the registry refused for want of (valid) credentials: the task is rejected, the message
+ * names the registry.
+ */
+export class RegistryAuthError extends RejectedSpecError {
+  override readonly code: string = 'REGISTRY_AUTH';
+  constructor(
+    readonly registry: string,
+    readonly image: string,
+    detail: string,
+    hadCredentials: boolean,
+  ) {
+    super(
+      `registry ${registry} refused to pull "${image}": authentication required (${detail.trim()}); ` +
+        (hadCredentials ? `the credentials stored for ${registry} were refused: run berth registry login ${registry} again` : `no credentials are stored for ${registry}: run berth registry login ${registry}`),
+    );
+  }
 }
 
 /** Optional ability: the node's named volumes (Docker volumes labelled by Berth). */

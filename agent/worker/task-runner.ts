@@ -10,12 +10,14 @@ import {
   ImageNotPresentError,
   ImagePullError,
   InvalidSpecError,
+  RegistryAuthError,
   RejectedSpecError,
   pullPolicyOf,
   stopGraceOf,
   type Driver,
   type ExitResult,
   type Instance,
+  type RegistryAuth,
 } from '../driver/driver.js';
 import { compileHealthCheck } from '../health/config.js';
 import { Prober, type Clock, type LastProbe } from '../health/prober.js';
@@ -40,8 +42,13 @@ export interface TaskRunnerOptions {
 
 /** What a task needs on the node beside its instance (agent/workloads/secret-files.ts). */
 export interface TaskFiles {
-  /** Writes the task's files; throws when they cannot be had (the task fails, saying why). */
-  prepare(task: Task): Promise<void>;
+  /** Whether the task needs prepare(): it has files, or its image comes from a registry that may want credentials. */
+  needs(task: Task): boolean;
+  /**
+   * Writes the task's files and returns the credentials of its image's registry, if stored;
+   * throws when they cannot be had (the task fails, saying why).
+   */
+  prepare(task: Task): Promise<RegistryAuth | undefined>;
   /** Removes them; never throws. */
   release(taskId: string): Promise<void>;
   /** At agent start: removes the files of every task but `keep` (those with an instance on the node). */
@@ -186,10 +193,24 @@ export class TaskRunner {
   private async startFresh(): Promise<void> {
     const spec = this.task.spec;
     this.report('accepted', {});
+    // Files and credentials first: the pull may need the credentials of the image's registry.
+    let auth: RegistryAuth | undefined;
+    if (this.files?.needs(this.task)) {
+      try {
+        auth = await this.files.prepare(this.task);
+      } catch (err) {
+        this.report('failed', { reason: StatusReason.SecretsUnavailable, message: errorMessage(err) });
+        return;
+      }
+    }
     this.report('preparing', { message: `ensuring image ${spec.image}` });
     try {
-      await this.driver.ensureImage(spec.image, pullPolicyOf(spec));
+      await this.driver.ensureImage(spec.image, pullPolicyOf(spec), auth);
     } catch (err) {
+      if (err instanceof RegistryAuthError) {
+        this.report('rejected', { reason: StatusReason.ImagePullFailed, message: errorMessage(err) });
+        return;
+      }
       const reason =
         err instanceof ImageNotPresentError
           ? StatusReason.ImageNotPresent
@@ -203,14 +224,6 @@ export class TaskRunner {
     if (this.stopRequested) {
       this.report('shutdown', { reason: StatusReason.NotStarted, message: 'stopped before the instance was created' });
       return;
-    }
-    if (this.files && this.task.spec.secrets?.length) {
-      try {
-        await this.files.prepare(this.task);
-      } catch (err) {
-        this.report('failed', { reason: StatusReason.SecretsUnavailable, message: errorMessage(err) });
-        return;
-      }
     }
     this.report('starting', {});
     try {

@@ -1,5 +1,6 @@
 // `berth config ...`: manage the contexts of the client config file (the file in use:
-// --config, $BERTH_CONFIG or ~/.berth/config). Never talks to a server.
+// --config, $BERTH_CONFIG or ~/.berth/config), which never talks to a server; and the cluster's
+// configs (files services mount: create|update|ls|inspect|rm, file-objects.ts).
 import { readFileSync } from 'node:fs';
 import { boolOpt, CliError, stringOpt, UsageError, type ClientCommand, type CommandContext, type ParsedArgs } from '../command.js';
 import { parseConfigFile, type ConfigFile } from '../config.js';
@@ -19,6 +20,7 @@ import {
 import { didYouMean } from '../did-you-mean.js';
 import { renderTable } from '../output/table.js';
 import { errorMessage } from '../../common/errors.js';
+import { FILE_ACTIONS, runFileAction } from './file-objects.js';
 
 export const CONFIG_SUBCOMMANDS = [
   'get-contexts',
@@ -33,10 +35,19 @@ export const CONFIG_SUBCOMMANDS = [
 
 export const configCommand: ClientCommand = {
   name: 'config',
-  summary: 'Manage the contexts (clusters) of the client config file',
-  usage: 'berth config get-contexts|current-context|use-context|set-context|delete-context|view|merge|add-server [ARGS] [flags]',
+  summary: "Manage the cluster's configs (files services mount), and the contexts of the client config file",
+  usage:
+    'berth config create|update NAME -f FILE|- | berth config ls | berth config inspect NAME | berth config rm NAME\n' +
+    '       berth config get-contexts|current-context|use-context|set-context|delete-context|view|merge|add-server [ARGS] [flags]',
   description: [
-    'Subcommands:',
+    "The cluster's configs (files a service mounts with spec.configs: [{source: NAME, target: PATH}]):",
+    '  create NAME -f FILE|-              store FILE (or standard input) as config NAME (plain text, up to 512 KiB)',
+    '  update NAME -f FILE|-              replace it; every service using it rolls under its update policy',
+    '  ls [-o json|yaml]                  NAME, SIZE, CREATED, UPDATED',
+    '  inspect NAME [-o json|yaml]        print its value (configs are not secret)',
+    '  rm NAME                            remove it (refused while a service uses it)',
+    '',
+    'The contexts of the client config file:',
     '  get-contexts                       list the contexts; * marks the current one',
     '  current-context                    print the current context',
     '  use-context NAME                   make NAME the current context',
@@ -53,6 +64,8 @@ export const configCommand: ClientCommand = {
     'A flat "server: / token:" file is converted to a context named "default" when first written.',
   ].join('\n'),
   examples: [
+    'berth config create nginx-conf -f ./nginx.conf',
+    'berth config inspect nginx-conf',
     'berth config merge /var/lib/berth/berth.yaml --name prod',
     'berth config set-context dev --server https://127.0.0.1:7070 --token-file ./token --certificate-authority ./ca.crt',
     'berth config use-context prod',
@@ -61,19 +74,22 @@ export const configCommand: ClientCommand = {
     'berth --context dev get services',
   ],
   options: {
+    file: { type: 'string', short: 'f', valueName: 'FILE', description: 'create/update: read the value from FILE, or - for standard input' },
     'token-file': { type: 'string', valueName: 'FILE', description: 'set-context: read the token from this file' },
     name: { type: 'string', valueName: 'NAME', description: 'merge: the context name (default: the server host:port)' },
     raw: { type: 'boolean', description: 'view: show tokens' },
-    output: { type: 'string', short: 'o', valueName: 'FORMAT', description: 'get-contexts: name (names only); view: yaml (default) or json' },
+    output: { type: 'string', short: 'o', valueName: 'FORMAT', description: 'get-contexts: name (names only); view: yaml (default) or json; ls, inspect: json or yaml' },
   },
   run(ctx, args) {
+    const [sub, ...names] = args.positionals;
+    if (sub && (FILE_ACTIONS.config.includes(sub) || sub === 'list')) return runFileAction(ctx, args, 'config', sub, names);
     return Promise.resolve(runConfig(ctx, args));
   },
 };
 
 function runConfig(ctx: CommandContext, args: ParsedArgs): number {
   const [sub, ...rest] = args.positionals;
-  if (!sub) throw new UsageError(`config needs a subcommand: ${CONFIG_SUBCOMMANDS.join(', ')}`, 'config');
+  if (!sub) throw new UsageError(`config needs a subcommand: ${[...FILE_ACTIONS.config, ...CONFIG_SUBCOMMANDS].join(', ')}`, 'config');
   const loc = ctx.configFile?.();
   if (!loc) throw new CliError('config: no config file location');
   const file = loc.path;

@@ -2,7 +2,7 @@
 // indent level share one column; lists and tables sit indented under their heading.
 import { formatCpu, formatMemory, requestsOf } from '../../common/quantity.js';
 import type { HealthCheckSpec, RestartPolicySpec, Task, UpdateSpec, VolumeSpec } from '../../common/types.js';
-import { secretMode, secretTarget, volumeKind } from '../../common/workloads.js';
+import { configMode, configTarget, secretMode, secretTarget, volumeKind } from '../../common/workloads.js';
 import type { NodeView, ServiceView } from '../api-client.js';
 import { formatAge } from './age.js';
 import { NONE, renderTable } from './table.js';
@@ -196,6 +196,7 @@ export function describeService(
     .optional('Pinned to', pins?.length ? pins.join(', ') : undefined, 1);
   if (s.volumes?.length) w.list('Volumes', s.volumes.map(volumeText));
   if (s.secrets?.length) w.list('Secrets', s.secrets.map((r) => `${r.source} -> ${secretTarget(r)} (mode 0${secretMode(r).toString(8)})`));
+  if (s.configs?.length) w.list('Configs', s.configs.map((r) => `${r.source} -> ${configTarget(r)} (mode 0${configMode(r).toString(8)})`));
   w.optional('Restart policy', restartPolicyText(s.restartPolicy))
     .optional('Update', updateText(s.update))
     .optional('Health check', healthCheckText(s.healthCheck))

@@ -17,6 +17,20 @@ const labelMap = {
 } as const;
 
 const containerPath = { type: 'string', pattern: '^/', maxLength: 4096 } as const;
+/** spec.secrets and spec.configs: a name, and where and with which mode the file is mounted. */
+const fileRefs = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['source'],
+    additionalProperties: false,
+    properties: {
+      source: { type: 'string', pattern: SECRET_NAME_PATTERN },
+      target: containerPath,
+      mode: { type: ['integer', 'string'] },
+    },
+  },
+} as const;
 
 export const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -150,19 +164,8 @@ export const serviceSchema = {
             },
           },
         },
-        secrets: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['source'],
-            additionalProperties: false,
-            properties: {
-              source: { type: 'string', pattern: SECRET_NAME_PATTERN },
-              target: containerPath,
-              mode: { type: ['integer', 'string'] },
-            },
-          },
-        },
+        secrets: fileRefs,
+        configs: fileRefs,
         user: { type: 'string', minLength: 1, maxLength: 256 },
         workingDir: { type: 'string', pattern: '^/' },
         hostname: { type: 'string', minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$' },

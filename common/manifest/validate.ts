@@ -6,7 +6,7 @@ import type { FieldIssue } from '../errors.js';
 import { parseCpu, parseMemory } from '../quantity.js';
 import type { Service } from '../types.js';
 import { serviceSchema } from './schema.js';
-import { DEFAULT_BIND_ALLOW, bindRefusal, modeRefusal, secretTarget } from '../workloads.js';
+import { DEFAULT_BIND_ALLOW, bindRefusal, configTarget, modeRefusal, secretTarget } from '../workloads.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const checkSchema = ajv.compile(serviceSchema);
@@ -88,7 +88,7 @@ function semanticIssues(svc: Service): FieldIssue[] {
   return issues;
 }
 
-/** Volumes and secrets: one kind per volume, allowed host paths, distinct targets, file modes. */
+/** Volumes, secrets and configs: one kind per volume, allowed host paths, distinct targets, file modes. */
 function workloadIssues(svc: Service, bindAllow: readonly string[]): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const targets = new Map<string, string>();
@@ -110,17 +110,19 @@ function workloadIssues(svc: Service, bindAllow: readonly string[]): FieldIssue[
     if (v.sizeBytes !== undefined && !v.tmpfs) issues.push({ path: `${at}.sizeBytes`, reason: 'only a tmpfs volume has a size' });
     claim(v.target, `${at}.target`);
   });
-  const sources = new Set<string>();
-  (svc.spec.secrets ?? []).forEach((s, i) => {
-    const at = `spec.secrets[${i}]`;
-    if (sources.has(s.source)) issues.push({ path: `${at}.source`, reason: `secret ${s.source} is listed twice` });
-    sources.add(s.source);
-    if (s.mode !== undefined) {
-      const why = modeRefusal(s.mode);
-      if (why) issues.push({ path: `${at}.mode`, reason: why });
-    }
-    claim(secretTarget(s), `${at}.target`);
-  });
+  for (const [field, target] of [['secrets', secretTarget], ['configs', configTarget]] as const) {
+    const sources = new Set<string>();
+    (svc.spec[field] ?? []).forEach((s, i) => {
+      const at = `spec.${field}[${i}]`;
+      if (sources.has(s.source)) issues.push({ path: `${at}.source`, reason: `${field.slice(0, -1)} ${s.source} is listed twice` });
+      sources.add(s.source);
+      if (s.mode !== undefined) {
+        const why = modeRefusal(s.mode);
+        if (why) issues.push({ path: `${at}.mode`, reason: why });
+      }
+      claim(target(s), `${at}.target`);
+    });
+  }
   return issues;
 }
 

@@ -6,6 +6,7 @@ import { ConflictError, ValidationError, type FieldIssue } from '../../common/er
 import { validateService } from '../../common/manifest/validate.js';
 import type { Service } from '../../common/types.js';
 import { keys } from '../store/keys.js';
+import { configKeys } from '../secrets/configs.js';
 import { secretKeys } from '../secrets/secrets.js';
 import { MAX_TXN_OPS, type Store, type WriteOp } from '../store/store.js';
 import { ChangeCause, listRevisions, needsRevision, pruneRevisions, revisionWrite } from '../rollout/revisions.js';
@@ -19,18 +20,21 @@ export interface ApplyResult {
   version: number;
 }
 
-/** A service may only ask for secrets that exist: refused at apply, not found missing on a node. */
-async function checkSecretsExist(store: Store, services: Service[]): Promise<void> {
-  const names = [...new Set(services.flatMap((s) => (s.spec.secrets ?? []).map((r) => r.source)))];
-  if (!names.length) return;
-  const found = await Promise.all(names.map((n) => store.get(secretKeys.secret(n))));
-  const missing = new Set(names.filter((_, i) => !found[i]));
+/** A service may only ask for secrets and configs that exist: refused at apply, not found missing on a node. */
+async function checkFilesExist(store: Store, services: Service[]): Promise<void> {
   const issues: FieldIssue[] = [];
-  services.forEach((s, index) =>
-    (s.spec.secrets ?? []).forEach((r, i) => {
-      if (missing.has(r.source)) issues.push({ index, path: `spec.secrets[${i}].source`, reason: `secret "${r.source}" does not exist (create it with: berth secret create ${r.source} -f FILE)` });
-    }),
-  );
+  for (const [field, key] of [['secrets', secretKeys.secret], ['configs', configKeys.config]] as const) {
+    const kind = field.slice(0, -1);
+    const names = [...new Set(services.flatMap((s) => (s.spec[field] ?? []).map((r) => r.source)))];
+    if (!names.length) continue;
+    const found = await Promise.all(names.map((n) => store.get(key(n))));
+    const missing = new Set(names.filter((_, i) => !found[i]));
+    services.forEach((s, index) =>
+      (s.spec[field] ?? []).forEach((r, i) => {
+        if (missing.has(r.source)) issues.push({ index, path: `spec.${field}[${i}].source`, reason: `${kind} "${r.source}" does not exist (create it with: berth ${kind} create ${r.source} -f FILE)` });
+      }),
+    );
+  }
   if (issues.length) throw new ValidationError(issues.map((i) => ({ ...i, source: `items[${i.index}]` })));
 }
 
@@ -53,7 +57,7 @@ export async function applyServices(store: Store, items: unknown[], opts: { dryR
   }
 
   const services = items as Service[];
-  await checkSecretsExist(store, services);
+  await checkFilesExist(store, services);
   // The services and their revision histories are read at once: each apply waits for one round
   // trip of reads and one transaction, not four round trips one after the other.
   const [existing, histories] = await Promise.all([

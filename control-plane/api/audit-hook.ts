@@ -17,7 +17,7 @@ const APPLY_ROUTES = new Set(['POST /v1/apply', 'PUT /v1/services/:name']);
 /** Field paths kept per object; more are summarised as one `(+N more)`. */
 const MAX_PATHS = 50;
 /** The kind an object of a route's first path segment is (`/v1/services/...` -> service). */
-const KIND_OF_SEGMENT: Record<string, string> = { services: 'service', tasks: 'task', nodes: 'node', tokens: 'token' };
+const KIND_OF_SEGMENT: Record<string, string> = { services: 'service', tasks: 'task', nodes: 'node', tokens: 'token', secrets: 'secret', configs: 'config', registries: 'registry' };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -86,7 +86,7 @@ export function objectsOf(req: FastifyRequest): string[] {
   const kind = KIND_OF_SEGMENT[url.split('/')[2] ?? ''];
   if (!kind) return [];
   const params = (req.params ?? {}) as Record<string, string>;
-  const name = params.name ?? params.ref ?? (req.body as { name?: unknown } | undefined)?.name;
+  const name = params.name ?? params.ref ?? params.host ?? (req.body as { name?: unknown } | undefined)?.name;
   return typeof name === 'string' ? [`${kind}/${name}`] : [];
 }
 

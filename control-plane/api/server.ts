@@ -26,9 +26,11 @@ import { ApiTokens } from '../auth/api-tokens.js';
 import type { AuditRecorder } from '../audit/recorder.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { auditRoutes } from './routes/audit.js';
-import { secretRoutes } from './routes/secrets.js';
+import { configRoutes, registryRoutes, secretRoutes } from './routes/secrets.js';
 import { volumeRoutes } from './routes/volumes.js';
 import type { Secrets } from '../secrets/secrets.js';
+import type { Registries } from '../secrets/registries.js';
+import { Configs } from '../secrets/configs.js';
 import { metricsRoutes, type MetricsSource } from './routes/metrics.js';
 import { apiRequestSeconds } from '../metrics/instruments.js';
 
@@ -53,6 +55,8 @@ export interface ApiServerOptions {
   tls?: { certPem: string; keyPem: string };
   /** Secrets sealed with the server's key; without it the secrets routes are absent. */
   secrets?: Secrets;
+  /** Registry credentials, sealed with the same key; without it the registries routes are absent. */
+  registries?: Registries;
   /** `GET /metrics`'s body (the server's registries); without it the route is absent. */
   metrics?: MetricsSource;
   /** The server this API runs in, for `POST /v1/servers/leave` and `DELETE /v1/servers/:name`; without it those routes are absent. */
@@ -107,6 +111,8 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   if (opts.joinTokens) joinTokenRoutes(app, opts.joinTokens, log);
   auditRoutes(app, opts.store, log);
   if (opts.secrets) secretRoutes(app, opts.secrets);
+  if (opts.registries) registryRoutes(app, opts.registries);
+  configRoutes(app, new Configs(opts.store));
   volumeRoutes(app, opts.store);
   if (opts.metrics) metricsRoutes(app, opts.metrics);
   attachWatch(app, { ...opts, authorize: (token, kind) => app.access.authorizeWatch(token, kind) });

@@ -16,6 +16,7 @@ import { MetricsRelay } from '../metrics/relay.js';
 import type { ApiThreadData, ApiThreadMessage } from './thread.js';
 import { SecretBox } from '../secrets/secret-box.js';
 import { Secrets } from '../secrets/secrets.js';
+import { Registries } from '../secrets/registries.js';
 
 const data = workerData as ApiThreadData;
 const port = parentPort!;
@@ -27,6 +28,7 @@ const informers = createSharedInformers(store, log);
 const streams = data.streamsPort ? new BridgedStreams(data.streamsPort) : undefined;
 const cache = new WatchCache({ store, logger: log, informers, counts: new RelayedCounts(data.countsPort) });
 const metrics = data.metricsPort ? new MetricsRelay(data.metricsPort, registry) : undefined;
+const sealed = (box: SecretBox) => ({ secrets: new Secrets(store, box), registries: new Registries(store, box) });
 const api = buildApi({
   store,
   tokens: { verifyAdmin: (token) => matches(token, data.adminTokenSha256) },
@@ -35,7 +37,7 @@ const api = buildApi({
   cache,
   audit,
   tls: data.tls,
-  ...(data.secretsKeyFile ? { secrets: new Secrets(store, SecretBox.load(data.secretsKeyFile)) } : {}),
+  ...(data.secretsKeyFile ? sealed(SecretBox.load(data.secretsKeyFile)) : {}),
   ...(data.serverName
     ? { thisServer: { name: data.serverName, embeddedEtcd: !!data.embeddedEtcd, leave: () => port.postMessage({ type: 'leave' } satisfies ApiThreadMessage) } }
     : {}),

@@ -25,6 +25,9 @@ export const Permission = {
   /** Secrets' names and metadata (never a value: no route returns one). */
   SecretsRead: 'secrets:read',
   SecretsWrite: 'secrets:write',
+  /** Configs, values included (configs are not secret). */
+  ConfigsRead: 'configs:read',
+  ConfigsWrite: 'configs:write',
   /** The API's own description (OpenAPI). */
   MetaRead: 'meta:read',
   /** `GET /metrics` (Prometheus): counts and timings, no object's content. */
@@ -49,6 +52,7 @@ const VIEWER: readonly Permission[] = [
   Permission.ServersRead,
   Permission.MetaRead,
   Permission.SecretsRead,
+  Permission.ConfigsRead,
   Permission.MetricsRead,
 ];
 
@@ -59,6 +63,7 @@ const OPERATOR: readonly Permission[] = [
   Permission.TasksExec,
   Permission.AuditRead,
   Permission.SecretsWrite,
+  Permission.ConfigsWrite,
 ];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {

@@ -48,6 +48,8 @@ import { joinServer, type ServerJoinHost } from './join-server.js';
 import { dispatcherCredentials, isDenied, PeerVerifier, type CallDenied, type DispatcherTls, type PeerNode } from './tls.js';
 import type { SessionLiveness } from '../leader/sessions.js';
 import type { Secrets } from '../secrets/secrets.js';
+import type { Registries } from '../secrets/registries.js';
+import { Configs } from '../secrets/configs.js';
 import { workloadHandlers } from './workloads.js';
 import type { AgentAddressBook } from '../leader/server-directory.js';
 
@@ -77,6 +79,8 @@ export interface DispatcherOptions {
   sessions?: SessionLiveness;
   /** The cluster's secrets: their values go to the node of a task that uses them (workloads.ts). */
   secrets?: Secrets;
+  /** Registry credentials: to the node of a task pulling its image from that registry (workloads.ts). */
+  registries?: Registries;
   /** Every server's agent address: sent to each agent at session start and when it changes. */
   servers?: AgentAddressBook;
   /** Lets other servers join (JoinServer); without it the call is refused. */
@@ -232,6 +236,8 @@ export class Dispatcher implements TaskStreams {
         node: (nodeId) => this.registry.get(nodeId),
         setVolumes: (nodeId, volumes) => this.registry.setVolumes(nodeId, volumes),
         ...(this.opts.secrets ? { secrets: this.opts.secrets } : {}),
+        ...(this.opts.registries ? { registries: this.opts.registries } : {}),
+        configs: new Configs(this.opts.store),
       }),
       JoinServer: (call, callback) => {
         const sj = this.opts.serverJoin;

@@ -32,6 +32,7 @@ import { startEtcdCluster, type EtcdCluster } from '../helpers/etcd-cluster.js';
 import { sleeperManifest } from '../helpers/manifest.js';
 import { alignedTable } from './table.js';
 import { startTcpBalancer, type TcpBalancer } from './tcp-balancer.js';
+import { cleanUpOnSignal } from './bench-kit.js';
 
 const SERVICE = 'failover';
 
@@ -146,15 +147,7 @@ async function main(argv: string[]): Promise<void> {
     await etcd?.stop().catch(() => undefined);
     rmSync(tokenDir, { recursive: true, force: true });
   };
-  let interrupted = false;
-  const onSignal = () => {
-    if (interrupted) return;
-    interrupted = true;
-    progress('interrupted: cleaning up');
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  cleanUpOnSignal(cleanup, progress);
 
   try {
     etcd = await startEtcdCluster(3);

@@ -14,7 +14,7 @@ import type { Task } from '../../common/types.js';
 import { runBerth, startAgent, startServer, type TestAgent, type TestServer } from '../helpers/berth.js';
 import { docker, ensureTestImages, removeContainersOfNodes, testNodeName, BUSYBOX_IMAGE } from '../helpers/docker.js';
 import { errorMessage } from '../../common/errors.js';
-import { sleep } from '../../common/sleep.js';
+import { cleanUpOnSignal, tasksOf, until } from './bench-kit.js';
 
 interface Stats {
   samplesMs: number[];
@@ -35,15 +35,6 @@ function progress(line: string): void {
 }
 
 
-/** The tasks of a service through the API (cheaper than the CLI, so polling does not load the machine). */
-async function tasksOf(server: TestServer, service: string): Promise<Task[]> {
-  const res = await server.fetch(`${server.url}/v1/tasks?service=${encodeURIComponent(service)}`, {
-    headers: { authorization: `Bearer ${server.token}` },
-    signal: AbortSignal.timeout(5000),
-  });
-  if (!res.ok) throw new Error(`GET /v1/tasks: ${res.status}`);
-  return ((await res.json()) as { items: Task[] }).items;
-}
 
 async function nodeIds(server: TestServer): Promise<Map<string, { id: string; state: string }>> {
   const res = await server.fetch(`${server.url}/v1/nodes`, { headers: { authorization: `Bearer ${server.token}` }, signal: AbortSignal.timeout(5000) });
@@ -51,15 +42,6 @@ async function nodeIds(server: TestServer): Promise<Map<string, { id: string; st
   return new Map(items.map((n) => [n.name, { id: n.id, state: n.status.state }]));
 }
 
-async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 const liveRunning = (tasks: Task[]) => tasks.filter((t) => t.desiredState === 'running' && t.status.state === 'running');
 
@@ -99,15 +81,7 @@ async function main(argv: string[]): Promise<void> {
     await server?.stop().catch(() => undefined);
     await removeContainersOfNodes(allNames);
   };
-  let interrupted = false;
-  const onSignal = () => {
-    if (interrupted) return;
-    interrupted = true;
-    progress('interrupted: cleaning up');
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  cleanUpOnSignal(cleanup, progress);
 
   const newAgent = (prefix: string) => {
     const name = testNodeName(prefix);

@@ -3,14 +3,14 @@
 // services` shows `N/M completed`, never more than `parallelism` containers run at once (from the
 // containers' own start and finish times), a failing job stops after its attempts, logs of
 // finished tasks can be read, and nothing of a completed job starts again after the agent
-// restarts (the orchestrator's side, a new server or leader planning from the store, is the
-// stateless planner's: test/unit/orchestrator-job.test.ts).
+// restarts, nor after the server restarts (a new server planning from the store; the planner
+// itself: test/unit/orchestrator-job.test.ts).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Task } from '../../common/types.js';
 import { eventually } from '../helpers/etcd.js';
 import { serviceManifest } from '../helpers/manifest.js';
-import { listTasks, ok, runBerth, startAgent, startServer, waitNodesReady, type TestAgent, type TestServer } from '../helpers/berth.js';
+import { listTasks, ok, runBerth, spawnBerth, startAgent, startServer, waitNodesReady, type BerthDaemon, type TestAgent, type TestServer } from '../helpers/berth.js';
 import { BUSYBOX_IMAGE, containersOfNode, docker, ensureTestImages, removeContainersOfNodes } from '../helpers/docker.js';
 
 const COUNTER = serviceManifest(
@@ -56,6 +56,8 @@ describe('e2e: jobs run to completion', function () {
   const nodeName = `e2e-${randomBytes(3).toString('hex')}-job`;
   let server: TestServer | undefined;
   let agent: TestAgent | undefined;
+  /** The server started again on its data dir and ports (the last test). */
+  let restarted: BerthDaemon | undefined;
   const berth = (...args: string[]) => runBerth(args, { config: server!.configPath });
   const input = (text: string, ...args: string[]) => runBerth(args, { config: server!.configPath, input: text });
   const join = (dataDir?: string) => {
@@ -73,6 +75,7 @@ describe('e2e: jobs run to completion', function () {
 
   after(async () => {
     await agent?.stop().catch(() => undefined);
+    await restarted?.stop().catch(() => undefined);
     await server?.stop();
     await removeContainersOfNodes([nodeName]);
   });
@@ -132,5 +135,32 @@ describe('e2e: jobs run to completion', function () {
       return m.get('counter') === 'complete' && m.get('broken') === 'failed' ? m : undefined;
     }, 20_000, 'job states after the restart');
     assert.ok(states);
+  });
+
+  it('nothing of a completed or failed job starts again after the server restarts', async () => {
+    const srv = server!;
+    const before = new Map<string, Task>((await listTasks(srv)).map((t) => [t.id, t]));
+    const containers = (await containersOfNode(nodeName)).sort();
+    await srv.stop('SIGTERM', { keepDataDir: true });
+    restarted = spawnBerth([
+      'server', '--no-agent',
+      '--data-dir', srv.dataDir,
+      '--listen', `127.0.0.1:${new URL(srv.url).port}`,
+      '--agent-listen', `127.0.0.1:${srv.agentPort}`,
+      '--heartbeat-grace', '30',
+    ]);
+    await eventually(async () => (await srv.fetch(`${srv.url}/healthz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))?.ok, 60_000, `the server back; it said:\n${restarted.stderr().slice(-2000)}`);
+    await waitNodesReady(srv, [agent!]);
+    // A new job placed after the restart proves the new server plans and the agent has synced with it.
+    ok(await input(serviceManifest('marker2', `mode: job\nimage: ${BUSYBOX_IMAGE}\ncommand: ["true"]`), 'apply', '-f', '-', '--wait', '--timeout', '60s'));
+    const after = (await listTasks(srv)).filter((t) => t.serviceName !== 'marker2');
+    assert.deepEqual(after.map((t) => t.id).sort(), [...before.keys()].sort(), 'no task was added or removed');
+    for (const t of after) assert.equal(t.status.state, before.get(t.id)!.status.state, `${t.name} kept its state`);
+    const now = (await containersOfNode(nodeName, { running: true })).filter((id) => containers.includes(id));
+    assert.deepEqual(now, [], 'no container of the finished jobs runs again');
+    assert.equal((await containersOfNode(nodeName)).length, containers.length + 1, "one new container: the second marker's");
+    const rows = ok(await berth('get', 'services')).stdout;
+    assert.match(rows, /^counter +job +3\/3 completed /m);
+    assert.match(rows, /^broken +job +0\/1 failed /m);
   });
 });

@@ -152,7 +152,7 @@ describe('e2e workloads: secrets reach only the tasks that use them, never a log
     assertNoValue(body, 'GET /v1/secrets/NAME');
     assert.deepEqual(Object.keys(JSON.parse(body) as object).sort(), ['createdAt', 'name', 'size', 'updatedAt', 'version']);
     for (const f of filesUnder(a2!.dataDir)) assertNoValue(readFileSync(f).toString('utf8'), `${f} of the other node`);
-    assert.doesNotMatch(a2!.logTail(), /secret files written/);
+    assert.doesNotMatch(a2!.logTail(), /task files written/);
   });
 
   it('secret update rolls the service: the new task reads the new value, the old task leaves nothing behind', async () => {

@@ -1,6 +1,8 @@
 // A real local image registry for pull tests: Debian's docker-registry binary on 127.0.0.1 and a
 // random free port, with a temporary config and storage. Docker treats 127.0.0.0/8 registries as
-// insecure by default, so plain HTTP works without touching the Engine's configuration.
+// insecure by default, so plain HTTP works without touching the Engine's configuration. With
+// `auth`, it asks for htpasswd (bcrypt) credentials; pushes then log in with a docker config
+// dir of their own, never the host's ~/.docker.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -41,9 +43,16 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startTestRegistry(): Promise<TestRegistry> {
+export interface TestRegistryOptions {
+  /** htpasswd authentication with this one user. */
+  auth?: { user: string; password: string };
+}
+
+export async function startTestRegistry(opts: TestRegistryOptions = {}): Promise<TestRegistry> {
   await ensureRegistryBinary();
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-registry-'));
+  const auth = opts.auth;
+  if (auth) writeFileSync(path.join(dir, 'htpasswd'), (await run('htpasswd', ['-Bbn', auth.user, auth.password])).stdout);
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const config = path.join(dir, 'config.yml');
@@ -60,6 +69,7 @@ export async function startTestRegistry(): Promise<TestRegistry> {
       '    enabled: true',
       'http:',
       `  addr: ${address}`,
+      ...(auth ? ['auth:', '  htpasswd:', '    realm: berth-test', `    path: ${path.join(dir, 'htpasswd')}`] : []),
       '',
     ].join('\n'),
   );
@@ -69,7 +79,7 @@ export async function startTestRegistry(): Promise<TestRegistry> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const refs = new Set<string>();
   try {
-    await eventually(async () => (await fetch(`http://${address}/v2/`)).status === 200, 15_000, `registry on ${address}`);
+    await eventually(async () => (await fetch(`http://${address}/v2/`)).status === (auth ? 401 : 200), 15_000, `registry on ${address}`);
   } catch (err) {
     process.kill(pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -82,7 +92,14 @@ export async function startTestRegistry(): Promise<TestRegistry> {
       const ref = `${address}/${repo}`;
       refs.add(ref);
       await docker('tag', localImage, ref);
-      await docker('push', ref);
+      if (!auth) {
+        await docker('push', ref);
+        return ref;
+      }
+      // The password goes through standard input (a shell pipe), into a config dir of its own.
+      const env = { ...process.env, DOCKER_CONFIG: path.join(dir, 'docker-config'), PW: auth.password };
+      await run('sh', ['-c', `printf %s "$PW" | docker login ${address} -u "$USERNAME" --password-stdin`], { env: { ...env, USERNAME: auth.user } });
+      await run('docker', ['push', ref], { env, maxBuffer: 16 * 1024 * 1024 });
       return ref;
     },
     async stop() {

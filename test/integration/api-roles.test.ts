@@ -17,6 +17,7 @@ import { listenApi } from '../../control-plane/api/server.js';
 import { buildTestApi } from '../helpers/api.js';
 import { SecretBox } from '../../control-plane/secrets/secret-box.js';
 import { Secrets } from '../../control-plane/secrets/secrets.js';
+import { Registries } from '../../control-plane/secrets/registries.js';
 import { AuditRecorder, listAudit } from '../../control-plane/audit/recorder.js';
 import { can, type Permission } from '../../control-plane/auth/permissions.js';
 import { ClusterTokens } from '../../control-plane/auth/tokens.js';
@@ -103,6 +104,14 @@ function sampleOf(route: string, role: string): Sample | undefined {
     'POST /v1/secrets': { url: '/v1/secrets', payload: { name: `s-${role}`, value: Buffer.from('v').toString('base64') } },
     'PUT /v1/secrets/:name': { url: `/v1/secrets/s-${role}`, payload: { value: Buffer.from('w').toString('base64') } },
     'DELETE /v1/secrets/:name': { url: `/v1/secrets/s-${role}` },
+    'GET /v1/configs': { url: '/v1/configs' },
+    'GET /v1/configs/:name': { url: `/v1/configs/c-${role}` },
+    'POST /v1/configs': { url: '/v1/configs', payload: { name: `c-${role}`, value: Buffer.from('v').toString('base64') } },
+    'PUT /v1/configs/:name': { url: `/v1/configs/c-${role}`, payload: { value: Buffer.from('w').toString('base64') } },
+    'DELETE /v1/configs/:name': { url: `/v1/configs/c-${role}` },
+    'GET /v1/registries': { url: '/v1/registries' },
+    'PUT /v1/registries/:host': { url: `/v1/registries/${role}.registry.example:5000`, payload: { username: 'u', password: Buffer.from('p').toString('base64') } },
+    'DELETE /v1/registries/:host': { url: `/v1/registries/${role}.registry.example:5000` },
   };
   return samples[route];
 }
@@ -168,7 +177,8 @@ describe('API tokens, roles and audit (real etcd)', function () {
     const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
     audit = new AuditRecorder({ store, logger, flushMs: 20 });
     const metrics = { text: async () => ({ contentType: registry.contentType, body: await registry.metrics() }) };
-    app = buildTestApi({ store, tokens: cluster, logger, audit, streams: noNodes, metrics, secrets: new Secrets(store, SecretBox.ensure(dataDir)) });
+    const box = SecretBox.ensure(dataDir);
+    app = buildTestApi({ store, tokens: cluster, logger, audit, streams: noNodes, metrics, secrets: new Secrets(store, box), registries: new Registries(store, box) });
     await app.ready();
     tokenOf.set('admin', cluster.adminToken!);
     for (const role of ROLES) {

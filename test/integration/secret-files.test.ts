@@ -21,13 +21,26 @@ describe('agent secret files (real tmpfs)', () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'berth-secret-files-'));
     files = new SecretFiles(dataDir, (taskId) => {
       fetched.push(taskId);
-      return Promise.resolve([{ name: 'a', data: Buffer.from('value-a') }, { name: 'b', data: Buffer.from('value-b') }]);
+      return Promise.resolve({
+        secrets: [{ name: 'a', data: Buffer.from('value-a') }, { name: 'b', data: Buffer.from('value-b') }],
+        configs: [{ name: 'a', data: Buffer.from('config-a') }],
+      });
     }, silentLogger);
   });
   afterEach(() => {
     if (!dataDir) return;
     if (mounted(files.root)) execFileSync('umount', [files.root]);
     rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('writes configs beside the secrets (a config may share a secret\'s name), mode 0444 by default', async () => {
+    const t = task({ spec: { image: 'x', secrets: [{ source: 'a' }], configs: [{ source: 'a' }] } });
+    await files.prepare(t);
+    assert.equal(readFileSync(files.fileOf(t.id, 'a'), 'utf8'), 'value-a');
+    assert.equal(readFileSync(files.configFileOf(t.id, 'a'), 'utf8'), 'config-a');
+    assert.equal(statSync(files.configFileOf(t.id, 'a')).mode & 0o777, 0o444);
+    await files.release(t.id);
+    assert.ok(!existsSync(path.join(files.root, t.id)));
   });
 
   it('writes each secret with its mode on a tmpfs, and removes a task\'s files when it ends', async () => {

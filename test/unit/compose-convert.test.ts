@@ -205,16 +205,16 @@ describe('compose conversion', () => {
 });
 
 describe('stack deploy: what is sent', () => {
-  it('leaves networks out with a warning, passes volumes and secrets on, and refuses services with configs', async () => {
+  it('leaves networks out with a warning, passes volumes, secrets and configs on', async () => {
     const { deployable } = await import('../../cli/stack/stack-ops.js');
     const warnings: string[] = [];
     const services = deployable(convert(service('user: "1"\ndepends_on: []')), (l) => warnings.push(l));
     assert.deepEqual(services.map((s) => s.spec), [{ image: 'web:1', user: '1' }]);
     assert.deepEqual(warnings, ['warning: networks: not applied: this cluster publishes ports on nodes and has no service networks yet']);
-    // Volumes and secrets are this cluster's (the server validates them at apply); configs are not yet.
+    // Volumes, secrets and configs are this cluster's (the server validates them at apply).
     const withVolume = convert(service('volumes: ["data:/d"]') + 'volumes:\n  data:\n');
     assert.deepEqual(deployable(withVolume, () => undefined)[0]!.spec.volumes, [{ name: 'shop_data', target: '/d' }]);
     const withConfig = convert(service('configs: [conf]') + 'configs:\n  conf:\n    file: app.conf\n');
-    assert.throws(() => deployable(withConfig, () => undefined), { message: 'nothing deployed:\nservice shop-web: spec.configs cannot be deployed: this cluster has no configs yet' });
+    assert.deepEqual(deployable(withConfig, () => undefined)[0]!.spec.configs, [{ source: 'shop_conf', target: '/conf' }]);
   });
 });

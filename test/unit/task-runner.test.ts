@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import type { TaskStatus } from '../../common/types.js';
 import {
   ImageNotPresentError,
+  RegistryAuthError,
   type Driver,
+  type RegistryAuth,
   type ExitResult,
   type Instance,
   type PullPolicy,
@@ -24,10 +26,12 @@ class FakeDriver implements Driver {
   readonly instances = new Map<string, FakeInstance>();
   readonly calls: string[] = [];
   pullError: Error | undefined;
+  pullAuth: RegistryAuth | undefined;
   private n = 0;
 
-  ensureImage(image: string, policy?: PullPolicy): Promise<void> {
+  ensureImage(image: string, policy?: PullPolicy, auth?: RegistryAuth): Promise<void> {
     this.calls.push(`ensureImage ${image} ${policy}`);
+    this.pullAuth = auth;
     return this.pullError ? Promise.reject(this.pullError) : Promise.resolve();
   }
   create(task: Parameters<Driver['create']>[0]): Promise<string> {
@@ -146,6 +150,23 @@ describe('task runner (fake driver)', () => {
     assert.deepEqual(states(), ['accepted', 'preparing', 'failed']);
     assert.equal(runner.status.reason, StatusReason.ImageNotPresent);
     assert.equal(runner.status.message, 'image "img:1" not found locally and pull policy is never');
+    assert.equal(d.instances.size, 0);
+  });
+
+  it('pulls with the credentials the files step returns; a registry refusing them rejects the task, naming it', async () => {
+    const d = new FakeDriver();
+    const auth = { serverAddress: 'reg.example:5000', username: 'u', password: 'p' };
+    d.pullError = new RegistryAuthError('reg.example:5000', 'reg.example:5000/app:1', 'no basic auth credentials', true);
+    const task = makeTask({ image: 'reg.example:5000/app:1' });
+    const asked: string[] = [];
+    const files = { needs: () => true, prepare: (t: typeof task) => (asked.push(t.id), Promise.resolve(auth)), release: () => Promise.resolve() };
+    const reports: TaskStatus[] = [];
+    const runner = new TaskRunner({ task, driver: d, logger: silentLogger, onStatus: (st) => reports.push(st), files });
+    await runner.run();
+    assert.deepEqual(asked, [task.id], 'the files step ran before the pull');
+    assert.deepEqual(d.pullAuth, auth);
+    assert.deepEqual(reports.map((r) => r.state), ['accepted', 'preparing', 'rejected']);
+    assert.match(runner.status.message ?? '', /^registry reg\.example:5000 refused to pull "reg\.example:5000\/app:1": authentication required \(no basic auth credentials\); the credentials stored for reg\.example:5000 were refused/);
     assert.equal(d.instances.size, 0);
   });
 

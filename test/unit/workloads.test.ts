@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { validateService } from '../../common/manifest/validate.js';
-import { bindAllowed, DEFAULT_BIND_ALLOW, modeRefusal, secretMode, secretTarget } from '../../common/workloads.js';
+import { bindAllowed, configMode, configTarget, DEFAULT_BIND_ALLOW, imageRegistry, modeRefusal, secretMode, secretTarget } from '../../common/workloads.js';
 import { SecretBox, SECRETS_KEY_FILE } from '../../control-plane/secrets/secret-box.js';
+import { registryAuthHeader } from '../../agent/driver/docker.js';
 import { placeTasks } from '../../control-plane/scheduler/placement.js';
 import { taskFromProto, taskToProto } from '../../proto/convert.js';
 import { loadBerthProto } from '../../proto/load.js';
@@ -60,6 +61,43 @@ describe('volumes and secrets in the spec', () => {
     assert.equal(secretTarget({ source: 'a' }), '/run/secrets/a');
   });
 
+  it('configs: default target /<name> and mode 0444, errors naming the field, targets distinct from secrets and volumes', () => {
+    assert.equal(configTarget({ source: 'nginx.conf' }), '/nginx.conf');
+    assert.equal(configMode({ source: 'a' }), 0o444);
+    assert.deepEqual(validateService(withSpec({ configs: [{ source: 'app', target: '/etc/app.conf', mode: '0440' }, { source: 'b' }] })), []);
+    const issues = validateService(
+      withSpec({
+        volumes: [{ tmpfs: true, target: '/etc/app.conf' }],
+        secrets: [{ source: 'b', target: '/b' }],
+        configs: [{ source: 'a', target: '/etc/app.conf' }, { source: 'a', target: '/c' }, { source: 'b', target: '/b' }, { source: 'd', mode: 400 }],
+      }),
+    );
+    assert.deepEqual(
+      issues.map((i) => i.path),
+      ['spec.configs[0].target', 'spec.configs[1].source', 'spec.configs[2].target', 'spec.configs[3].mode'],
+    );
+    assert.match(issues[0]!.reason, /target \/etc\/app.conf is already used by spec.volumes\[0\]/);
+    const shape = validateService(withSpec({ configs: [{ source: 'e', target: 'rel' }, { source: '-x' }, { target: '/y' }] })).map((i) => i.path);
+    assert.deepEqual(shape.sort(), ['spec.configs[0].target', 'spec.configs[1].source', 'spec.configs[2].source'].sort());
+  });
+
+  it('names the registry of an image as the Engine does', () => {
+    assert.equal(imageRegistry('127.0.0.1:5000/app:1'), '127.0.0.1:5000');
+    assert.equal(imageRegistry('registry.example.com/team/app'), 'registry.example.com');
+    assert.equal(imageRegistry('localhost/app'), 'localhost');
+    assert.equal(imageRegistry('berth/busybox'), undefined);
+    assert.equal(imageRegistry('nginx:1.27'), undefined);
+  });
+
+  it('encodes registry credentials as the Engine decodes them (URL alphabet, padded)', () => {
+    for (const password of ['p', 'pw', 'p?>~~', 'a-much-longer-password-of-some-length']) {
+      const h = registryAuthHeader({ serverAddress: '127.0.0.1:5000', username: 'u', password });
+      assert.equal(h.length % 4, 0, 'padded');
+      assert.match(h, /^[A-Za-z0-9_-]+=*$/);
+      assert.deepEqual(JSON.parse(Buffer.from(h.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')), { username: 'u', password, serveraddress: '127.0.0.1:5000' });
+    }
+  });
+
   it('normalises paths before the allow-list check', () => {
     assert.ok(bindAllowed('/srv', DEFAULT_BIND_ALLOW));
     assert.ok(bindAllowed('/var/lib/berth-volumes/a/b', DEFAULT_BIND_ALLOW));
@@ -68,11 +106,16 @@ describe('volumes and secrets in the spec', () => {
   });
 
   it('travels the wire protocol (mode as a number), never a value', () => {
-    const spec = { image: 'p', volumes: [{ name: 'v', target: '/v', readOnly: true }, { tmpfs: true, target: '/t', sizeBytes: 10 }], secrets: [{ source: 's', mode: '0440' }, { source: 'u', target: '/u' }] };
+    const spec = {
+      image: 'p',
+      volumes: [{ name: 'v', target: '/v', readOnly: true }, { tmpfs: true, target: '/t', sizeBytes: 10 }],
+      secrets: [{ source: 's', mode: '0440' }, { source: 'u', target: '/u' }],
+      configs: [{ source: 'c', target: '/etc/c' }],
+    };
     const session = loadBerthProto().Dispatcher.service.Session;
     const msg = session.responseDeserialize(session.responseSerialize({ changes: { upserts: [taskToProto(task({ spec }))], removedTaskIds: [] } }));
     const back = taskFromProto(msg.changes!.upserts[0]!);
-    assert.deepEqual(back.spec, { ...spec, secrets: [{ source: 's', mode: 0o440 }, { source: 'u', target: '/u' }] });
+    assert.deepEqual(back.spec, { ...spec, secrets: [{ source: 's', mode: 0o440 }, { source: 'u', target: '/u' }], configs: [{ source: 'c', target: '/etc/c' }] });
   });
 });
 
