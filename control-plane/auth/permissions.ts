@@ -29,6 +29,8 @@ export const Permission = {
   MetaRead: 'meta:read',
   /** `GET /metrics` (Prometheus): counts and timings, no object's content. */
   MetricsRead: 'metrics:read',
+  /** `GET /v1/usage/*`: CPU and memory the tasks use (`berth top`). */
+  UsageRead: 'usage:read',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 
@@ -50,6 +52,7 @@ const VIEWER: readonly Permission[] = [
   Permission.MetaRead,
   Permission.SecretsRead,
   Permission.MetricsRead,
+  Permission.UsageRead,
 ];
 
 const OPERATOR: readonly Permission[] = [
