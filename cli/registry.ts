@@ -19,6 +19,7 @@ import { rolloutCommand } from './commands/rollout.js';
 import { versionCommand } from './commands/version.js';
 import { secretCommand } from './commands/secret.js';
 import { volumeCommand } from './commands/volume.js';
+import { topCommand } from './commands/top.js';
 
 export const COMMANDS: readonly Command[] = [
   applyCommand,
@@ -34,6 +35,7 @@ export const COMMANDS: readonly Command[] = [
   nodeCommand,
   secretCommand,
   volumeCommand,
+  topCommand,
   tokenCommand,
   serverCommand,
   agentCommand,
