@@ -14,6 +14,7 @@ import { ContainerStats, type ContainerSample } from './metrics/container-stats.
 import { AgentMetrics, type AgentTimings } from './metrics/instruments.js';
 import { serveAgentMetrics, type MetricsEndpoint } from './metrics/endpoint.js';
 import type { UsageReport } from '../common/usage.js';
+import { errorMessage } from '../common/errors.js';
 import { VolumeSync } from './workloads/volume-sync.js';
 import { DockerClient } from './driver/docker-client.js';
 import { NodeNetworking } from './network/node-network.js';
@@ -69,7 +70,8 @@ export class Agent {
   readonly networking: NodeNetworking | undefined;
   /** The containers' CPU and memory (docker runtime only). */
   readonly containerStats: ContainerStats | undefined;
-  readonly metrics: AgentMetrics;
+  /** The agent's instruments; none for a substitute worker (hollow nodes: thousands in a process) unless it serves them. */
+  readonly metrics: AgentMetrics | undefined;
   private metricsEndpoint: MetricsEndpoint | undefined;
 
   constructor(private readonly opts: AgentOptions) {
@@ -82,8 +84,12 @@ export class Agent {
         ? new ContainerStats({ client: new DockerClient(opts.dockerSocket), nodeName: opts.nodeName, logger: opts.logger, ...(opts.usageIntervalMs ? { intervalMs: opts.usageIntervalMs } : {}) })
         : undefined;
     const stats = this.containerStats;
-    this.metrics = new AgentMetrics({ statuses: () => this.worker.statuses(), ...(stats ? { containers: () => stats.latest() } : {}) });
-    const driver = opts.worker ? undefined : createDriver(opts, this.networking, this.secretFiles, this.metrics);
+    this.metrics =
+      opts.worker && !opts.metricsListen
+        ? undefined
+        : new AgentMetrics({ statuses: () => this.worker.statuses(), ...(stats ? { containers: () => stats.latest() } : {}) });
+    const metrics = this.metrics;
+    const driver = opts.worker ? undefined : createDriver(opts, this.networking, this.secretFiles, metrics);
     this.worker =
       opts.worker ??
       new Worker({
@@ -92,7 +98,7 @@ export class Agent {
         dataDir: opts.dataDir,
         logger: opts.logger,
         ...(this.secretFiles ? { files: this.secretFiles } : {}),
-        onProbe: (service, ok) => this.metrics.probe(service, ok),
+        ...(metrics ? { onProbe: (service: string, ok: boolean) => metrics.probe(service, ok) } : {}),
       });
     if (driver && isVolumeManager(driver)) {
       const sync = new VolumeSync(driver, () => this.session.dispatcherClient(), opts.logger.child({ component: 'volumes' }));
@@ -132,7 +138,12 @@ export class Agent {
    * the agent ends by itself (the server refused the join token).
    */
   async start(): Promise<void> {
-    if (this.opts.metricsListen) this.metricsEndpoint = await serveAgentMetrics(this.opts.metricsListen, this.metrics.registry, this.opts.logger);
+    const listen = this.opts.metricsListen;
+    if (listen && this.metrics) {
+      this.metricsEndpoint = await serveAgentMetrics(listen, this.metrics.registry, this.opts.logger).catch((err: unknown) => {
+        throw new Error(`--metrics-listen ${listen.host}:${listen.port}: ${errorMessage(err)}`);
+      });
+    }
     await this.worker.start();
     this.containerStats?.start();
     this.done = this.session.start();
@@ -180,7 +191,7 @@ function usageReport(samples: ContainerSample[], allocatable: NodeResources): Us
   };
 }
 
-function createDriver(opts: AgentOptions, network: NodeNetworking | undefined, secrets: SecretFiles | undefined, timings: AgentTimings): Driver {
+function createDriver(opts: AgentOptions, network: NodeNetworking | undefined, secrets: SecretFiles | undefined, timings: AgentTimings | undefined): Driver {
   return opts.runtime === Runtime.Docker
     ? new DockerDriver({
         nodeName: opts.nodeName,
@@ -189,7 +200,7 @@ function createDriver(opts: AgentOptions, network: NodeNetworking | undefined, s
         ...(network ? { network } : {}),
         ...(opts.bindAllow ? { bindAllow: opts.bindAllow } : {}),
         ...(secrets ? { secrets } : {}),
-        timings,
+        ...(timings ? { timings } : {}),
       })
     : new ProcessDriver({ nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger });
 }

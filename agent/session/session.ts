@@ -313,16 +313,15 @@ export class AgentSession {
       }, Math.max(100, reg.heartbeatIntervalMs || 1000));
       const usage = this.opts.usage;
       let lastUsageAt = 0;
-      const usageTimer = usage
-        ? setInterval(() => {
-            if (done || !this.synced) return;
-            const report = usage();
-            // The same sample twice tells the server nothing new.
-            if (!report || report.sampledAtMs === lastUsageAt) return;
-            lastUsageAt = report.sampledAtMs;
-            call.write({ usage: usageToProto(report) });
-          }, this.opts.usageIntervalMs ?? DEFAULT_USAGE_INTERVAL_MS)
-        : undefined;
+      const sendUsage = (): void => {
+        if (done || !this.synced || !usage) return;
+        const report = usage();
+        // The same sample twice tells the server nothing new.
+        if (!report || report.sampledAtMs === lastUsageAt) return;
+        lastUsageAt = report.sampledAtMs;
+        call.write({ usage: usageToProto(report) });
+      };
+      const usageTimer = usage ? setInterval(sendUsage, this.opts.usageIntervalMs ?? DEFAULT_USAGE_INTERVAL_MS) : undefined;
       const finish = (why: string, err?: Error): void => {
         if (done) return;
         done = true;
@@ -351,6 +350,8 @@ export class AgentSession {
           gotFullSet = true;
           this.synced = true;
           this.disarmFence();
+          // A node that moved to this server shows in its usage at once, not an interval later.
+          sendUsage();
         } else if (msg.message === 'changes' && msg.changes) {
           for (const t of this.decodeTasks(msg.changes.upserts)) this.opts.worker.upsert(t);
           for (const id of msg.changes.removedTaskIds) this.opts.worker.remove(id);
