@@ -10,6 +10,11 @@ import type { NodeNetwork, NodeResources, ServiceEndpoints } from '../common/typ
 import { DockerDriver } from './driver/docker.js';
 import { isVolumeManager, type Driver } from './driver/driver.js';
 import { SecretFiles, type TaskFileValues } from './workloads/secret-files.js';
+import { ContainerStats, type ContainerSample } from './metrics/container-stats.js';
+import { AgentMetrics, type AgentTimings } from './metrics/instruments.js';
+import { serveAgentMetrics, type MetricsEndpoint } from './metrics/endpoint.js';
+import type { UsageReport } from '../common/usage.js';
+import { errorMessage } from '../common/errors.js';
 import { VolumeSync } from './workloads/volume-sync.js';
 import { DockerClient } from './driver/docker-client.js';
 import { NodeNetworking } from './network/node-network.js';
@@ -44,6 +49,10 @@ export interface AgentOptions {
   identity?: { inMemory?: boolean; sharedKey?: PemKeyPair };
   /** Host paths bind mounts may use (default DEFAULT_BIND_ALLOW: /srv, /var/lib/berth-volumes). */
   bindAllow?: readonly string[];
+  /** Serve the agent's own `/metrics` here (a loopback address, agent/metrics/endpoint.ts); default: none. */
+  metricsListen?: { host: string; port: number };
+  /** How often the containers' stats are read and usage is sent (default 5 s). */
+  usageIntervalMs?: number;
 }
 
 export class Agent {
@@ -59,14 +68,38 @@ export class Agent {
   private readonly volumeSync: VolumeSync | undefined;
   /** The node's cluster network (docker runtime only). */
   readonly networking: NodeNetworking | undefined;
+  /** The containers' CPU and memory (docker runtime only). */
+  readonly containerStats: ContainerStats | undefined;
+  /** The agent's instruments; none for a substitute worker (hollow nodes: thousands in a process) unless it serves them. */
+  readonly metrics: AgentMetrics | undefined;
+  private metricsEndpoint: MetricsEndpoint | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.networking =
       !opts.worker && opts.runtime === Runtime.Docker ? new NodeNetworking(new DockerClient(opts.dockerSocket), opts.logger.child({ component: 'network' })) : undefined;
     // A substitute worker (hollow nodes) runs nothing, so there is nothing to read logs from.
     this.secretFiles = opts.worker ? undefined : new SecretFiles(opts.dataDir, (taskId) => this.fetchSecrets(taskId), opts.logger.child({ component: 'secrets' }));
-    const driver = opts.worker ? undefined : createDriver(opts, this.networking, this.secretFiles);
-    this.worker = opts.worker ?? new Worker({ driver: driver!, nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger, ...(this.secretFiles ? { files: this.secretFiles } : {}) });
+    this.containerStats =
+      !opts.worker && opts.runtime === Runtime.Docker
+        ? new ContainerStats({ client: new DockerClient(opts.dockerSocket), nodeName: opts.nodeName, logger: opts.logger, ...(opts.usageIntervalMs ? { intervalMs: opts.usageIntervalMs } : {}) })
+        : undefined;
+    const stats = this.containerStats;
+    this.metrics =
+      opts.worker && !opts.metricsListen
+        ? undefined
+        : new AgentMetrics({ statuses: () => this.worker.statuses(), ...(stats ? { containers: () => stats.latest() } : {}) });
+    const metrics = this.metrics;
+    const driver = opts.worker ? undefined : createDriver(opts, this.networking, this.secretFiles, metrics);
+    this.worker =
+      opts.worker ??
+      new Worker({
+        driver: driver!,
+        nodeName: opts.nodeName,
+        dataDir: opts.dataDir,
+        logger: opts.logger,
+        ...(this.secretFiles ? { files: this.secretFiles } : {}),
+        ...(metrics ? { onProbe: (service: string, ok: boolean) => metrics.probe(service, ok) } : {}),
+      });
     if (driver && isVolumeManager(driver)) {
       const sync = new VolumeSync(driver, () => this.session.dispatcherClient(), opts.logger.child({ component: 'volumes' }));
       this.volumeSync = sync;
@@ -96,6 +129,7 @@ export class Agent {
           }
         : {}),
       ...(opts.fenceAfterMs !== undefined ? { fenceAfterMs: opts.fenceAfterMs } : {}),
+      ...(stats ? { usage: () => usageReport(stats.latest(), opts.capacity), ...(opts.usageIntervalMs ? { usageIntervalMs: opts.usageIntervalMs } : {}) } : {}),
     });
   }
 
@@ -104,7 +138,14 @@ export class Agent {
    * the agent ends by itself (the server refused the join token).
    */
   async start(): Promise<void> {
+    const listen = this.opts.metricsListen;
+    if (listen && this.metrics) {
+      this.metricsEndpoint = await serveAgentMetrics(listen, this.metrics.registry, this.opts.logger).catch((err: unknown) => {
+        throw new Error(`--metrics-listen ${listen.host}:${listen.port}: ${errorMessage(err)}`);
+      });
+    }
     await this.worker.start();
+    this.containerStats?.start();
     this.done = this.session.start();
     this.volumeSync?.start();
   }
@@ -137,6 +178,8 @@ export class Agent {
     this.stopping ??= (async () => {
       await this.volumeSync?.stop();
       await this.session.stop();
+      await this.containerStats?.stop();
+      await this.metricsEndpoint?.close();
       await this.worker.stop();
       await this.secretFiles?.unmountIfUnused();
       await this.networking?.close();
@@ -145,7 +188,17 @@ export class Agent {
   }
 }
 
-function createDriver(opts: AgentOptions, network: NodeNetworking | undefined, secrets: SecretFiles | undefined): Driver {
+/** The latest samples as one report (undefined before the first round: nothing to tell yet). */
+function usageReport(samples: ContainerSample[], allocatable: NodeResources): UsageReport | undefined {
+  if (samples.length === 0) return { allocatable, containers: [], sampledAtMs: Math.floor(Date.now() / 5000) * 5000 };
+  return {
+    allocatable,
+    containers: samples.map((s) => ({ taskId: s.taskId, cpu: s.cpuMillicores, memory: s.memoryBytes })),
+    sampledAtMs: Math.max(...samples.map((s) => s.readAt)),
+  };
+}
+
+function createDriver(opts: AgentOptions, network: NodeNetworking | undefined, secrets: SecretFiles | undefined, timings: AgentTimings | undefined): Driver {
   return opts.runtime === Runtime.Docker
     ? new DockerDriver({
         nodeName: opts.nodeName,
@@ -154,6 +207,7 @@ function createDriver(opts: AgentOptions, network: NodeNetworking | undefined, s
         ...(network ? { network } : {}),
         ...(opts.bindAllow ? { bindAllow: opts.bindAllow } : {}),
         ...(secrets ? { secrets } : {}),
+        ...(timings ? { timings } : {}),
       })
     : new ProcessDriver({ nodeName: opts.nodeName, dataDir: opts.dataDir, logger: opts.logger });
 }

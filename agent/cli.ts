@@ -10,6 +10,7 @@ import { createLogger } from '../common/log.js';
 import { parseCpu, parseMemory } from '../common/quantity.js';
 import type { NodeResources } from '../common/types.js';
 import { Agent, Runtime } from './agent.js';
+import { parseListen } from './metrics/endpoint.js';
 import { NODE_CERT_FILE } from './session/identity.js';
 import { BerthError, errorMessage } from '../common/errors.js';
 
@@ -41,6 +42,9 @@ Flags:
                          are kept; default: 3 x the server's heartbeat grace, or 15)
   --bind-allow P,P2      host paths (and below) a service may bind-mount; anything else is
                          rejected (default: /srv,/var/lib/berth-volumes; "" allows none)
+  --metrics-listen ADDR:PORT
+                         serve this agent's Prometheus metrics (GET /metrics) there; plain
+                         HTTP, so a loopback address only (default: off)
   -h, --help             show this help
 `;
 
@@ -63,6 +67,15 @@ export interface AgentFlags {
   bindAllow?: string[];
   /** The Docker Engine's unix socket path. */
   dockerSocket: string;
+  /** Where the agent's own metrics are served (loopback only); undefined: off. */
+  metricsListen?: { host: string; port: number };
+}
+
+/** `--metrics-listen` (or `--agent-metrics-listen`) checked: ADDR:PORT on a loopback address. */
+export function metricsListenOf(text: string, flag: string): { host: string; port: number } {
+  const parsed = parseListen(text);
+  if (typeof parsed === 'string') throw new FlagError(`${flag} "${text}": ${parsed}`);
+  return parsed;
 }
 
 /** Parses `berth agent` flags; throws FlagError with a one-line message. Undefined for --help. */
@@ -86,6 +99,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
         'fence-after': { type: 'string' },
         'bind-allow': { type: 'string' },
         'docker-host': { type: 'string' },
+        'metrics-listen': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -135,10 +149,12 @@ export function parseAgentFlags(argv: string[]): AgentFlags | undefined {
   }
 
   const dockerSocket = dockerSocketOf(values['docker-host'], process.env.DOCKER_HOST);
+  const metricsListen = values['metrics-listen'] !== undefined ? metricsListenOf(values['metrics-listen'], '--metrics-listen') : undefined;
 
   return {
     ...(fenceAfterMs !== undefined ? { fenceAfterMs } : {}),
     ...(bindAllow ? { bindAllow } : {}),
+    ...(metricsListen ? { metricsListen } : {}),
     dockerSocket,
     server,
     joinToken,

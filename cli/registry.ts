@@ -20,6 +20,7 @@ import { versionCommand } from './commands/version.js';
 import { secretCommand } from './commands/secret.js';
 import { registryCommand } from './commands/registry.js';
 import { volumeCommand } from './commands/volume.js';
+import { topCommand } from './commands/top.js';
 
 export const COMMANDS: readonly Command[] = [
   applyCommand,
@@ -36,6 +37,7 @@ export const COMMANDS: readonly Command[] = [
   secretCommand,
   registryCommand,
   volumeCommand,
+  topCommand,
   tokenCommand,
   serverCommand,
   agentCommand,

@@ -195,6 +195,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       sessions,
       ...(secrets ? { secrets, registries: new Registries(store, secretBox) } : {}),
       servers: directory,
+      serverName: name,
       serverJoin: {
         etcdPrefix,
         embeddedEtcd: !!etcd,
@@ -269,6 +270,8 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       tls: apiTls,
       ...(secrets ? { secretsKeyFile: path.join(opts.dataDir, SECRETS_KEY_FILE) } : {}),
       metrics: registry,
+      usage: dispatcher.usage,
+      caPem: pki.ca.certPem,
       logger: log,
     });
     life.onStop('api', () => api.stop());

@@ -49,6 +49,8 @@ import type { VolumeSpec as PbVolumeSpec, VolumeSpec__Output as PbVolumeSpecOut 
 import type { SecretRef as PbSecretRef, SecretRef__Output as PbSecretRefOut } from './generated/berth/v1/SecretRef.js';
 import { secretMode } from '../common/workloads.js';
 import type { TaskHealth as PbTaskHealth } from './generated/berth/v1/TaskHealth.js';
+import type { UsageReport as PbUsageReport, UsageReport__Output as PbUsageReportOut } from './generated/berth/v1/UsageReport.js';
+import type { UsageReport } from '../common/usage.js';
 
 /** A message from the other end that cannot be turned into our model. */
 export class ProtocolError extends BerthError {
@@ -405,4 +407,25 @@ export function endpointsToProto(list: ServiceEndpoints[]): PbEndpoints {
 
 export function endpointsFromProto(p: PbEndpointsOut): ServiceEndpoints[] {
   return p.services.map((e) => ({ service: e.service, vip: e.vip, addresses: [...e.addresses] }));
+}
+
+export function usageToProto(u: UsageReport): PbUsageReport {
+  return {
+    allocatable: { cpuMillicores: u.allocatable.cpu, memoryBytes: u.allocatable.memory },
+    containers: u.containers.map((c) => ({ taskId: c.taskId, cpuMillicores: Math.max(0, Math.round(c.cpu)), memoryBytes: Math.max(0, Math.round(c.memory)) })),
+    sampledAtMs: u.sampledAtMs,
+  };
+}
+
+/** Negative or absurd figures from a confused agent are clamped to 0, never shown. */
+export function usageFromProto(p: PbUsageReportOut): UsageReport {
+  const n = (v: number | string | undefined): number => {
+    const x = Number(v ?? 0);
+    return Number.isFinite(x) && x > 0 ? x : 0;
+  };
+  return {
+    allocatable: { cpu: n(p.allocatable?.cpuMillicores), memory: n(p.allocatable?.memoryBytes) },
+    containers: p.containers.filter((c) => c.taskId).map((c) => ({ taskId: c.taskId, cpu: n(c.cpuMillicores), memory: n(c.memoryBytes) })),
+    sampledAtMs: n(p.sampledAtMs) || Date.now(),
+  };
 }

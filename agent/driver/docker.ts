@@ -49,6 +49,8 @@ export interface DockerDriverOptions {
   secrets?: SecretPaths;
   /** The node's cluster network: new containers join the network it names (agent/network/). */
   network?: { networkForTasks(task: Task): Promise<{ name: string; dns: string[] } | undefined>; configured(): boolean };
+  /** Told how long pulls and container starts take (the agent's metrics). */
+  timings?: { pull(seconds: number, ok: boolean): void; containerStart(seconds: number): void };
 }
 
 /** Label of the Docker volumes Berth creates (named volumes of a spec). */
@@ -109,7 +111,12 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
     this.log = opts.logger.child({ driver: 'docker' });
     this.bindAllow = opts.bindAllow ?? DEFAULT_BIND_ALLOW;
     this.secrets = opts.secrets;
+    this.timings = opts.timings;
   }
+
+  private readonly timings: DockerDriverOptions['timings'];
+  /** When each container this agent created was asked for (ms), until its start is answered. */
+  private readonly createdAt = new Map<string, number>();
 
   private readonly bindAllow: readonly string[];
   private readonly secrets: SecretPaths | undefined;
@@ -207,6 +214,17 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
   }
 
   private async pull(image: string, auth?: RegistryAuth): Promise<void> {
+    const began = performance.now();
+    try {
+      await this.pullImage(image, auth);
+      this.timings?.pull((performance.now() - began) / 1000, true);
+    } catch (err) {
+      this.timings?.pull((performance.now() - began) / 1000, false);
+      throw err;
+    }
+  }
+
+  private async pullImage(image: string, auth?: RegistryAuth): Promise<void> {
     const { fromImage, tag } = splitImageRef(image);
     this.log.info({ image, ...(auth ? { registry: auth.serverAddress, withCredentials: true } : {}) }, 'pulling image');
     // The Engine's X-Registry-Auth: JSON of the credentials in URL-safe base64 *with* padding
@@ -284,12 +302,14 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
     };
     if (spec.command?.length) body.Entrypoint = spec.command;
     if (spec.args?.length) body.Cmd = spec.args;
+    const began = performance.now();
     try {
       const res = await this.client.json<{ Id: string; Warnings?: string[] }>('POST', '/containers/create', {
         query: { name: task.name },
         body,
       });
       for (const w of res.Warnings ?? []) if (w) this.log.warn({ task: task.name, warning: w }, 'docker create warning');
+      if (this.timings) this.createdAt.set(res.Id, began);
       return res.Id;
     } catch (err) {
       // No such image (removed since it was found present): the next start asks the Engine again.
@@ -306,8 +326,11 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
   }
 
   async start(id: string): Promise<void> {
+    const created = this.createdAt.get(id);
+    this.createdAt.delete(id);
     try {
       await this.client.json('POST', `/containers/${id}/start`);
+      if (created !== undefined) this.timings?.containerStart((performance.now() - created) / 1000);
     } catch (err) {
       // 304: already started.
       if (err instanceof DockerApiError && err.statusCode === 304) return;

@@ -17,7 +17,8 @@ import type { AgentMessage } from '../../proto/generated/berth/v1/AgentMessage.j
 import type { RegisterResponse__Output } from '../../proto/generated/berth/v1/RegisterResponse.js';
 import type { ServerMessage__Output } from '../../proto/generated/berth/v1/ServerMessage.js';
 import type { Task__Output } from '../../proto/generated/berth/v1/Task.js';
-import { endpointsFromProto, networkFromProto, reportToProto, taskFromProto } from '../../proto/convert.js';
+import { endpointsFromProto, networkFromProto, reportToProto, taskFromProto, usageToProto } from '../../proto/convert.js';
+import type { UsageReport } from '../../common/usage.js';
 import { KEEPALIVE_OPTIONS } from '../../proto/load.js';
 import type { TaskStatusReport } from '../../common/task-status.js';
 import type { TaskWorker } from '../worker/types.js';
@@ -75,7 +76,17 @@ export interface AgentSessionOptions {
   onNetwork?: (network: NodeNetwork) => void;
   /** Every service's endpoints, as the server sends them (before the assignments, then on changes). */
   onEndpoints?: (endpoints: ServiceEndpoints[]) => void;
+  /**
+   * The node's containers' usage, sent every `usageIntervalMs` while the session is up;
+   * undefined (or no function: hollow nodes, process runtime) sends nothing.
+   */
+  usage?: () => UsageReport | undefined;
+  /** Default 5 s. */
+  usageIntervalMs?: number;
 }
+
+/** How often usage goes upstream by default: one small message per node. */
+export const DEFAULT_USAGE_INTERVAL_MS = 5000;
 
 /** Fence delay when neither the flag nor the server says better. */
 export const DEFAULT_FENCE_AFTER_MS = 15_000;
@@ -300,10 +311,22 @@ export class AgentSession {
       const heartbeat = setInterval(() => {
         if (!done) call.write({ heartbeat: {} });
       }, Math.max(100, reg.heartbeatIntervalMs || 1000));
+      const usage = this.opts.usage;
+      let lastUsageAt = 0;
+      const sendUsage = (): void => {
+        if (done || !this.synced || !usage) return;
+        const report = usage();
+        // The same sample twice tells the server nothing new.
+        if (!report || report.sampledAtMs === lastUsageAt) return;
+        lastUsageAt = report.sampledAtMs;
+        call.write({ usage: usageToProto(report) });
+      };
+      const usageTimer = usage ? setInterval(sendUsage, this.opts.usageIntervalMs ?? DEFAULT_USAGE_INTERVAL_MS) : undefined;
       const finish = (why: string, err?: Error): void => {
         if (done) return;
         done = true;
         clearInterval(heartbeat);
+        if (usageTimer) clearInterval(usageTimer);
         this.opts.streams?.cancelAll();
         if (this.call === call) this.call = undefined;
         const wasSynced = this.synced;
@@ -327,6 +350,8 @@ export class AgentSession {
           gotFullSet = true;
           this.synced = true;
           this.disarmFence();
+          // A node that moved to this server shows in its usage at once, not an interval later.
+          sendUsage();
         } else if (msg.message === 'changes' && msg.changes) {
           for (const t of this.decodeTasks(msg.changes.upserts)) this.opts.worker.upsert(t);
           for (const id of msg.changes.removedTaskIds) this.opts.worker.remove(id);

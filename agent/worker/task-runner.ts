@@ -21,7 +21,7 @@ import {
 } from '../driver/driver.js';
 import { compileHealthCheck } from '../health/config.js';
 import { Prober, type Clock, type LastProbe } from '../health/prober.js';
-import { probeFor } from '../health/probes.js';
+import { probeFor, type Probe } from '../health/probes.js';
 import { StatusReason, advanceStatus, exitOutcome, mayStartFresh, type StatusDetails } from './lifecycle.js';
 
 export interface TaskRunnerOptions {
@@ -38,6 +38,8 @@ export interface TaskRunnerOptions {
   files?: TaskFiles;
   /** Health probing knobs, for tests: a fake clock, how often unchanged health is re-reported. */
   health?: { clock?: Clock; minReportMs?: number };
+  /** Told the result of every health probe (the agent's metrics). */
+  onProbe?: (ok: boolean) => void;
 }
 
 /** What a task needs on the node beside its instance (agent/workloads/secret-files.ts). */
@@ -65,6 +67,7 @@ export class TaskRunner {
   private readonly adopted: Instance | undefined;
   private readonly retryMs: number;
   private readonly healthOpts: TaskRunnerOptions['health'];
+  private readonly onProbe: TaskRunnerOptions['onProbe'];
   private prober: Prober | undefined;
   /** Set when a health verdict made this runner stop the instance. */
   private unhealthy: { message: string; lastProbe: LastProbe } | undefined;
@@ -88,6 +91,7 @@ export class TaskRunner {
     this.instanceId = opts.adopted?.id;
     this.retryMs = opts.retryMs ?? 1000;
     this.healthOpts = opts.health;
+    this.onProbe = opts.onProbe;
     this.files = opts.files;
   }
 
@@ -285,12 +289,22 @@ export class TaskRunner {
     return compileHealthCheck(this.task.spec.healthCheck) ? { health: TaskHealth.Starting } : {};
   }
 
+  private counted(probe: Probe): Probe {
+    const onProbe = this.onProbe;
+    if (!onProbe) return probe;
+    return async () => {
+      const result = await probe();
+      onProbe(result.ok);
+      return result;
+    };
+  }
+
   private startProbing(id: string): void {
     const check = compileHealthCheck(this.task.spec.healthCheck);
     if (!check || this.stopRequested || this.detached || this.prober) return;
     this.prober = new Prober({
       check,
-      probe: probeFor(check, this.driver, id),
+      probe: this.counted(probeFor(check, this.driver, id)),
       logger: this.log,
       clock: this.healthOpts?.clock,
       minReportMs: this.healthOpts?.minReportMs,

@@ -21,6 +21,8 @@ export interface WorkerOptions {
   logger: Logger;
   /** The files tasks read (secrets), written and removed around their instances. */
   files?: TaskFiles;
+  /** Told the result of every health probe, with the task's service (the agent's metrics). */
+  onProbe?: (service: string, ok: boolean) => void;
 }
 
 export class Worker implements TaskWorker {
@@ -91,6 +93,7 @@ export class Worker implements TaskWorker {
       logger: this.log,
       adopted,
       ...(this.opts.files ? { files: this.opts.files } : {}),
+      ...(this.opts.onProbe ? { onProbe: (ok: boolean) => this.opts.onProbe!(task.serviceName, ok) } : {}),
       onStatus: (status) => this.emit({ taskId: task.id, status }),
     });
     this.runners.set(task.id, runner);

@@ -2,7 +2,7 @@
 // and, unless --no-agent, for the local agent beside it.
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { checkNodeName, parseLabels } from '../../agent/cli.js';
+import { checkNodeName, metricsListenOf, parseLabels } from '../../agent/cli.js';
 import { MAX_NODE_CERT_TTL_MS, MIN_NODE_CERT_TTL_MS, parseDurationMs } from '../../control-plane/pki/setup.js';
 import { DEFAULT_LEADER_LEASE_SECONDS, SERVER_DEFAULTS, type ServerOptions } from '../../control-plane/server.js';
 import { overlaps, parseCidr } from '../../common/cidr.js';
@@ -38,6 +38,9 @@ Flags:
   --no-agent              do not run a local agent
   --node-name NAME        name of the local agent's node (default: host name)
   --node-labels K=V,...   labels of the local agent's node
+  --agent-metrics-listen ADDR:PORT
+                          serve the local agent's Prometheus metrics there (plain HTTP,
+                          a loopback address only; default: off)
   --heartbeat-grace SECONDS
                           a node whose heartbeats stop this long is down (default 5)
   --restart-backoff-max SECONDS
@@ -66,6 +69,8 @@ Example:
 export interface LocalNodeFlags {
   nodeName: string;
   labels: Record<string, string>;
+  /** The local agent's own metrics endpoint (loopback only); undefined: off. */
+  metricsListen?: { host: string; port: number };
 }
 
 export interface ServerFlags {
@@ -91,6 +96,7 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
       'no-agent': { type: 'boolean' },
       'node-name': { type: 'string' },
       'node-labels': { type: 'string' },
+      'agent-metrics-listen': { type: 'string' },
       'heartbeat-grace': { type: 'string' },
       'restart-backoff-max': { type: 'string' },
       'advertise-addr': { type: 'string' },
@@ -164,6 +170,7 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
     : {
         nodeName: checkNodeName(values['node-name'] ?? os.hostname(), '--node-name'),
         labels: parseLabels(values['node-labels'] ?? '', '--node-labels'),
+        ...(values['agent-metrics-listen'] !== undefined ? { metricsListen: metricsListenOf(values['agent-metrics-listen'], '--agent-metrics-listen') } : {}),
       };
   return { server, localAgent, ...(values.join !== undefined ? { join: { address: values.join, tokenFile: values['token-file']! } } : {}) };
 }

@@ -75,6 +75,7 @@ async function withLocalAgent(server: ServerOptions, node: LocalNodeFlags, runni
       version: clientVersion(),
       logger: log.child({ component: 'local-agent', node: node.nodeName }),
       fenceAfterMs: 3 * server.heartbeatGraceMs,
+      ...(node.metricsListen ? { metricsListen: node.metricsListen } : {}),
     });
     await agent.start();
     life.onStop('local-agent', () => agent.stop());

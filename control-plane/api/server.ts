@@ -32,6 +32,7 @@ import type { Secrets } from '../secrets/secrets.js';
 import type { Registries } from '../secrets/registries.js';
 import { Configs } from '../secrets/configs.js';
 import { metricsRoutes, type MetricsSource } from './routes/metrics.js';
+import { usageRoutes, type UsageRouteOptions } from './routes/usage.js';
 import { apiRequestSeconds } from '../metrics/instruments.js';
 
 export interface ApiServerOptions {
@@ -61,6 +62,8 @@ export interface ApiServerOptions {
   metrics?: MetricsSource;
   /** The server this API runs in, for `POST /v1/servers/leave` and `DELETE /v1/servers/:name`; without it those routes are absent. */
   thisServer?: ThisServer;
+  /** The usage the dispatcher holds (main thread), and the cluster CA to ask the other servers with; without it the usage routes are absent. */
+  usage?: { local: UsageRouteOptions['local']; caPem?: string };
 }
 
 declare module 'fastify' {
@@ -115,6 +118,9 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   configRoutes(app, new Configs(opts.store));
   volumeRoutes(app, opts.store);
   if (opts.metrics) metricsRoutes(app, opts.metrics);
+  if (opts.usage) {
+    usageRoutes(app, { store: opts.store, local: opts.usage.local, serverName: opts.thisServer?.name ?? '', logger: log, ...(opts.usage.caPem ? { caPem: opts.usage.caPem } : {}) });
+  }
   attachWatch(app, { ...opts, authorize: (token, kind) => app.access.authorizeWatch(token, kind) });
   return app;
 }

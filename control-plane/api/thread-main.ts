@@ -13,6 +13,7 @@ import { WatchCache } from './watch-cache.js';
 import { RelayedCounts } from './task-counts.js';
 import { registry } from '../metrics/instruments.js';
 import { MetricsRelay } from '../metrics/relay.js';
+import { UsageRelay } from './usage-relay.js';
 import type { ApiThreadData, ApiThreadMessage } from './thread.js';
 import { SecretBox } from '../secrets/secret-box.js';
 import { Secrets } from '../secrets/secrets.js';
@@ -29,6 +30,7 @@ const streams = data.streamsPort ? new BridgedStreams(data.streamsPort) : undefi
 const cache = new WatchCache({ store, logger: log, informers, counts: new RelayedCounts(data.countsPort) });
 const metrics = data.metricsPort ? new MetricsRelay(data.metricsPort, registry) : undefined;
 const sealed = (box: SecretBox) => ({ secrets: new Secrets(store, box), registries: new Registries(store, box) });
+const usage = data.usagePort ? new UsageRelay(data.usagePort) : undefined;
 const api = buildApi({
   store,
   tokens: { verifyAdmin: (token) => matches(token, data.adminTokenSha256) },
@@ -43,6 +45,7 @@ const api = buildApi({
     : {}),
   ...(streams ? { streams } : {}),
   ...(metrics ? { metrics } : {}),
+  ...(usage ? { usage: { local: usage, ...(data.caPem ? { caPem: data.caPem } : {}) } } : {}),
   ...(data.joinTokenRotation
     ? {
         joinTokens: {
@@ -58,6 +61,7 @@ async function close(): Promise<void> {
   streams?.close();
   data.countsPort.close();
   metrics?.close();
+  usage?.close();
   await events.stop().catch(() => undefined);
   await audit.stop().catch(() => undefined);
   await stopSharedInformers(informers).catch(() => undefined);

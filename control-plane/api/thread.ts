@@ -17,6 +17,7 @@ import { serveStreams, type SessionSource } from './stream-bridge.js';
 import { CountsPublisher } from './task-counts.js';
 import type { Registry } from 'prom-client';
 import { serveMetrics } from '../metrics/relay.js';
+import { serveUsage, type UsageSource } from './usage-relay.js';
 
 export interface ApiThreadOptions {
   endpoints: string[];
@@ -37,6 +38,10 @@ export interface ApiThreadOptions {
   secretsKeyFile?: string;
   /** The main thread's metrics registry: `GET /metrics` adds it to the API thread's own. */
   metrics?: Registry;
+  /** The dispatcher's usage book: `GET /v1/usage/*` reads it (and asks the other servers). */
+  usage?: UsageSource;
+  /** The cluster CA (PEM): the other servers' API certificates are checked against it. */
+  caPem?: string;
   logger: Logger;
   /** This server's name, and whether it runs an embedded etcd member (leave and rm). */
   serverName?: string;
@@ -55,6 +60,8 @@ export interface ApiThreadData {
   streamsPort?: MessagePort;
   countsPort: MessagePort;
   metricsPort?: MessagePort;
+  usagePort?: MessagePort;
+  caPem?: string;
   joinTokenRotation?: { dataDir: string; caDigest: string };
   tls: { certPem: string; keyPem: string };
   secretsKeyFile?: string;
@@ -96,6 +103,7 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
   const channel = opts.streams ? new MessageChannel() : undefined;
   const countsChannel = new MessageChannel();
   const metricsChannel = opts.metrics ? new MessageChannel() : undefined;
+  const usageChannel = opts.usage ? new MessageChannel() : undefined;
   const data: ApiThreadData = {
     endpoints: opts.endpoints,
     etcdPrefix: opts.etcdPrefix,
@@ -109,16 +117,20 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
     ...(opts.secretsKeyFile ? { secretsKeyFile: opts.secretsKeyFile } : {}),
     countsPort: countsChannel.port2,
     ...(metricsChannel ? { metricsPort: metricsChannel.port2 } : {}),
+    ...(usageChannel ? { usagePort: usageChannel.port2 } : {}),
+    ...(opts.caPem ? { caPem: opts.caPem } : {}),
   };
-  const transferList = [channel?.port2, countsChannel.port2, metricsChannel?.port2].filter((p) => p !== undefined);
+  const transferList = [channel?.port2, countsChannel.port2, metricsChannel?.port2, usageChannel?.port2].filter((p) => p !== undefined);
   const worker = newWorker(entry, here, { workerData: data, transferList });
   const stopStreams = channel && opts.streams ? serveStreams(channel.port1, opts.streams) : () => undefined;
   const publisher = new CountsPublisher(opts.informers, countsChannel.port1, opts.logger);
   void publisher.start();
   if (metricsChannel && opts.metrics) serveMetrics(metricsChannel.port1, opts.metrics);
+  if (usageChannel && opts.usage) serveUsage(usageChannel.port1, opts.usage);
   const stopServing = () => {
     stopStreams();
     metricsChannel?.port1.close();
+    usageChannel?.port1.close();
     void publisher.stop();
     countsChannel.port1.close();
   };

@@ -32,6 +32,8 @@ export const Permission = {
   MetaRead: 'meta:read',
   /** `GET /metrics` (Prometheus): counts and timings, no object's content. */
   MetricsRead: 'metrics:read',
+  /** `GET /v1/usage/*`: CPU and memory the tasks use (`berth top`). */
+  UsageRead: 'usage:read',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 
@@ -54,6 +56,7 @@ const VIEWER: readonly Permission[] = [
   Permission.SecretsRead,
   Permission.ConfigsRead,
   Permission.MetricsRead,
+  Permission.UsageRead,
 ];
 
 const OPERATOR: readonly Permission[] = [

@@ -23,6 +23,7 @@ import type { SharedInformers } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
 import { keys } from '../store/keys.js';
 import { NodeRegistry } from './node-registry.js';
+import { UsageBook } from './usage-book.js';
 import { NodeNetworkFeed, type NodeSubnets } from './node-network.js';
 import { ServiceAddresses } from './service-addresses.js';
 import { NodeSession, type SessionCall, type SessionHost } from './node-session.js';
@@ -89,6 +90,8 @@ export interface DispatcherOptions {
   nodeSubnets?: NodeSubnets;
   /** The block services' virtual addresses come from (`--service-addresses`); needs `informers`. */
   serviceAddresses?: string;
+  /** This server's name, on the usage it reports (default `local`). */
+  serverName?: string;
 }
 
 export const RUNTIMES = ['docker', 'process'] as const;
@@ -115,6 +118,8 @@ export class Dispatcher implements TaskStreams {
   private readonly index: TaskView;
   private readonly writer: StatusWriter;
   private readonly sessions = new Map<string, NodeSession>();
+  /** The latest usage of each node whose session is here. */
+  readonly usage: UsageBook;
   private readonly sessionListeners = new Set<(nodeId: string, connected: boolean) => void>();
   /** Session tokens handed out by Register, valid until the node registers again. */
   private readonly sessionTokens = new Map<string, Buffer>();
@@ -167,6 +172,10 @@ export class Dispatcher implements TaskStreams {
         else session.remove(task.id);
       },
     });
+    this.usage = new UsageBook(
+      { node: (id) => this.registry.get(id), task: (id) => this.index.get(id), tasksOf: (id) => this.index.tasksOf(id) },
+      opts.serverName ?? 'local',
+    );
     this.writer = new StatusWriter({
       store: opts.store,
       index: this.index,
@@ -410,9 +419,11 @@ export class Dispatcher implements TaskStreams {
       const nodeId = session.nodeId!;
       if (this.sessions.get(nodeId) !== session) return;
       this.sessions.delete(nodeId);
+      this.usage.forget(nodeId);
       for (const l of this.sessionListeners) l(nodeId, false);
     },
     alive: (nodeId) => this.alive(nodeId),
+    usage: (nodeId, report) => this.usage.record(nodeId, report),
     tasksOf: (nodeId): Task[] => this.index.tasksOf(nodeId),
     submitStatuses: (nodeId, reports) => this.writer.submit(nodeId, reports),
     agentAddresses: () => this.opts.servers?.agentAddresses() ?? [],

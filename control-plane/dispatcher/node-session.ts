@@ -11,7 +11,8 @@ import type { AgentMessage__Output } from '../../proto/generated/berth/v1/AgentM
 import type { ServerMessage } from '../../proto/generated/berth/v1/ServerMessage.js';
 import type { Task as PbTask } from '../../proto/generated/berth/v1/Task.js';
 import type { TaskStatusReport__Output } from '../../proto/generated/berth/v1/TaskStatusReport.js';
-import { endpointsToProto, networkToProto, reportFromProto, taskToProto } from '../../proto/convert.js';
+import { endpointsToProto, networkToProto, reportFromProto, taskToProto, usageFromProto } from '../../proto/convert.js';
+import type { UsageReport } from '../../common/usage.js';
 import { StatusRejectReason } from './rules.js';
 import type { StatusRejection } from './status-writer.js';
 import { StreamRouter, type StreamHandler } from './stream-router.js';
@@ -36,6 +37,8 @@ export interface SessionHost {
   detach(session: NodeSession): void;
   /** Any message from the node: it is alive. */
   alive(nodeId: string): void;
+  /** The node's latest usage report. */
+  usage?(nodeId: string, report: UsageReport): void;
   tasksOf(nodeId: string): Task[];
   submitStatuses(nodeId: string, reports: TaskStatusReport[]): StatusRejection[];
   /** Every server's dispatcher address, sent after the full set (none: not sent). */
@@ -136,6 +139,8 @@ export class NodeSession {
     if (this.streams.route(msg)) return;
     if (msg.message === 'statuses' && msg.statuses) {
       this.submit(msg.statuses.reports);
+    } else if (msg.message === 'usage' && msg.usage) {
+      this.host.usage?.(this.nodeId, usageFromProto(msg.usage));
     } else if (msg.message === 'hello') {
       this.log.warn('second hello on one session ignored');
     }

@@ -6,7 +6,7 @@ import type { SizeResult } from './hollow-size.js';
 const MiB = 1024 ** 2;
 
 export function formatTable(sizes: readonly SizeResult[], containers?: ContainersResult): string {
-  const head = ['tree', 'servers', 'load', 'nodes', 'tasks', 'nodes ready s', 'join CPU ms/node', 'hollow RSS MiB', 'all running s', 'placements/s', 'api p50 ms', 'api p99 ms', 'apply p99 ms', 'cp peak RSS MiB', 'cp CPU s', 'etcd DB MiB'];
+  const head = ['tree', 'servers', 'load', 'nodes', 'tasks', 'nodes ready s', 'join CPU ms/node', 'hollow RSS MiB', 'all running s', 'placements/s', 'api p50 ms', 'api p99 ms', 'apply p99 ms', 'cp peak RSS MiB', 'cp CPU s', 'etcd DB MiB', '/metrics p50 ms', '/metrics KiB'];
   const rows = sizes.map((s) => [
     s.tree === 'this' ? 'this' : path.basename(s.tree),
     String(s.servers),
@@ -24,6 +24,8 @@ export function formatTable(sizes: readonly SizeResult[], containers?: Container
     (s.controlPlanePeakRssBytes / MiB).toFixed(0),
     s.controlPlaneCpuSeconds.toFixed(1),
     (s.etcdDbBytes / MiB).toFixed(1),
+    s.metricsScrapeP50Ms.toFixed(1),
+    (s.metricsBytes / 1024).toFixed(0),
   ]);
   const lines: string[] = [];
   if (rows.length) lines.push(alignedTable(head, rows));

@@ -98,6 +98,8 @@ function sampleOf(route: string, role: string): Sample | undefined {
     'DELETE /v1/tokens/:name': { url: `/v1/tokens/victim-${role}` },
     'GET /v1/audit': { url: '/v1/audit' },
     'GET /v1/volumes': { url: '/v1/volumes' },
+    'GET /v1/usage/nodes': { url: '/v1/usage/nodes' },
+    'GET /v1/usage/tasks': { url: '/v1/usage/tasks?service=web' },
     'DELETE /v1/volumes/:name': { url: '/v1/volumes/none' },
     'GET /v1/secrets': { url: '/v1/secrets' },
     'GET /v1/secrets/:name': { url: `/v1/secrets/s-${role}` },
@@ -177,8 +179,9 @@ describe('API tokens, roles and audit (real etcd)', function () {
     const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
     audit = new AuditRecorder({ store, logger, flushMs: 20 });
     const metrics = { text: async () => ({ contentType: registry.contentType, body: await registry.metrics() }) };
+    const usage = { local: { nodes: () => Promise.resolve([]), tasks: () => Promise.resolve([]) } };
     const box = SecretBox.ensure(dataDir);
-    app = buildTestApi({ store, tokens: cluster, logger, audit, streams: noNodes, metrics, secrets: new Secrets(store, box), registries: new Registries(store, box) });
+    app = buildTestApi({ store, tokens: cluster, logger, audit, streams: noNodes, metrics, usage, secrets: new Secrets(store, box), registries: new Registries(store, box) });
     await app.ready();
     tokenOf.set('admin', cluster.adminToken!);
     for (const role of ROLES) {

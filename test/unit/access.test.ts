@@ -11,7 +11,7 @@ import { ago, NOW, runCli, type Recorded } from '../helpers/berth.js';
 describe('permission table', () => {
   it('gives the viewer reading only (secrets: their names, never values), without logs, exec, audit or tokens', () => {
     for (const p of ALL_PERMISSIONS) {
-      const expected = ['services:read', 'tasks:read', 'nodes:read', 'events:read', 'servers:read', 'meta:read', 'metrics:read', 'secrets:read', 'configs:read'].includes(p);
+      const expected = ['services:read', 'tasks:read', 'nodes:read', 'events:read', 'servers:read', 'meta:read', 'metrics:read', 'usage:read', 'secrets:read', 'configs:read'].includes(p);
       assert.equal(can('viewer', p), expected, p);
     }
   });
