@@ -31,6 +31,8 @@ import { volumeRoutes } from './routes/volumes.js';
 import type { Secrets } from '../secrets/secrets.js';
 import { metricsRoutes, type MetricsSource } from './routes/metrics.js';
 import { apiRequestSeconds } from '../metrics/instruments.js';
+import { whoamiRoutes } from './routes/whoami.js';
+import { uiRoutes } from './routes/ui.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -109,6 +111,8 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   if (opts.secrets) secretRoutes(app, opts.secrets);
   volumeRoutes(app, opts.store);
   if (opts.metrics) metricsRoutes(app, opts.metrics);
+  whoamiRoutes(app);
+  uiRoutes(app);
   attachWatch(app, { ...opts, authorize: (token, kind) => app.access.authorizeWatch(token, kind) });
   return app;
 }
