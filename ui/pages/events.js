@@ -1,7 +1,7 @@
 // Events, newest first, with a filter on reason, object and message.
 import { age, badge, h, link } from '../dom.js';
 import { VirtualList } from '../vlist.js';
-import { bind, newestFirst, sortedKeys } from './common.js';
+import { bind, newestFirst, OrderedKeys } from './common.js';
 
 function objectOf(e) {
   const o = e.object ?? {};
@@ -24,15 +24,16 @@ export function eventsPage(root, s) {
   let filter = '';
   const list = new VirtualList({ name: 'events', get: (k) => s.events.get(k), maxRows: 25, empty: 'No events', columns: eventColumns });
   const matches = (e) => !filter || `${e.reason} ${e.object?.kind}/${e.object?.name} ${e.message}`.toLowerCase().includes(filter);
-  const keys = () => sortedKeys(s.events, newestFirst, [...s.events.items.keys()].filter((k) => matches(s.events.get(k))));
-  const stop = bind(list, s.events, keys);
+  const ordered = new OrderedKeys(s.events, newestFirst, matches);
+  const stop = bind(list, s.events, ordered);
   const input = h('input.filter', {
     type: 'search',
     placeholder: 'Filter: reason, object or message',
     'aria-label': 'Filter events',
     oninput: () => {
       filter = input.value.trim().toLowerCase();
-      list.setKeys(keys());
+      ordered.rebuild();
+      list.setKeys(ordered.keys);
     },
   });
   root.append(h('h1', {}, 'Events ', list.count), input, list.el);

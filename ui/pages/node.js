@@ -3,7 +3,7 @@
 import { api } from '../api.js';
 import { age, badge, bytes, cpu, h, link, setContent } from '../dom.js';
 import { VirtualList } from '../vlist.js';
-import { bind, section } from './common.js';
+import { bind, cmp, OrderedKeys, section } from './common.js';
 
 const ACTIONS = [
   { availability: 'active', label: 'Activate' },
@@ -13,7 +13,13 @@ const ACTIONS = [
 
 export function nodePage(root, s, ref) {
   const tasks = s.tasks();
-  const findId = () => (s.nodes.get(ref) ? ref : [...s.nodes.items.values()].find((n) => n.name === ref)?.id);
+  // The page is reached by id; a node's name works too (looked up once).
+  let resolved;
+  const findId = () => {
+    if (s.nodes.get(ref)) return ref;
+    resolved ??= [...s.nodes.items.values()].find((n) => n.name === ref)?.id;
+    return resolved;
+  };
   const info = h('div.info', { 'data-testid': 'node-info' });
   const labels = h('div.labels', { 'data-testid': 'labels' });
   const actions = h('div.actions', { 'data-testid': 'node-actions' });
@@ -34,20 +40,9 @@ export function nodePage(root, s, ref) {
       { title: 'MESSAGE', cls: 'wide', render: (t) => h('span', { title: t.status.message ?? '', text: t.status.message ?? '' }) },
     ],
   });
-  const keys = () => {
-    const id = findId();
-    if (!id) return [];
-    const order = (a, b) => Number(b.desiredState === 'running') - Number(a.desiredState === 'running') || a.name.localeCompare(b.name);
-    return [...tasks.keysBy('node', id)].filter((k) => tasks.get(k)).sort((a, b) => order(tasks.get(a), tasks.get(b)));
-  };
-  const affects = (changed) => {
-    const id = findId();
-    for (const k of changed) {
-      const t = tasks.get(k);
-      if (!t || t.nodeId === id) return true;
-    }
-    return false;
-  };
+  // Live tasks first, then by name.
+  const order = (a, b) => Number(b.desiredState === 'running') - Number(a.desiredState === 'running') || cmp(a.name, b.name) || cmp(a.id, b.id);
+  const ordered = new OrderedKeys(tasks, order, (t) => t.nodeId !== undefined && t.nodeId === findId());
 
   const setAvailability = async (availability) => {
     const id = findId();
@@ -113,12 +108,13 @@ export function nodePage(root, s, ref) {
   };
 
   const stops = [
-    bind(list, tasks, keys, { affects }),
+    bind(list, tasks, ordered),
     s.nodes.listen(({ changed, structural }) => {
-      if (structural || changed.has(findId())) {
-        showNode();
-        list.setKeys(keys());
+      if (structural) {
+        ordered.rebuild();
+        list.setKeys(ordered.keys);
       }
+      if (structural || changed.has(findId())) showNode();
     }),
   ];
   showNode();

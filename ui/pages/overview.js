@@ -1,7 +1,7 @@
 // The cluster at a glance: nodes with status, services with replicas and health, recent events.
 import { age, badge, bytes, cpu, h, link, setContent } from '../dom.js';
 import { VirtualList } from '../vlist.js';
-import { bind, byName, newestFirst, section, serviceHealth, sortedKeys } from './common.js';
+import { bind, byName, cmp, newestFirst, OrderedKeys, section, serviceHealth } from './common.js';
 import { eventColumns } from './events.js';
 
 export function overviewPage(root, s) {
@@ -61,9 +61,9 @@ export function overviewPage(root, s) {
     );
   };
   const stops = [
-    bind(nodes, s.nodes, () => sortedKeys(s.nodes, byName), { after: showSummary }),
-    bind(services, s.services, () => sortedKeys(s.services, (a, b) => a.metadata.name.localeCompare(b.metadata.name)), { after: showSummary }),
-    bind(events, s.events, () => sortedKeys(s.events, newestFirst)),
+    bind(nodes, s.nodes, new OrderedKeys(s.nodes, byName), { after: showSummary }),
+    bind(services, s.services, new OrderedKeys(s.services, (a, b) => cmp(a.metadata.name, b.metadata.name)), { after: showSummary }),
+    bind(events, s.events, new OrderedKeys(s.events, newestFirst)),
   ];
   showSummary();
   root.append(

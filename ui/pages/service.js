@@ -3,7 +3,7 @@
 import { api, follow } from '../api.js';
 import { age, badge, h, link, setContent } from '../dom.js';
 import { VirtualList } from '../vlist.js';
-import { bind, section, serviceHealth } from './common.js';
+import { bind, cmp, OrderedKeys, section, serviceHealth } from './common.js';
 
 const MAX_LOG_LINES = 2000;
 
@@ -44,13 +44,9 @@ export function servicePage(root, s, name) {
     ],
   });
 
-  const order = (a, b) =>
-    nodeName(a.nodeId).localeCompare(nodeName(b.nodeId)) || a.slot - b.slot || b.createdAt.localeCompare(a.createdAt);
-  const keys = () => [...tasks.keysBy('service', name)].filter((k) => tasks.get(k)).sort((a, b) => order(tasks.get(a), tasks.get(b)));
-  const mine = (changed) => {
-    for (const k of changed) if (tasks.get(k)?.serviceName === name || !tasks.get(k)) return true;
-    return false;
-  };
+  // By node, slot, newest first; tasks not placed yet last.
+  const order = (a, b) => cmp(nodeName(a.nodeId) || '\uffff', nodeName(b.nodeId) || '\uffff') || a.slot - b.slot || cmp(b.createdAt, a.createdAt) || cmp(a.id, b.id);
+  const ordered = new OrderedKeys(tasks, order, (t) => t.serviceName === name);
 
   const showByNode = () => {
     const counts = new Map();
@@ -62,7 +58,7 @@ export function servicePage(root, s, name) {
       if (t.status.state === 'running') c.running++;
       counts.set(t.nodeId, c);
     }
-    const chips = [...counts].sort((a, b) => nodeName(a[0]).localeCompare(nodeName(b[0])));
+    const chips = [...counts].sort((a, b) => cmp(nodeName(a[0]), nodeName(b[0])));
     setContent(
       byNode,
       h('span', {}, chips.length ? chips.map(([id, c]) => h('span.chip', { text: `${nodeName(id)}: ${c.running}/${c.live} running` })) : 'No live task on any node'),
@@ -173,11 +169,16 @@ export function servicePage(root, s, name) {
   };
 
   const stops = [
-    bind(list, tasks, keys, { affects: mine, after: showByNode }),
+    bind(list, tasks, ordered, { after: showByNode }),
     s.services.listen(({ changed, structural }) => {
       if (structural || changed.has(name)) showService();
     }),
-    s.nodes.listen(() => list.refresh()),
+    // Node names arrive after the tasks on a first load: order again once they do.
+    s.nodes.listen(({ structural }) => {
+      if (!structural) return;
+      ordered.rebuild();
+      list.setKeys(ordered.keys);
+    }),
   ];
   showService();
   showByNode();
