@@ -33,7 +33,7 @@ export function collectOpenApi(app: FastifyInstance): () => Record<string, unkno
       (paths[url] ??= {})[op.method] = {
         summary: s.summary,
         tags: s.tags,
-        security: url === '/healthz' ? [] : [{ bearer: [] }],
+        security: op.permission === 'public' ? [] : [{ bearer: [] }],
         parameters: [
           ...Object.entries(params).map(([name, schema]) => ({ name, in: 'path', required: true, schema })),
           ...Object.entries(query).map(([name, schema]) => ({ name, in: 'query', schema })),

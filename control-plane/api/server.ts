@@ -34,6 +34,8 @@ import { Configs } from '../secrets/configs.js';
 import { metricsRoutes, type MetricsSource } from './routes/metrics.js';
 import { usageRoutes, type UsageRouteOptions } from './routes/usage.js';
 import { apiRequestSeconds } from '../metrics/instruments.js';
+import { whoamiRoutes } from './routes/whoami.js';
+import { uiRoutes } from './routes/ui.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -121,6 +123,8 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   if (opts.usage) {
     usageRoutes(app, { store: opts.store, local: opts.usage.local, serverName: opts.thisServer?.name ?? '', logger: log, ...(opts.usage.caPem ? { caPem: opts.usage.caPem } : {}) });
   }
+  whoamiRoutes(app);
+  uiRoutes(app);
   attachWatch(app, { ...opts, authorize: (token, kind) => app.access.authorizeWatch(token, kind) });
   return app;
 }

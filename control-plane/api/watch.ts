@@ -1,7 +1,9 @@
 // GET /v1/watch?kind=services|tasks|nodes|events[&fromVersion=N]: a WebSocket of changes, on the
 // API's own HTTP server (its `upgrade` event), behind the same bearer token as the REST routes:
-// the `Authorization` header, or `?token=` for clients that cannot set headers; the token's role
-// needs the read permission of the kind (access.ts).
+// the `Authorization` header; for browsers, which cannot set headers on a WebSocket, the
+// subprotocols `berth.watch` and `berth.bearer.<token>` (the server answers `berth.watch`, never
+// the token); or `?token=` (kept for older clients; it puts the token in the URL). The token's
+// role needs the read permission of the kind (access.ts).
 // Each message is one JSON WatchMessage (common/watch.ts). Connections and the shared watch cache
 // end when the API closes.
 import type { IncomingMessage } from 'node:http';
@@ -17,6 +19,9 @@ import type { Refusal } from './access.js';
 import { errorMessage } from '../../common/errors.js';
 
 export const WATCH_PATH = '/v1/watch';
+/** The subprotocol the server answers to a browser that sends its token as `berth.bearer.<token>`. */
+export const WATCH_SUBPROTOCOL = 'berth.watch';
+export const BEARER_SUBPROTOCOL_PREFIX = 'berth.bearer.';
 /** A peer that does not answer a ping within this long is dropped. */
 const PING_MS = 30_000;
 
@@ -38,7 +43,8 @@ interface WatchRequest {
 export function attachWatch(app: FastifyInstance, opts: WatchOptions): void {
   const log = opts.logger.child({ component: 'watch' });
   const cache = opts.cache;
-  const wss = new WebSocketServer({ noServer: true });
+  // The token's subprotocol is never echoed back: only `berth.watch`, when offered.
+  const wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => (offered.has(WATCH_SUBPROTOCOL) ? WATCH_SUBPROTOCOL : false) });
   const sockets = new Set<WebSocket>();
   const alive = new WeakSet<WebSocket>();
   const authorize =
@@ -49,8 +55,7 @@ export function attachWatch(app: FastifyInstance, opts: WatchOptions): void {
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://berth');
     if (url.pathname !== WATCH_PATH) return refuse(socket, 404, 'NotFound', `no WebSocket endpoint at ${url.pathname}`);
-    const header = req.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : (url.searchParams.get('token') ?? undefined);
+    const token = watchTokenOf(req, url);
     const parsed = parseWatchRequest(url.searchParams);
     void authorize(token, typeof parsed === 'string' ? undefined : parsed.kind).then((refusal) => {
       if (refusal) {
@@ -110,6 +115,16 @@ export function attachWatch(app: FastifyInstance, opts: WatchOptions): void {
     await cache.stop();
     await new Promise<void>((resolve) => wss.close(() => resolve()));
   });
+}
+
+/** The bearer token of a watch request: header, then subprotocol, then `?token=`. */
+export function watchTokenOf(req: Pick<IncomingMessage, 'headers'>, url: URL): string | undefined {
+  const header = req.headers.authorization ?? '';
+  if (header.startsWith('Bearer ')) return header.slice(7).trim();
+  const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+  const bearer = offered.find((p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX));
+  if (bearer) return bearer.slice(BEARER_SUBPROTOCOL_PREFIX.length) || undefined;
+  return url.searchParams.get('token') ?? undefined;
 }
 
 export function parseWatchRequest(q: URLSearchParams): WatchRequest | string {

@@ -34,8 +34,8 @@ class Watch {
     this.closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
   }
 
-  static open(url: string, headers: Record<string, string> = {}): Promise<Watch> {
-    const ws = new WebSocket(url, { headers });
+  static open(url: string, headers: Record<string, string> = {}, protocols: string[] = []): Promise<Watch> {
+    const ws = new WebSocket(url, protocols, { headers });
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new Watch(ws)));
       ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
@@ -229,5 +229,14 @@ describe('events and watch API (real etcd, listening server)', function () {
     const ok = await Watch.open(`${url}&token=${encodeURIComponent(token)}`);
     watches.push(ok);
     assert.equal(ok.ws.readyState, WebSocket.OPEN);
+  });
+
+  it('takes the token as a subprotocol (browsers), and answers berth.watch, never the token', async () => {
+    const url = `${base.replace('http', 'ws')}/v1/watch?kind=nodes`;
+    await assert.rejects(Watch.open(url, {}, ['berth.watch', 'berth.bearer.wrong']), /HTTP 401/);
+    const ok = await Watch.open(url, {}, ['berth.watch', `berth.bearer.${token}`]);
+    watches.push(ok);
+    assert.equal(ok.ws.readyState, WebSocket.OPEN);
+    assert.equal(ok.ws.protocol, 'berth.watch');
   });
 });

@@ -1,0 +1,106 @@
+// Pieces the pages share: sections, sorted keys, the health of a service, and the wiring of a
+// list to a collection (redraw on change, ages every 5 s, all undone when the page closes).
+import { h } from '../dom.js';
+
+export function section(title, ...children) {
+  return h('section', {}, h('h2', { text: title }), ...children);
+}
+
+/** Plain ordering of strings (code units; names and ISO times sort right, and fast). */
+export const cmp = (x, y) => (x < y ? -1 : x > y ? 1 : 0);
+export const byName = (a, b) => cmp(a.name, b.name);
+export const newestFirst = (a, b) => cmp(b.time, a.time) || cmp(b.id, a.id);
+
+/**
+ * The keys of the objects of `collection` that `include` accepts, kept in `compare` order as
+ * they come, change and go: a small batch is placed by binary search (an object whose place is
+ * unchanged is not moved); a large one (the first load) is sorted once.
+ */
+export class OrderedKeys {
+  constructor(collection, compare, include = () => true) {
+    this.collection = collection;
+    this.compare = compare;
+    this.include = include;
+    this.keys = [];
+    this.present = new Set();
+    this.rebuild();
+  }
+
+  rebuild() {
+    const c = this.collection;
+    this.keys = [];
+    this.present = new Set();
+    for (const [k, o] of c.items) if (this.include(o)) this.keys.push(k);
+    for (const k of this.keys) this.present.add(k);
+    this.keys.sort((a, b) => this.compare(c.get(a), c.get(b)));
+  }
+
+  /** Applies a batch of changed keys; whether the order or membership changed. */
+  apply(changed) {
+    if (changed.size > Math.max(64, this.keys.length / 8)) {
+      this.rebuild();
+      return true;
+    }
+    // Take every changed key out (what stays is still in order), then place those wanted.
+    const before = this.keys;
+    let taken = false;
+    for (const k of changed) if (this.present.has(k)) taken = true;
+    if (taken) this.keys = before.filter((k) => !changed.has(k));
+    for (const k of changed) {
+      const o = this.collection.get(k);
+      if (o !== undefined && this.include(o)) {
+        if (!taken && !this.present.has(k) && this.keys === before) this.keys = before.slice();
+        this.insert(k, o);
+        this.present.add(k);
+      } else this.present.delete(k);
+    }
+    if (this.keys.length !== before.length) return true;
+    for (let i = 0; i < before.length; i++) if (this.keys[i] !== before[i]) return true;
+    return false;
+  }
+
+  insert(k, o) {
+    const c = this.collection;
+    let lo = 0;
+    let hi = this.keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.compare(c.get(this.keys[mid]), o) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    this.keys.splice(lo, 0, k);
+  }
+}
+
+/** A service's health in one word: rolling out, paused, healthy, degraded, down, complete. */
+export function serviceHealth(s) {
+  const st = s.status ?? {};
+  const update = st.update?.state;
+  if (update === 'updating') return 'rolling-out';
+  if (update === 'rolling-back') return 'rolling-back';
+  if (update === 'paused') return 'paused';
+  if (st.job) return st.job;
+  if ((st.desired ?? 0) === 0) return 'idle';
+  if ((st.ready ?? 0) >= st.desired) return 'healthy';
+  if ((st.ready ?? 0) === 0) return 'down';
+  return 'degraded';
+}
+
+/**
+ * Keeps `list` in step with `collection` through `ordered` (OrderedKeys): when objects come, go
+ * or move, the list gets the new keys and redraws the rows in view; otherwise only the changed
+ * rows in view are redrawn. Returns the function that stops it.
+ */
+export function bind(list, collection, ordered, { after } = {}) {
+  list.setKeys(ordered.keys);
+  const off = collection.listen(({ changed }) => {
+    if (ordered.apply(changed)) list.setKeys(ordered.keys);
+    else list.update(changed);
+    after?.(changed);
+  });
+  const ages = setInterval(() => list.refresh(), 5000);
+  return () => {
+    off();
+    clearInterval(ages);
+  };
+}
