@@ -291,6 +291,8 @@ export interface SecretInfo {
   size: number;
   createdAt: string;
   updatedAt: string;
+  /** `berth.stack` on the secrets a stack created. */
+  labels?: Record<string, string>;
   version?: number;
 }
 

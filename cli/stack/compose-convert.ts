@@ -247,7 +247,9 @@ function resources(
     const externalRaw = def.external;
     const external = externalRaw === true || isMap(externalRaw);
     const explicitName = typeof def.name === 'string' ? def.name : isMap(externalRaw) && typeof externalRaw.name === 'string' ? externalRaw.name : undefined;
-    const name = explicitName ?? (external ? composeName : `${stack}_${composeName}`);
+    // Secrets and volumes as `<stack>-<name>`, like the services; networks and configs as `<stack>_<name>`.
+    const sep = kind === 'Secret' || kind === 'Volume' ? '-' : '_';
+    const name = explicitName ?? (external ? composeName : `${stack}${sep}${composeName}`);
     names.set(composeName, name);
     const obj: StackObject = { kind, name, composeName };
     if (external) obj.external = true;

@@ -2,6 +2,7 @@
 // Owns: create, update (which rolls the services using the secret, in the same transaction),
 // remove (refused while a service uses it), list (metadata only), and reading the values of one
 // task's secrets for the dispatcher. Must not: put a value in an error, a log line or an answer.
+import { timingSafeEqual } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../../common/errors.js';
 import type { SecretInfo, Service } from '../../common/types.js';
 import { MAX_SECRET_BYTES } from '../../common/workloads.js';
@@ -42,11 +43,20 @@ interface StoredSecret {
   createdAt: string;
   updatedAt: string;
   sealed: SealedValue;
+  /** Free-form labels (`berth.stack` on the secrets a stack created). */
+  labels?: Record<string, string>;
   version?: number;
 }
 
 function info(s: StoredSecret): SecretInfo {
-  return { name: s.name, size: s.size, createdAt: s.createdAt, updatedAt: s.updatedAt, ...(s.version !== undefined ? { version: s.version } : {}) };
+  return {
+    name: s.name,
+    size: s.size,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+    ...(s.labels && Object.keys(s.labels).length ? { labels: s.labels } : {}),
+    ...(s.version !== undefined ? { version: s.version } : {}),
+  };
 }
 
 function checkSize(value: Buffer): void {
@@ -77,10 +87,10 @@ export class Secrets {
     return info(s);
   }
 
-  async create(name: string, value: Buffer): Promise<SecretInfo> {
+  async create(name: string, value: Buffer, labels?: Record<string, string>): Promise<SecretInfo> {
     checkSize(value);
     const now = new Date().toISOString();
-    const s: StoredSecret = { name, size: value.length, createdAt: now, updatedAt: now, sealed: this.box.seal(name, value) };
+    const s: StoredSecret = { name, size: value.length, createdAt: now, updatedAt: now, sealed: this.box.seal(name, value), ...(labels && Object.keys(labels).length ? { labels } : {}) };
     try {
       s.version = await this.store.create(secretKeys.secret(name), s);
     } catch (err) {
@@ -93,15 +103,19 @@ export class Secrets {
   /**
    * A new value, and a rolling restart (under their update policy) of every service using it,
    * all in one transaction: new tasks read the new value, none is left reading the old for good.
+   * The value it already has changes nothing and rolls nothing (`stack deploy` sends its files'
+   * secrets on every deploy).
    */
   async update(name: string, value: Buffer): Promise<{ secret: SecretInfo; rolled: string[] }> {
     checkSize(value);
     const cur = await this.store.get<StoredSecret>(secretKeys.secret(name));
     if (!cur) throw new NotFoundError('secret', name);
+    const old = this.box.open(name, cur.sealed);
+    if (old.length === value.length && timingSafeEqual(old, value)) return { secret: info(cur), rolled: [] };
     const { items: services } = await this.store.list<Service>(keys.services);
     const users = services.filter((s) => servicesUsing([s], name).length > 0);
     const now = new Date().toISOString();
-    const next: StoredSecret = { name, size: value.length, createdAt: cur.createdAt, updatedAt: now, sealed: this.box.seal(name, value) };
+    const next: StoredSecret = { name, size: value.length, createdAt: cur.createdAt, updatedAt: now, sealed: this.box.seal(name, value), ...(cur.labels ? { labels: cur.labels } : {}) };
     const ops: WriteOp[] = [{ type: 'put', key: secretKeys.secret(name), value: next, version: cur.version! }];
     const prune: WriteOp[] = [];
     for (const svc of users) {

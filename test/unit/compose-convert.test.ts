@@ -62,7 +62,7 @@ describe('compose conversion', () => {
         'volumes:\n  data:\n  shared:\n    external: true\n',
     );
     assert.deepEqual(c.services[0]!.spec.volumes, [
-      { name: 'shop_data', target: '/var/lib/data' },
+      { name: 'shop-data', target: '/var/lib/data' },
       { name: 'shared', target: '/shared', readOnly: true },
       { hostPath: '/p/conf', target: '/etc/conf', readOnly: true },
       { hostPath: '/home/u/x', target: '/x' },
@@ -71,7 +71,7 @@ describe('compose conversion', () => {
       { tmpfs: true, target: '/run' },
     ]);
     assert.deepEqual(c.objects.filter((o) => o.kind === 'Volume'), [
-      { kind: 'Volume', name: 'shop_data', composeName: 'data' },
+      { kind: 'Volume', name: 'shop-data', composeName: 'data' },
       { kind: 'Volume', name: 'shared', composeName: 'shared', external: true },
     ]);
     assert.ok(reports(c).some((r) => r.startsWith('warning: volumes (service web): relative bind mounts')));
@@ -85,12 +85,12 @@ describe('compose conversion', () => {
     const c = convert(yaml);
     const spec = c.services[0]!.spec;
     assert.deepEqual(spec.networks, ['shop_front', 'proxy']);
-    assert.deepEqual(spec.secrets, [{ source: 'shop_db_pass', target: '/run/secrets/db_pass' }, { source: 'prod_api_key', target: '/run/secrets/key', mode: 0o400 }]);
+    assert.deepEqual(spec.secrets, [{ source: 'shop-db_pass', target: '/run/secrets/db_pass' }, { source: 'prod_api_key', target: '/run/secrets/key', mode: 0o400 }]);
     assert.deepEqual(spec.configs, [{ source: 'shop_conf', target: '/etc/app.conf' }]);
     assert.deepEqual(c.objects, [
       { kind: 'Network', name: 'shop_front', composeName: 'front', driver: 'overlay' },
       { kind: 'Network', name: 'proxy', composeName: 'proxy', external: true },
-      { kind: 'Secret', name: 'shop_db_pass', composeName: 'db_pass', file: '/p/secrets/db.txt' },
+      { kind: 'Secret', name: 'shop-db_pass', composeName: 'db_pass', file: '/p/secrets/db.txt' },
       { kind: 'Secret', name: 'prod_api_key', composeName: 'api_key', external: true },
       { kind: 'Config', name: 'shop_conf', composeName: 'conf', file: '/p/app.conf' },
     ]);
@@ -213,7 +213,7 @@ describe('stack deploy: what is sent', () => {
     assert.deepEqual(warnings, ['warning: networks: not applied: this cluster publishes ports on nodes and has no service networks yet']);
     // Volumes and secrets are this cluster's (the server validates them at apply); configs are not yet.
     const withVolume = convert(service('volumes: ["data:/d"]') + 'volumes:\n  data:\n');
-    assert.deepEqual(deployable(withVolume, () => undefined)[0]!.spec.volumes, [{ name: 'shop_data', target: '/d' }]);
+    assert.deepEqual(deployable(withVolume, () => undefined)[0]!.spec.volumes, [{ name: 'shop-data', target: '/d' }]);
     const withConfig = convert(service('configs: [conf]') + 'configs:\n  conf:\n    file: app.conf\n');
     assert.throws(() => deployable(withConfig, () => undefined), { message: 'nothing deployed:\nservice shop-web: spec.configs cannot be deployed: this cluster has no configs yet' });
   });

@@ -7,7 +7,21 @@ import { errorBodySchema } from '../errors.js';
 
 const secretInfo = {
   type: 'object',
-  properties: { name: { type: 'string' }, size: { type: 'integer' }, createdAt: { type: 'string' }, updatedAt: { type: 'string' }, version: { type: 'integer' } },
+  properties: {
+    name: { type: 'string' },
+    size: { type: 'integer' },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+    labels: { type: 'object', additionalProperties: { type: 'string' } },
+    version: { type: 'integer' },
+  },
+} as const;
+const labelsSchema = {
+  type: 'object',
+  maxProperties: 16,
+  propertyNames: { type: 'string', pattern: '^[A-Za-z0-9]([-A-Za-z0-9_./]{0,251}[A-Za-z0-9])?$' },
+  additionalProperties: { type: 'string', maxLength: 253 },
+  description: 'Free-form labels (berth.stack: the stack that created it)',
 } as const;
 const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
 const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: SECRET_NAME_PATTERN } } } as const;
@@ -37,18 +51,18 @@ export function secretRoutes(app: FastifyInstance, secrets: Secrets): void {
     async (req) => secrets.get(req.params.name),
   );
 
-  app.post<{ Body: { name: string; value: string } }>(
+  app.post<{ Body: { name: string; value: string; labels?: Record<string, string> } }>(
     '/v1/secrets',
     {
       config: { permission: 'secrets:write' },
       schema: {
         summary: 'Create a secret: its value is encrypted before it is stored',
         tags: ['secrets'],
-        body: { ...valueBody, required: ['name', 'value'], properties: { name: { type: 'string', pattern: SECRET_NAME_PATTERN }, ...valueBody.properties } },
+        body: { ...valueBody, required: ['name', 'value'], properties: { name: { type: 'string', pattern: SECRET_NAME_PATTERN }, ...valueBody.properties, labels: labelsSchema } },
         response: { 200: secretInfo, ...errors },
       },
     },
-    async (req) => secrets.create(req.body.name, Buffer.from(req.body.value, 'base64')),
+    async (req) => secrets.create(req.body.name, Buffer.from(req.body.value, 'base64'), req.body.labels),
   );
 
   app.put<{ Params: { name: string }; Body: { value: string } }>(
@@ -56,7 +70,7 @@ export function secretRoutes(app: FastifyInstance, secrets: Secrets): void {
     {
       config: { permission: 'secrets:write' },
       schema: {
-        summary: 'Replace a secret value; the services using it roll under their update policy',
+        summary: 'Replace a secret value; the services using it roll under their update policy (the same value changes nothing)',
         tags: ['secrets'],
         params: nameParams,
         body: valueBody,
