@@ -148,6 +148,9 @@ export function convertProject(project: ComposeProject, stack: string, opts: Con
       spec.networks = [names.networks.get('default') ?? `${stack}_default`];
       usesDefaultNetwork = true;
     }
+    // `db` finds this stack's db: the cluster's resolver answers `<service>.<stack>.berth` (docs/networking.md).
+    // `berth` last: other services by their Berth names (`shop-web`, `metrics`).
+    spec.dnsSearch = [`${stack}.berth`, 'berth'];
     const svc: StackService = {
       apiVersion: 'berth/v1',
       kind: 'Service',

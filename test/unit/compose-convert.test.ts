@@ -24,7 +24,7 @@ describe('compose conversion', () => {
     const s = c.services[0]!;
     assert.equal(s.metadata.name, 'shop-my-api');
     assert.deepEqual(s.metadata.labels, { 'berth.stack': 'shop', 'berth.stack.service': 'my_api' });
-    assert.deepEqual(s.spec, { image: 'api:2', networks: ['shop_default'] });
+    assert.deepEqual(s.spec, { image: 'api:2', networks: ['shop_default'], dnsSearch: ['shop.berth', 'berth'] });
     assert.deepEqual(c.objects, [{ kind: 'Network', name: 'shop_default', composeName: 'default' }]);
   });
 
@@ -128,7 +128,8 @@ describe('compose conversion', () => {
           'logging:\n  driver: json-file\n  options: { max-size: 10m }\nlabels: [com.example.x=Host(`a.b`)]',
       ),
     );
-    assert.deepEqual(s.spec, {
+    const { dnsSearch: _d, ...spec } = s.spec;
+    assert.deepEqual(spec, {
       image: 'web:1',
       user: '1000:1000',
       workingDir: '/app',
@@ -157,7 +158,7 @@ describe('compose conversion', () => {
       ),
     );
     assert.equal(s.metadata.labels?.team, 'shop');
-    const { networks: _n, ...spec } = s.spec;
+    const { networks: _n, dnsSearch: _d, ...spec } = s.spec;
     assert.deepEqual(spec, {
       image: 'web:1',
       replicas: 3,
@@ -209,7 +210,7 @@ describe('stack deploy: what is sent', () => {
     const { deployable } = await import('../../cli/stack/stack-ops.js');
     const warnings: string[] = [];
     const services = deployable(convert(service('user: "1"\ndepends_on: []')), (l) => warnings.push(l));
-    assert.deepEqual(services.map((s) => s.spec), [{ image: 'web:1', user: '1' }]);
+    assert.deepEqual(services.map((s) => s.spec), [{ image: 'web:1', user: '1', dnsSearch: ['shop.berth', 'berth'] }]);
     assert.deepEqual(warnings, ['warning: networks: not applied: this cluster publishes ports on nodes and has no service networks yet']);
     // Volumes and secrets are this cluster's (the server validates them at apply); configs are not yet.
     const withVolume = convert(service('volumes: ["data:/d"]') + 'volumes:\n  data:\n');
