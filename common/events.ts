@@ -47,6 +47,7 @@ export const EventReason = {
   ServiceScaled: 'ServiceScaled',
   TaskScheduled: 'TaskScheduled',
   TaskUnschedulable: 'TaskUnschedulable',
+  TaskWaiting: 'TaskWaiting',
   TaskStarted: 'TaskStarted',
   TaskUnhealthy: 'TaskUnhealthy',
   TaskFailed: 'TaskFailed',

@@ -141,6 +141,8 @@ export interface ServiceSpec {
   logging?: { driver: string; options?: Record<string, string> };
   /** Labels set on the containers (free-form, unlike metadata.labels). */
   containerLabels?: Record<string, string>;
+  /** Search domains of the containers' resolver (`stack deploy` sets the stack's name: `db` finds `db.<stack>`). */
+  dnsSearch?: string[];
   /** Services this one starts after (recorded for `stack deploy`; see docs/stacks.md). */
   dependsOn?: DependsOnSpec[];
 }
@@ -296,6 +298,8 @@ export interface SecretInfo {
   size: number;
   createdAt: string;
   updatedAt: string;
+  /** `berth.stack` on the secrets a stack created. */
+  labels?: Record<string, string>;
   version?: number;
 }
 

@@ -192,6 +192,7 @@ function containerToProto(s: ServiceSpec): PbContainerOptions | null {
     stopSignal: s.stopSignal,
     logging: s.logging ? { driver: s.logging.driver, options: s.logging.options ?? {} } : null,
     labels: s.containerLabels ?? {},
+    dnsSearch: s.dnsSearch ? { values: s.dnsSearch } : null,
   };
   const set = Object.values(c as Record<string, unknown>).some(
     (v) => v !== undefined && v !== null && !(Array.isArray(v) && !v.length) && !(typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length),
@@ -216,6 +217,7 @@ function containerFromProto(c: PbContainerOptionsOut | null): Partial<ServiceSpe
     stopSignal: c.stopSignal,
     logging: c.logging ? compact({ driver: c.logging.driver, options: map(c.logging.options) }) : undefined,
     containerLabels: map(c.labels),
+    dnsSearch: c.dnsSearch?.values,
   });
 }
 

@@ -25,6 +25,12 @@ export function containerFields(spec: ServiceSpec): ContainerFields {
   if (spec.capDrop?.length) hostConfig.CapDrop = spec.capDrop;
   if (spec.sysctls && Object.keys(spec.sysctls).length) hostConfig.Sysctls = spec.sysctls;
   if (spec.ulimits?.length) hostConfig.Ulimits = spec.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard }));
+  if (spec.dnsSearch?.length) {
+    hostConfig.DnsSearch = spec.dnsSearch;
+    // The Engine writes ndots:0 on its networks, with which some C libraries never use the search
+    // domains: a name without a dot (`db`) is tried with them first, as on a host.
+    hostConfig.DnsOptions = ['ndots:1'];
+  }
   if (spec.logging) hostConfig.LogConfig = { Type: spec.logging.driver, Config: spec.logging.options ?? {} };
   return { config, hostConfig, labels: { ...spec.containerLabels } };
 }

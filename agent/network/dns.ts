@@ -2,6 +2,11 @@
 // address, port 53. `<service>` answers the service's virtual address, `tasks.<service>` every
 // ready task's address (TTL 0: a client asks again, so a task gone is gone from its next answer);
 // any other name is forwarded to the host's resolver and its answer relayed as is.
+// A stack's services are also found as `<service>.<stack>` and `<service>.<stack>.berth` (and
+// `tasks.` before either), the names of service `<stack>-<service>` that `stack deploy` names;
+// with `<stack>.berth` and `berth` as the containers' search domains, a bare `db` finds the
+// stack's own `db`, and any other service its Berth name (stackAlias). Names under `.berth` are the cluster's: one that is no service is answered
+// NXDOMAIN here, never forwarded.
 //
 // Must not: decide what a name means (it asks `lookup`) or know the protocol.
 import dgram from 'node:dgram';
@@ -24,6 +29,32 @@ export interface Question {
   klass: number;
   /** Offset just past the question (the question bytes are echoed in the answer). */
   end: number;
+}
+
+/** The domain whose names only the cluster answers (a stack's search domain is `<stack>.berth`). */
+export const CLUSTER_DOMAIN = 'berth';
+
+/** Whether `name` is under the cluster's own domain. */
+export function inClusterDomain(name: string): boolean {
+  return name.replace(/\.$/, '').toLowerCase().endsWith(`.${CLUSTER_DOMAIN}`);
+}
+
+/**
+ * `<service>.berth` as the service `<service>`, `<service>.<stack>[.berth]` as the Berth service `<stack>-<service>` (`_` and `.` of the compose name as
+ * `-`, as `stack deploy` names it), `tasks.<service>.<stack>` as `tasks.<stack>-<service>`;
+ * undefined for a name of one label.
+ */
+export function stackAlias(name: string): string | undefined {
+  const labels = name.replace(/\.$/, '').toLowerCase().split('.');
+  const owned = inClusterDomain(name);
+  if (owned) labels.pop();
+  const tasks = labels[0] === 'tasks' && labels.length > (owned ? 1 : 2);
+  const rest = tasks ? labels.slice(1) : labels;
+  if (!rest.length || rest.some((l) => !l)) return undefined;
+  // `<service>.berth`: any service by its Berth name (a stack's containers search `berth` last).
+  if (rest.length === 1) return owned ? `${tasks ? 'tasks.' : ''}${rest[0]}` : undefined;
+  const stack = rest.pop()!;
+  return `${tasks ? 'tasks.' : ''}${stack}-${rest.join('-').replace(/_/g, '-')}`;
 }
 
 /** The first question of a query, or undefined when it is not one this server can read. */
@@ -66,6 +97,15 @@ export function answer(query: Buffer, q: Question, addresses: string[]): Buffer 
     return rr;
   });
   return Buffer.concat([header, question, ...rrs]);
+}
+
+/** NXDOMAIN for `q` (echoing its question), as the authority of the cluster's domain. */
+export function notFound(query: Buffer, q: Question): Buffer {
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(q.id, 0);
+  header.writeUInt16BE(0x8000 | 0x0400 | (q.flags & 0x0100) | 0x0080 | 3, 2); // QR, AA, RD copied, RA; NXDOMAIN
+  header.writeUInt16BE(1, 4);
+  return Buffer.concat([header, query.subarray(12, q.end)]);
 }
 
 /** The host's first name server (from resolv.conf), where other names are forwarded. */
@@ -121,9 +161,14 @@ export class ClusterDns {
 
   private onQuery(socket: dgram.Socket, msg: Buffer, from: dgram.RemoteInfo): void {
     const q = parseQuery(msg);
-    const addresses = q ? this.lookup(q.name) : undefined;
+    const alias = q && stackAlias(q.name);
+    const addresses = q ? (this.lookup(q.name) ?? (alias ? this.lookup(alias) : undefined)) : undefined;
     if (q && addresses) {
       socket.send(answer(msg, q, addresses), from.port, from.address);
+      return;
+    }
+    if (q && inClusterDomain(q.name)) {
+      socket.send(notFound(msg, q), from.port, from.address);
       return;
     }
     if (!this.upstream) return; // nothing to ask: the client times out as with no resolver

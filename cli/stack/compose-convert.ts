@@ -148,6 +148,9 @@ export function convertProject(project: ComposeProject, stack: string, opts: Con
       spec.networks = [names.networks.get('default') ?? `${stack}_default`];
       usesDefaultNetwork = true;
     }
+    // `db` finds this stack's db: the cluster's resolver answers `<service>.<stack>.berth` (docs/networking.md).
+    // `berth` last: other services by their Berth names (`shop-web`, `metrics`).
+    spec.dnsSearch = [`${stack}.berth`, 'berth'];
     const svc: StackService = {
       apiVersion: 'berth/v1',
       kind: 'Service',
@@ -247,7 +250,9 @@ function resources(
     const externalRaw = def.external;
     const external = externalRaw === true || isMap(externalRaw);
     const explicitName = typeof def.name === 'string' ? def.name : isMap(externalRaw) && typeof externalRaw.name === 'string' ? externalRaw.name : undefined;
-    const name = explicitName ?? (external ? composeName : `${stack}_${composeName}`);
+    // Secrets and volumes as `<stack>-<name>`, like the services; networks and configs as `<stack>_<name>`.
+    const sep = kind === 'Secret' || kind === 'Volume' ? '-' : '_';
+    const name = explicitName ?? (external ? composeName : `${stack}${sep}${composeName}`);
     names.set(composeName, name);
     const obj: StackObject = { kind, name, composeName };
     if (external) obj.external = true;

@@ -8,6 +8,7 @@ import { formatAge } from '../output/age.js';
 import { NONE, renderTable } from '../output/table.js';
 import { desiredOf, replicasCell } from '../output/views.js';
 import { STACK_LABEL, STACK_SERVICE_LABEL, type Conversion } from './compose-convert.js';
+import { createSecrets, removeSecrets, removeStackVolumes, stackSecrets, updateSecrets, type StackObjectsPlan } from './stack-objects.js';
 
 /** One apply writes its service, revision and rollout per changed service within one transaction. */
 export const MAX_SERVICES_PER_DEPLOY = 42;
@@ -29,6 +30,9 @@ export function deployable(c: Conversion, warn: (line: string) => void): Service
   });
   if (errors.length) throw new CliError(`nothing deployed:\n${errors.join('\n')}`);
   if (networksDropped) warn('warning: networks: not applied: this cluster publishes ports on nodes and has no service networks yet');
+  for (const o of c.objects) {
+    if (o.kind === 'Volume' && !o.external && (o.driver || o.driverOpts)) warn(`warning: volumes.driver (volume ${o.composeName}): not applied: named volumes use the node's local driver`);
+  }
   if (out.length > MAX_SERVICES_PER_DEPLOY) {
     throw new CliError(`nothing deployed: a stack deploys at most ${MAX_SERVICES_PER_DEPLOY} services at once (all or nothing), this one has ${out.length}`);
   }
@@ -39,11 +43,22 @@ export async function deployStack(
   client: ApiClient,
   stack: string,
   services: Service[],
-  opts: { prune: boolean; out: (l: string) => void },
+  opts: { prune: boolean; out: (l: string) => void; objects?: StackObjectsPlan },
 ): Promise<{ results: ApplyResult[]; removed: string[]; left: string[] }> {
   const before = await stackServices(client, stack);
-  const results = (await client.apply(services)).items;
+  const objects = opts.objects ?? { create: [], update: [] };
+  // The secrets first (the services need them); a failed apply takes back the ones created here.
+  const created = await createSecrets(client, stack, objects, opts.out);
+  let results: ApplyResult[];
+  try {
+    results = (await client.apply(services)).items;
+  } catch (err) {
+    const left = await removeSecrets(client, created, opts.out);
+    if (left.length) throw new CliError(`${(err as Error).message}\nand the secrets created for it could not all be removed:\n${left.join('\n')}`);
+    throw err;
+  }
   for (const r of results) opts.out(`service/${r.name} ${r.action}`);
+  await updateSecrets(client, objects, opts.out);
   const wanted = new Set(services.map((s) => s.metadata.name));
   const gone = before.filter((s) => !wanted.has(s.metadata.name)).map((s) => s.metadata.name);
   const removed: string[] = [];
@@ -97,9 +112,14 @@ export async function tasksTable(client: ApiClient, svcs: readonly ServiceView[]
   return renderTable(['TASK', 'SERVICE', 'NODE', 'DESIRED', 'STATE', 'SINCE'], rows);
 }
 
-export async function removeStack(client: ApiClient, stack: string, out: (l: string) => void): Promise<number> {
+/**
+ * Deletes the stack's services, then the secrets it created (not external ones), then with
+ * `volumes` the named volumes its services created, once their tasks let go of them.
+ */
+export async function removeStack(client: ApiClient, stack: string, out: (l: string) => void, opts: { volumes?: boolean } = {}): Promise<number> {
   const svcs = await stackServices(client, stack);
-  if (!svcs.length) throw new CliError(`stack "${stack}" not found (no service labelled ${STACK_LABEL}=${stack})`);
+  const secrets = await stackSecrets(client, stack);
+  if (!svcs.length && !secrets.length) throw new CliError(`stack "${stack}" not found (no service or secret labelled ${STACK_LABEL}=${stack})`);
   const failures: string[] = [];
   for (const s of svcs) {
     try {
@@ -109,6 +129,8 @@ export async function removeStack(client: ApiClient, stack: string, out: (l: str
       failures.push(`service/${s.metadata.name}: ${(err as Error).message}`);
     }
   }
+  failures.push(...(await removeSecrets(client, secrets, out)));
+  if (opts.volumes) failures.push(...(await removeStackVolumes(client, svcs.map((s) => s.metadata.name), out)));
   if (failures.length) throw new CliError(`not everything was removed:\n${failures.join('\n')}`);
   return svcs.length;
 }

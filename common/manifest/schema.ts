@@ -169,6 +169,7 @@ export const serviceSchema = {
         user: { type: 'string', minLength: 1, maxLength: 256 },
         workingDir: { type: 'string', pattern: '^/' },
         hostname: { type: 'string', minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$' },
+        dnsSearch: { type: 'array', maxItems: 6, items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$' } },
         init: { type: 'boolean' },
         tty: { type: 'boolean' },
         readOnly: { type: 'boolean' },

@@ -85,7 +85,7 @@ export function registerClusterMetrics(registry: Registry, src: ClusterMetricsSo
   });
   new Gauge({
     name: 'berth_pending_tasks',
-    help: 'Tasks waiting for a node, by reason (Unschedulable, CrashLoopBackOff, none yet)',
+    help: 'Tasks waiting for a node, by reason (Unschedulable, CrashLoopBackOff, WaitingForDependency, none yet)',
     labelNames: ['reason'] as const,
     registers,
     collect() {

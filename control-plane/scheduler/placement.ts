@@ -24,6 +24,8 @@ export interface Unplaceable {
   taskId: string;
   /** e.g. `0/3 nodes available: 2 insufficient memory, 1 not ready`. */
   message: string;
+  /** `status.reason` to write (default `Unschedulable`). */
+  reason?: string;
 }
 
 export interface PlacementResult {

@@ -15,11 +15,17 @@
 // The loop is the controllers' work queue (controller/work-queue.ts) with a single key, a pass:
 // quiet time batchDelayMs bounded by maxDelayMs, a failed pass retried with backoff, and the
 // end of the earliest restart backoff of a pending task as a delayed add.
+//
+// A pending task whose `spec.dependsOn` is not met (dependencies.ts) is not placed: it stays
+// pending with the reason `WaitingForDependency`, and a change of a task of a service it waits
+// on brings a pass.
 import { schedulingLatencySeconds } from '../metrics/instruments.js';
 import type { Logger } from '../../common/log.js';
 import type { Node, Task } from '../../common/types.js';
 import type { Informer, InformerEvent } from '../store/informer.js';
-import { informerFor, type SharedInformers } from '../store/shared-informers.js';
+import { informerFor, taskIndexes, type SharedInformers } from '../store/shared-informers.js';
+import type { InformerIndex } from '../store/informer-index.js';
+import { dependencyChangeMatters, gateTasks } from './dependencies.js';
 import { keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { isSchedulable, nextRestartAt, placeTasksOn } from './placement.js';
@@ -86,6 +92,9 @@ export class Scheduler implements Controller {
   private readonly opts: CompiledOptions;
   private readonly events: EventRecorder | undefined;
   private readonly tasks: Informer<Task>;
+  private readonly byService: InformerIndex<Task>;
+  /** The services that pending tasks wait on (as of the last pass): their task changes bring a pass. */
+  private awaited = new Set<string>();
   private readonly nodes: Informer<Node>;
   private readonly release: (() => Promise<void>)[];
   /**
@@ -138,6 +147,7 @@ export class Scheduler implements Controller {
       },
     });
     this.tasks = tasks.informer;
+    this.byService = taskIndexes(this.tasks).byService;
     this.nodes = nodes.informer;
     this.release = [tasks.release, nodes.release];
   }
@@ -168,7 +178,8 @@ export class Scheduler implements Controller {
     const none: PlacedNew = { tasks: [...tasks], events: [], booked: [] };
     if (!this.synced || this.stopped || tasks.length === 0) return none;
     const nowMs = Date.parse(now);
-    const candidates = tasks.filter((t) => isSchedulable(t, nowMs));
+    // Tasks held back by their dependencies are created pending; a pass explains them.
+    const candidates = this.gate(tasks.filter((t) => isSchedulable(t, nowMs))).free;
     if (candidates.length === 0) return none;
     const nodes = this.nodes.values();
     const result = placeTasksOn(candidates, this.usage.infos(nodes));
@@ -235,6 +246,12 @@ export class Scheduler implements Controller {
     this.reserved.delete(ev.key); // created (or gone): the cache speaks for it from now on
     this.refresh(ev.key);
     if (taskChangeMatters(ev.previous, next)) this.requestPass();
+    else if (this.awaited.has((next ?? ev.previous)?.serviceName ?? '') && dependencyChangeMatters(ev.previous, next)) this.requestPass();
+  }
+
+  /** Splits tasks by whether their dependencies are met, from the cache's tasks of each service. */
+  private gate(tasks: readonly Task[]): ReturnType<typeof gateTasks> {
+    return gateTasks(tasks, (service) => this.byService.get(service)?.values() ?? []);
   }
 
   /** The task at `key` as this scheduler sees it: its own write until the cache shows it back. */
@@ -267,12 +284,16 @@ export class Scheduler implements Controller {
   private async pass(): Promise<void> {
     const nowMs = Date.now();
     const waiting = [...this.pending.values()];
-    const pending = waiting.filter((t) => isSchedulable(t, nowMs));
+    const due = waiting.filter((t) => isSchedulable(t, nowMs));
     this.armBackoffWake(nextRestartAt(waiting, nowMs));
-    if (pending.length === 0) return;
+    const gated = this.gate(due);
+    this.awaited = gated.awaited;
+    if (due.length === 0) return;
     this.counters.passes++;
+    const pending = due;
     const nodes = this.nodes.values();
-    const result = placeTasksOn(pending, this.usage.infos(nodes));
+    const result = placeTasksOn(gated.free, this.usage.infos(nodes));
+    result.unplaceable.push(...gated.waiting);
     const plan = planWrites(
       result,
       new Map(pending.map((t) => [t.id, t])),

@@ -42,9 +42,10 @@ export function planWrites(
   }
   for (const u of result.unplaceable) {
     const task = tasksById.get(u.taskId);
-    if (!task || (task.status.message === u.message && task.status.reason === UNSCHEDULABLE)) continue;
+    const reason = u.reason ?? UNSCHEDULABLE;
+    if (!task || (task.status.message === u.message && task.status.reason === reason)) continue;
     // The timestamp says when the state changed; a new explanation is not a new state.
-    write(task, { ...task, status: { ...task.status, reason: UNSCHEDULABLE, message: u.message } });
+    write(task, { ...task, status: { ...task.status, reason, message: u.message } });
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // Owns: create, update (which rolls the services using the file, in the same transaction),
 // remove (refused while a service uses it), list (metadata only), the value of one file, and
 // the values of one task's files for the dispatcher. Must not: put a value in an error or a log line.
+import { timingSafeEqual } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../../common/errors.js';
 import type { SecretInfo, SecretRef, Service, ServiceSpec } from '../../common/types.js';
 import { MAX_SECRET_BYTES } from '../../common/workloads.js';
@@ -31,11 +32,20 @@ export interface StoredFile<Kept> {
   sealed?: Kept;
   /** A config's value (base64). */
   data?: Kept;
+  /** Free-form labels (`berth.stack` on the files a stack created). */
+  labels?: Record<string, string>;
   version?: number;
 }
 
 export function fileInfo<K>(s: StoredFile<K>): SecretInfo {
-  return { name: s.name, size: s.size, createdAt: s.createdAt, updatedAt: s.updatedAt, ...(s.version !== undefined ? { version: s.version } : {}) };
+  return {
+    name: s.name,
+    size: s.size,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+    ...(s.labels && Object.keys(s.labels).length ? { labels: s.labels } : {}),
+    ...(s.version !== undefined ? { version: s.version } : {}),
+  };
 }
 
 /** Services whose spec asks for the file `name` of kind `refs`. */
@@ -82,10 +92,10 @@ export class FileStore<Kept> {
     return fileInfo(await this.read(name));
   }
 
-  async create(name: string, value: Buffer): Promise<SecretInfo> {
+  async create(name: string, value: Buffer, labels?: Record<string, string>): Promise<SecretInfo> {
     this.checkSize(value);
     const now = new Date().toISOString();
-    const s: StoredFile<Kept> = { name, size: value.length, createdAt: now, updatedAt: now, [this.field]: this.k.keep(name, value) };
+    const s: StoredFile<Kept> = { name, size: value.length, createdAt: now, updatedAt: now, [this.field]: this.k.keep(name, value), ...(labels && Object.keys(labels).length ? { labels } : {}) };
     try {
       s.version = await this.store.create(this.key(name), s);
     } catch (err) {
@@ -98,14 +108,18 @@ export class FileStore<Kept> {
   /**
    * A new value, and a rolling restart (under their update policy) of every service using it,
    * all in one transaction: new tasks read the new value, none is left reading the old for good.
+   * The value it already has changes nothing and rolls nothing (`stack deploy` sends its files'
+   * secrets on every deploy).
    */
   async update(name: string, value: Buffer): Promise<{ info: SecretInfo; rolled: string[] }> {
     this.checkSize(value);
     const cur = await this.read(name);
+    const old = this.k.open(name, cur[this.field]!);
+    if (old.length === value.length && timingSafeEqual(old, value)) return { info: fileInfo(cur), rolled: [] };
     const { items: services } = await this.store.list<Service>(keys.services);
     const users = services.filter((s) => servicesUsingFile([s], name, this.k.refs).length > 0);
     const now = new Date().toISOString();
-    const next: StoredFile<Kept> = { name, size: value.length, createdAt: cur.createdAt, updatedAt: now, [this.field]: this.k.keep(name, value) };
+    const next: StoredFile<Kept> = { name, size: value.length, createdAt: cur.createdAt, updatedAt: now, [this.field]: this.k.keep(name, value), ...(cur.labels ? { labels: cur.labels } : {}) };
     const ops: WriteOp[] = [{ type: 'put', key: this.key(name), value: next, version: cur.version! }];
     const prune: WriteOp[] = [];
     for (const svc of users) {

@@ -24,7 +24,7 @@ describe('compose conversion', () => {
     const s = c.services[0]!;
     assert.equal(s.metadata.name, 'shop-my-api');
     assert.deepEqual(s.metadata.labels, { 'berth.stack': 'shop', 'berth.stack.service': 'my_api' });
-    assert.deepEqual(s.spec, { image: 'api:2', networks: ['shop_default'] });
+    assert.deepEqual(s.spec, { image: 'api:2', networks: ['shop_default'], dnsSearch: ['shop.berth', 'berth'] });
     assert.deepEqual(c.objects, [{ kind: 'Network', name: 'shop_default', composeName: 'default' }]);
   });
 
@@ -62,7 +62,7 @@ describe('compose conversion', () => {
         'volumes:\n  data:\n  shared:\n    external: true\n',
     );
     assert.deepEqual(c.services[0]!.spec.volumes, [
-      { name: 'shop_data', target: '/var/lib/data' },
+      { name: 'shop-data', target: '/var/lib/data' },
       { name: 'shared', target: '/shared', readOnly: true },
       { hostPath: '/p/conf', target: '/etc/conf', readOnly: true },
       { hostPath: '/home/u/x', target: '/x' },
@@ -71,7 +71,7 @@ describe('compose conversion', () => {
       { tmpfs: true, target: '/run' },
     ]);
     assert.deepEqual(c.objects.filter((o) => o.kind === 'Volume'), [
-      { kind: 'Volume', name: 'shop_data', composeName: 'data' },
+      { kind: 'Volume', name: 'shop-data', composeName: 'data' },
       { kind: 'Volume', name: 'shared', composeName: 'shared', external: true },
     ]);
     assert.ok(reports(c).some((r) => r.startsWith('warning: volumes (service web): relative bind mounts')));
@@ -85,12 +85,12 @@ describe('compose conversion', () => {
     const c = convert(yaml);
     const spec = c.services[0]!.spec;
     assert.deepEqual(spec.networks, ['shop_front', 'proxy']);
-    assert.deepEqual(spec.secrets, [{ source: 'shop_db_pass', target: '/run/secrets/db_pass' }, { source: 'prod_api_key', target: '/run/secrets/key', mode: 0o400 }]);
+    assert.deepEqual(spec.secrets, [{ source: 'shop-db_pass', target: '/run/secrets/db_pass' }, { source: 'prod_api_key', target: '/run/secrets/key', mode: 0o400 }]);
     assert.deepEqual(spec.configs, [{ source: 'shop_conf', target: '/etc/app.conf' }]);
     assert.deepEqual(c.objects, [
       { kind: 'Network', name: 'shop_front', composeName: 'front', driver: 'overlay' },
       { kind: 'Network', name: 'proxy', composeName: 'proxy', external: true },
-      { kind: 'Secret', name: 'shop_db_pass', composeName: 'db_pass', file: '/p/secrets/db.txt' },
+      { kind: 'Secret', name: 'shop-db_pass', composeName: 'db_pass', file: '/p/secrets/db.txt' },
       { kind: 'Secret', name: 'prod_api_key', composeName: 'api_key', external: true },
       { kind: 'Config', name: 'shop_conf', composeName: 'conf', file: '/p/app.conf' },
     ]);
@@ -128,7 +128,8 @@ describe('compose conversion', () => {
           'logging:\n  driver: json-file\n  options: { max-size: 10m }\nlabels: [com.example.x=Host(`a.b`)]',
       ),
     );
-    assert.deepEqual(s.spec, {
+    const { dnsSearch: _d, ...spec } = s.spec;
+    assert.deepEqual(spec, {
       image: 'web:1',
       user: '1000:1000',
       workingDir: '/app',
@@ -157,7 +158,7 @@ describe('compose conversion', () => {
       ),
     );
     assert.equal(s.metadata.labels?.team, 'shop');
-    const { networks: _n, ...spec } = s.spec;
+    const { networks: _n, dnsSearch: _d, ...spec } = s.spec;
     assert.deepEqual(spec, {
       image: 'web:1',
       replicas: 3,
@@ -209,11 +210,11 @@ describe('stack deploy: what is sent', () => {
     const { deployable } = await import('../../cli/stack/stack-ops.js');
     const warnings: string[] = [];
     const services = deployable(convert(service('user: "1"\ndepends_on: []')), (l) => warnings.push(l));
-    assert.deepEqual(services.map((s) => s.spec), [{ image: 'web:1', user: '1' }]);
+    assert.deepEqual(services.map((s) => s.spec), [{ image: 'web:1', user: '1', dnsSearch: ['shop.berth', 'berth'] }]);
     assert.deepEqual(warnings, ['warning: networks: not applied: this cluster publishes ports on nodes and has no service networks yet']);
     // Volumes, secrets and configs are this cluster's (the server validates them at apply).
     const withVolume = convert(service('volumes: ["data:/d"]') + 'volumes:\n  data:\n');
-    assert.deepEqual(deployable(withVolume, () => undefined)[0]!.spec.volumes, [{ name: 'shop_data', target: '/d' }]);
+    assert.deepEqual(deployable(withVolume, () => undefined)[0]!.spec.volumes, [{ name: 'shop-data', target: '/d' }]);
     const withConfig = convert(service('configs: [conf]') + 'configs:\n  conf:\n    file: app.conf\n');
     assert.deepEqual(deployable(withConfig, () => undefined)[0]!.spec.configs, [{ source: 'shop_conf', target: '/conf' }]);
   });

@@ -42,6 +42,7 @@ const fullTask: Task = {
     user: '1000:1000',
     workingDir: '/app',
     hostname: 'web-1',
+    dnsSearch: ['shop'],
     init: true,
     tty: false,
     readOnly: true,

@@ -13,7 +13,21 @@ import { errorBodySchema } from '../errors.js';
 
 const fileInfo = {
   type: 'object',
-  properties: { name: { type: 'string' }, size: { type: 'integer' }, createdAt: { type: 'string' }, updatedAt: { type: 'string' }, version: { type: 'integer' } },
+  properties: {
+    name: { type: 'string' },
+    size: { type: 'integer' },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+    labels: { type: 'object', additionalProperties: { type: 'string' } },
+    version: { type: 'integer' },
+  },
+} as const;
+const labelsSchema = {
+  type: 'object',
+  maxProperties: 16,
+  propertyNames: { type: 'string', pattern: '^[A-Za-z0-9]([-A-Za-z0-9_./]{0,251}[A-Za-z0-9])?$' },
+  additionalProperties: { type: 'string', maxLength: 253 },
+  description: 'Free-form labels (berth.stack: the stack that created it)',
 } as const;
 const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
 const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: SECRET_NAME_PATTERN } } } as const;
@@ -55,18 +69,18 @@ function fileRoutes<K>(app: FastifyInstance, r: FileRoutes<K>): void {
     async (req) => r.one(req.params.name),
   );
 
-  app.post<{ Body: { name: string; value: string } }>(
+  app.post<{ Body: { name: string; value: string; labels?: Record<string, string> } }>(
     `/v1/${plural}`,
     {
       config: { permission: r.write },
       schema: {
         summary: `Create a ${r.kind}`,
         tags,
-        body: { ...valueBody, required: ['name', 'value'], properties: { name: { type: 'string', pattern: SECRET_NAME_PATTERN }, ...valueBody.properties } },
+        body: { ...valueBody, required: ['name', 'value'], properties: { name: { type: 'string', pattern: SECRET_NAME_PATTERN }, ...valueBody.properties, labels: labelsSchema } },
         response: { 200: fileInfo, ...errors },
       },
     },
-    async (req) => r.files.create(req.body.name, Buffer.from(req.body.value, 'base64')),
+    async (req) => r.files.create(req.body.name, Buffer.from(req.body.value, 'base64'), req.body.labels),
   );
 
   app.put<{ Params: { name: string }; Body: { value: string } }>(
@@ -74,7 +88,7 @@ function fileRoutes<K>(app: FastifyInstance, r: FileRoutes<K>): void {
     {
       config: { permission: r.write },
       schema: {
-        summary: `Replace a ${r.kind}'s value; the services using it roll under their update policy`,
+        summary: `Replace a ${r.kind}'s value; the services using it roll under their update policy (the same value changes nothing)`,
         tags,
         params: nameParams,
         body: valueBody,
