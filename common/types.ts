@@ -29,6 +29,12 @@ export interface PortSpec {
   protocol?: 'tcp' | 'udp';
   /** Host address to bind the published port to (default: every address). */
   hostIp?: string;
+  /** The port the service answers on: on every node (`mode: ingress`) or on its task's node (`host`). */
+  publishedPort?: number;
+  /** `ingress` (the default with publishedPort): the routing mesh; `host`: the task's own node, as hostPort. */
+  mode?: 'ingress' | 'host';
+  /** Ingress only: the backend gets a PROXY protocol v2 header with the client's address (user-space forwarder). */
+  proxyProtocol?: boolean;
 }
 
 export interface ResourceSpec {
@@ -299,6 +305,16 @@ export interface ServiceEndpoints {
   service: string;
   vip: string;
   addresses: string[];
+  /** The service's ingress ports (the routing mesh): open on every node, forwarded to `addresses`. */
+  ingress?: IngressPort[];
+}
+
+/** A published port of the routing mesh, as every node opens it. */
+export interface IngressPort {
+  publishedPort: number;
+  targetPort: number;
+  protocol: 'tcp' | 'udp';
+  proxyProtocol: boolean;
 }
 
 /** What an agent needs to wire its node's containers to every other node's (see docs/networking.md). */

@@ -162,7 +162,15 @@ export function reportFromProto(p: PbReportOut): TaskStatusReport {
 // ---------- service spec ----------
 
 function portToProto(p: PortSpec): PbPortSpec {
-  return { containerPort: p.containerPort, hostPort: p.hostPort, protocol: toEnum<PbProtocol>(PREFIX.protocol, p.protocol), hostIp: p.hostIp };
+  return {
+    containerPort: p.containerPort,
+    hostPort: p.hostPort,
+    protocol: toEnum<PbProtocol>(PREFIX.protocol, p.protocol),
+    hostIp: p.hostIp,
+    publishedPort: p.publishedPort,
+    mode: p.mode,
+    proxyProtocol: p.proxyProtocol,
+  };
 }
 
 function portFromProto(p: PbPortSpecOut): PortSpec {
@@ -171,6 +179,9 @@ function portFromProto(p: PbPortSpecOut): PortSpec {
     hostPort: p.hostPort,
     protocol: fromEnum(PREFIX.protocol, p.protocol, PROTOCOLS, 'spec.ports.protocol'),
     hostIp: p.hostIp,
+    publishedPort: p.publishedPort,
+    mode: p.mode === 'ingress' || p.mode === 'host' ? p.mode : undefined,
+    proxyProtocol: p.proxyProtocol,
   });
 }
 
@@ -398,9 +409,12 @@ export function networkFromProto(p: PbNodeNetworkOut): NodeNetwork {
 }
 
 export function endpointsToProto(list: ServiceEndpoints[]): PbEndpoints {
-  return { services: list.map((e) => ({ service: e.service, vip: e.vip, addresses: [...e.addresses] })) };
+  return { services: list.map((e) => ({ service: e.service, vip: e.vip, addresses: [...e.addresses], ingress: (e.ingress ?? []).map((p) => ({ ...p })) })) };
 }
 
 export function endpointsFromProto(p: PbEndpointsOut): ServiceEndpoints[] {
-  return p.services.map((e) => ({ service: e.service, vip: e.vip, addresses: [...e.addresses] }));
+  return p.services.map((e) => {
+    const ingress = e.ingress.map((i) => ({ publishedPort: i.publishedPort, targetPort: i.targetPort, protocol: i.protocol === 'udp' ? ('udp' as const) : ('tcp' as const), proxyProtocol: i.proxyProtocol }));
+    return { service: e.service, vip: e.vip, addresses: [...e.addresses], ...(ingress.length ? { ingress } : {}) };
+  });
 }

@@ -5,7 +5,8 @@
 // nor dropped by Docker's FORWARD chain on its way in.
 //
 // With service addresses, it also keeps the endpoints the server sends: its resolver (dns.ts)
-// answers from them at once, and the VIP rules (service-rules.ts) are rewritten after each change.
+// answers from them at once, the VIP and ingress rules (service-rules.ts) are rewritten after each
+// change, and the ingress ports with proxyProtocol are opened by the forwarder (ingress-proxy.ts).
 //
 // Owns: the `berth` network, the routes to cluster subnets, the rules tagged `berth-cluster`.
 // Must not: know the protocol (the session hands it a NodeNetwork) or start containers.
@@ -17,6 +18,7 @@ import { errorMessage } from '../../common/errors.js';
 import type { NodeNetwork, ServiceEndpoints, Task } from '../../common/types.js';
 import { DockerApiError, type DockerClient } from '../driver/docker-client.js';
 import { ClusterDns } from './dns.js';
+import { IngressProxy } from './ingress-proxy.js';
 import { applyServiceRules } from './service-rules.js';
 
 const run = promisify(execFile);
@@ -54,6 +56,7 @@ export class NodeNetworking {
   private readonly endpointWaiters = new Set<() => void>();
   private rules: { running: Promise<void>; again: boolean } | undefined;
   private readonly dns: ClusterDns;
+  private readonly proxy: IngressProxy;
 
   constructor(
     private readonly docker: DockerClient,
@@ -61,6 +64,7 @@ export class NodeNetworking {
     private readonly host: HostNet = realHostNet,
   ) {
     this.dns = new ClusterDns((name) => this.lookup(name), log);
+    this.proxy = new IngressProxy(log);
   }
 
   configured(): boolean {
@@ -81,6 +85,7 @@ export class NodeNetworking {
     for (const e of list) this.endpoints.set(e.service, e);
     this.endpointsKnown = true;
     for (const wake of this.endpointWaiters) wake();
+    this.proxy.update(list);
     this.rewriteRules();
   }
 
@@ -96,7 +101,9 @@ export class NodeNetworking {
       do {
         state.again = false;
         try {
-          await applyServiceRules([...this.endpoints.values()]);
+          // After the network's own rules: the mesh's POSTROUTING jump goes above them.
+          await this.applying;
+          await applyServiceRules([...this.endpoints.values()], { bridge: CLUSTER_BRIDGE, gateway: this.gateway });
         } catch (err) {
           this.log.error({ err: errorMessage(err) }, 'service address rules not written');
         }
@@ -106,6 +113,7 @@ export class NodeNetworking {
   }
 
   async close(): Promise<void> {
+    await this.proxy.close();
     await this.dns.close();
   }
 
@@ -147,6 +155,7 @@ export class NodeNetworking {
   private async applyNow(net: NodeNetwork): Promise<void> {
     await this.ensureDockerNetwork(net.subnet);
     this.gateway = hostOf(parseCidr(net.subnet, 'subnet'), 1);
+    this.proxy.setLocalAddress(this.gateway);
     await this.dns.listen(this.gateway).catch((err: unknown) => this.log.error({ err: errorMessage(err), address: this.gateway }, 'cluster DNS cannot listen'));
     await this.ensureRules(net);
     await this.syncRoutes(net);

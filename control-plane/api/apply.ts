@@ -4,6 +4,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { ConflictError, ValidationError, type FieldIssue } from '../../common/errors.js';
 import { validateService } from '../../common/manifest/validate.js';
+import { publishedPortClashes } from '../../common/ports.js';
 import type { Service } from '../../common/types.js';
 import { keys } from '../store/keys.js';
 import { secretKeys } from '../secrets/secrets.js';
@@ -34,6 +35,22 @@ async function checkSecretsExist(store: Store, services: Service[]): Promise<voi
   if (issues.length) throw new ValidationError(issues.map((i) => ({ ...i, source: `items[${i.index}]` })));
 }
 
+/**
+ * A published port may not be another service's (an ingress port is open on every node): refused
+ * at apply, naming the field. Two applies racing for one port are not caught here.
+ */
+async function checkPublishedPorts(store: Store, services: Service[]): Promise<void> {
+  if (!services.some((s) => (s.spec.ports ?? []).some((p) => p.publishedPort !== undefined || p.hostPort))) return;
+  const names = new Set(services.map((s) => s.metadata.name));
+  const stored = (await store.list<Service>(keys.services)).items.filter((s) => !names.has(s.metadata.name));
+  const issues: FieldIssue[] = [];
+  services.forEach((s, index) => {
+    const others = [...stored, ...services.filter((_, j) => j !== index)].map((o) => ({ name: o.metadata.name, ports: o.spec.ports ?? [] }));
+    for (const issue of publishedPortClashes(s.spec.ports ?? [], others)) issues.push({ ...issue, index });
+  });
+  if (issues.length) throw new ValidationError(issues.map((i) => ({ ...i, source: `items[${i.index}]` })));
+}
+
 export async function applyServices(store: Store, items: unknown[], opts: { dryRun?: boolean } = {}): Promise<ApplyResult[]> {
   const issues: FieldIssue[] = [];
   items.forEach((item, index) => {
@@ -54,6 +71,7 @@ export async function applyServices(store: Store, items: unknown[], opts: { dryR
 
   const services = items as Service[];
   await checkSecretsExist(store, services);
+  await checkPublishedPorts(store, services);
   // The services and their revision histories are read at once: each apply waits for one round
   // trip of reads and one transaction, not four round trips one after the other.
   const [existing, histories] = await Promise.all([

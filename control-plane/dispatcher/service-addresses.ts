@@ -11,7 +11,8 @@ import type { Logger } from 'pino';
 import { formatIpv4, parseCidr, parseIpv4, type Cidr } from '../../common/cidr.js';
 import { errorMessage } from '../../common/errors.js';
 import { isReady } from '../../common/task-predicates.js';
-import type { Service, ServiceEndpoints, Task } from '../../common/types.js';
+import { ingressPorts } from '../../common/ports.js';
+import type { IngressPort, Service, ServiceEndpoints, Task } from '../../common/types.js';
 import type { Informer } from '../store/informer.js';
 import { informerFor } from '../store/shared-informers.js';
 import { keys } from '../store/keys.js';
@@ -39,8 +40,8 @@ export function isEndpoint(t: Task): boolean {
   return t.desiredState === 'running' && isReady(t) && !!t.status.address;
 }
 
-/** The endpoints of every service that has a VIP, sorted by service name. */
-export function computeEndpoints(vips: ReadonlyMap<string, string>, tasks: Iterable<Task>): ServiceEndpoints[] {
+/** The endpoints of every service that has a VIP, sorted by service name; with its ingress ports (the routing mesh). */
+export function computeEndpoints(vips: ReadonlyMap<string, string>, tasks: Iterable<Task>, ingress: ReadonlyMap<string, IngressPort[]> = new Map()): ServiceEndpoints[] {
   const addresses = new Map<string, string[]>();
   for (const t of tasks) {
     if (!vips.has(t.serviceName) || !isEndpoint(t)) continue;
@@ -50,7 +51,10 @@ export function computeEndpoints(vips: ReadonlyMap<string, string>, tasks: Itera
   }
   return [...vips.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([service, vip]) => ({ service, vip, addresses: (addresses.get(service) ?? []).sort() }));
+    .map(([service, vip]) => {
+      const ports = ingress.get(service) ?? [];
+      return { service, vip, addresses: (addresses.get(service) ?? []).sort(), ...(ports.length ? { ingress: ports } : {}) };
+    });
 }
 
 export class ServiceAddresses {
@@ -129,7 +133,8 @@ export class ServiceAddresses {
       for (const ip of extra) await this.opts.store.delete(keys.vip(ip)).catch(() => undefined);
       const missing = [...this.opts.services.values()].map((s) => s.metadata.name).filter((n) => !vips.has(n));
       if (missing.length) await this.claim(missing, new Set([...this.vips.cache.keys()]));
-      this.publish(computeEndpoints(vips, this.opts.tasks.values()));
+      const ingress = new Map([...this.opts.services.values()].map((svc) => [svc.metadata.name, ingressPorts(svc.spec)]));
+      this.publish(computeEndpoints(vips, this.opts.tasks.values(), ingress));
     } catch (err) {
       this.opts.logger.warn({ err: errorMessage(err) }, 'service addresses: will try again');
       this.schedule();

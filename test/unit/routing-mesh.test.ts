@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { proxyV2Header } from '../../agent/network/ingress-proxy.js';
+import { ingressChain, natRules } from '../../agent/network/service-rules.js';
+import { validateService } from '../../common/manifest/validate.js';
+import { hostPortOf, ingressPorts, portMode, publishedPortClashes } from '../../common/ports.js';
+import type { PortSpec } from '../../common/types.js';
+import { computeEndpoints } from '../../control-plane/dispatcher/service-addresses.js';
+
+const svc = (ports: unknown[]) => ({ apiVersion: 'berth/v1', kind: 'Service', metadata: { name: 'web' }, spec: { image: 'x', ports } });
+const paths = (ports: unknown[]) => validateService(svc(ports)).map((i) => i.path);
+
+describe('routing mesh: published ports, rules and the PROXY v2 header', () => {
+  it('reads a port\'s mode: ingress with publishedPort unless told host', () => {
+    const ingress: PortSpec = { containerPort: 80, publishedPort: 8080 };
+    const host: PortSpec = { containerPort: 80, publishedPort: 8080, mode: 'host' };
+    assert.equal(portMode(ingress), 'ingress');
+    assert.equal(hostPortOf(ingress), undefined, 'an ingress port binds nothing on the task\'s node');
+    assert.equal(portMode(host), 'host');
+    assert.equal(hostPortOf(host), 8080);
+    assert.equal(portMode({ containerPort: 80, hostPort: 81 }), 'host');
+    assert.deepEqual(ingressPorts({ ports: [ingress, host, { containerPort: 53, publishedPort: 53, protocol: 'udp', proxyProtocol: true }] }), [
+      { publishedPort: 8080, targetPort: 80, protocol: 'tcp', proxyProtocol: false },
+      { publishedPort: 53, targetPort: 53, protocol: 'udp', proxyProtocol: true },
+    ]);
+  });
+
+  it('refuses bad published ports, naming the field', () => {
+    assert.deepEqual(paths([{ containerPort: 80, publishedPort: 70000 }]), ['spec.ports[0].publishedPort']);
+    assert.deepEqual(paths([{ containerPort: 80, publishedPort: 0 }]), ['spec.ports[0].publishedPort']);
+    assert.deepEqual(paths([{ containerPort: 80, mode: 'ingress' }]), ['spec.ports[0].publishedPort']);
+    assert.deepEqual(paths([{ containerPort: 80, publishedPort: 80, hostPort: 81 }]), ['spec.ports[0].hostPort']);
+    assert.deepEqual(paths([{ containerPort: 80, hostPort: 81, proxyProtocol: true }]), ['spec.ports[0].proxyProtocol']);
+    assert.deepEqual(paths([{ containerPort: 80, publishedPort: 80 }, { containerPort: 81, publishedPort: 80 }]), ['spec.ports[1].publishedPort']);
+    assert.deepEqual(paths([{ containerPort: 80, publishedPort: 80 }, { containerPort: 80, publishedPort: 80, protocol: 'udp' }]), [], 'tcp and udp are two ports');
+  });
+
+  it('finds a published port another service has', () => {
+    const others = [
+      { name: 'a', ports: [{ containerPort: 80, publishedPort: 8080 }] },
+      { name: 'b', ports: [{ containerPort: 80, hostPort: 9090 }] },
+    ];
+    assert.deepEqual(publishedPortClashes([{ containerPort: 1, publishedPort: 8080 }], others).map((i) => i.path), ['spec.ports[0].publishedPort']);
+    assert.match(publishedPortClashes([{ containerPort: 1, publishedPort: 8080 }], others)[0]!.reason, /8080\/tcp is already published by service "a"/);
+    assert.equal(publishedPortClashes([{ containerPort: 1, publishedPort: 9090 }], others).length, 1, 'an ingress port clashes with a host port');
+    assert.equal(publishedPortClashes([{ containerPort: 1, hostPort: 8080 }], others).length, 1, 'a host port clashes with an ingress port');
+    assert.equal(publishedPortClashes([{ containerPort: 1, hostPort: 9090 }], others).length, 0, 'two host ports of one number may run on different nodes');
+    assert.equal(publishedPortClashes([{ containerPort: 1, publishedPort: 8080, protocol: 'udp' }], others).length, 0);
+  });
+
+  it('carries the ingress ports with the endpoints and writes marked DNAT rules, none for proxyProtocol ports', () => {
+    const [ep] = computeEndpoints(new Map([['web', '10.2.0.1']]), [], new Map([['web', [{ publishedPort: 8080, targetPort: 80, protocol: 'tcp' as const, proxyProtocol: false }, { publishedPort: 8443, targetPort: 443, protocol: 'tcp' as const, proxyProtocol: true }]]]));
+    const rules = natRules([{ ...ep!, addresses: ['10.1.0.2', '10.1.1.2'] }], [], { bridge: 'berth0', gateway: '10.1.0.1' });
+    const ing = ingressChain('web', 8080, 'tcp');
+    assert.match(rules, /-A BERTH-SERVICES -p tcp --dport 8080 -m addrtype --dst-type LOCAL ! -d 127.0.0.0\/8 .*-j MARK --set-xmark 0x2000\/0x2000/);
+    assert.match(rules, new RegExp(`-A BERTH-SERVICES -p tcp --dport 8080 .*-j ${ing}`));
+    assert.match(rules, new RegExp(`-A ${ing} -p tcp -m statistic --mode random --probability 0.5000000000 -j DNAT --to-destination 10.1.0.2:80`));
+    assert.match(rules, new RegExp(`-A ${ing} -p tcp -j DNAT --to-destination 10.1.1.2:80`));
+    assert.match(rules, /-A BERTH-POSTROUTING -m mark --mark 0x2000\/0x2000 ! -o berth0 .*-j SNAT --to-source 10.1.0.1/);
+    assert.ok(!rules.includes('8443'), 'the forwarder owns a proxyProtocol port');
+    assert.match(natRules([], [ing]), new RegExp(`-X ${ing}`), 'a port no longer published loses its chain');
+  });
+
+  it('encodes a PROXY v2 header for IPv4 and IPv6 clients', () => {
+    const v4 = proxyV2Header('tcp', { address: '::ffff:10.0.0.9', port: 40000 }, { address: '10.0.0.2', port: 8080 });
+    assert.equal(v4.subarray(0, 12).toString('hex'), '0d0a0d0a000d0a515549540a');
+    assert.deepEqual([...v4.subarray(12, 16)], [0x21, 0x11, 0, 12]);
+    assert.deepEqual([...v4.subarray(16, 24)], [10, 0, 0, 9, 10, 0, 0, 2]);
+    assert.equal(v4.readUInt16BE(24), 40000);
+    assert.equal(v4.readUInt16BE(26), 8080);
+    const v6 = proxyV2Header('udp', { address: 'fd00::1', port: 1 }, { address: '::ffff:10.0.0.2', port: 2 });
+    assert.deepEqual([...v6.subarray(12, 16)], [0x21, 0x22, 0, 36]);
+    assert.equal(v6.subarray(16, 32).toString('hex'), 'fd000000000000000000000000000001');
+    assert.equal(v6.subarray(32, 48).toString('hex'), '00000000000000000000ffff0a000002');
+  });
+});
