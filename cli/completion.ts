@@ -23,6 +23,7 @@ export const VERB_WORDS: Readonly<Record<string, readonly string[]>> = {
   token: ['create', 'list', 'revoke'],
   secret: ['create', 'update', 'ls', 'rm'],
   volume: ['ls', 'rm'],
+  network: ['create', 'ls', 'rm'],
 };
 
 const FILE_FLAGS = ['-f', '--filename', '--config', '--token-file'];

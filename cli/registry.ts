@@ -18,6 +18,7 @@ import { tokenCommand } from './commands/token.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { versionCommand } from './commands/version.js';
 import { secretCommand } from './commands/secret.js';
+import { networkCommand } from './commands/network.js';
 import { volumeCommand } from './commands/volume.js';
 
 export const COMMANDS: readonly Command[] = [
@@ -34,6 +35,7 @@ export const COMMANDS: readonly Command[] = [
   nodeCommand,
   secretCommand,
   volumeCommand,
+  networkCommand,
   tokenCommand,
   serverCommand,
   agentCommand,

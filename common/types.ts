@@ -124,6 +124,8 @@ export interface ServiceSpec {
   revisionHistoryLimit?: number;
   volumes?: VolumeSpec[];
   secrets?: SecretRef[];
+  /** The networks the service is on (`berth network create`); none: the default network. */
+  networks?: string[];
   /** The container's process runs as this user (`name`, `uid`, `uid:gid`). */
   user?: string;
   workingDir?: string;
@@ -307,6 +309,16 @@ export interface ServiceEndpoints {
   addresses: string[];
   /** The service's ingress ports (the routing mesh): open on every node, forwarded to `addresses`. */
   ingress?: IngressPort[];
+  /** The networks it is on ("default" when it names none): only tasks sharing one resolve and reach it. */
+  networks?: string[];
+  /** Addresses of every task of it wanted running that has one, ready or not (whose packets are whose). */
+  members?: string[];
+}
+
+/** A network services can be on (`networks/<name>`). */
+export interface NetworkObject {
+  name: string;
+  createdAt: string;
 }
 
 /** A published port of the routing mesh, as every node opens it. */

@@ -312,6 +312,7 @@ export function specToProto(s: ServiceSpec): PbServiceSpec {
     pullPolicy: toEnum<PbPullPolicy>(PREFIX.pullPolicy, s.pullPolicy),
     volumes: (s.volumes ?? []).map(volumeToProto),
     secrets: (s.secrets ?? []).map(secretRefToProto),
+    networks: s.networks ?? [],
     container: containerToProto(s),
   };
 }
@@ -359,6 +360,7 @@ export function specFromProto(p: PbServiceSpecOut | null): ServiceSpec {
     pullPolicy: fromEnum(PREFIX.pullPolicy, p.pullPolicy, PULL_POLICIES, 'spec.pullPolicy'),
     volumes: nonEmpty((p.volumes ?? []).map(volumeFromProto)),
     secrets: nonEmpty((p.secrets ?? []).map(secretRefFromProto)),
+    networks: nonEmpty([...(p.networks ?? [])]),
     ...containerFromProto(p.container),
   });
 }
@@ -409,12 +411,19 @@ export function networkFromProto(p: PbNodeNetworkOut): NodeNetwork {
 }
 
 export function endpointsToProto(list: ServiceEndpoints[]): PbEndpoints {
-  return { services: list.map((e) => ({ service: e.service, vip: e.vip, addresses: [...e.addresses], ingress: (e.ingress ?? []).map((p) => ({ ...p })) })) };
+  return { services: list.map((e) => ({ service: e.service, vip: e.vip, addresses: [...e.addresses], ingress: (e.ingress ?? []).map((p) => ({ ...p })), networks: e.networks ?? [], members: e.members ?? [] })) };
 }
 
 export function endpointsFromProto(p: PbEndpointsOut): ServiceEndpoints[] {
   return p.services.map((e) => {
     const ingress = e.ingress.map((i) => ({ publishedPort: i.publishedPort, targetPort: i.targetPort, protocol: i.protocol === 'udp' ? ('udp' as const) : ('tcp' as const), proxyProtocol: i.proxyProtocol }));
-    return { service: e.service, vip: e.vip, addresses: [...e.addresses], ...(ingress.length ? { ingress } : {}) };
+    return {
+      service: e.service,
+      vip: e.vip,
+      addresses: [...e.addresses],
+      ...(ingress.length ? { ingress } : {}),
+      ...(e.networks.length ? { networks: [...e.networks] } : {}),
+      ...(e.members.length ? { members: [...e.members] } : {}),
+    };
   });
 }

@@ -3,6 +3,7 @@
 // rules that a schema says badly (quantities, constraints, "exactly one probe") live in
 // validate.ts.
 
+import { NETWORK_NAME_PATTERN } from '../networks.js';
 import { SECRET_NAME_PATTERN, VOLUME_NAME_PATTERN } from '../workloads.js';
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
@@ -153,6 +154,7 @@ export const serviceSchema = {
             },
           },
         },
+        networks: { type: 'array', uniqueItems: true, maxItems: 16, items: { type: 'string', pattern: NETWORK_NAME_PATTERN } },
         secrets: {
           type: 'array',
           items: {

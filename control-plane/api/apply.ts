@@ -4,6 +4,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { ConflictError, ValidationError, type FieldIssue } from '../../common/errors.js';
 import { validateService } from '../../common/manifest/validate.js';
+import { DEFAULT_NETWORK } from '../../common/networks.js';
 import { publishedPortClashes } from '../../common/ports.js';
 import type { Service } from '../../common/types.js';
 import { keys } from '../store/keys.js';
@@ -30,6 +31,21 @@ async function checkSecretsExist(store: Store, services: Service[]): Promise<voi
   services.forEach((s, index) =>
     (s.spec.secrets ?? []).forEach((r, i) => {
       if (missing.has(r.source)) issues.push({ index, path: `spec.secrets[${i}].source`, reason: `secret "${r.source}" does not exist (create it with: berth secret create ${r.source} -f FILE)` });
+    }),
+  );
+  if (issues.length) throw new ValidationError(issues.map((i) => ({ ...i, source: `items[${i.index}]` })));
+}
+
+/** A service may only name networks that exist (`berth network create`): refused at apply. */
+async function checkNetworksExist(store: Store, services: Service[]): Promise<void> {
+  const names = [...new Set(services.flatMap((s) => s.spec.networks ?? []))].filter((n) => n !== DEFAULT_NETWORK);
+  if (!names.length) return;
+  const found = await Promise.all(names.map((n) => store.get(keys.network(n))));
+  const missing = new Set(names.filter((_, i) => !found[i]));
+  const issues: FieldIssue[] = [];
+  services.forEach((s, index) =>
+    (s.spec.networks ?? []).forEach((n, i) => {
+      if (missing.has(n)) issues.push({ index, path: `spec.networks[${i}]`, reason: `network "${n}" does not exist (create it with: berth network create ${n})` });
     }),
   );
   if (issues.length) throw new ValidationError(issues.map((i) => ({ ...i, source: `items[${i.index}]` })));
@@ -72,6 +88,7 @@ export async function applyServices(store: Store, items: unknown[], opts: { dryR
   const services = items as Service[];
   await checkSecretsExist(store, services);
   await checkPublishedPorts(store, services);
+  await checkNetworksExist(store, services);
   // The services and their revision histories are read at once: each apply waits for one round
   // trip of reads and one transaction, not four round trips one after the other.
   const [existing, histories] = await Promise.all([

@@ -27,6 +27,7 @@ import type { AuditRecorder } from '../audit/recorder.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { auditRoutes } from './routes/audit.js';
 import { secretRoutes } from './routes/secrets.js';
+import { networkRoutes } from './routes/networks.js';
 import { volumeRoutes } from './routes/volumes.js';
 import type { Secrets } from '../secrets/secrets.js';
 import { metricsRoutes, type MetricsSource } from './routes/metrics.js';
@@ -108,6 +109,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   auditRoutes(app, opts.store, log);
   if (opts.secrets) secretRoutes(app, opts.secrets);
   volumeRoutes(app, opts.store);
+  networkRoutes(app, opts.store);
   if (opts.metrics) metricsRoutes(app, opts.metrics);
   attachWatch(app, { ...opts, authorize: (token, kind) => app.access.authorizeWatch(token, kind) });
   return app;

@@ -11,8 +11,9 @@ import type { Logger } from 'pino';
 import { formatIpv4, parseCidr, parseIpv4, type Cidr } from '../../common/cidr.js';
 import { errorMessage } from '../../common/errors.js';
 import { isReady } from '../../common/task-predicates.js';
+import { serviceNetworks } from '../../common/networks.js';
 import { ingressPorts } from '../../common/ports.js';
-import type { IngressPort, Service, ServiceEndpoints, Task } from '../../common/types.js';
+import { isTerminal, type IngressPort, type Service, type ServiceEndpoints, type Task } from '../../common/types.js';
 import type { Informer } from '../store/informer.js';
 import { informerFor } from '../store/shared-informers.js';
 import { keys } from '../store/keys.js';
@@ -40,11 +41,25 @@ export function isEndpoint(t: Task): boolean {
   return t.desiredState === 'running' && isReady(t) && !!t.status.address;
 }
 
-/** The endpoints of every service that has a VIP, sorted by service name; with its ingress ports (the routing mesh). */
-export function computeEndpoints(vips: ReadonlyMap<string, string>, tasks: Iterable<Task>, ingress: ReadonlyMap<string, IngressPort[]> = new Map()): ServiceEndpoints[] {
+/** Whose a packet is: a task wanted running that has an address, ready or not. */
+export function isMember(t: Task): boolean {
+  return t.desiredState === 'running' && !!t.status.address && !isTerminal(t.status.state);
+}
+
+/** What the endpoints say of a service beside its tasks: its ingress ports and its networks. */
+export interface ServiceNetworking {
+  ingress: IngressPort[];
+  networks: string[];
+}
+
+/** The endpoints of every service that has a VIP, sorted by service name; with its ingress ports (the routing mesh) and networks. */
+export function computeEndpoints(vips: ReadonlyMap<string, string>, tasks: Iterable<Task>, of: ReadonlyMap<string, ServiceNetworking | IngressPort[]> = new Map()): ServiceEndpoints[] {
   const addresses = new Map<string, string[]>();
+  const members = new Map<string, string[]>();
   for (const t of tasks) {
-    if (!vips.has(t.serviceName) || !isEndpoint(t)) continue;
+    if (!vips.has(t.serviceName)) continue;
+    if (isMember(t)) members.set(t.serviceName, [...(members.get(t.serviceName) ?? []), t.status.address!]);
+    if (!isEndpoint(t)) continue;
     const list = addresses.get(t.serviceName) ?? [];
     list.push(t.status.address!);
     addresses.set(t.serviceName, list);
@@ -52,8 +67,18 @@ export function computeEndpoints(vips: ReadonlyMap<string, string>, tasks: Itera
   return [...vips.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([service, vip]) => {
-      const ports = ingress.get(service) ?? [];
-      return { service, vip, addresses: (addresses.get(service) ?? []).sort(), ...(ports.length ? { ingress: ports } : {}) };
+      const extra = of.get(service);
+      const ports = Array.isArray(extra) ? extra : (extra?.ingress ?? []);
+      const networks = Array.isArray(extra) ? undefined : extra?.networks;
+      const mine = (members.get(service) ?? []).sort();
+      return {
+        service,
+        vip,
+        addresses: (addresses.get(service) ?? []).sort(),
+        ...(ports.length ? { ingress: ports } : {}),
+        ...(networks ? { networks } : {}),
+        ...(mine.length ? { members: mine } : {}),
+      };
     });
 }
 
@@ -133,8 +158,8 @@ export class ServiceAddresses {
       for (const ip of extra) await this.opts.store.delete(keys.vip(ip)).catch(() => undefined);
       const missing = [...this.opts.services.values()].map((s) => s.metadata.name).filter((n) => !vips.has(n));
       if (missing.length) await this.claim(missing, new Set([...this.vips.cache.keys()]));
-      const ingress = new Map([...this.opts.services.values()].map((svc) => [svc.metadata.name, ingressPorts(svc.spec)]));
-      this.publish(computeEndpoints(vips, this.opts.tasks.values(), ingress));
+      const of = new Map([...this.opts.services.values()].map((svc) => [svc.metadata.name, { ingress: ingressPorts(svc.spec), networks: serviceNetworks(svc.spec) }]));
+      this.publish(computeEndpoints(vips, this.opts.tasks.values(), of));
     } catch (err) {
       this.opts.logger.warn({ err: errorMessage(err) }, 'service addresses: will try again');
       this.schedule();

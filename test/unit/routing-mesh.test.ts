@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import pino from 'pino';
 import { proxyV2Header } from '../../agent/network/ingress-proxy.js';
+import { filterRules, networkChain } from '../../agent/network/isolation-rules.js';
+import { NodeNetworking } from '../../agent/network/node-network.js';
 import { ingressChain, natRules } from '../../agent/network/service-rules.js';
 import { validateService } from '../../common/manifest/validate.js';
 import { hostPortOf, ingressPorts, portMode, publishedPortClashes } from '../../common/ports.js';
@@ -71,5 +74,40 @@ describe('routing mesh: published ports, rules and the PROXY v2 header', () => {
     assert.deepEqual([...v6.subarray(12, 16)], [0x21, 0x22, 0, 36]);
     assert.equal(v6.subarray(16, 32).toString('hex'), 'fd000000000000000000000000000001');
     assert.equal(v6.subarray(32, 48).toString('hex'), '00000000000000000000ffff0a000002');
+  });
+});
+
+describe('networks that isolate: filter rules and names', () => {
+  const scope = { subnet: '10.1.0.0/24', clusterRange: '10.1.0.0/16', bridge: 'berth0' };
+  const endpoints = [
+    { service: 'sa', vip: '10.2.0.1', addresses: ['10.1.1.2'], networks: ['a'], members: ['10.1.1.2'] },
+    { service: 'sb', vip: '10.2.0.2', addresses: ['10.1.1.3'], networks: ['b'], members: ['10.1.1.3', '10.1.1.4'] },
+    { service: 'ca', vip: '10.2.0.3', addresses: ['10.1.0.2'], networks: ['a'], members: ['10.1.0.2'] },
+    { service: 'cab', vip: '10.2.0.4', addresses: [], networks: ['a', 'b'], members: ['10.1.0.3'] },
+  ];
+
+  it('sends a local task to its networks\' chains and rejects the rest of the cluster; remote tasks are checked on their node', () => {
+    const rules = filterRules(endpoints, scope, ['BERTH-NET-OLD']);
+    const [a, b] = [networkChain('a'), networkChain('b')];
+    assert.match(rules, /-A BERTH-ISOLATION ! -d 10.1.0.0\/16 -j RETURN/);
+    assert.match(rules, new RegExp(`-A BERTH-ISOLATION -s 10.1.0.2/32 .*-j ${a}\\n-A BERTH-ISOLATION -s 10.1.0.2/32 .*-j REJECT`));
+    assert.match(rules, new RegExp(`-A BERTH-ISOLATION -s 10.1.0.3/32 .*-j ${a}\\n-A BERTH-ISOLATION -s 10.1.0.3/32 .*-j ${b}\\n-A BERTH-ISOLATION -s 10.1.0.3/32 .*-j REJECT`));
+    assert.ok(!rules.includes('-s 10.1.1.2/32'), 'another node\'s task is checked there');
+    assert.match(rules, new RegExp(`-A ${a} -d 10.1.1.2/32 -j ACCEPT`));
+    assert.match(rules, new RegExp(`-A ${b} -d 10.1.1.4/32 -j ACCEPT`), 'a member that is not ready yet is on its network');
+    assert.ok(!new RegExp(`-A ${a} -d 10.1.1.3/32`).test(rules));
+    assert.match(rules, /-X BERTH-NET-OLD/);
+  });
+
+  it('hides a name from a task with no network in common (NXDOMAIN), answers it to others', () => {
+    const nn = new NodeNetworking({} as never, pino({ level: 'silent' }));
+    nn.applyEndpoints(endpoints.map((e) => ({ ...e })));
+    assert.deepEqual(nn.lookup('sa', '10.1.0.2'), ['10.2.0.1']);
+    assert.equal(nn.lookup('sb', '10.1.0.2'), null);
+    assert.equal(nn.lookup('tasks.sb', '10.1.0.2'), null);
+    assert.deepEqual(nn.lookup('tasks.sb', '10.1.0.3'), ['10.1.1.3']);
+    assert.deepEqual(nn.lookup('sb'), ['10.2.0.2'], 'the node itself sees every name');
+    assert.equal(nn.lookup('example.com', '10.1.0.2'), undefined);
+    void nn.close();
   });
 });
