@@ -111,3 +111,16 @@ describe('networks that isolate: filter rules and names', () => {
     void nn.close();
   });
 });
+
+describe('node loss: endpoints', () => {
+  it('leaves out the tasks of a node judged down, before they are written orphaned', async () => {
+    const { runningTask } = await import('../helpers/berth.js');
+    const onB = { ...runningTask, id: 'b1', serviceName: 'srv', nodeId: 'node-b', desiredState: 'running' as const, status: { ...runningTask.status, state: 'running' as const, address: '10.1.1.2' } };
+    const onC = { ...onB, id: 'c1', nodeId: 'node-c', status: { ...onB.status, address: '10.1.2.2' } };
+    const vips = new Map([['srv', '10.2.0.1']]);
+    assert.deepEqual(computeEndpoints(vips, [onB, onC])[0]!.addresses, ['10.1.1.2', '10.1.2.2']);
+    const [ep] = computeEndpoints(vips, [onB, onC], new Map(), new Set(['node-b']));
+    assert.deepEqual(ep!.addresses, ['10.1.2.2']);
+    assert.deepEqual(ep!.members, ['10.1.2.2']);
+  });
+});
