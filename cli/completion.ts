@@ -24,6 +24,7 @@ export const VERB_WORDS: Readonly<Record<string, readonly string[]>> = {
   secret: ['create', 'update', 'ls', 'rm'],
   registry: ['login', 'logout', 'ls'],
   volume: ['ls', 'rm'],
+  network: ['create', 'ls', 'rm'],
 };
 
 const FILE_FLAGS = ['-f', '--filename', '--config', '--token-file'];

@@ -19,6 +19,7 @@ import { rolloutCommand } from './commands/rollout.js';
 import { versionCommand } from './commands/version.js';
 import { secretCommand } from './commands/secret.js';
 import { registryCommand } from './commands/registry.js';
+import { networkCommand } from './commands/network.js';
 import { volumeCommand } from './commands/volume.js';
 import { topCommand } from './commands/top.js';
 
@@ -38,6 +39,7 @@ export const COMMANDS: readonly Command[] = [
   registryCommand,
   volumeCommand,
   topCommand,
+  networkCommand,
   tokenCommand,
   serverCommand,
   agentCommand,

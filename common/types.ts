@@ -29,6 +29,12 @@ export interface PortSpec {
   protocol?: 'tcp' | 'udp';
   /** Host address to bind the published port to (default: every address). */
   hostIp?: string;
+  /** The port the service answers on: on every node (`mode: ingress`) or on its task's node (`host`). */
+  publishedPort?: number;
+  /** `ingress` (the default with publishedPort): the routing mesh; `host`: the task's own node, as hostPort. */
+  mode?: 'ingress' | 'host';
+  /** Ingress only: the backend gets a PROXY protocol v2 header with the client's address (user-space forwarder). */
+  proxyProtocol?: boolean;
 }
 
 export interface ResourceSpec {
@@ -123,6 +129,8 @@ export interface ServiceSpec {
   secrets?: SecretRef[];
   /** Configs (not secret): mounted read-only at `target`, default `/<source>`, mode default 0444. */
   configs?: ConfigRef[];
+  /** The networks the service is on (`berth network create`); none: the default network. */
+  networks?: string[];
   /** The container's process runs as this user (`name`, `uid`, `uid:gid`). */
   user?: string;
   workingDir?: string;
@@ -316,6 +324,26 @@ export interface ServiceEndpoints {
   service: string;
   vip: string;
   addresses: string[];
+  /** The service's ingress ports (the routing mesh): open on every node, forwarded to `addresses`. */
+  ingress?: IngressPort[];
+  /** The networks it is on ("default" when it names none): only tasks sharing one resolve and reach it. */
+  networks?: string[];
+  /** Addresses of every task of it wanted running that has one, ready or not (whose packets are whose). */
+  members?: string[];
+}
+
+/** A network services can be on (`networks/<name>`). */
+export interface NetworkObject {
+  name: string;
+  createdAt: string;
+}
+
+/** A published port of the routing mesh, as every node opens it. */
+export interface IngressPort {
+  publishedPort: number;
+  targetPort: number;
+  protocol: 'tcp' | 'udp';
+  proxyProtocol: boolean;
 }
 
 /** What an agent needs to wire its node's containers to every other node's (see docs/networking.md). */

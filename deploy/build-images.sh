@@ -3,6 +3,8 @@
 #   berth/busybox:latest  a root filesystem of Debian's static busybox and its applets (docker import)
 #   berth/web:latest      FROM berth/busybox: busybox httpd on port 8080 serving a page with the
 #                         container's hostname (sources in deploy/images/web/)
+#   berth/peer:latest     FROM berth/busybox: a static TCP/UDP server on 9000 answering with the
+#                         client's address and a PROXY v2 header's (deploy/images/peer/peer.c; gcc)
 # Idempotent: an image that already exists is kept unless --force. Run as root.
 set -euo pipefail
 
@@ -85,5 +87,26 @@ build_web() {
   drop_replaced "$old" "$image"
 }
 
+build_peer() {
+  local image=berth/peer:latest
+  if image_exists "$image" && [ "$force" = 0 ]; then
+    say "$image exists, kept (use --force to rebuild)"
+    return
+  fi
+  command -v gcc >/dev/null || { say "gcc is needed to build $image (apt-get install gcc libc6-dev)"; exit 1; }
+  local old ctx
+  old="$(image_id "$image")"
+  ctx="$(mktemp -d)"
+  # shellcheck disable=SC2064
+  trap "rm -rf '$ctx'" RETURN
+  cp "$here/images/peer/Dockerfile" "$ctx/"
+  gcc -O2 -static -o "$ctx/peer" "$here/images/peer/peer.c"
+  DOCKER_BUILDKIT=0 docker build -q -t "$image" "$ctx" >/dev/null 2>&1 ||
+    DOCKER_BUILDKIT=0 docker build -t "$image" "$ctx"
+  say "built $image (static deploy/images/peer/peer.c)"
+  drop_replaced "$old" "$image"
+}
+
 build_busybox
 build_web
+build_peer

@@ -164,7 +164,15 @@ export function reportFromProto(p: PbReportOut): TaskStatusReport {
 // ---------- service spec ----------
 
 function portToProto(p: PortSpec): PbPortSpec {
-  return { containerPort: p.containerPort, hostPort: p.hostPort, protocol: toEnum<PbProtocol>(PREFIX.protocol, p.protocol), hostIp: p.hostIp };
+  return {
+    containerPort: p.containerPort,
+    hostPort: p.hostPort,
+    protocol: toEnum<PbProtocol>(PREFIX.protocol, p.protocol),
+    hostIp: p.hostIp,
+    publishedPort: p.publishedPort,
+    mode: p.mode,
+    proxyProtocol: p.proxyProtocol,
+  };
 }
 
 function portFromProto(p: PbPortSpecOut): PortSpec {
@@ -173,6 +181,9 @@ function portFromProto(p: PbPortSpecOut): PortSpec {
     hostPort: p.hostPort,
     protocol: fromEnum(PREFIX.protocol, p.protocol, PROTOCOLS, 'spec.ports.protocol'),
     hostIp: p.hostIp,
+    publishedPort: p.publishedPort,
+    mode: p.mode === 'ingress' || p.mode === 'host' ? p.mode : undefined,
+    proxyProtocol: p.proxyProtocol,
   });
 }
 
@@ -306,6 +317,7 @@ export function specToProto(s: ServiceSpec): PbServiceSpec {
     volumes: (s.volumes ?? []).map(volumeToProto),
     secrets: (s.secrets ?? []).map(secretRefToProto),
     configs: (s.configs ?? []).map(secretRefToProto),
+    networks: s.networks ?? [],
     container: containerToProto(s),
   };
 }
@@ -354,6 +366,7 @@ export function specFromProto(p: PbServiceSpecOut | null): ServiceSpec {
     volumes: nonEmpty((p.volumes ?? []).map(volumeFromProto)),
     secrets: nonEmpty((p.secrets ?? []).map(secretRefFromProto)),
     configs: nonEmpty((p.configs ?? []).map(secretRefFromProto)),
+    networks: nonEmpty([...(p.networks ?? [])]),
     ...containerFromProto(p.container),
   });
 }
@@ -404,11 +417,21 @@ export function networkFromProto(p: PbNodeNetworkOut): NodeNetwork {
 }
 
 export function endpointsToProto(list: ServiceEndpoints[]): PbEndpoints {
-  return { services: list.map((e) => ({ service: e.service, vip: e.vip, addresses: [...e.addresses] })) };
+  return { services: list.map((e) => ({ service: e.service, vip: e.vip, addresses: [...e.addresses], ingress: (e.ingress ?? []).map((p) => ({ ...p })), networks: e.networks ?? [], members: e.members ?? [] })) };
 }
 
 export function endpointsFromProto(p: PbEndpointsOut): ServiceEndpoints[] {
-  return p.services.map((e) => ({ service: e.service, vip: e.vip, addresses: [...e.addresses] }));
+  return p.services.map((e) => {
+    const ingress = e.ingress.map((i) => ({ publishedPort: i.publishedPort, targetPort: i.targetPort, protocol: i.protocol === 'udp' ? ('udp' as const) : ('tcp' as const), proxyProtocol: i.proxyProtocol }));
+    return {
+      service: e.service,
+      vip: e.vip,
+      addresses: [...e.addresses],
+      ...(ingress.length ? { ingress } : {}),
+      ...(e.networks.length ? { networks: [...e.networks] } : {}),
+      ...(e.members.length ? { members: [...e.members] } : {}),
+    };
+  });
 }
 
 export function usageToProto(u: UsageReport): PbUsageReport {

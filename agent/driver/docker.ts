@@ -3,6 +3,7 @@
 // restarted agent can list and adopt it. It never touches containers without its node label.
 import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import type { Logger } from '../../common/log.js';
+import { hostPortOf } from '../../common/ports.js';
 import { parseCpu, parseMemory } from '../../common/quantity.js';
 import type { Task } from '../../common/types.js';
 import { containerFields } from './container-options.js';
@@ -270,7 +271,9 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
       const key = `${p.containerPort}/${p.protocol ?? 'tcp'}`;
       exposed[key] = {};
       // An empty host port lets the Engine pick a free one.
-      bindings[key] = [{ HostIp: p.hostIp ?? '', HostPort: p.hostPort ? String(p.hostPort) : '' }];
+      // An ingress port (the routing mesh) is opened by the node's rules, not bound here.
+      const hostPort = hostPortOf(p);
+      bindings[key] = [{ HostIp: p.hostIp ?? '', HostPort: hostPort ? String(hostPort) : '' }];
     }
     const options = containerFields(spec);
     const hostConfig: Record<string, unknown> = { ...options.hostConfig, PortBindings: bindings };

@@ -18,8 +18,13 @@ const TYPE_A = 1;
 const CLASS_IN = 1;
 const FORWARD_TIMEOUT_MS = 3000;
 
-/** Addresses of a cluster name, or undefined when the name is not the cluster's. */
-export type Lookup = (name: string) => string[] | undefined;
+/**
+ * Addresses of a cluster name, or undefined when the name is not the cluster's; null when it is
+ * the cluster's but not for `client` (the asking address: no network in common), answered NXDOMAIN.
+ */
+export type Lookup = (name: string, client?: string) => string[] | undefined | null | Promise<string[] | undefined | null>;
+
+const NXDOMAIN = 3;
 
 export interface Question {
   id: number;
@@ -78,11 +83,11 @@ export function parseQuery(msg: Buffer): Question | undefined {
 }
 
 /** The answer to `q` (echoing its question) with one A record per address; NODATA for other types. */
-export function answer(query: Buffer, q: Question, addresses: string[]): Buffer {
+export function answer(query: Buffer, q: Question, addresses: string[], rcode = 0): Buffer {
   const records = q.type === TYPE_A && q.klass === CLASS_IN ? addresses : [];
   const header = Buffer.alloc(12);
   header.writeUInt16BE(q.id, 0);
-  header.writeUInt16BE(0x8000 | 0x0400 | (q.flags & 0x0100) | 0x0080, 2); // QR, AA, RD copied, RA; NOERROR
+  header.writeUInt16BE(0x8000 | 0x0400 | (q.flags & 0x0100) | 0x0080 | (rcode & 0xf), 2); // QR, AA, RD copied, RA; rcode
   header.writeUInt16BE(1, 4);
   header.writeUInt16BE(records.length, 6);
   const question = query.subarray(12, q.end);
@@ -161,10 +166,27 @@ export class ClusterDns {
 
   private onQuery(socket: dgram.Socket, msg: Buffer, from: dgram.RemoteInfo): void {
     const q = parseQuery(msg);
-    const alias = q && stackAlias(q.name);
-    const addresses = q ? (this.lookup(q.name) ?? (alias ? this.lookup(alias) : undefined)) : undefined;
+    // A stack's short name (`db` in stack `shop`) is tried as the stack's service when it is no name of its own.
+    const alias = q ? stackAlias(q.name) : undefined;
+    const first = q ? this.lookup(q.name, from.address) : undefined;
+    const found = first === undefined && alias ? this.lookup(alias, from.address) : first;
+    if (found instanceof Promise) {
+      found.then(
+        async (addresses) => this.reply(socket, msg, from, q, addresses === undefined && alias && found === first ? await this.lookup(alias, from.address) : addresses),
+        (err: unknown) => this.log.debug({ err: errorMessage(err) }, 'cluster DNS lookup failed'),
+      );
+      return;
+    }
+    this.reply(socket, msg, from, q, found);
+  }
+
+  private reply(socket: dgram.Socket, msg: Buffer, from: dgram.RemoteInfo, q: Question | undefined, addresses: string[] | undefined | null): void {
     if (q && addresses) {
       socket.send(answer(msg, q, addresses), from.port, from.address);
+      return;
+    }
+    if (q && addresses === null) {
+      socket.send(answer(msg, q, [], NXDOMAIN), from.port, from.address);
       return;
     }
     if (q && inClusterDomain(q.name)) {

@@ -5,7 +5,8 @@
 // nor dropped by Docker's FORWARD chain on its way in.
 //
 // With service addresses, it also keeps the endpoints the server sends: its resolver (dns.ts)
-// answers from them at once, and the VIP rules (service-rules.ts) are rewritten after each change.
+// answers from them at once, the VIP and ingress rules (service-rules.ts) are rewritten after each
+// change, and the ingress ports with proxyProtocol are opened by the forwarder (ingress-proxy.ts).
 //
 // Owns: the `berth` network, the routes to cluster subnets, the rules tagged `berth-cluster`.
 // Must not: know the protocol (the session hands it a NodeNetwork) or start containers.
@@ -14,9 +15,13 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { contains, hostOf, parseCidr, parseIpv4 } from '../../common/cidr.js';
 import { errorMessage } from '../../common/errors.js';
+import { DEFAULT_NETWORK } from '../../common/networks.js';
 import type { NodeNetwork, ServiceEndpoints, Task } from '../../common/types.js';
 import { DockerApiError, type DockerClient } from '../driver/docker-client.js';
+import { Label } from '../driver/driver.js';
 import { ClusterDns } from './dns.js';
+import { IngressProxy } from './ingress-proxy.js';
+import { applyIsolationRules } from './isolation-rules.js';
 import { applyServiceRules } from './service-rules.js';
 
 const run = promisify(execFile);
@@ -54,38 +59,76 @@ export class NodeNetworking {
   private readonly endpointWaiters = new Set<() => void>();
   private rules: { running: Promise<void>; again: boolean } | undefined;
   private readonly dns: ClusterDns;
+  private readonly proxy: IngressProxy;
+  /** A task's address -> its service (every node's tasks, from the endpoints' members). */
+  private readonly memberOf = new Map<string, string>();
+  private net: NodeNetwork | undefined;
 
   constructor(
     private readonly docker: DockerClient,
     private readonly log: Logger,
     private readonly host: HostNet = realHostNet,
   ) {
-    this.dns = new ClusterDns((name) => this.lookup(name), log);
+    this.dns = new ClusterDns((name, client) => this.lookupFor(name, client), log);
+    this.proxy = new IngressProxy(log);
   }
 
   configured(): boolean {
     return this.isConfigured;
   }
 
-  /** `<service>` -> its VIP, `tasks.<service>` -> its ready tasks; undefined for other names. */
-  lookup(name: string): string[] | undefined {
+  /**
+   * `<service>` -> its VIP, `tasks.<service>` -> its ready tasks; undefined for other names. Asked
+   * for `client` (a task's address) on no network of the service: null (the name is hidden).
+   */
+  lookup(name: string, client?: string): string[] | undefined | null {
     const n = name.replace(/\.$/, '').toLowerCase();
-    if (n.startsWith('tasks.')) return this.endpoints.get(n.slice('tasks.'.length))?.addresses;
-    const e = this.endpoints.get(n);
-    return e ? [e.vip] : undefined;
+    const tasks = n.startsWith('tasks.');
+    const e = this.endpoints.get(tasks ? n.slice('tasks.'.length) : n);
+    if (!e) return undefined;
+    const from = client === undefined ? undefined : this.endpoints.get(this.memberOf.get(client) ?? '');
+    if (from && !sharesNetwork(from, e)) return null;
+    return tasks ? e.addresses : [e.vip];
+  }
+
+  /** lookup, for a client this node does not know yet (a task that just started): its engine says whose it is. */
+  async lookupFor(name: string, client?: string): Promise<string[] | undefined | null> {
+    if (client !== undefined && !this.memberOf.has(client) && this.lookup(name) !== undefined) {
+      const service = await this.serviceAt(client).catch(() => undefined);
+      if (service) this.memberOf.set(client, service);
+    }
+    return this.lookup(name, client);
+  }
+
+  /** The service of the container with `address` on the cluster network, by its label. */
+  private async serviceAt(address: string): Promise<string | undefined> {
+    const net = await this.docker.jsonOrUndefined<{ Containers?: Record<string, { IPv4Address?: string }> | null }>('GET', `/networks/${CLUSTER_NETWORK}`);
+    const id = Object.entries(net?.Containers ?? {}).find(([, c]) => c.IPv4Address?.split('/')[0] === address)?.[0];
+    if (!id) return undefined;
+    const c = await this.docker.jsonOrUndefined<{ Config?: { Labels?: Record<string, string> | null } }>('GET', `/containers/${id}/json`);
+    return c?.Config?.Labels?.[Label.Service];
   }
 
   /** The full set of services' endpoints, as the server sent it: names answer from it at once. */
   applyEndpoints(list: readonly ServiceEndpoints[]): void {
     this.endpoints.clear();
-    for (const e of list) this.endpoints.set(e.service, e);
+    this.memberOf.clear();
+    for (const e of list) {
+      this.endpoints.set(e.service, e);
+      for (const a of e.members ?? e.addresses) this.memberOf.set(a, e.service);
+    }
     this.endpointsKnown = true;
     for (const wake of this.endpointWaiters) wake();
+    this.proxy.update(list);
     this.rewriteRules();
   }
 
-  /** Rewrites the VIP rules; a change during a rewrite makes one more rewrite after it. */
+  /**
+   * Rewrites the VIP, ingress and network rules; a change during a rewrite makes one more rewrite
+   * after it. Nothing is written before the node's network is (applyNow writes them then).
+   */
   private rewriteRules(): void {
+    if (!this.net) return;
     if (this.rules) {
       this.rules.again = true;
       return;
@@ -96,7 +139,11 @@ export class NodeNetworking {
       do {
         state.again = false;
         try {
-          await applyServiceRules([...this.endpoints.values()]);
+          // After the network's own rules: the mesh's POSTROUTING jump goes above them.
+          await this.applying;
+          const all = [...this.endpoints.values()];
+          await applyServiceRules(all, { bridge: CLUSTER_BRIDGE, gateway: this.gateway });
+          if (this.net) await applyIsolationRules(all, { subnet: this.net.subnet, clusterRange: this.net.clusterRange, bridge: CLUSTER_BRIDGE });
         } catch (err) {
           this.log.error({ err: errorMessage(err) }, 'service address rules not written');
         }
@@ -106,6 +153,7 @@ export class NodeNetworking {
   }
 
   async close(): Promise<void> {
+    await this.proxy.close();
     await this.dns.close();
   }
 
@@ -147,10 +195,13 @@ export class NodeNetworking {
   private async applyNow(net: NodeNetwork): Promise<void> {
     await this.ensureDockerNetwork(net.subnet);
     this.gateway = hostOf(parseCidr(net.subnet, 'subnet'), 1);
+    this.proxy.setLocalAddress(this.gateway);
+    this.net = net;
     await this.dns.listen(this.gateway).catch((err: unknown) => this.log.error({ err: errorMessage(err), address: this.gateway }, 'cluster DNS cannot listen'));
     await this.ensureRules(net);
     await this.syncRoutes(net);
     this.log.info({ subnet: net.subnet, peers: net.routes.length }, 'cluster network applied');
+    if (this.endpointsKnown) this.rewriteRules();
   }
 
   private async ensureDockerNetwork(subnet: string): Promise<void> {
@@ -214,4 +265,10 @@ export class NodeNetworking {
       await this.host.ip(['route', 'del', dst]).catch(() => undefined);
     }
   }
+}
+
+/** Whether two services have a network in common ("default" for one that names none). */
+function sharesNetwork(a: ServiceEndpoints, b: ServiceEndpoints): boolean {
+  const mine = new Set(a.networks ?? [DEFAULT_NETWORK]);
+  return (b.networks ?? [DEFAULT_NETWORK]).some((n) => mine.has(n));
 }

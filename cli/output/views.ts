@@ -30,7 +30,12 @@ export function replicasCell(svc: ServiceView): string {
 export function specPorts(ports: readonly PortSpec[] | undefined): string {
   if (!ports?.length) return NONE;
   return ports
-    .map((p) => `${p.hostPort ? `${p.hostPort}->` : ''}${p.containerPort}/${p.protocol ?? 'tcp'}`)
+    .map((p) => {
+      const published = p.hostPort || p.publishedPort;
+      // An ingress port (the routing mesh) is marked *: open on every node.
+      const mesh = p.publishedPort !== undefined && p.mode !== 'host' ? '*' : '';
+      return `${published ? `${mesh}${published}->` : ''}${p.containerPort}/${p.protocol ?? 'tcp'}${p.proxyProtocol ? '+proxy' : ''}`;
+    })
     .join(',');
 }
 

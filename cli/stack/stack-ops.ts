@@ -21,7 +21,8 @@ export function deployable(c: Conversion, warn: (line: string) => void): Service
   const out = c.services.map((svc) => {
     const spec: Record<string, unknown> = { ...svc.spec };
     for (const key of Object.keys(spec)) {
-      if (known.has(key)) continue;
+      // The stack's networks are not created by deploy (yet): its services stay on the default network.
+      if (known.has(key) && key !== 'networks') continue;
       if (key === 'networks') networksDropped = true;
       else errors.push(`service ${svc.metadata.name}: spec.${key} cannot be deployed: this cluster has no ${key} yet`);
       delete spec[key];
@@ -29,7 +30,7 @@ export function deployable(c: Conversion, warn: (line: string) => void): Service
     return { ...svc, spec } as unknown as Service;
   });
   if (errors.length) throw new CliError(`nothing deployed:\n${errors.join('\n')}`);
-  if (networksDropped) warn('warning: networks: not applied: this cluster publishes ports on nodes and has no service networks yet');
+  if (networksDropped) warn('warning: networks: not applied: stack deploy does not create the stack\'s networks yet (its services share the default network)');
   for (const o of c.objects) {
     if (o.kind === 'Volume' && !o.external && (o.driver || o.driverOpts)) warn(`warning: volumes.driver (volume ${o.composeName}): not applied: named volumes use the node's local driver`);
   }

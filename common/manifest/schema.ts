@@ -3,6 +3,7 @@
 // rules that a schema says badly (quantities, constraints, "exactly one probe") live in
 // validate.ts.
 
+import { NETWORK_NAME_PATTERN } from '../networks.js';
 import { SECRET_NAME_PATTERN, VOLUME_NAME_PATTERN } from '../workloads.js';
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
@@ -84,6 +85,9 @@ export const serviceSchema = {
               hostPort: { type: 'integer', minimum: 0, maximum: 65535 },
               protocol: { type: 'string', enum: ['tcp', 'udp'] },
               hostIp: { type: 'string', minLength: 2, maxLength: 45, pattern: '^[0-9A-Fa-f.:]+$' },
+              publishedPort: { type: 'integer', minimum: 1, maximum: 65535 },
+              mode: { type: 'string', enum: ['ingress', 'host'] },
+              proxyProtocol: { type: 'boolean' },
             },
           },
         },
@@ -164,6 +168,7 @@ export const serviceSchema = {
             },
           },
         },
+        networks: { type: 'array', uniqueItems: true, maxItems: 16, items: { type: 'string', pattern: NETWORK_NAME_PATTERN } },
         secrets: fileRefs,
         configs: fileRefs,
         user: { type: 'string', minLength: 1, maxLength: 256 },

@@ -6,6 +6,7 @@ import type { FieldIssue } from '../errors.js';
 import { parseCpu, parseMemory } from '../quantity.js';
 import type { Service } from '../types.js';
 import { serviceSchema } from './schema.js';
+import { hostPortOf, publishedPortIssues } from '../ports.js';
 import { DEFAULT_BIND_ALLOW, bindRefusal, configTarget, modeRefusal, secretTarget } from '../workloads.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -80,11 +81,14 @@ function semanticIssues(svc: Service): FieldIssue[] {
   });
   const hostSeen = new Map<string, number>();
   (spec.ports ?? []).forEach((p, i) => {
-    if (!p.hostPort) return;
-    const key = `${p.hostPort}/${p.protocol ?? 'tcp'}`;
-    if (hostSeen.has(key)) issues.push({ path: `spec.ports[${i}].hostPort`, reason: `host port ${key} already used by spec.ports[${hostSeen.get(key)}]` });
+    const hp = hostPortOf(p);
+    if (!hp) return;
+    const key = `${hp}/${p.protocol ?? 'tcp'}`;
+    const field = p.hostPort ? 'hostPort' : 'publishedPort';
+    if (hostSeen.has(key)) issues.push({ path: `spec.ports[${i}].${field}`, reason: `host port ${key} already used by spec.ports[${hostSeen.get(key)}]` });
     hostSeen.set(key, i);
   });
+  issues.push(...publishedPortIssues(spec.ports ?? []));
   return issues;
 }
 

@@ -4,6 +4,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { ConflictError, ValidationError, type FieldIssue } from '../../common/errors.js';
 import { validateService } from '../../common/manifest/validate.js';
+import { DEFAULT_NETWORK } from '../../common/networks.js';
+import { publishedPortClashes } from '../../common/ports.js';
 import type { Service } from '../../common/types.js';
 import { keys } from '../store/keys.js';
 import { configKeys } from '../secrets/configs.js';
@@ -38,6 +40,37 @@ async function checkFilesExist(store: Store, services: Service[]): Promise<void>
   if (issues.length) throw new ValidationError(issues.map((i) => ({ ...i, source: `items[${i.index}]` })));
 }
 
+/** A service may only name networks that exist (`berth network create`): refused at apply. */
+async function checkNetworksExist(store: Store, services: Service[]): Promise<void> {
+  const names = [...new Set(services.flatMap((s) => s.spec.networks ?? []))].filter((n) => n !== DEFAULT_NETWORK);
+  if (!names.length) return;
+  const found = await Promise.all(names.map((n) => store.get(keys.network(n))));
+  const missing = new Set(names.filter((_, i) => !found[i]));
+  const issues: FieldIssue[] = [];
+  services.forEach((s, index) =>
+    (s.spec.networks ?? []).forEach((n, i) => {
+      if (missing.has(n)) issues.push({ index, path: `spec.networks[${i}]`, reason: `network "${n}" does not exist (create it with: berth network create ${n})` });
+    }),
+  );
+  if (issues.length) throw new ValidationError(issues.map((i) => ({ ...i, source: `items[${i.index}]` })));
+}
+
+/**
+ * A published port may not be another service's (an ingress port is open on every node): refused
+ * at apply, naming the field. Two applies racing for one port are not caught here.
+ */
+async function checkPublishedPorts(store: Store, services: Service[]): Promise<void> {
+  if (!services.some((s) => (s.spec.ports ?? []).some((p) => p.publishedPort !== undefined || p.hostPort))) return;
+  const names = new Set(services.map((s) => s.metadata.name));
+  const stored = (await store.list<Service>(keys.services)).items.filter((s) => !names.has(s.metadata.name));
+  const issues: FieldIssue[] = [];
+  services.forEach((s, index) => {
+    const others = [...stored, ...services.filter((_, j) => j !== index)].map((o) => ({ name: o.metadata.name, ports: o.spec.ports ?? [] }));
+    for (const issue of publishedPortClashes(s.spec.ports ?? [], others)) issues.push({ ...issue, index });
+  });
+  if (issues.length) throw new ValidationError(issues.map((i) => ({ ...i, source: `items[${i.index}]` })));
+}
+
 export async function applyServices(store: Store, items: unknown[], opts: { dryRun?: boolean } = {}): Promise<ApplyResult[]> {
   const issues: FieldIssue[] = [];
   items.forEach((item, index) => {
@@ -58,6 +91,8 @@ export async function applyServices(store: Store, items: unknown[], opts: { dryR
 
   const services = items as Service[];
   await checkFilesExist(store, services);
+  await checkPublishedPorts(store, services);
+  await checkNetworksExist(store, services);
   // The services and their revision histories are read at once: each apply waits for one round
   // trip of reads and one transaction, not four round trips one after the other.
   const [existing, histories] = await Promise.all([

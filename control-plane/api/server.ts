@@ -27,6 +27,7 @@ import type { AuditRecorder } from '../audit/recorder.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { auditRoutes } from './routes/audit.js';
 import { configRoutes, registryRoutes, secretRoutes } from './routes/secrets.js';
+import { networkRoutes } from './routes/networks.js';
 import { volumeRoutes } from './routes/volumes.js';
 import type { Secrets } from '../secrets/secrets.js';
 import type { Registries } from '../secrets/registries.js';
@@ -119,6 +120,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   if (opts.registries) registryRoutes(app, opts.registries);
   configRoutes(app, new Configs(opts.store));
   volumeRoutes(app, opts.store);
+  networkRoutes(app, opts.store);
   if (opts.metrics) metricsRoutes(app, opts.metrics);
   if (opts.usage) {
     usageRoutes(app, { store: opts.store, local: opts.usage.local, serverName: opts.thisServer?.name ?? '', logger: log, ...(opts.usage.caPem ? { caPem: opts.usage.caPem } : {}) });

@@ -156,6 +156,7 @@ export class Dispatcher implements TaskStreams {
             range: opts.serviceAddresses,
             services: opts.informers.services,
             tasks: opts.informers.tasks,
+            ...(opts.informers.nodes ? { nodes: opts.informers.nodes } : {}),
             push: (list) => {
               for (const session of this.sessions.values()) session.sendEndpoints(list);
             },

@@ -11,7 +11,9 @@ import type { Logger } from 'pino';
 import { formatIpv4, parseCidr, parseIpv4, type Cidr } from '../../common/cidr.js';
 import { errorMessage } from '../../common/errors.js';
 import { isReady } from '../../common/task-predicates.js';
-import type { Service, ServiceEndpoints, Task } from '../../common/types.js';
+import { serviceNetworks } from '../../common/networks.js';
+import { ingressPorts } from '../../common/ports.js';
+import { isTerminal, type IngressPort, type Node, type Service, type ServiceEndpoints, type Task } from '../../common/types.js';
 import type { Informer } from '../store/informer.js';
 import { informerFor } from '../store/shared-informers.js';
 import { keys } from '../store/keys.js';
@@ -29,6 +31,8 @@ export interface ServiceAddressesOptions {
   range: string;
   services: Informer<Service>;
   tasks: Informer<Task>;
+  /** The nodes: a down node's tasks are no endpoints from the moment it is judged down. */
+  nodes?: Informer<Node>;
   /** Called with the full set whenever it changed. */
   push: (endpoints: ServiceEndpoints[]) => void;
   batchMs?: number;
@@ -39,18 +43,51 @@ export function isEndpoint(t: Task): boolean {
   return t.desiredState === 'running' && isReady(t) && !!t.status.address;
 }
 
-/** The endpoints of every service that has a VIP, sorted by service name. */
-export function computeEndpoints(vips: ReadonlyMap<string, string>, tasks: Iterable<Task>): ServiceEndpoints[] {
+/** Whose a packet is: a task wanted running that has an address, ready or not. */
+export function isMember(t: Task): boolean {
+  return t.desiredState === 'running' && !!t.status.address && !isTerminal(t.status.state);
+}
+
+/** What the endpoints say of a service beside its tasks: its ingress ports and its networks. */
+export interface ServiceNetworking {
+  ingress: IngressPort[];
+  networks: string[];
+}
+
+/** The endpoints of every service that has a VIP, sorted by service name; with its ingress ports (the routing mesh) and networks. */
+export function computeEndpoints(
+  vips: ReadonlyMap<string, string>,
+  tasks: Iterable<Task>,
+  of: ReadonlyMap<string, ServiceNetworking | IngressPort[]> = new Map(),
+  downNodes: ReadonlySet<string> = new Set(),
+): ServiceEndpoints[] {
   const addresses = new Map<string, string[]>();
+  const members = new Map<string, string[]>();
   for (const t of tasks) {
-    if (!vips.has(t.serviceName) || !isEndpoint(t)) continue;
+    // A task of a node judged down leaves at once, before the orchestrator has written it orphaned.
+    if (!vips.has(t.serviceName) || (t.nodeId && downNodes.has(t.nodeId))) continue;
+    if (isMember(t)) members.set(t.serviceName, [...(members.get(t.serviceName) ?? []), t.status.address!]);
+    if (!isEndpoint(t)) continue;
     const list = addresses.get(t.serviceName) ?? [];
     list.push(t.status.address!);
     addresses.set(t.serviceName, list);
   }
   return [...vips.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([service, vip]) => ({ service, vip, addresses: (addresses.get(service) ?? []).sort() }));
+    .map(([service, vip]) => {
+      const extra = of.get(service);
+      const ports = Array.isArray(extra) ? extra : (extra?.ingress ?? []);
+      const networks = Array.isArray(extra) ? undefined : extra?.networks;
+      const mine = (members.get(service) ?? []).sort();
+      return {
+        service,
+        vip,
+        addresses: (addresses.get(service) ?? []).sort(),
+        ...(ports.length ? { ingress: ports } : {}),
+        ...(networks ? { networks } : {}),
+        ...(mine.length ? { members: mine } : {}),
+      };
+    });
 }
 
 export class ServiceAddresses {
@@ -71,11 +108,12 @@ export class ServiceAddresses {
 
   async start(): Promise<void> {
     this.vips.start();
-    await Promise.all([this.vips.synced, this.opts.services.synced, this.opts.tasks.synced]);
+    await Promise.all([this.vips.synced, this.opts.services.synced, this.opts.tasks.synced, ...(this.opts.nodes ? [this.opts.nodes.synced] : [])]);
     this.unsubscribe.push(
       this.vips.subscribe(() => this.schedule()),
       this.opts.services.subscribe(() => this.schedule()),
       this.opts.tasks.subscribe(() => this.schedule()),
+      ...(this.opts.nodes ? [this.opts.nodes.subscribe(() => this.schedule())] : []),
     );
     await this.reconcile();
   }
@@ -129,7 +167,9 @@ export class ServiceAddresses {
       for (const ip of extra) await this.opts.store.delete(keys.vip(ip)).catch(() => undefined);
       const missing = [...this.opts.services.values()].map((s) => s.metadata.name).filter((n) => !vips.has(n));
       if (missing.length) await this.claim(missing, new Set([...this.vips.cache.keys()]));
-      this.publish(computeEndpoints(vips, this.opts.tasks.values()));
+      const of = new Map([...this.opts.services.values()].map((svc) => [svc.metadata.name, { ingress: ingressPorts(svc.spec), networks: serviceNetworks(svc.spec) }]));
+      const down = new Set([...(this.opts.nodes?.values() ?? [])].filter((n) => n.status.state === 'down').map((n) => n.id));
+      this.publish(computeEndpoints(vips, this.opts.tasks.values(), of, down));
     } catch (err) {
       this.opts.logger.warn({ err: errorMessage(err) }, 'service addresses: will try again');
       this.schedule();

@@ -1,5 +1,6 @@
 // What is already placed on each node, kept up to date as a scheduling pass places tasks, so
 // a pass never recomputes a node's usage from the task list and never double-books it.
+import { hostPortOf } from '../../common/ports.js';
 import { requestsOf } from '../../common/quantity.js';
 import { isLive } from '../../common/task-predicates.js';
 import { isTerminal, taskStateRank, type Node, type PortSpec, type Task } from '../../common/types.js';
@@ -48,7 +49,8 @@ export function isLiveOnNode(task: Task): boolean {
 export function fixedHostPorts(ports: PortSpec[] | undefined): string[] {
   const out: string[] = [];
   for (const p of ports ?? []) {
-    if (p.hostPort && p.hostPort > 0) out.push(`${p.hostPort}/${p.protocol ?? 'tcp'}`);
+    const hostPort = hostPortOf(p);
+    if (hostPort && hostPort > 0) out.push(`${hostPort}/${p.protocol ?? 'tcp'}`);
   }
   return out;
 }

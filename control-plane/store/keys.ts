@@ -16,6 +16,9 @@ export const keys = {
   /** Service virtual addresses claimed (`10.241.0.5` -> `{ service }`), see dispatcher/service-addresses.ts. */
   vips: 'vips/',
   vip: (address: string) => `vips/${address}`,
+  /** Networks made with `berth network create` (`default` is not stored). */
+  networks: 'networks/',
+  network: (name: string) => `networks/${name}`,
   /** Hashes of the cluster's admin and join tokens. */
   clusterTokens: 'cluster/tokens',
 } as const;

@@ -1,15 +1,29 @@
 // Service names when a backend's node is lost: three test hosts, a client on A, the server's two
 // tasks on B and C. B's link is cut (the host and its containers just go silent); once the
 // control plane has marked B down (heartbeat grace 2 s), plus 1 s, every request by name
-// succeeds and goes to C's task.
+// succeeds and goes to C's task, and `berth get endpoints` lists C's task only. `berth node rm` of
+// B then frees its subnet block (its claim leaves the store with the node).
 import assert from 'node:assert/strict';
+import { Etcd3 } from 'etcd3';
 import type { Task } from '../../common/types.js';
 import { eventually } from '../helpers/etcd.js';
 import { listNodes, listTasks, runBerth } from '../helpers/berth.js';
 import { clientServerManifest, requests } from '../helpers/net.js';
 import { startTestHosts, type TestHosts } from '../helpers/test-host.js';
 
+
 const REQUESTS = 12;
+
+/** The keys under `prefix` in the server's embedded etcd. */
+async function etcdKeys(url: string | undefined, prefix: string): Promise<string[]> {
+  assert.ok(url, 'the server printed its etcd URL');
+  const client = new Etcd3({ hosts: url });
+  try {
+    return await client.getAll().prefix(prefix).keys();
+  } finally {
+    client.close();
+  }
+}
 
 describe('e2e service names: a backend node cut off', function () {
   this.timeout(180_000);
@@ -52,5 +66,16 @@ describe('e2e service names: a backend node cut off', function () {
     const after = await exec(requests(REQUESTS));
     assert.deepEqual(after.filter((l) => l === 'FAIL'), [], 'no request failed after the window');
     assert.deepEqual([...new Set(after.map((l) => l.split(' ')[1]))], [hostnameOnC], 'every request went to C');
+    const ep = await runBerth(['get', 'endpoints', 'srv', '-o', 'json'], { config });
+    assert.deepEqual((JSON.parse(ep.stdout) as { endpoints: { node: string }[] }).endpoints.map((e) => e.node), [c.nodeName], 'only C\'s task is an endpoint');
+
+    // berth node rm frees B's subnet block: the claim is gone from the store with the node.
+    const subnetOfB = (await listNodes(hosts.server)).find((n) => n.name === b.nodeName)?.subnet;
+    assert.ok(subnetOfB, 'B had a subnet');
+    const rm = await runBerth(['node', 'rm', b.nodeName], { config });
+    assert.equal(rm.code, 0, rm.stderr);
+    const claims = await etcdKeys(hosts.server.etcdUrl?.(), '/berth/subnets/');
+    assert.ok(claims.length >= 2, `the other nodes' claims are there: ${claims.join(', ')}`);
+    assert.ok(!claims.includes(`/berth/subnets/${subnetOfB.replace('/', '-')}`), `B's block ${subnetOfB} is free: ${claims.join(', ')}`);
   });
 });

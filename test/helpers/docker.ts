@@ -13,6 +13,8 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 
 export const BUSYBOX_IMAGE = 'berth/busybox:latest';
 export const WEB_IMAGE = 'berth/web:latest';
+/** A TCP/UDP server on 9000 answering with the client's address and a PROXY v2 header's (deploy/images/peer). */
+export const PEER_IMAGE = 'berth/peer:latest';
 
 /** Runs the docker CLI and returns its trimmed stdout. */
 export async function docker(...args: string[]): Promise<string> {
@@ -31,7 +33,7 @@ export async function imageExists(ref: string): Promise<boolean> {
 
 /** Builds berth/busybox and berth/web if they are missing (deploy/build-images.sh is idempotent). */
 export async function ensureTestImages(): Promise<void> {
-  if ((await imageExists(BUSYBOX_IMAGE)) && (await imageExists(WEB_IMAGE))) return;
+  if ((await imageExists(BUSYBOX_IMAGE)) && (await imageExists(WEB_IMAGE)) && (await imageExists(PEER_IMAGE))) return;
   await run(path.join(repoRoot, 'deploy/build-images.sh'), [], { maxBuffer: 16 * 1024 * 1024 });
 }
 

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { freePort } from '../../control-plane/etcd/embedded.js';
 import { berthArgv, childEnv, exitOf, keepLogTail, REPO_ROOT, startServer, stopChild, waitNodesReady, type TestAgent, type TestServer } from './berth.js';
 import { sh, startBridgeNet, type NetNamespace } from './bridge-net.js';
-import { BUSYBOX_IMAGE, ensureTestImages, testNodeName, WEB_IMAGE } from './docker.js';
+import { BUSYBOX_IMAGE, ensureTestImages, PEER_IMAGE, testNodeName, WEB_IMAGE } from './docker.js';
 
 
 export interface TestHost {
@@ -171,7 +171,7 @@ export async function startTestHosts(opts: StartTestHostsOptions): Promise<TestH
           if (Date.now() > deadline) throw new Error(`the dockerd of test host ${h.key} did not answer on ${h.dockerSocket}`);
           await new Promise((r) => setTimeout(r, 250));
         }
-        await sh('bash', ['-o', 'pipefail', '-c', `docker save ${BUSYBOX_IMAGE} ${WEB_IMAGE} | docker -H unix://${h.dockerSocket} load -q`]);
+        await sh('bash', ['-o', 'pipefail', '-c', `docker save ${BUSYBOX_IMAGE} ${WEB_IMAGE} ${PEER_IMAGE} | docker -H unix://${h.dockerSocket} load -q`]);
       }),
     );
 

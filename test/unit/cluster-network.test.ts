@@ -99,7 +99,7 @@ describe('cluster network: resolver, VIP rules, endpoints', () => {
     assert.ok(isEndpoint(ok) && !isEndpoint(stopping) && !isEndpoint(noAddress) && !isEndpoint(unhealthy));
     assert.deepEqual(computeEndpoints(new Map([['web', '10.2.0.1'], ['db', '10.2.0.2']]), [ok, stopping, noAddress, unhealthy]), [
       { service: 'db', vip: '10.2.0.2', addresses: [] },
-      { service: 'web', vip: '10.2.0.1', addresses: ['10.1.0.2'] },
+      { service: 'web', vip: '10.2.0.1', addresses: ['10.1.0.2'], members: ['10.1.0.2', '10.1.0.5'] },
     ]);
   });
 });

@@ -211,7 +211,7 @@ describe('stack deploy: what is sent', () => {
     const warnings: string[] = [];
     const services = deployable(convert(service('user: "1"\ndepends_on: []')), (l) => warnings.push(l));
     assert.deepEqual(services.map((s) => s.spec), [{ image: 'web:1', user: '1', dnsSearch: ['shop.berth', 'berth'] }]);
-    assert.deepEqual(warnings, ['warning: networks: not applied: this cluster publishes ports on nodes and has no service networks yet']);
+    assert.deepEqual(warnings, ['warning: networks: not applied: stack deploy does not create the stack\'s networks yet (its services share the default network)']);
     // Volumes, secrets and configs are this cluster's (the server validates them at apply).
     const withVolume = convert(service('volumes: ["data:/d"]') + 'volumes:\n  data:\n');
     assert.deepEqual(deployable(withVolume, () => undefined)[0]!.spec.volumes, [{ name: 'shop-data', target: '/d' }]);

@@ -25,7 +25,7 @@ const fullTask: Task = {
     command: ['nginx'],
     args: ['-g', 'daemon off;'],
     env: { A: '1', EMPTY: '' },
-    ports: [{ containerPort: 80, hostPort: 8080, protocol: 'tcp', hostIp: '127.0.0.1' }, { containerPort: 53, protocol: 'udp' }, { containerPort: 9000 }],
+    ports: [{ containerPort: 80, hostPort: 8080, protocol: 'tcp', hostIp: '127.0.0.1' }, { containerPort: 53, protocol: 'udp' }, { containerPort: 9000 }, { containerPort: 81, publishedPort: 30081, mode: 'ingress', proxyProtocol: true }, { containerPort: 82, publishedPort: 30082, mode: 'host' }],
     resources: { cpu: '250m', memory: '64Mi' },
     healthCheck: {
       http: { path: '/healthz', port: 80 },

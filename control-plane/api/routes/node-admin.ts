@@ -64,8 +64,10 @@ export function nodeAdminRoutes(app: FastifyInstance, store: Store): void {
           `node "${node.name}" is ${node.status.state}: only a node that is down can be removed (stop its agent first, or drain it to move its tasks)`,
         );
       }
-      // Conditional: a node that came back meanwhile is not removed. Its certificates stop working.
-      await store.txn([{ type: 'delete', key: keys.node(node.id), version: node.version }, revokeOp(node)]);
+      // Conditional: a node that came back meanwhile is not removed. Its certificates stop working;
+      // its subnet block (cluster network) is free for the next node in the same transaction.
+      const freeSubnet = node.subnet ? [{ type: 'delete' as const, key: keys.subnet(node.subnet) }] : [];
+      await store.txn([{ type: 'delete', key: keys.node(node.id), version: node.version }, revokeOp(node), ...freeSubnet]);
       return { removed: node.name, id: node.id };
     },
   );
