@@ -16,9 +16,10 @@ fi
 # pull tests, iproute2 for network namespaces and the cluster network's routes, util-linux for
 # setpriv and nsenter, iptables for the cluster network's rules and service addresses, Prometheus
 # for the metrics tests, htpasswd (apache2-utils) for the registry's authentication, Chromium for
-# the dashboard's tests, wrk for the network benchmark.
+# the dashboard's tests, wrk for the network benchmark, gcc and libc6-dev for the static test
+# backend of the routing mesh's tests (deploy/images/peer).
 need=()
-for pkg in docker.io etcd-server busybox-static docker-registry iproute2 util-linux iptables prometheus apache2-utils chromium wrk; do
+for pkg in docker.io etcd-server busybox-static docker-registry iproute2 util-linux iptables prometheus apache2-utils chromium wrk gcc libc6-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
