@@ -77,13 +77,13 @@ export interface SizeResult extends ApiStats {
   controlPlanePeakRssNodesReadyBytes: number;
   timeline: { second: number; created: number; assigned: number; running: number }[];
   /** `GET /metrics` of the leading server once every task ran: METRICS_SCRAPES scrapes in a row. */
-  metricsScrapeP50Ms: number;
-  metricsScrapeMaxMs: number;
+  metricsScrapeP50Ms?: number;
+  metricsScrapeMaxMs?: number;
   /** The server's own time for the scrape (its `server-timing`), p50. */
-  metricsScrapeServerP50Ms: number;
-  metricsBytes: number;
+  metricsScrapeServerP50Ms?: number;
+  metricsBytes?: number;
   /** Samples (lines that are not comments) in one scrape. */
-  metricsSamples: number;
+  metricsSamples?: number;
   /** Every API call: kind, start (seconds after the apply), duration, status. */
   apiCallsTimeline: { kind: string; at: number; ms: number; serverMs?: number; status: number }[];
 }
@@ -108,23 +108,27 @@ const METRICS_SCRAPES = 10;
 /** The scrapes begin this long after the last task ran, once the control plane has settled. */
 const METRICS_SETTLE_MS = 5000;
 
-/** `GET /metrics` as Prometheus does it: its duration (client side), size and number of samples. */
-async function scrapeMetrics(server: { apiUrl: string; token: string; fetch: typeof fetch }): Promise<{ p50Ms: number; maxMs: number; serverP50Ms: number; bytes: number; samples: number }> {
+/**
+ * `GET /metrics` as Prometheus does it: its duration (client side), size and number of samples;
+ * undefined for a tree from before `/metrics` (`--compare-tree`).
+ */
+async function scrapeMetrics(server: { apiUrl: string; token: string; fetch: typeof fetch }): Promise<{ p50Ms: number; maxMs: number; serverP50Ms: number; bytes: number; samples: number } | undefined> {
   const once = async () => {
     const t = performance.now();
     const res = await server.fetch(`${server.apiUrl}/metrics`, { headers: { authorization: `Bearer ${server.token}` } });
     const body = await res.text();
+    if (res.status === 404) return undefined;
     if (!res.ok) throw new Error(`GET /metrics: ${res.status} ${body.slice(0, 200)}`);
     const serverMs = Number(/dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1] ?? NaN);
     return { ms: performance.now() - t, serverMs, body };
   };
   await new Promise((r) => setTimeout(r, METRICS_SETTLE_MS));
-  await once();
+  if (!(await once())) return undefined;
   const times: number[] = [];
   const serverTimes: number[] = [];
   let body = '';
   for (let i = 0; i < METRICS_SCRAPES; i++) {
-    const r = await once();
+    const r = (await once())!;
     times.push(r.ms);
     if (Number.isFinite(r.serverMs)) serverTimes.push(r.serverMs);
     body = r.body;
@@ -238,7 +242,7 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
     const cpu1 = cpuNow();
     const samples = [...(await load.stop()), ...bulk];
     const scrape = await scrapeMetrics(server);
-    opts.progress(`${label}: GET /metrics p50 ${scrape.p50Ms} ms (server ${scrape.serverP50Ms} ms), max ${scrape.maxMs} ms, ${(scrape.bytes / 1024).toFixed(0)} KiB, ${scrape.samples} samples`);
+    if (scrape) opts.progress(`${label}: GET /metrics p50 ${scrape.p50Ms} ms (server ${scrape.serverP50Ms} ms), max ${scrape.maxMs} ms, ${(scrape.bytes / 1024).toFixed(0)} KiB, ${scrape.samples} samples`);
     const seconds = (lastRunning - t0) / 1000;
     const startMs = [...tracker.runningAt].map(([id, at]) => at - (tracker.firstSeen.get(id) ?? at));
     const result: SizeResult = {
@@ -273,11 +277,9 @@ export async function runSize(opts: SizeOptions): Promise<SizeResult> {
       hollowNice,
       ...(await tracker.eventCounts(['NodeDown', 'TaskOrphaned']).then((c) => ({ nodeDownEvents: c.NodeDown ?? 0, taskOrphanedEvents: c.TaskOrphaned ?? 0 }))),
       timeline: tracker.timeline(t0, lastRunning),
-      metricsScrapeP50Ms: scrape.p50Ms,
-      metricsScrapeMaxMs: scrape.maxMs,
-      metricsScrapeServerP50Ms: scrape.serverP50Ms,
-      metricsBytes: scrape.bytes,
-      metricsSamples: scrape.samples,
+      ...(scrape
+        ? { metricsScrapeP50Ms: scrape.p50Ms, metricsScrapeMaxMs: scrape.maxMs, metricsScrapeServerP50Ms: scrape.serverP50Ms, metricsBytes: scrape.bytes, metricsSamples: scrape.samples }
+        : {}),
       apiCallsTimeline: samples
         .map((c) => ({ kind: c.kind, at: round((c.startedAt - t0Epoch) / 1000, 2), ms: round(c.ms, 1), ...(c.serverMs !== undefined ? { serverMs: c.serverMs } : {}), status: c.status ?? 0 }))
         .sort((a, b) => a.at - b.at),

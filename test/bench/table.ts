@@ -24,8 +24,8 @@ export function formatTable(sizes: readonly SizeResult[], containers?: Container
     (s.controlPlanePeakRssBytes / MiB).toFixed(0),
     s.controlPlaneCpuSeconds.toFixed(1),
     (s.etcdDbBytes / MiB).toFixed(1),
-    s.metricsScrapeP50Ms.toFixed(1),
-    (s.metricsBytes / 1024).toFixed(0),
+    s.metricsScrapeP50Ms?.toFixed(1) ?? '-',
+    s.metricsBytes !== undefined ? (s.metricsBytes / 1024).toFixed(0) : '-',
   ]);
   const lines: string[] = [];
   if (rows.length) lines.push(alignedTable(head, rows));
