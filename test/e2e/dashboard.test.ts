@@ -1,7 +1,7 @@
 // The web dashboard (/ui/) in headless Chromium against a real server and two docker agents, as an
-// operator uses it: log in with a token, watch a service appear when applied, see a killed
-// container's task turn failed and be replaced, follow a task's logs, drain a node; a viewer's
-// token sees the same cluster without the drain button or logs. Screenshots go to the test's
+// operator uses it: log in with a token, watch a service appear when applied and its nodes' usage
+// figures show, see a killed container's task turn failed and be replaced, follow a task's logs,
+// drain a node; a viewer's token sees the same cluster without the drain button or logs. Screenshots go to the test's
 // output directory (test/helpers/browser.ts).
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -104,10 +104,16 @@ describe('e2e dashboard: the web UI in headless Chromium (docker runtime)', func
     await web.waitFor({ timeout: SHOWN_MS });
     await web.filter({ hasText: '3/3' }).filter({ hasText: 'healthy' }).waitFor({ timeout: 120_000 });
     assert.equal(reloaded, false, 'the page was not reloaded');
+    // Once the agents report (every 5 s), a node running web's containers shows the memory they use.
+    const nodeId = cluster!.nodeIds.get(cluster!.nodeNames[0]!)!;
+    const usage = row(page, 'nodes', nodeId).locator('.cell.usage');
+    await usage.filter({ hasText: /^\d+m? · [1-9]\d*(\.\d)?(B|Ki|Mi|Gi)$/ }).waitFor({ timeout: SHOWN_MS });
     await shot(page, 'overview');
     await page.click('[data-list="services"] a[href="#/services/web"]');
     await page.getByTestId('replicas').filter({ hasText: '3/3 ready' }).waitFor({ timeout: SHOWN_MS });
     await page.getByTestId('revisions').filter({ hasText: '1 (current)' }).waitFor();
+    // The tasks' watch opens with this page: wait for its rows before counting them.
+    await page.locator('[data-list="tasks"] .vrow.live').nth(2).waitFor({ timeout: SHOWN_MS });
     assert.equal(await page.locator('[data-list="tasks"] .vrow.live').count(), 3);
     await shot(page, 'service');
   });

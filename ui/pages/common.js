@@ -1,6 +1,8 @@
 // Pieces the pages share: sections, sorted keys, the health of a service, and the wiring of a
-// list to a collection (redraw on change, ages every 5 s, all undone when the page closes).
-import { h } from '../dom.js';
+// list to a collection (redraw on change, ages every 5 s, all undone when the page closes), and
+// the nodes' usage polled every 5 s.
+import { api } from '../api.js';
+import { bytes, cpu, h } from '../dom.js';
 
 export function section(title, ...children) {
   return h('section', {}, h('h2', { text: title }), ...children);
@@ -103,4 +105,44 @@ export function bind(list, collection, ordered, { after } = {}) {
     off();
     clearInterval(ages);
   };
+}
+
+/** How often the nodes' usage is asked for: the agents report every 5 s. */
+const USAGE_MS = 5000;
+
+/**
+ * Polls `GET /v1/usage/nodes` now and every 5 s; calls fn(Map nodeId -> NodeUsage) after each
+ * answer. A failed call gives an empty map (no figures rather than stale ones). Returns the
+ * function that stops it.
+ */
+export function pollNodeUsage(fn) {
+  let stopped = false;
+  let timer;
+  const tick = async () => {
+    let byNode = new Map();
+    try {
+      const list = await api('/v1/usage/nodes');
+      byNode = new Map((list?.items ?? []).map((u) => [u.nodeId, u]));
+    } catch {
+      // Shown as no figures; the next poll tries again.
+    }
+    if (stopped) return;
+    fn(byNode);
+    timer = setTimeout(tick, USAGE_MS);
+  };
+  void tick();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+/** A node's CPU and memory in use, `1012m · 57Mi`; undefined when it reported none. */
+export function usageText(u) {
+  return u ? `${cpu(Math.round(u.cpu))} · ${bytes(u.memory)}` : undefined;
+}
+
+/** The usage figures, or `—` when there are none. */
+export function usageCell(text) {
+  return text ?? h('span.pending', { title: 'no usage reported (process runtime, or no sample yet)', text: '—' });
 }

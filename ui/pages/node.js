@@ -3,7 +3,7 @@
 import { api } from '../api.js';
 import { age, badge, bytes, cpu, h, link, setContent } from '../dom.js';
 import { VirtualList } from '../vlist.js';
-import { bind, cmp, OrderedKeys, section } from './common.js';
+import { bind, cmp, OrderedKeys, pollNodeUsage, section, usageCell, usageText } from './common.js';
 
 const ACTIONS = [
   { availability: 'active', label: 'Activate' },
@@ -25,6 +25,13 @@ export function nodePage(root, s, ref) {
   const actions = h('div.actions', { 'data-testid': 'node-actions' });
   const result = h('p.muted', { role: 'status' });
   const title = h('h1', {}, 'Node ', h('span.name', { text: ref }));
+  // Kept across redraws of the info block; refreshed by the usage poll.
+  const usage = h('dd', { 'data-testid': 'node-usage' });
+  let usageByNode = new Map();
+  const showUsage = () => {
+    const id = findId();
+    setContent(usage, usageCell(usageText(id && usageByNode.get(id))));
+  };
 
   const list = new VirtualList({
     name: 'node-tasks',
@@ -67,6 +74,7 @@ export function nodePage(root, s, ref) {
       return;
     }
     setContent(title.lastChild, n.name);
+    showUsage();
     setContent(
       info,
       h(
@@ -79,8 +87,7 @@ export function nodePage(root, s, ref) {
         h('dt', { text: 'Runtime' }), h('dd', { text: n.runtime ?? '' }),
         h('dt', { text: 'Tasks' }), h('dd', { text: String(n.tasks ?? 0) }),
         h('dt', { text: 'Joined' }), h('dd', { title: n.createdAt, text: `${age(n.createdAt)} ago` }),
-        // USAGE: CPU and memory in use need the usage API (GET /v1/usage/nodes), not served yet.
-        h('dt', { text: 'Usage' }), h('dd.pending', { title: 'usage figures are not served by this API yet', text: '—' }),
+        h('dt', { text: 'Usage' }), usage,
       ),
     );
     const entries = Object.entries(n.labels ?? {});
@@ -109,6 +116,10 @@ export function nodePage(root, s, ref) {
 
   const stops = [
     bind(list, tasks, ordered),
+    pollNodeUsage((byNode) => {
+      usageByNode = byNode;
+      showUsage();
+    }),
     s.nodes.listen(({ changed, structural }) => {
       if (structural) {
         ordered.rebuild();

@@ -1,11 +1,13 @@
 // The cluster at a glance: nodes with status, services with replicas and health, recent events.
 import { age, badge, bytes, cpu, h, link, setContent } from '../dom.js';
 import { VirtualList } from '../vlist.js';
-import { bind, byName, cmp, newestFirst, OrderedKeys, section, serviceHealth } from './common.js';
+import { bind, byName, cmp, newestFirst, OrderedKeys, pollNodeUsage, section, serviceHealth, usageCell, usageText } from './common.js';
 import { eventColumns } from './events.js';
 
 export function overviewPage(root, s) {
   const summary = h('div.summary', { 'data-testid': 'summary' });
+  /** nodeId -> its usage as shown (`1012m · 57Mi`), for the nodes that reported some. */
+  let usage = new Map();
   const nodes = new VirtualList({
     name: 'nodes',
     get: (k) => s.nodes.get(k),
@@ -17,8 +19,7 @@ export function overviewPage(root, s) {
       { title: 'TASKS', cls: 'num', render: (n) => n.tasks ?? 0 },
       { title: 'CPU', cls: 'num', render: (n) => cpu(n.allocatable?.cpu) },
       { title: 'MEMORY', cls: 'num', render: (n) => bytes(n.allocatable?.memory) },
-      // USAGE: CPU and memory in use need the usage API (GET /v1/usage/nodes), not served yet.
-      { title: 'USAGE', cls: 'usage', render: () => h('span.pending', { title: 'usage figures are not served by this API yet', text: '—' }) },
+      { title: 'USAGE', cls: 'usage', render: (n) => usageCell(usage.get(n.id)) },
       { title: 'ADDRESS', render: (n) => n.status.address ?? '' },
     ],
   });
@@ -64,6 +65,15 @@ export function overviewPage(root, s) {
     bind(nodes, s.nodes, new OrderedKeys(s.nodes, byName), { after: showSummary }),
     bind(services, s.services, new OrderedKeys(s.services, (a, b) => cmp(a.metadata.name, b.metadata.name)), { after: showSummary }),
     bind(events, s.events, new OrderedKeys(s.events, newestFirst)),
+    // Only the rows whose figures changed are redrawn (and, in them, only the cells that differ).
+    pollNodeUsage((byNode) => {
+      const next = new Map();
+      for (const [id, u] of byNode) next.set(id, usageText(u));
+      const changed = new Set();
+      for (const id of new Set([...usage.keys(), ...next.keys()])) if (usage.get(id) !== next.get(id)) changed.add(id);
+      usage = next;
+      if (changed.size) nodes.update(changed);
+    }),
   ];
   showSummary();
   root.append(
