@@ -19,6 +19,7 @@ import { rolloutCommand } from './commands/rollout.js';
 import { versionCommand } from './commands/version.js';
 import { secretCommand } from './commands/secret.js';
 import { volumeCommand } from './commands/volume.js';
+import { clusterCommand } from './commands/cluster.js';
 
 export const COMMANDS: readonly Command[] = [
   applyCommand,
@@ -35,6 +36,7 @@ export const COMMANDS: readonly Command[] = [
   secretCommand,
   volumeCommand,
   tokenCommand,
+  clusterCommand,
   serverCommand,
   agentCommand,
   configCommand,

@@ -31,6 +31,7 @@ import { volumeRoutes } from './routes/volumes.js';
 import type { Secrets } from '../secrets/secrets.js';
 import { metricsRoutes, type MetricsSource } from './routes/metrics.js';
 import { apiRequestSeconds } from '../metrics/instruments.js';
+import { backupRoutes, type ClusterBackup } from './routes/backup.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -57,6 +58,8 @@ export interface ApiServerOptions {
   metrics?: MetricsSource;
   /** The server this API runs in, for `POST /v1/servers/leave` and `DELETE /v1/servers/:name`; without it those routes are absent. */
   thisServer?: ThisServer;
+  /** Seals a backup of the cluster (`POST /v1/cluster/backup`); without it the route is absent. */
+  backup?: ClusterBackup;
 }
 
 declare module 'fastify' {
@@ -109,6 +112,7 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   if (opts.secrets) secretRoutes(app, opts.secrets);
   volumeRoutes(app, opts.store);
   if (opts.metrics) metricsRoutes(app, opts.metrics);
+  if (opts.backup) backupRoutes(app, opts.backup, log);
   attachWatch(app, { ...opts, authorize: (token, kind) => app.access.authorizeWatch(token, kind) });
   return app;
 }

@@ -16,6 +16,7 @@ import { MetricsRelay } from '../metrics/relay.js';
 import type { ApiThreadData, ApiThreadMessage } from './thread.js';
 import { SecretBox } from '../secrets/secret-box.js';
 import { Secrets } from '../secrets/secrets.js';
+import { writeBackup } from '../backup/snapshot.js';
 
 const data = workerData as ApiThreadData;
 const port = parentPort!;
@@ -40,6 +41,7 @@ const api = buildApi({
     ? { thisServer: { name: data.serverName, embeddedEtcd: !!data.embeddedEtcd, leave: () => port.postMessage({ type: 'leave' } satisfies ApiThreadMessage) } }
     : {}),
   ...(streams ? { streams } : {}),
+  ...(data.backupDataDir ? { backup: { write: (passphrase: string) => writeBackup(store, data.backupDataDir!, passphrase) } } : {}),
   ...(metrics ? { metrics } : {}),
   ...(data.joinTokenRotation
     ? {

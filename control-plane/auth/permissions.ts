@@ -29,6 +29,8 @@ export const Permission = {
   MetaRead: 'meta:read',
   /** `GET /metrics` (Prometheus): counts and timings, no object's content. */
   MetricsRead: 'metrics:read',
+  /** A sealed backup of the cluster: its CA key, tokens and secrets key (admin only). */
+  ClusterBackup: 'cluster:backup',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 
