@@ -15,6 +15,7 @@ import { eventRoutes } from './routes/events.js';
 import { rolloutRoutes } from './routes/rollout.js';
 import { joinTokenRoutes, type JoinTokenRotation } from './routes/join-token.js';
 import { attachWatch } from './watch.js';
+import { execSocket } from './exec-socket.js';
 import { logsAndExecRoutes } from './routes/logs-exec.js';
 import { serverRoutes, type ThisServer } from './routes/servers.js';
 import type { TaskStreams } from '../dispatcher/task-streams.js';
@@ -113,7 +114,16 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   volumeRoutes(app, opts.store);
   if (opts.metrics) metricsRoutes(app, opts.metrics);
   if (opts.backup) backupRoutes(app, opts.backup, log);
-  attachWatch(app, { ...opts, authorize: (token, kind) => app.access.authorizeWatch(token, kind) });
+  const exec = opts.streams ? execSocket({ store: opts.store, streams: opts.streams, access: app.access, logger: log, ...(opts.audit ? { audit: opts.audit } : {}) }) : undefined;
+  if (exec) app.addHook('preClose', (done) => {
+    exec.close();
+    done();
+  });
+  attachWatch(app, {
+    ...opts,
+    authorize: (token, kind) => app.access.authorizeWatch(token, kind),
+    ...(exec ? { otherUpgrades: (req, socket, head, url) => exec.handle(req, socket, head, url) } : {}),
+  });
   return app;
 }
 

@@ -36,6 +36,8 @@ import {
   openExec,
   openLogs,
   type ExecHandlers,
+  type ExecSpec,
+  type ExecStream,
   type LogsHandlers,
   type LogsQuery,
   type RemoteStream,
@@ -206,7 +208,7 @@ export class Dispatcher implements TaskStreams {
     return () => this.sessionListeners.delete(listener);
   }
 
-  openExec(nodeId: string, req: { taskId: string; instanceId?: string; command: string[] }, handlers: ExecHandlers): RemoteStream {
+  openExec(nodeId: string, req: ExecSpec, handlers: ExecHandlers): ExecStream {
     const session = this.sessions.get(nodeId);
     if (!session) throw new NodeUnavailableError(nodeId);
     return openExec(session, req, handlers);
