@@ -20,6 +20,9 @@ import { refuseUpgrade } from './watch.js';
 const PATH = /^\/v1\/tasks\/([^/]+)\/exec$/;
 /** The verb of the socket's audit entries. */
 export const EXEC_SOCKET_VERB = 'GET /v1/tasks/:ref/exec (interactive)';
+/** Output bytes sent but not yet written to the client's socket: above HIGH the agent is paused, resumed below LOW. */
+const HIGH_WATER = 1024 * 1024;
+const LOW_WATER = 256 * 1024;
 /** A terminal size beyond this is refused as a typo. */
 const MAX_SIZE = 10_000;
 
@@ -97,6 +100,7 @@ export function execSocket(opts: ExecSocketOptions): ExecSocket {
       open.add(ws);
       let remote: ExecStream | undefined;
       let ended = false;
+      let inFlight = 0;
       const finish = (m: ExecMessage): void => {
         if (ended) return;
         ended = true;
@@ -125,7 +129,15 @@ export function execSocket(opts: ExecSocketOptions): ExecSocket {
           },
           {
             output: (stream, data) => {
-              if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([EXEC_STREAM_BYTE[stream]]), data]));
+              if (ws.readyState !== ws.OPEN) return;
+              // A slow client pauses the command's output at the agent rather than piling it up here.
+              const frame = Buffer.concat([Buffer.from([EXEC_STREAM_BYTE[stream]]), data]);
+              inFlight += frame.length;
+              if (inFlight > HIGH_WATER) remote?.pause();
+              ws.send(frame, () => {
+                inFlight -= frame.length;
+                if (inFlight < LOW_WATER) remote?.resume();
+              });
             },
             end: (r) => finish(r.failure ? { error: r.failure.reason, message: r.failure.message } : { exitCode: r.exitCode ?? -1 }),
           },

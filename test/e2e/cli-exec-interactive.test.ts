@@ -167,6 +167,14 @@ describe('e2e: berth exec -it and -i through a docker agent', function () {
     const failing = await runBerth(['exec', '-i', task.name, '--', 'sh', '-c', 'read x; echo got-$x >&2; exit 5'], { config: server.configPath, input: 'word\n' });
     assert.equal(failing.code, 5, failing.stderr);
     assert.equal(failing.stderr, 'got-word\n');
+    // More output than the API keeps in flight: paused and resumed at the agent, nothing lost.
+    const big = await runBerth(['exec', '-i', task.name, '--', 'sh', '-c', "cat >/dev/null; head -c 3000000 /dev/zero | tr '\\0' x"], {
+      config: server.configPath,
+      input: 'x',
+    });
+    assert.equal(big.code, 0, big.stderr);
+    assert.equal(big.stdout.length, 3_000_000);
+    assert.match(big.stdout, /^x+$/);
   });
 
   it('a viewer token is refused; both calls are in the audit', async () => {
