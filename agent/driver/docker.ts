@@ -465,13 +465,15 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
       // Attached with stdin, the Engine hijacks the connection: output one way, stdin the other.
       const { socket, head } = await this.client.upgrade('POST', `/exec/${execId}/start`, { body: { Detach: false, Tty: tty }, signal });
       if (head.length) socket.unshift(head);
-      const resize = (cols: number, rows: number): void => {
-        if (!tty || cols <= 0 || rows <= 0) return;
-        void this.client.raw('POST', `/exec/${execId}/resize`, { query: { w: cols, h: rows } }).catch((err: unknown) => {
-          this.log.debug({ execId, err: errorMessage(err) }, 'could not resize an exec');
-        });
+      const resize = (cols: number, rows: number): Promise<void> => {
+        if (!tty || cols <= 0 || rows <= 0) return Promise.resolve();
+        return this.client.raw('POST', `/exec/${execId}/resize`, { query: { w: cols, h: rows } }).then(
+          () => undefined,
+          (err: unknown) => this.log.debug({ execId, err: errorMessage(err) }, 'could not resize an exec'),
+        );
       };
-      if (interactive.size) resize(interactive.size.cols, interactive.size.rows);
+      // Sized before any input reaches it: a command that reads first sees the right size.
+      if (interactive.size) await resize(interactive.size.cols, interactive.size.rows);
       interactive.attached({
         write: (data) => {
           if (!socket.destroyed && interactive.stdin) socket.write(data);
@@ -479,7 +481,7 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
         closeStdin: () => {
           if (!socket.destroyed) socket.end();
         },
-        resize,
+        resize: (cols, rows) => void resize(cols, rows),
       });
       signal.addEventListener('abort', () => socket.destroy(), { once: true });
       res = socket;
