@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Task } from '../../common/types.js';
 import { ensureTestImages, removeContainersOfNode, testNodeName } from '../helpers/docker.js';
 import { eventually } from '../helpers/etcd.js';
-import { berthArgv, childEnv, ok, REPO_ROOT, runBerth, startAgent, startServer, type TestAgent, type TestServer } from '../helpers/berth.js';
+import { berthArgv, childEnv, ok, REPO_ROOT, runBerth, spawnBerth, startAgent, startServer, type TestAgent, type TestServer } from '../helpers/berth.js';
 
 const SHELL = `apiVersion: berth/v1
 kind: Service
@@ -175,6 +175,16 @@ describe('e2e: berth exec -it and -i through a docker agent', function () {
     assert.equal(big.code, 0, big.stderr);
     assert.equal(big.stdout.length, 3_000_000);
     assert.match(big.stdout, /^x+$/);
+  });
+
+  it('a client that goes away ends the command in the container', async () => {
+    const client = spawnBerth(['--config', server.configPath, 'exec', '-i', task.name, '--', 'sh', '-c', 'echo started; sleep 47']);
+    await eventually(() => client.stdout().includes('started'), 30_000, `the command started; stderr: ${client.stderr()}`);
+    await client.stop('SIGKILL');
+    await eventually(async () => {
+      const r = await berth('exec', task.name, '--', 'sh', '-c', 'ps -o args | grep -c "^sleep 47" || true');
+      return r.stdout.trim() === '0';
+    }, 20_000, 'no sleep 47 left in the container');
   });
 
   it('a viewer token is refused; both calls are in the audit', async () => {
