@@ -183,10 +183,14 @@ export class ApiClient {
 
   /** Where and how to open the watch WebSocket of `kind`. */
   watchTarget(kind: WatchKind, fromVersion?: number): { url: string; headers: Record<string, string> } {
-    const url = new URL('/v1/watch', this.server);
+    return this.socketTarget('/v1/watch', [['kind', kind], ...(fromVersion !== undefined ? [['fromVersion', String(fromVersion)] as [string, string]] : [])]);
+  }
+
+  /** A WebSocket endpoint's URL (ws:// or wss:// as the server's) and the headers naming the token. */
+  socketTarget(path: string, params: [string, string][]): { url: string; headers: Record<string, string> } {
+    const url = new URL(path, this.server);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    url.searchParams.set('kind', kind);
-    if (fromVersion !== undefined) url.searchParams.set('fromVersion', String(fromVersion));
+    for (const [k, v] of params) url.searchParams.append(k, v);
     return { url: url.toString(), headers: this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {} };
   }
 

@@ -22,6 +22,7 @@ import { registryCommand } from './commands/registry.js';
 import { networkCommand } from './commands/network.js';
 import { volumeCommand } from './commands/volume.js';
 import { topCommand } from './commands/top.js';
+import { clusterCommand } from './commands/cluster.js';
 
 export const COMMANDS: readonly Command[] = [
   applyCommand,
@@ -41,6 +42,7 @@ export const COMMANDS: readonly Command[] = [
   topCommand,
   networkCommand,
   tokenCommand,
+  clusterCommand,
   serverCommand,
   agentCommand,
   configCommand,

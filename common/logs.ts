@@ -31,3 +31,13 @@ export type LogsMessage = LogRecord | LogNotice | StreamFailure;
 
 /** One line of `POST /v1/tasks/:ref/exec`: output (base64, as the command wrote it), then the exit. */
 export type ExecMessage = { stream: OutputStream; data: string } | { exitCode: number } | StreamFailure;
+
+/**
+ * Interactive exec: a WebSocket on `GET /v1/tasks/:ref/exec` (query: `command` once per
+ * argument, `tty=1`, `stdin=1`, `cols`, `rows`). Binary frames from the server are output, their
+ * first byte the stream (EXEC_STREAM_BYTE); binary frames from the client are stdin. Text frames
+ * are JSON: ExecControl from the client, and one last ExecMessage (exit code or failure) from the
+ * server before it closes.
+ */
+export const EXEC_STREAM_BYTE: Record<OutputStream, number> = { stdout: 1, stderr: 2 };
+export type ExecControl = { resize: { cols: number; rows: number } } | { closeStdin: true };

@@ -282,6 +282,8 @@ export interface Node {
   capacity: NodeResources;
   allocatable: NodeResources;
   runtime: string;
+  /** The Berth version of the node's agent, as it announced it when it registered. */
+  agentVersion?: string;
   /** The node's container subnet, from the cluster's node subnets (none when the cluster has none). */
   subnet?: string;
   createdAt: string;

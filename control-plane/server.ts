@@ -39,6 +39,9 @@ import { registry } from './metrics/instruments.js';
 import { ServerDirectory } from './leader/server-directory.js';
 import { EtcdHealth } from './leader/etcd-health.js';
 import { NodeSubnets } from './dispatcher/node-network.js';
+import { loadRestoredKeys, openRestore, writeRestoredFiles, type RestoreSource } from './backup/restore.js';
+import { BackupSchedule } from './backup/schedule.js';
+import { parsePassphrase, type BackupContent } from '../common/backup.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -68,6 +71,10 @@ export interface ServerOptions {
   nodeSubnets?: string;
   /** Block of the services' virtual addresses (needs nodeSubnets); none: services have no name. */
   serviceAddresses?: string;
+  /** Bring a cluster back from a backup into this (empty) data dir and etcd (docs/operations.md). */
+  restore?: RestoreSource;
+  /** Write a sealed backup to `dir` every `everyMs`, keeping the newest `keep`. */
+  backupSchedule?: { everyMs: number; dir: string; keep: number; passphraseFile: string };
 }
 
 /** How long a joined server waits for its etcd member to be promoted to a voting member. */
@@ -103,8 +110,21 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
   // once etcd has stopped, its data (a removed member cannot start again).
   let leaving = false;
   let memberRemoved = false;
+  // A restore that fails after writing removes what it wrote (the data dir was empty before).
+  let restoring = false;
   try {
     const name = opts.name ?? os.hostname();
+    let restored: BackupContent | undefined;
+    if (opts.restore) {
+      // Read and authenticated in full, the data dir checked empty, before anything is written.
+      restored = await openRestore(opts.restore, opts.dataDir);
+      restoring = true;
+      await writeRestoredFiles(restored, opts.dataDir);
+      log.info({ from: opts.restore.file, createdAt: restored.createdAt, revision: restored.revision, keys: restored.keys.length }, 'restoring the cluster from a backup');
+    }
+    const backupPassphrase = opts.backupSchedule
+      ? parsePassphrase(await readFile(opts.backupSchedule.passphraseFile, 'utf8'), `--passphrase-file ${opts.backupSchedule.passphraseFile}`)
+      : undefined;
     const pki = await ensureClusterPki(opts, log);
     let endpoints = opts.etcd;
     let etcd: EmbeddedEtcd | undefined;
@@ -151,6 +171,12 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
         memberRemoved = true;
         log.info({ member: id }, 'removed this server\'s etcd member from the cluster');
       });
+    }
+    if (restored) {
+      const count = await loadRestoredKeys(store, restored);
+      restoring = false;
+      restored = undefined;
+      log.info({ keys: count }, 'restored the cluster\'s keys');
     }
     const apiTls = await ensureApiCert(opts, pki.ca, log);
     const tokens = await ClusterTokens.ensure(store, opts.dataDir, log, pki.ca.digest);
@@ -269,6 +295,7 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
       informers,
       tls: apiTls,
       ...(secrets ? { secretsKeyFile: path.join(opts.dataDir, SECRETS_KEY_FILE) } : {}),
+      backupDataDir: opts.dataDir,
       metrics: registry,
       usage: dispatcher.usage,
       caPem: pki.ca.certPem,
@@ -309,6 +336,12 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
         .then(() => undefined, (err: unknown) => log.warn({ err: errorMessage(err) }, 'could not write berth.yaml'));
     });
     life.onStop('client-config', () => offApiUrls());
+    if (opts.backupSchedule && backupPassphrase) {
+      const schedule = new BackupSchedule({ store, dataDir: opts.dataDir, passphrase: backupPassphrase, ...opts.backupSchedule, logger: log.child({ component: 'backup' }) });
+      schedule.start();
+      life.onStop('backup-schedule', () => schedule.stop());
+      log.info({ every: `${opts.backupSchedule.everyMs / 1000}s`, dir: opts.backupSchedule.dir, keep: opts.backupSchedule.keep }, 'scheduled backups');
+    }
     log.info({ apiUrl, agentPort: dispatcher.port, configFile, name, leader: leadership.isLeader }, 'control plane ready');
     check();
     return { apiUrl, agentPort: dispatcher.port, joinTokenFile: path.join(opts.dataDir, JOIN_TOKEN_FILE), stop: () => life.stop(), leave: stopForLeave };
@@ -319,6 +352,10 @@ export async function startServer(opts: ServerOptions, log: Logger, life = new L
     }
   } catch (err) {
     await life.stop();
+    if (restoring) {
+      await rm(opts.dataDir, { recursive: true, force: true }).catch(() => undefined);
+      log.warn({ dataDir: opts.dataDir }, 'restore failed: removed what it had written to the data dir');
+    }
     throw err;
   }
 }

@@ -118,6 +118,46 @@ export class DockerClient {
     return res;
   }
 
+  /**
+   * An upgraded (hijacked) connection, as the Engine answers an attached exec with stdin: after
+   * the 101 answer, the socket carries the command's output one way and its stdin the other.
+   */
+  async upgrade(method: string, path: string, opts: RequestOptions = {}): Promise<{ socket: import('node:net').Socket; head: Buffer }> {
+    const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    return new Promise((resolve, reject) => {
+      const req = http.request({
+        socketPath: this.socketPath,
+        method,
+        path: this.fullPath(path, opts.query),
+        headers: {
+          connection: 'Upgrade',
+          upgrade: 'tcp',
+          ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+        },
+        signal: opts.signal,
+      });
+      req.on('upgrade', (_res, socket, head) => resolve({ socket: socket, head }));
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            this.check(method, path, { status: res.statusCode ?? 0, body: Buffer.concat(chunks) });
+            reject(new RuntimeError(`docker ${method} ${path}: the Engine did not upgrade the connection (${res.statusCode})`));
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        });
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.name === 'AbortError') reject(err);
+        else reject(new RuntimeError(`docker ${method} ${path}: cannot reach the Docker Engine at ${this.socketPath}: ${err.message}`));
+      });
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+
   private fullPath(path: string, query: Query | undefined): string {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) qs.set(k, String(v));

@@ -23,6 +23,7 @@ import {
   ExecTimeoutError,
   type Driver,
   type ExecEvent,
+  type ExecInteractive,
   type ExecStreamer,
   type Execer,
   type LogLine,
@@ -428,10 +429,10 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
   }
 
   /** An exec instance attached to stdout and stderr, not yet started. */
-  private async createExec(id: string, command: string[]): Promise<string> {
+  private async createExec(id: string, command: string[], tty = false, stdin = false): Promise<string> {
     try {
       const { Id } = await this.client.json<{ Id: string }>('POST', `/containers/${id}/exec`, {
-        body: { Cmd: command, AttachStdout: true, AttachStderr: true, Tty: false },
+        body: { Cmd: command, AttachStdout: true, AttachStderr: true, AttachStdin: stdin, Tty: tty },
       });
       return Id;
     } catch (err) {
@@ -501,14 +502,46 @@ export class DockerDriver implements Driver, ProbeTarget, Execer, LogReader, Exe
     if (rest.length) yield rest;
   }
 
-  async *execStream(id: string, command: string[], signal: AbortSignal): AsyncIterable<ExecEvent> {
-    const execId = await this.createExec(id, command);
-    const res = await this.client.open('POST', `/exec/${execId}/start`, { body: { Detach: false, Tty: false }, signal });
+  readonly interactiveExec = true;
+
+  async *execStream(id: string, command: string[], signal: AbortSignal, interactive?: ExecInteractive): AsyncIterable<ExecEvent> {
+    const tty = interactive?.tty ?? false;
+    const execId = await this.createExec(id, command, tty, interactive?.stdin ?? false);
+    let res: AsyncIterable<unknown> & { destroy(): void };
+    if (interactive) {
+      // Attached with stdin, the Engine hijacks the connection: output one way, stdin the other.
+      const { socket, head } = await this.client.upgrade('POST', `/exec/${execId}/start`, { body: { Detach: false, Tty: tty }, signal });
+      if (head.length) socket.unshift(head);
+      const resize = (cols: number, rows: number): Promise<void> => {
+        if (!tty || cols <= 0 || rows <= 0) return Promise.resolve();
+        return this.client.raw('POST', `/exec/${execId}/resize`, { query: { w: cols, h: rows } }).then(
+          () => undefined,
+          (err: unknown) => this.log.debug({ execId, err: errorMessage(err) }, 'could not resize an exec'),
+        );
+      };
+      // Sized before any input reaches it: a command that reads first sees the right size.
+      if (interactive.size) await resize(interactive.size.cols, interactive.size.rows);
+      interactive.attached({
+        write: (data) => {
+          if (!socket.destroyed && interactive.stdin) socket.write(data);
+        },
+        closeStdin: () => {
+          if (!socket.destroyed) socket.end();
+        },
+        resize: (cols, rows) => void resize(cols, rows),
+      });
+      signal.addEventListener('abort', () => socket.destroy(), { once: true });
+      res = socket;
+    } else {
+      res = await this.client.open('POST', `/exec/${execId}/start`, { body: { Detach: false, Tty: false }, signal });
+    }
+    // A TTY's output is raw (one stream); FrameParser passes it through as stdout.
     const frames = new FrameParser();
     let finished = false;
     try {
       for await (const chunk of res) {
-        for (const f of frames.push(chunk as Buffer)) yield { kind: 'output', stream: f.stream, data: Buffer.from(f.data) };
+        if (tty) yield { kind: 'output', stream: 'stdout', data: Buffer.from(chunk as Buffer) };
+        else for (const f of frames.push(chunk as Buffer)) yield { kind: 'output', stream: f.stream, data: Buffer.from(f.data) };
       }
       // An abort can end the answer quietly, as if the command had ended.
       finished = !signal.aborted;

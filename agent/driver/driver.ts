@@ -139,7 +139,26 @@ export interface ExecStreamer {
    * Output chunks as the command writes them, then one `exit` event. Pulled like readLogs.
    * Aborting `signal` ends the command (best effort for Docker, which cannot kill an exec).
    */
-  execStream(id: string, command: string[], signal: AbortSignal): AsyncIterable<ExecEvent>;
+  execStream(id: string, command: string[], signal: AbortSignal, interactive?: ExecInteractive): AsyncIterable<ExecEvent>;
+  /** Whether `interactive` is honoured (stdin, a TTY); a driver without it is refused interactive requests. */
+  readonly interactiveExec?: boolean;
+}
+
+/** An interactive exec: a TTY and/or stdin. Its output then comes as one stream when tty is set. */
+export interface ExecInteractive {
+  tty: boolean;
+  stdin: boolean;
+  /** The terminal's initial size. */
+  size?: { cols: number; rows: number };
+  /** Called once the command runs, with what feeds it (input sent before is the caller's to keep). */
+  attached(io: ExecIo): void;
+}
+
+/** Feeds an interactive exec. */
+export interface ExecIo {
+  write(data: Buffer): void;
+  closeStdin(): void;
+  resize(cols: number, rows: number): void;
 }
 
 export function isLogReader(d: Driver): d is Driver & LogReader {

@@ -226,7 +226,13 @@ export class AgentSession {
           this.log.error({ err: err.message }, 'join refused');
           return err;
         }
-        this.log.warn({ server: this.server, err: errorMessage(err) }, 'cannot reach the control plane');
+        if ((err as grpc.ServiceError).code === grpc.status.FAILED_PRECONDITION) {
+          // Too old or too new for this server: said clearly, and tried again (the servers may be
+          // upgraded meanwhile).
+          this.log.error({ server: this.server, agentVersion: this.opts.agentVersion }, `refused by the server: ${(err as grpc.ServiceError).details}`);
+        } else {
+          this.log.warn({ server: this.server, err: errorMessage(err) }, 'cannot reach the control plane');
+        }
       }
       if (this.stopping) break;
       if (established) attempt = 0;

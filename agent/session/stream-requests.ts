@@ -10,7 +10,8 @@ import type { ExecRequest__Output } from '../../proto/generated/berth/v1/ExecReq
 import type { LogStream } from '../../proto/generated/berth/v1/LogStream.js';
 import type { LogsRequest__Output } from '../../proto/generated/berth/v1/LogsRequest.js';
 import type { ServerMessage__Output } from '../../proto/generated/berth/v1/ServerMessage.js';
-import { isExecStreamer, isLogReader, LogsUnsupportedError, type Driver, type OutputStream } from '../driver/driver.js';
+import { isExecStreamer, isLogReader, LogsUnsupportedError, type Driver, type ExecInteractive, type ExecIo, type OutputStream } from '../driver/driver.js';
+import type { ExecInput__Output } from '../../proto/generated/berth/v1/ExecInput.js';
 
 /** Named reasons of a request that ended in error (LogsEnd / ExecEnd `error_reason`). */
 export const StreamErrorReason = {
@@ -44,6 +45,9 @@ interface Running {
   abort: AbortController;
   paused: boolean;
   resume: (() => void) | undefined;
+  /** An interactive exec's input: sent to `io` once the command runs, kept in `queued` until then. */
+  io?: ExecIo;
+  queued?: ExecInput__Output[];
 }
 
 export class StreamRequests {
@@ -66,6 +70,9 @@ export class StreamRequests {
         return true;
       case 'execRequest':
         if (msg.execRequest) this.start(msg.execRequest.requestId, (r) => this.exec(msg.execRequest!, r, sink), sink, 'exec');
+        return true;
+      case 'execInput':
+        if (msg.execInput) this.input(msg.execInput);
         return true;
       case 'cancel':
         if (msg.cancel) this.running.get(msg.cancel.requestId)?.abort.abort();
@@ -128,14 +135,37 @@ export class StreamRequests {
     const driver = this.driver;
     if (!driver || !isExecStreamer(driver)) throw new RequestError(StreamErrorReason.NotSupported, 'this node cannot run commands in its tasks');
     if (!req.command.length) throw new RequestError(StreamErrorReason.RuntimeError, 'empty command');
+    if ((req.tty || req.stdin) && !driver.interactiveExec) {
+      throw new RequestError(StreamErrorReason.NotSupported, "this node's runtime cannot run interactive commands (stdin, a TTY)");
+    }
     const instance = await this.resolve(driver, req.taskId, req.instanceId);
-    for await (const ev of driver.execStream(instance, req.command, r.abort.signal)) {
+    const interactive: ExecInteractive | undefined =
+      req.tty || req.stdin
+        ? {
+            tty: req.tty,
+            stdin: req.stdin,
+            ...(req.cols && req.rows ? { size: { cols: req.cols, rows: req.rows } } : {}),
+            attached: (io) => {
+              r.io = io;
+              for (const i of r.queued?.splice(0) ?? []) feed(io, i);
+            },
+          }
+        : undefined;
+    for await (const ev of driver.execStream(instance, req.command, r.abort.signal, interactive)) {
       if (ev.kind === 'output') {
         await this.send(r, sink, { execOutput: { requestId: req.requestId, stream: toPbStream(ev.stream), data: ev.data } });
       } else if (!r.abort.signal.aborted) {
         sink.write({ execEnd: { requestId: req.requestId, exitCode: ev.exitCode } });
       }
     }
+  }
+
+  /** Input to an interactive exec: fed to it, or kept until it runs. */
+  private input(i: ExecInput__Output): void {
+    const r = this.running.get(i.requestId);
+    if (!r) return;
+    if (r.io) feed(r.io, i);
+    else (r.queued ??= []).push(i);
   }
 
   /** Writes one message once the request is not paused and the stream has room. */
@@ -169,6 +199,12 @@ export class StreamRequests {
     if (!found) throw new RequestError(StreamErrorReason.InstanceNotFound, `task ${taskId} has no instance on this node`);
     return found.id;
   }
+}
+
+function feed(io: ExecIo, i: ExecInput__Output): void {
+  if (i.data.length) io.write(i.data);
+  if (i.cols && i.rows) io.resize(i.cols, i.rows);
+  if (i.closeStdin) io.closeStdin();
 }
 
 function toPbStream(s: OutputStream): LogStream {

@@ -1,9 +1,11 @@
 // `berth exec TASK -- CMD ARGS...`: runs a command in the task's container (for the process
 // runtime, a host process with the task's environment); its stdout and stderr are printed apart
-// and `berth` exits with the command's exit code. Not interactive: no stdin, no TTY.
+// and `berth` exits with the command's exit code. With -i (stdin) or -t (a TTY) it is
+// interactive, over a WebSocket (cli/exec-interactive.ts).
 import type { ExecMessage } from '../../common/logs.js';
 import { ApiError } from '../api-client.js';
 import { boolOpt, UsageError, type ClientCommand } from '../command.js';
+import { execInteractive } from '../exec-interactive.js';
 import { readNdjson } from '../ndjson.js';
 
 /** Exit code after Ctrl-C, as a shell reports a command ended by SIGINT. */
@@ -12,24 +14,30 @@ export const INTERRUPTED_EXIT = 130;
 export const execCommand: ClientCommand = {
   name: 'exec',
   summary: "Run a command in a task's container and exit with its exit code",
-  usage: 'berth exec TASK -- CMD [ARGS...]',
+  usage: 'berth exec [-i] [-t] TASK -- CMD [ARGS...]',
   description: [
     'TASK is a task name, id or unique id prefix; the task must be running.',
     "The command's stdout goes to stdout, its stderr to stderr, and berth exits with its exit code.",
-    'Interactive use (-i, -t: stdin and a TTY) is not supported yet.',
+    '-i sends stdin to the command (its end closes the command\'s stdin); -t gives it a terminal:',
+    'with -it and a terminal, keys (Ctrl-C too) go to the command and its window size follows yours.',
   ].join('\n'),
-  examples: ['berth exec web.1.x7k2q -- cat /etc/hostname', "berth exec web.1.x7k2q -- sh -c 'env | sort'"],
+  examples: [
+    'berth exec web.1.x7k2q -- cat /etc/hostname',
+    "berth exec web.1.x7k2q -- sh -c 'env | sort'",
+    'berth exec -it web.1.x7k2q -- sh',
+    'echo hello | berth exec -i web.1.x7k2q -- cat',
+  ],
   options: {
-    stdin: { type: 'boolean', short: 'i', description: 'not supported yet (refused)' },
-    tty: { type: 'boolean', short: 't', description: 'not supported yet (refused)' },
+    stdin: { type: 'boolean', short: 'i', description: 'send stdin to the command' },
+    tty: { type: 'boolean', short: 't', description: 'give the command a terminal (raw mode here when stdin is one)' },
   },
   async run(ctx, args) {
-    if (boolOpt(args.values, 'stdin') || boolOpt(args.values, 'tty')) {
-      throw new UsageError('interactive exec (-i/-t) is not supported yet: run a command that needs no input', 'exec');
-    }
     const [task, ...command] = args.positionals;
     if (!task) throw new UsageError('missing TASK', 'exec');
     if (!command.length) throw new UsageError('missing the command: berth exec TASK -- CMD [ARGS...]', 'exec');
+    const stdin = boolOpt(args.values, 'stdin');
+    const tty = boolOpt(args.values, 'tty');
+    if (stdin || tty) return execInteractive(ctx.client(), task, command, { stdin, tty });
     const stop = new AbortController();
     const onSignal = (): void => stop.abort();
     process.once('SIGINT', onSignal);

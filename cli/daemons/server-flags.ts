@@ -60,6 +60,13 @@ Flags:
   --service-addresses CIDR
                           give every service a virtual address of CIDR and a DNS name on
                           the cluster network (needs --node-subnets; e.g. 10.241.0.0/16)
+  --restore FILE          bring a cluster back from a backup ('berth cluster backup') into
+                          an empty --data-dir (and an empty etcd prefix); needs
+                          --passphrase-file; see docs/operations.md
+  --passphrase-file FILE  the backup passphrase (one line), for --restore and --backup-every
+  --backup-every DURATION write an encrypted backup every DURATION (e.g. 6h) to --backup-dir
+  --backup-dir DIR        where scheduled backups go (berth-backup-<time>.bbk, mode 0600)
+  --backup-keep N         scheduled backups kept, the oldest deleted (default 10)
 
 Example:
   berth server --data-dir /var/lib/berth
@@ -109,6 +116,11 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
       'etcd-peer-addr': { type: 'string' },
       'node-subnets': { type: 'string' },
       'service-addresses': { type: 'string' },
+      restore: { type: 'string' },
+      'passphrase-file': { type: 'string' },
+      'backup-every': { type: 'string' },
+      'backup-dir': { type: 'string' },
+      'backup-keep': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -148,7 +160,10 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
       throw new Error(`--service-addresses "${values['service-addresses']}" overlaps --node-subnets "${values['node-subnets']}"`);
     }
   }
+  const backup = parseBackupFlags(values);
+  if (values.restore !== undefined && values.join !== undefined) throw new Error('--restore and --join: a restore brings back a cluster\'s first server; others join it afterwards');
   const server: ServerOptions = {
+    ...backup,
     ...(values['etcd-peer-addr'] ? { etcdPeerAddr: values['etcd-peer-addr'] } : {}),
     ...(values['node-subnets'] !== undefined ? { nodeSubnets: values['node-subnets'] } : {}),
     ...(values['service-addresses'] !== undefined ? { serviceAddresses: values['service-addresses'] } : {}),
@@ -173,4 +188,28 @@ export function parseServerFlags(argv: string[]): ServerFlags | undefined {
         ...(values['agent-metrics-listen'] !== undefined ? { metricsListen: metricsListenOf(values['agent-metrics-listen'], '--agent-metrics-listen') } : {}),
       };
   return { server, localAgent, ...(values.join !== undefined ? { join: { address: values.join, tokenFile: values['token-file']! } } : {}) };
+}
+
+/** --restore, --passphrase-file and the scheduled backups' flags. */
+function parseBackupFlags(values: Record<string, string | boolean | string[] | undefined>): Pick<ServerOptions, 'restore' | 'backupSchedule'> {
+  const str = (k: string) => (typeof values[k] === 'string' ? (values[k]) : undefined);
+  const passphraseFile = str('passphrase-file');
+  const every = str('backup-every');
+  const restore = str('restore');
+  if (restore !== undefined && !passphraseFile) throw new Error('--restore needs --passphrase-file FILE: the passphrase the backup was written with');
+  if (every === undefined && (str('backup-dir') !== undefined || str('backup-keep') !== undefined)) throw new Error('--backup-dir and --backup-keep are for --backup-every');
+  if (passphraseFile !== undefined && restore === undefined && every === undefined) throw new Error('--passphrase-file is for --restore or --backup-every');
+  let backupSchedule: ServerOptions['backupSchedule'];
+  if (every !== undefined) {
+    const everyMs = parseDurationMs(every);
+    if (everyMs === undefined || everyMs < 60_000) throw new Error(`--backup-every "${every}": expected a duration of at least 1m, like 6h or 30m`);
+    const dir = str('backup-dir');
+    if (!dir) throw new Error('--backup-every needs --backup-dir DIR');
+    if (!passphraseFile) throw new Error('--backup-every needs --passphrase-file FILE: backups are encrypted with its passphrase');
+    const keepText = str('backup-keep') ?? '10';
+    const keep = Number(keepText);
+    if (!Number.isInteger(keep) || keep < 1) throw new Error(`--backup-keep "${keepText}": must be a whole number, at least 1`);
+    backupSchedule = { everyMs, dir, keep, passphraseFile };
+  }
+  return { ...(restore !== undefined ? { restore: { file: restore, passphraseFile: passphraseFile! } } : {}), ...(backupSchedule ? { backupSchedule } : {}) };
 }

@@ -137,7 +137,7 @@ export function nodesView(items: readonly NodeView[], nowMs: number, wide: boole
     'TASKS',
     'LABELS',
     'AGE',
-    ...(wide ? ['ID', 'ADDRESS', 'RUNTIME'] : []),
+    ...(wide ? ['ID', 'ADDRESS', 'RUNTIME', 'VERSION'] : []),
   ];
   const rows = [...items]
     .sort((a, b) => a.name.localeCompare(b.name))
@@ -150,7 +150,7 @@ export function nodesView(items: readonly NodeView[], nowMs: number, wide: boole
       n.tasks === undefined ? '?' : String(n.tasks),
       labelsCell(n.labels),
       formatAge(n.createdAt, nowMs),
-      ...(wide ? [n.id, n.status.address ?? NONE, n.runtime] : []),
+      ...(wide ? [n.id, n.status.address ?? NONE, n.runtime, n.agentVersion ?? NONE] : []),
     ]);
   return { headers, rows };
 }

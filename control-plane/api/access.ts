@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from
 import type { Logger } from 'pino';
 import type { WatchKind } from '../../common/watch.js';
 import type { ApiTokens, Caller } from '../auth/api-tokens.js';
-import { can, lacksMessage, PUBLIC, watchPermission, type RoutePermission } from '../auth/permissions.js';
+import { can, lacksMessage, PUBLIC, watchPermission, type Permission, type RoutePermission } from '../auth/permissions.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -46,6 +46,8 @@ export interface Access {
   routes(): readonly RouteRecord[];
   /** Whether the bearer token may watch `kind` (without a kind: whether it is valid): undefined, or why not. */
   authorizeWatch(token: string | undefined, kind: WatchKind | undefined): Promise<Refusal | undefined>;
+  /** The caller a bearer token names if its role has `permission` (a WebSocket endpoint's check), or why not. */
+  authorize(token: string | undefined, permission: Permission): Promise<{ caller: Caller } | { refusal: Refusal; caller?: Caller }>;
 }
 
 export interface AccessOptions {
@@ -101,6 +103,16 @@ export function installAccess(app: FastifyInstance, opts: AccessOptions): Access
       if (!can(who.role, permission)) return { status: 403, error: 'Forbidden', message: lacksMessage(who.role, permission) };
       opts.tokens.used(who);
       return undefined;
+    },
+    async authorize(token, permission) {
+      const who = await opts.tokens.authenticate(token);
+      if (!('role' in who)) return { refusal: { status: 401, error: 'Unauthorized', message: who.message } };
+      if (!can(who.role, permission)) {
+        log.info({ token: who.token, role: who.role, permission }, 'call refused: role lacks permission');
+        return { refusal: { status: 403, error: 'Forbidden', message: lacksMessage(who.role, permission) }, caller: who };
+      }
+      opts.tokens.used(who);
+      return { caller: who };
     },
   };
 }

@@ -15,6 +15,7 @@ import { eventRoutes } from './routes/events.js';
 import { rolloutRoutes } from './routes/rollout.js';
 import { joinTokenRoutes, type JoinTokenRotation } from './routes/join-token.js';
 import { attachWatch } from './watch.js';
+import { execSocket } from './exec-socket.js';
 import { logsAndExecRoutes } from './routes/logs-exec.js';
 import { serverRoutes, type ThisServer } from './routes/servers.js';
 import type { TaskStreams } from '../dispatcher/task-streams.js';
@@ -37,6 +38,7 @@ import { usageRoutes, type UsageRouteOptions } from './routes/usage.js';
 import { apiRequestSeconds } from '../metrics/instruments.js';
 import { whoamiRoutes } from './routes/whoami.js';
 import { uiRoutes } from './routes/ui.js';
+import { backupRoutes, type ClusterBackup } from './routes/backup.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -67,6 +69,8 @@ export interface ApiServerOptions {
   thisServer?: ThisServer;
   /** The usage the dispatcher holds (main thread), and the cluster CA to ask the other servers with; without it the usage routes are absent. */
   usage?: { local: UsageRouteOptions['local']; caPem?: string };
+  /** Seals a backup of the cluster (`POST /v1/cluster/backup`); without it the route is absent. */
+  backup?: ClusterBackup;
 }
 
 declare module 'fastify' {
@@ -127,7 +131,17 @@ export function buildApi(opts: ApiServerOptions): FastifyInstance {
   }
   whoamiRoutes(app);
   uiRoutes(app);
-  attachWatch(app, { ...opts, authorize: (token, kind) => app.access.authorizeWatch(token, kind) });
+  if (opts.backup) backupRoutes(app, opts.backup, log);
+  const exec = opts.streams ? execSocket({ store: opts.store, streams: opts.streams, access: app.access, logger: log, ...(opts.audit ? { audit: opts.audit } : {}) }) : undefined;
+  if (exec) app.addHook('preClose', (done) => {
+    exec.close();
+    done();
+  });
+  attachWatch(app, {
+    ...opts,
+    authorize: (token, kind) => app.access.authorizeWatch(token, kind),
+    ...(exec ? { otherUpgrades: (req, socket, head, url) => exec.handle(req, socket, head, url) } : {}),
+  });
   return app;
 }
 

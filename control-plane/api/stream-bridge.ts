@@ -13,6 +13,9 @@ import {
   NodeUnavailableError,
   SESSION_ENDED,
   type ExecHandlers,
+  type ExecInputData,
+  type ExecSpec,
+  type ExecStream,
   type LogsHandlers,
   type LogsQuery,
   type RemoteLogLine,
@@ -29,13 +32,14 @@ export interface SessionSource extends TaskStreams {
   onSessionChange(listener: (nodeId: string, connected: boolean) => void): () => void;
 }
 
-type ExecRequest = { taskId: string; instanceId?: string; command: string[] };
+type ExecRequest = ExecSpec;
 
 /** API thread -> main thread. */
 type Request =
   | { op: 'logs'; id: number; nodeId: string; query: LogsQuery }
   | { op: 'exec'; id: number; nodeId: string; req: ExecRequest }
-  | { op: 'cancel' | 'pause' | 'resume'; id: number };
+  | { op: 'cancel' | 'pause' | 'resume'; id: number }
+  | { op: 'input'; id: number; input: ExecInputData };
 
 /** A StreamFailureInfo as it crosses: its error as data. */
 type Failure = Omit<StreamFailureInfo, 'error'> & { error?: ErrorData };
@@ -61,7 +65,7 @@ function fromWire({ error, ...f }: Failure, nodeId: string): StreamFailureInfo {
 
 /** Main thread: answers the API thread's requests on `port` from `source` until the returned stop. */
 export function serveStreams(port: MessagePort, source: SessionSource): () => void {
-  const open = new Map<number, RemoteStream>();
+  const open = new Map<number, RemoteStream | ExecStream>();
   const send = (a: Answer, transfer?: ArrayBuffer[]) => port.postMessage(a, transfer);
   // A request the dispatcher refuses ends at once with why; nothing thrown here may reach the
   // main thread's loop (it would take the whole server down for one request).
@@ -119,6 +123,11 @@ export function serveStreams(port: MessagePort, source: SessionSource): () => vo
       case 'resume':
         open.get(r.id)?.resume();
         return;
+      case 'input': {
+        const s = open.get(r.id);
+        if (s && 'input' in s) s.input(r.input.data ? { ...r.input, data: Buffer.from(r.input.data) } : r.input);
+        return;
+      }
     }
   });
   return () => {
@@ -149,8 +158,18 @@ export class BridgedStreams implements TaskStreams {
     return this.open({ kind: 'logs', h: handlers, nodeId }, (id) => ({ op: 'logs', id, nodeId, query }));
   }
 
-  openExec(nodeId: string, req: ExecRequest, handlers: ExecHandlers): RemoteStream {
-    return this.open({ kind: 'exec', h: handlers, nodeId }, (id) => ({ op: 'exec', id, nodeId, req }));
+  openExec(nodeId: string, req: ExecRequest, handlers: ExecHandlers): ExecStream {
+    let requestId = 0;
+    const stream = this.open({ kind: 'exec', h: handlers, nodeId }, (id) => {
+      requestId = id;
+      return { op: 'exec', id, nodeId, req };
+    });
+    return {
+      ...stream,
+      input: (input) => {
+        if (this.pending.has(requestId)) this.port.postMessage({ op: 'input', id: requestId, input } satisfies Request);
+      },
+    };
   }
 
   /** Ends every request in flight as if its session had ended (the main thread is gone). */

@@ -18,6 +18,7 @@ import type { ApiThreadData, ApiThreadMessage } from './thread.js';
 import { SecretBox } from '../secrets/secret-box.js';
 import { Secrets } from '../secrets/secrets.js';
 import { Registries } from '../secrets/registries.js';
+import { writeBackup } from '../backup/snapshot.js';
 
 const data = workerData as ApiThreadData;
 const port = parentPort!;
@@ -44,6 +45,7 @@ const api = buildApi({
     ? { thisServer: { name: data.serverName, embeddedEtcd: !!data.embeddedEtcd, leave: () => port.postMessage({ type: 'leave' } satisfies ApiThreadMessage) } }
     : {}),
   ...(streams ? { streams } : {}),
+  ...(data.backupDataDir ? { backup: { write: (passphrase: string) => writeBackup(store, data.backupDataDir!, passphrase) } } : {}),
   ...(metrics ? { metrics } : {}),
   ...(usage ? { usage: { local: usage, ...(data.caPem ? { caPem: data.caPem } : {}) } } : {}),
   ...(data.joinTokenRotation

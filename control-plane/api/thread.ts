@@ -36,6 +36,8 @@ export interface ApiThreadOptions {
   tls: { certPem: string; keyPem: string };
   /** The secrets key file (secret-box.ts): the thread reads it to seal values; without it no secrets routes. */
   secretsKeyFile?: string;
+  /** The server's data dir: `POST /v1/cluster/backup` reads the CA, tokens and secrets key there. */
+  backupDataDir?: string;
   /** The main thread's metrics registry: `GET /metrics` adds it to the API thread's own. */
   metrics?: Registry;
   /** The dispatcher's usage book: `GET /v1/usage/*` reads it (and asks the other servers). */
@@ -65,6 +67,7 @@ export interface ApiThreadData {
   joinTokenRotation?: { dataDir: string; caDigest: string };
   tls: { certPem: string; keyPem: string };
   secretsKeyFile?: string;
+  backupDataDir?: string;
   serverName?: string;
   embeddedEtcd?: boolean;
 }
@@ -115,6 +118,7 @@ export async function startApiThread(opts: ApiThreadOptions): Promise<ApiThread>
     ...(opts.joinTokenRotation ? { joinTokenRotation: opts.joinTokenRotation } : {}),
     ...(channel ? { streamsPort: channel.port2 } : {}),
     ...(opts.secretsKeyFile ? { secretsKeyFile: opts.secretsKeyFile } : {}),
+    ...(opts.backupDataDir ? { backupDataDir: opts.backupDataDir } : {}),
     countsPort: countsChannel.port2,
     ...(metricsChannel ? { metricsPort: metricsChannel.port2 } : {}),
     ...(usageChannel ? { usagePort: usageChannel.port2 } : {}),

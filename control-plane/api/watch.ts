@@ -32,6 +32,8 @@ export interface WatchOptions {
   cache: WatchCache;
   /** The token's check for a watch of `kind` (access.ts); without it, only the admin token may watch. */
   authorize?: (token: string | undefined, kind: WatchKind | undefined) => Promise<Refusal | undefined>;
+  /** Other WebSocket endpoints (interactive exec): one that takes an upgrade returns true. */
+  otherUpgrades?: (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => boolean;
 }
 
 interface WatchRequest {
@@ -54,6 +56,7 @@ export function attachWatch(app: FastifyInstance, opts: WatchOptions): void {
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://berth');
+    if (url.pathname !== WATCH_PATH && opts.otherUpgrades?.(req, socket, head, url)) return;
     if (url.pathname !== WATCH_PATH) return refuse(socket, 404, 'NotFound', `no WebSocket endpoint at ${url.pathname}`);
     const token = watchTokenOf(req, url);
     const parsed = parseWatchRequest(url.searchParams);
@@ -136,9 +139,14 @@ export function parseWatchRequest(q: URLSearchParams): WatchRequest | string {
   return { kind, fromVersion: Number(from) };
 }
 
+/** Answers a WebSocket upgrade with an HTTP error and the API's error body. */
+export function refuseUpgrade(socket: Duplex, status: number, error: string, message: string): void {
+  refuse(socket, status, error, message);
+}
+
 function refuse(socket: Duplex, status: number, error: string, message: string): void {
   const body = JSON.stringify({ error, message });
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 503: 'Service Unavailable' }[status] ?? 'Error';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );

@@ -34,6 +34,8 @@ export const Permission = {
   MetricsRead: 'metrics:read',
   /** `GET /v1/usage/*`: CPU and memory the tasks use (`berth top`). */
   UsageRead: 'usage:read',
+  /** A sealed backup of the cluster: its CA key, tokens and secrets key (admin only). */
+  ClusterBackup: 'cluster:backup',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 

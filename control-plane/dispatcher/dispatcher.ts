@@ -37,12 +37,15 @@ import {
   openExec,
   openLogs,
   type ExecHandlers,
+  type ExecSpec,
+  type ExecStream,
   type LogsHandlers,
   type LogsQuery,
   type RemoteStream,
   type TaskStreams,
 } from './task-streams.js';
 import { errorMessage } from '../../common/errors.js';
+import { agentVersionProblem, clientVersion } from '../../common/version.js';
 import { RevokedNodes } from '../pki/revocations.js';
 import { join, renew, type CertificateHost } from './join.js';
 import { joinServer, type ServerJoinHost } from './join-server.js';
@@ -55,6 +58,8 @@ import { workloadHandlers } from './workloads.js';
 import type { AgentAddressBook } from '../leader/server-directory.js';
 
 export interface DispatcherOptions {
+  /** The version agents are checked against (default: this build's). */
+  serverVersion?: string;
   store: Store;
   logger: Logger;
   /** `HOST:PORT`; port 0 picks a free port (see `port`). */
@@ -112,6 +117,8 @@ export class Dispatcher implements TaskStreams {
   private readonly log: Logger;
   private readonly heartbeatIntervalMs: number;
   private readonly graceMs: number;
+  /** This server's Berth version: agents of its minor version and the one before are accepted. */
+  private readonly serverVersion: string;
   private readonly registry: NodeRegistry;
   private readonly network: NodeNetworkFeed | undefined;
   private readonly addresses: ServiceAddresses | undefined;
@@ -140,6 +147,7 @@ export class Dispatcher implements TaskStreams {
     this.peers = new PeerVerifier(opts.tls.ca, this.revoked);
     this.revoked.onRevoked((nodeId) => this.sessions.get(nodeId)?.end('the node was removed: its certificates are revoked'));
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 1000;
+    this.serverVersion = opts.serverVersion ?? clientVersion();
     this.graceMs = opts.heartbeatGraceMs ?? 5000;
     this.registry = new NodeRegistry(opts.store, this.log, opts.informers?.nodes, opts.nodeSubnets);
     this.network = opts.nodeSubnets
@@ -214,7 +222,7 @@ export class Dispatcher implements TaskStreams {
     return () => this.sessionListeners.delete(listener);
   }
 
-  openExec(nodeId: string, req: { taskId: string; instanceId?: string; command: string[] }, handlers: ExecHandlers): RemoteStream {
+  openExec(nodeId: string, req: ExecSpec, handlers: ExecHandlers): ExecStream {
     const session = this.sessions.get(nodeId);
     if (!session) throw new NodeUnavailableError(nodeId);
     return openExec(session, req, handlers);
@@ -344,6 +352,11 @@ export class Dispatcher implements TaskStreams {
 
   /** Registers a node whose join token or certificate was checked: validates, writes, answers. */
   private async admit(req: RegisterRequest__Output, peer: string): Promise<RegisterResponse | CallDenied> {
+    const tooOldOrNew = agentVersionProblem(this.serverVersion, req.agentVersion);
+    if (tooOldOrNew) {
+      this.log.warn({ nodeName: req.nodeName, peer, agentVersion: req.agentVersion, serverVersion: this.serverVersion }, tooOldOrNew);
+      return { code: grpc.status.FAILED_PRECONDITION, details: tooOldOrNew };
+    }
     const invalid = validateRegistration(req);
     if (invalid) {
       this.log.warn({ nodeName: req.nodeName, peer, reason: invalid }, 'registration refused');
@@ -355,6 +368,7 @@ export class Dispatcher implements TaskStreams {
       labels: { ...req.labels },
       capacity: { cpu: req.capacity!.cpuMillicores, memory: req.capacity!.memoryBytes },
       runtime: req.runtime,
+      ...(req.agentVersion ? { agentVersion: req.agentVersion } : {}),
       address: peerHost(peer),
     });
     this.network?.registered(node);

@@ -16,6 +16,8 @@ export interface Registration {
   labels: Record<string, string>;
   capacity: NodeResources;
   runtime: string;
+  /** The agent's Berth version, as it announced it. */
+  agentVersion?: string;
   address?: string;
 }
 
@@ -132,6 +134,7 @@ export class NodeRegistry {
         capacity: reg.capacity,
         allocatable: reg.capacity,
         runtime: reg.runtime,
+        ...(reg.agentVersion ? { agentVersion: reg.agentVersion } : {}),
         ...(subnet ? { subnet } : {}),
         createdAt: existing?.createdAt ?? now,
         ...(existing?.volumes ? { volumes: existing.volumes } : {}),

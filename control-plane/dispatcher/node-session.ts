@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { TaskStatusReport } from '../../common/task-status.js';
 import type { NodeNetwork, ServiceEndpoints, Task } from '../../common/types.js';
 import type { AgentMessage__Output } from '../../proto/generated/berth/v1/AgentMessage.js';
+import type { ExecInput } from '../../proto/generated/berth/v1/ExecInput.js';
 import type { ServerMessage } from '../../proto/generated/berth/v1/ServerMessage.js';
 import type { Task as PbTask } from '../../proto/generated/berth/v1/Task.js';
 import type { TaskStatusReport__Output } from '../../proto/generated/berth/v1/TaskStatusReport.js';
@@ -102,6 +103,11 @@ export class NodeSession {
   cancel(requestId: string): void {
     this.streams.forget(requestId);
     this.send({ cancel: { requestId } });
+  }
+
+  /** Input to an interactive exec request (stdin, its end, a resize). */
+  execInput(input: ExecInput): void {
+    this.send({ execInput: input });
   }
 
   /** Pauses or resumes the answers to a request (the reader upstream is slow, or caught up). */

@@ -54,11 +54,35 @@ export interface RemoteStream {
   resume(): void;
 }
 
+/** A command to run in a task; tty and stdin make it interactive (fed through ExecStream.input). */
+export interface ExecSpec {
+  taskId: string;
+  instanceId?: string;
+  command: string[];
+  tty?: boolean;
+  stdin?: boolean;
+  cols?: number;
+  rows?: number;
+}
+
+/** Input to an interactive exec: stdin bytes, end of stdin, a new terminal size (cols and rows). */
+export interface ExecInputData {
+  data?: Buffer;
+  closeStdin?: boolean;
+  cols?: number;
+  rows?: number;
+}
+
+/** An exec in flight: a RemoteStream that also takes input. */
+export interface ExecStream extends RemoteStream {
+  input(i: ExecInputData): void;
+}
+
 /** What the API needs of the dispatcher for logs and exec. */
 export interface TaskStreams {
   /** Throws NodeUnavailableError when the node has no live session. */
   openLogs(nodeId: string, query: LogsQuery, handlers: LogsHandlers): RemoteStream;
-  openExec(nodeId: string, req: { taskId: string; instanceId?: string; command: string[] }, handlers: ExecHandlers): RemoteStream;
+  openExec(nodeId: string, req: ExecSpec, handlers: ExecHandlers): ExecStream;
   /** Whether the node has a live session now (openLogs would not throw NodeUnavailableError). */
   isConnected(nodeId: string): boolean;
 }
@@ -106,13 +130,33 @@ export function openLogs(session: NodeSession, q: LogsQuery, h: LogsHandlers): R
   return handle;
 }
 
-export function openExec(session: NodeSession, req: { taskId: string; instanceId?: string; command: string[] }, h: ExecHandlers): RemoteStream {
+export function openExec(session: NodeSession, req: ExecSpec, h: ExecHandlers): ExecStream {
   const requestId = randomUUID();
-  const handle = remote(session, requestId);
+  const handle = Object.assign(remote(session, requestId), {
+    input(this: { cancelled: boolean }, i: ExecInputData) {
+      if (this.cancelled) return;
+      session.execInput({
+        requestId,
+        ...(i.data?.length ? { data: i.data } : {}),
+        ...(i.closeStdin ? { closeStdin: true } : {}),
+        ...(i.cols && i.rows ? { cols: i.cols, rows: i.rows } : {}),
+      });
+    },
+  });
   const ended = once((...args: Parameters<typeof h.end>) => h.end(...args));
   const sent = session.request(
     requestId,
-    { execRequest: { requestId, taskId: req.taskId, command: req.command, ...(req.instanceId ? { instanceId: req.instanceId } : {}) } },
+    {
+      execRequest: {
+        requestId,
+        taskId: req.taskId,
+        command: req.command,
+        ...(req.instanceId ? { instanceId: req.instanceId } : {}),
+        ...(req.tty ? { tty: true } : {}),
+        ...(req.stdin ? { stdin: true } : {}),
+        ...(req.cols && req.rows ? { cols: req.cols, rows: req.rows } : {}),
+      },
+    },
     {
       message: (msg: AgentMessage__Output) => {
         if (handle.cancelled) return;

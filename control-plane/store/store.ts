@@ -305,6 +305,51 @@ export class Store {
     await this.call('lease_revoke', () => this.client.leaseClient.leaseRevoke({ ID: leaseId }));
   }
 
+  /**
+   * Every key under the prefix with its value as stored, read at one revision (pages of
+   * `pageSize`, each at the revision of the first): a consistent snapshot. Keys on a lease
+   * (leadership, sessions, server registrations) are left out: they die with their lease.
+   */
+  async snapshot(pageSize = 2000): Promise<{ revision: number; keys: { key: string; value: Buffer }[] }> {
+    const end = rangeEnd(this.prefix);
+    const out: { key: string; value: Buffer }[] = [];
+    let start = Buffer.from(this.prefix);
+    let revision: number | undefined;
+    for (;;) {
+      const res = await this.call('range', () =>
+        this.client.kv.range({ key: start, range_end: end, limit: pageSize, ...(revision !== undefined ? { revision } : {}) }),
+      );
+      revision ??= Number(res.header.revision);
+      for (const kv of res.kvs) if (!kv.lease || kv.lease === '0') out.push({ key: this.relKey(kv.key), value: kv.value });
+      if (!res.more || !res.kvs.length) break;
+      start = Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.from([0])]);
+    }
+    return { revision: revision, keys: out };
+  }
+
+  /** Whether no key at all is under the prefix. */
+  async isEmpty(): Promise<boolean> {
+    return (await this.count('')) === 0;
+  }
+
+  /**
+   * Writes keys as a snapshot holds them (values as stored), each only if absent: a restore.
+   * Transactions of MAX_TXN_OPS; throws ConflictError naming a key that exists already.
+   */
+  async loadSnapshot(kvs: { key: string; value: Buffer }[]): Promise<void> {
+    for (let i = 0; i < kvs.length; i += MAX_TXN_OPS) {
+      const chunk = kvs.slice(i, i + MAX_TXN_OPS);
+      const res = await this.call('txn', () =>
+        this.client.kv.txn({
+          compare: chunk.map((kv) => ({ key: Buffer.from(this.fullKey(kv.key)), target: 'Create' as const, result: 'Equal' as const, create_revision: 0 })),
+          success: chunk.map((kv) => ({ request_put: { key: Buffer.from(this.fullKey(kv.key)), value: kv.value } })),
+          failure: [],
+        }),
+      );
+      if (!res.succeeded) throw new ConflictError(chunk[0]!.key, `restore: keys under ${this.prefix} exist already (at or after ${chunk[0]!.key})`);
+    }
+  }
+
   /** Compacts the store's history up to `revision` (used by operators and tests). */
   async compact(revision: number): Promise<void> {
     await this.call('compact', () => this.client.kv.compact({ revision, physical: true }));

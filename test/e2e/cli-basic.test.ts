@@ -158,7 +158,7 @@ describe('e2e: berth client against berth server', function () {
   it('version prints the client version and, asked to, whether the server answers', async () => {
     const r = ok(await berth('version', '--check-server'));
     const { version } = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
-    assert.equal(r.stdout, `berth ${version} (node ${process.version})\nserver ${server.url}: ok\n`);
+    assert.match(r.stdout, new RegExp(`^berth ${version.replace(/\./g, '\\.')} \\(node ${process.version}\\)\nserver ${server.url}: ok\nserver \\S+ \\(${server.url}, leader\\): berth ${version.replace(/\./g, '\\.')}\n$`));
   });
 
   it('a wrong token exits 4 with one clear line', async () => {

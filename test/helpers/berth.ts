@@ -117,6 +117,8 @@ export interface StartServerOptions {
   tokensFrom?: TestServer;
   /** Start on this data dir (a server started again) instead of a new one. */
   dataDir?: string;
+  /** The API's and the agents' ports (a server brought back where it was); default free ones. */
+  ports?: { api: number; agent: number };
   /**
    * Run inside this network namespace (test/helpers/bridge-net.ts), listening on its address
    * (API on 7070, agents on 7071, etcd peers on 7072): a server on a machine of its own.
@@ -130,8 +132,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
   const ns = opts.namespace;
   // A namespace of its own has every port free.
   const host = ns?.address ?? '127.0.0.1';
-  const apiPort = ns ? 7070 : await freePort();
-  const agentPort = ns ? 7071 : await freePort();
+  const apiPort = ns ? 7070 : (opts.ports?.api ?? (await freePort()));
+  const agentPort = ns ? 7071 : (opts.ports?.agent ?? (await freePort()));
   const args = [
     'server',
     ...(opts.noAgent ?? true ? ['--no-agent'] : []),

@@ -157,6 +157,27 @@ for (const rt of RUNTIMES) {
       }, 5_000, 'no sleep 37 left');
     });
 
+    it('an interactive exec gets a TTY of the size asked, its input (sent before it runs too) and its exit code; the process runtime refuses it', async () => {
+      const task = await run('sleep 30');
+      const execInput = (data: string) => msg({ message: 'execInput', execInput: { requestId: 'i', data: Buffer.from(data), closeStdin: false, cols: 0, rows: 0 } });
+      requests.handle(
+        msg({
+          message: 'execRequest',
+          execRequest: { requestId: 'i', taskId: task, command: ['sh', '-c', 'read a; echo got-$a; stty size; tty; exit 4'], tty: true, stdin: true, cols: 90, rows: 20 },
+        }),
+        sink,
+      );
+      requests.handle(execInput('one\n'), sink);
+      await eventually(() => sink.end('i'), 10_000, 'interactive exec end');
+      if (rt.name !== 'docker') {
+        assert.equal(sink.end('i')?.errorReason, 'NotSupported');
+        return;
+      }
+      assert.match(sink.output('i', 'LOG_STREAM_STDOUT'), /got-one\r\n20 90\r\n\/dev\/pts\/\d+\r\n/);
+      assert.equal(sink.output('i', 'LOG_STREAM_STDERR'), '');
+      assert.equal(sink.exitCode('i'), 4);
+    });
+
     it('a task without an instance here ends with InstanceNotFound', async () => {
       requests.handle(logsReq('m', 'no-such-task'), sink);
       requests.handle(execReq('me', 'no-such-task', ['true']), sink);

@@ -68,6 +68,8 @@ describe('cli output: get views', () => {
     assert.deepEqual(v.headers, ['NAME', 'STATUS', 'AVAILABILITY', 'CPU', 'MEMORY', 'TASKS', 'LABELS', 'AGE']);
     assert.deepEqual(v.rows[0], ['node-1', 'ready', 'active', '3500m', '7Gi', '1', 'disk=ssd,zone=a', '4d']);
     const wide = nodesView([node1], NOW, true);
-    assert.deepEqual(wide.rows[0]?.slice(-3), ['n-7f3a9c', '10.0.0.1', 'docker']);
+    assert.deepEqual(wide.headers.slice(-4), ['ID', 'ADDRESS', 'RUNTIME', 'VERSION']);
+    assert.deepEqual(wide.rows[0]?.slice(-4), ['n-7f3a9c', '10.0.0.1', 'docker', '<none>']);
+    assert.deepEqual(nodesView([{ ...node1, agentVersion: '0.1.0' }], NOW, true).rows[0]?.slice(-1), ['0.1.0']);
   });
 });

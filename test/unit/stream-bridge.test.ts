@@ -41,7 +41,7 @@ class FakeDispatcher implements SessionSource {
     if (this.failWith) throw this.failWith;
     this.exec = handlers;
     this.calls.push(`exec ${nodeId} ${req.command.join(' ')}`);
-    return this.remote('exec');
+    return { ...this.remote('exec'), input: (i: { data?: Buffer; cols?: number; rows?: number }) => this.calls.push(`input ${i.data?.toString() ?? ''}${i.cols ? ` ${i.cols}x${i.rows}` : ''}`) };
   }
   private remote(what: string) {
     return {
