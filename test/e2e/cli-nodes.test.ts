@@ -46,7 +46,7 @@ describe('e2e: berth client with a node', function () {
     assert.match(table[0] ?? '', /^NAME +STATUS +AVAILABILITY +CPU +MEMORY +TASKS +LABELS +AGE$/);
     assert.match(table[1] ?? '', /^node-a +ready +active +2 +2Gi +2 +disk=ssd,zone=a +\d+[smh]$/);
     const wide = ok(await berth('get', 'no', '-o', 'wide')).stdout;
-    assert.match(wide, /^NAME .* AGE +ID +ADDRESS +RUNTIME\nnode-a .* process$/m);
+    assert.match(wide, /^NAME .* AGE +ID +ADDRESS +RUNTIME +VERSION\nnode-a .* process +\d+\.\d+\.\d+$/m);
     const list = JSON.parse(ok(await berth('get', 'nodes', '-o', 'json')).stdout) as { items: (Node & { tasks: number })[] };
     assert.deepEqual(list.items.map((n) => [n.name, n.labels, n.allocatable.cpu, n.tasks]), [['node-a', { zone: 'a', disk: 'ssd' }, 2000, 2]]);
     const one = parseYaml(ok(await berth('get', 'node', 'node-a', '-o', 'yaml')).stdout) as Node;
