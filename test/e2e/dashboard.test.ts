@@ -43,6 +43,7 @@ describe('e2e dashboard: the web UI in headless Chromium (docker runtime)', func
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('websocket', (ws) => socketUrls.push(ws.url()));
     await page.goto(`${server!.url}/ui/`);
+    await page.locator('#token').waitFor({ timeout: SHOWN_MS });
     await page.fill('#token', token);
     await page.click('form.login button[type=submit]');
     await page.locator('#who').waitFor({ state: 'visible' });
@@ -65,8 +66,12 @@ describe('e2e dashboard: the web UI in headless Chromium (docker runtime)', func
     await cluster?.stop({ services });
   });
 
-  afterEach(() => {
-    assert.deepEqual(pageErrors, [], 'no script error in the page');
+  afterEach(async () => {
+    // Each test's pages go with it: their watches, log streams and polls would otherwise load
+    // the server and the browser for every later test.
+    const errors = [...pageErrors];
+    for (const c of contexts.splice(0)) await c.close().catch(() => undefined);
+    assert.deepEqual(errors, [], 'no script error in the page');
   });
 
   it('serves the page with a policy of this origin only, refuses a wrong token, and logs in', async () => {
