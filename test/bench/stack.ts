@@ -9,6 +9,7 @@
 // process it created. Must not: change the system it measures.
 //
 //   npm run bench:stack [-- --rounds 3 --timeout 180]
+import { cleanUpOnSignal } from './bench-kit.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -109,15 +110,7 @@ async function main(): Promise<void> {
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  let interrupted = false;
-  const onSignal = () => {
-    if (interrupted) return;
-    interrupted = true;
-    progress('interrupted: cleaning up');
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  cleanUpOnSignal(cleanup, progress);
 
   const berthMs: number[] = [];
   const swarmMs: number[] = [];
